@@ -1,0 +1,26 @@
+"""fedbuild: build the modules listed in modules.json with doit.
+
+doit runs this file from its own folder (or the one given with `-d`): that
+folder is the repository whose modules.json is built.
+"""
+
+from pathlib import Path
+
+from federation.loader import load_project
+from federation.plan import plan_sites
+from federation.state import State
+from tasks import sites
+from tasks.config import doit_config
+
+ROOT = Path.cwd()
+PROJECT = load_project(ROOT)
+STATE = State(ROOT)
+SITES = plan_sites(PROJECT, STATE)
+
+DOIT_CONFIG = doit_config(PROJECT, STATE)
+
+
+def task_build():  # type: ignore[no-untyped-def]
+    """Build every site module with the federation's build script (build:<module> for one)."""
+    yield from sites.fetch_tasks(SITES)
+    yield from sites.build_tasks(SITES)

@@ -1,0 +1,1 @@
+"""The manifest model, the build plan, module sources and staging."""

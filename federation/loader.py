@@ -1,0 +1,148 @@
+"""Load modules.json: parse it, then check it across modules and against the files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from federation.errors import ManifestError
+from federation.graph import find_cycle
+from federation.manifest import (
+    SUPPORTED_TOOLCHAINS,
+    Manifest,
+    Module,
+    display_path,
+    parse_manifest,
+)
+
+MANIFEST_FILE = "modules.json"
+
+
+@dataclass(frozen=True)
+class Project:
+    """A loaded manifest and the repository it describes."""
+
+    root: Path
+    manifest_file: Path
+    manifest: Manifest
+
+    @property
+    def label(self) -> str:
+        """The manifest's name as error messages show it."""
+        return display_path(self.manifest_file)
+
+    def module(self, name: str) -> Module:
+        """The module called `name`."""
+        return next(m for m in self.manifest.modules if m.name == name)
+
+    def local_dir(self, module: Module) -> Path:
+        """The folder of a local module's source."""
+        base = self.root / (module.source.local_path or ".")
+        return (base / module.source.path).resolve()
+
+
+def load_project(root: Path, manifest_name: str = MANIFEST_FILE) -> Project:
+    """Read and fully check the manifest of the repository at `root`."""
+    file = root / manifest_name
+    label = display_path(file)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ManifestError(label, "", f"not found; create it or run doit in the folder "
+                            f"that has it (looked in {root})") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ManifestError(label, "", f"cannot be read: {err}") from None
+    project = Project(root.resolve(), file, parse_manifest(text, label))
+    check_modules(project)
+    check_files(project)
+    return project
+
+
+def check_modules(project: Project) -> None:
+    """Names, destinations, toolchains and dependencies that only make sense together."""
+    modules, label = project.manifest.modules, project.label
+    first_index: dict[str, int] = {}
+    for i, module in enumerate(modules):
+        if module.name in first_index:
+            raise ManifestError(label, f"modules[{i}].name",
+                                f"{module.name!r} is already the name of "
+                                f"modules[{first_index[module.name]}]; names must be unique")
+        first_index[module.name] = i
+    _check_destinations(project)
+    for i, module in enumerate(modules):
+        if module.toolchain not in SUPPORTED_TOOLCHAINS:
+            raise ManifestError(label, f"modules[{i}].toolchain", f"{module.toolchain!r} is not "
+                                "available in this fedbuild version; use 'build.sh'")
+        if module.steps:
+            raise ManifestError(label, f"modules[{i}].steps", "step definitions need a toolchain "
+                                "with steps, which this fedbuild version does not have yet; "
+                                "remove 'steps'")
+        for j, dep in enumerate(module.depends_on):
+            if dep not in first_index:
+                raise ManifestError(label, f"modules[{i}].depends_on[{j}]",
+                                    f"{dep!r} is not a module of this manifest; known: "
+                                    + ", ".join(sorted(first_index)))
+            if dep == module.name:
+                raise ManifestError(label, f"modules[{i}].depends_on[{j}]",
+                                    f"module {dep!r} cannot depend on itself")
+    cycle = find_cycle({m.name: m.depends_on for m in modules})
+    if cycle:
+        raise ManifestError(label, f"modules[{first_index[cycle[0]]}].depends_on",
+                            "dependency cycle: " + " -> ".join(cycle))
+
+
+def _check_destinations(project: Project) -> None:
+    """Two modules may share a destination only when neither replaces the folder wholesale."""
+    seen: dict[str, tuple[int, Module]] = {}
+    for i, module in enumerate(project.manifest.modules):
+        other = seen.get(module.destination)
+        if other is None:
+            seen[module.destination] = (i, module)
+            continue
+        j, first = other
+        if "overwrite" in (first.merge_strategy, module.merge_strategy):
+            raise ManifestError(
+                project.label, f"modules[{i}].destination",
+                f"{module.destination!r} is also the destination of {first.name!r} "
+                f"(modules[{j}]) and merge_strategy 'overwrite' would replace one with the other; "
+                "give each its own destination or set merge_strategy 'merge', 'preserve' or "
+                "'error' on both")
+
+
+def check_files(project: Project) -> None:
+    """Source folders, module.json files and the build script exist where the manifest says."""
+    label, root = project.label, project.root
+    for i, module in enumerate(project.manifest.modules):
+        if not module.source.is_local:
+            continue  # checked once the clone exists
+        folder = project.local_dir(module)
+        where = "source.local_path" if module.source.local_path else "source.path"
+        if not folder.is_dir():
+            raise ManifestError(label, f"modules[{i}].{where}",
+                                f"{display_path(folder)} does not exist or is not a folder")
+        if not _inside(folder, root):
+            raise ManifestError(label, f"modules[{i}].{where}",
+                                f"{display_path(folder)} is outside the repository")
+        if find_module_json(folder, root / (module.source.local_path or "."),
+                            module.module_json) is None:
+            raise ManifestError(label, f"modules[{i}].module_json",
+                                f"{module.module_json!r} not found in {display_path(folder)}; "
+                                "create it or point module_json at the module's config file")
+    script = root / project.manifest.federation.build_script
+    uses_script = any(m.toolchain == "build.sh" for m in project.manifest.modules)
+    if uses_script and not script.is_file():
+        raise ManifestError(label, "federation.build_script",
+                            f"{display_path(script)} does not exist; create it or set "
+                            "federation.build_script")
+
+
+def find_module_json(folder: Path, source_root: Path, name: str) -> Path | None:
+    """The module's config: relative to its folder, or (older manifests) to its source root."""
+    for candidate in (folder / name, source_root / name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path.resolve().is_relative_to(root.resolve())

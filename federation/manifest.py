@@ -1,0 +1,384 @@
+"""The models of modules.json and of a module's own module.json, validated once.
+
+pydantic stays inside this module: everything downstream receives these frozen
+models, and every pydantic error becomes one ManifestError line here.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import types
+from pathlib import Path, PurePosixPath
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
+
+from federation.errors import ManifestError
+
+SCHEMA_FILE = "modules.schema.json"
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_BRANCH = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9/_.-]*")
+_GIT_URL = re.compile(r"(https?|ssh|git|file)://\S+|[\w.-]+@[\w.-]+:\S+")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SEGMENT = re.compile(r"[A-Za-z0-9_.~-]+")
+
+
+def _relative_path(value: str) -> str:
+    path = PurePosixPath(value)
+    if not value or "\0" in value:
+        raise ValueError(f"{value!r} is not a path; give a path relative to the manifest's folder")
+    if path.is_absolute() or re.match(r"[A-Za-z]:[\\/]", value):
+        raise ValueError(f"{value!r} is absolute; give a path relative to the manifest's folder")
+    if ".." in path.parts:
+        raise ValueError(f"{value!r} escapes the repository; use a path inside it, without '..'")
+    if value.startswith("-"):
+        raise ValueError(f"{value!r} starts with '-'; rename it or prefix it with './'")
+    return value
+
+
+def _module_name(value: str) -> str:
+    if not _NAME.fullmatch(value) or value in {".", ".."}:
+        raise ValueError(
+            f"{value!r} is not a valid module name: use 1-64 letters, digits, '-', '_' or '.',"
+            " starting with a letter or digit"
+        )
+    return value
+
+
+def _destination(value: str) -> str:
+    if not (value.startswith("/") and value.endswith("/")):
+        raise ValueError(f"{value!r} must start and end with '/'")
+    segments = [s for s in value.split("/") if s]
+    for segment in segments:
+        if segment in {".", ".."} or not _SEGMENT.fullmatch(segment):
+            raise ValueError(
+                f"{value!r} has an invalid segment {segment!r}: use letters, digits, '-', '_', '.'"
+            )
+    if "//" in value:
+        raise ValueError(f"{value!r} has an empty segment; write it like '/docs/guide/'")
+    return value
+
+
+def _repository(value: str) -> str:
+    if value != "local" and not _GIT_URL.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is neither 'local' nor a git URL (https://, ssh://, git@host:path, file://)"
+        )
+    return value
+
+
+def _branch(value: str) -> str:
+    if not _BRANCH.fullmatch(value) or ".." in value:
+        raise ValueError(f"{value!r} is not a valid branch name")
+    return value
+
+
+def _base_url(value: str) -> str:
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+        raise ValueError(f"{value!r} is not an http(s) URL like 'https://example.org'")
+    return value
+
+
+def _env(value: dict[str, str]) -> dict[str, str]:
+    for key in value:
+        if not _ENV_NAME.fullmatch(key):
+            raise ValueError(f"{key!r} is not a valid environment variable name")
+    return value
+
+
+RelPath = Annotated[str, AfterValidator(_relative_path)]
+ModuleName = Annotated[str, AfterValidator(_module_name)]
+Destination = Annotated[str, AfterValidator(_destination)]
+Repository = Annotated[str, AfterValidator(_repository)]
+Branch = Annotated[str, AfterValidator(_branch)]
+BaseURL = Annotated[str, AfterValidator(_base_url)]
+Env = Annotated[dict[str, str], AfterValidator(_env)]
+
+MergeStrategy = Literal["overwrite", "preserve", "merge", "error"]
+Toolchain = Literal["build.sh", "npm", "cargo", "cmake", "python", "esp-idf", "command"]
+Platform = Literal["linux", "darwin", "win32", "linux-x64", "linux-arm64", "darwin-x64",
+                   "darwin-arm64", "win32-x64", "win32-arm64"]
+Chip = Literal["esp32", "esp32s2", "esp32s3", "esp32c2", "esp32c3", "esp32c6", "esp32h2",
+               "esp32p4"]
+SUPPORTED_TOOLCHAINS = ("build.sh",)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class BuildSettings(_Model):
+    """Federation-wide build settings (the Hugo federation format's `build_settings`)."""
+
+    parallel: bool = Field(False, validation_alias=AliasChoices("parallel", "parallel_builds"),
+                           description="Build modules in parallel when doit gets no -n")
+    max_parallel_builds: int = Field(3, ge=1, le=10, description="Workers when parallel is true")
+    cache_enabled: bool = True
+    performance_tracking: bool = False
+    fail_fast: bool = Field(False, description="Start no new module after the first failure")
+    preserve_base_site: bool = Field(False, description="Older spelling of strategy "
+                                     "'preserve-base-site'")
+    css_path_resolution: bool = Field(True, description="Rewrite absolute links of modules "
+                                      "published below the root")
+
+
+class Federation(_Model):
+    """The `federation` object: the published site as a whole."""
+
+    name: str = Field(min_length=1, max_length=100)
+    baseURL: BaseURL
+    strategy: Literal["download-merge-deploy", "preserve-base-site"] = "download-merge-deploy"
+    build_settings: BuildSettings = BuildSettings()
+    build_script: RelPath = Field("scripts/build.sh",
+                                  description="The script run once per build.sh site module")
+    assets_dir: RelPath = Field(".", description="Folder holding templates/, themes/ and "
+                                "components/ used by the build script")
+    output_dir: RelPath = Field("public", description="Where the federated site is published")
+
+
+class Source(_Model):
+    """Where a module's files come from: this repository or a git repository."""
+
+    repository: Repository
+    path: RelPath = "."
+    branch: Branch = "main"
+    local_path: RelPath | None = Field(None, description="Older form: base folder of a local "
+                                       "source, joined with path")
+
+    @property
+    def is_local(self) -> bool:
+        """True when the module lives in this repository."""
+        return self.repository == "local"
+
+
+class Overrides(_Model):
+    """Values that win over the module's own module.json."""
+
+    baseURL: BaseURL | None = None
+    template: str | None = None
+    theme: str | None = None
+    components: list[str] | None = None
+    title: str | None = None
+
+
+class BuildOptions(_Model):
+    """Per-module build options."""
+
+    cache_enabled: bool = True
+    skip_on_error: bool = Field(False, description="A failure of this module does not fail "
+                                "the run; its last good output is kept")
+    build_timeout: int = Field(300, ge=30, le=3600, description="Seconds before the build's "
+                               "whole process tree is killed")
+    priority: int = Field(50, ge=0, le=100, description="Higher builds first")
+
+
+class Module(_Model):
+    """One entry of `modules`."""
+
+    name: ModuleName
+    source: Source
+    destination: Destination
+    module_json: RelPath = "module.json"
+    css_path_prefix: str = ""
+    overrides: Overrides = Overrides()
+    build_options: BuildOptions = BuildOptions()
+    merge_strategy: MergeStrategy = "overwrite"
+    priority: int | None = Field(None, ge=0, le=100, description="Older place of "
+                                 "build_options.priority")
+    toolchain: Toolchain = "build.sh"
+    depends_on: list[ModuleName] = []
+    steps: list[dict[str, Any]] = []
+    inputs: list[RelPath] = Field([], description="Extra input globs, relative to the module")
+    outputs: list[RelPath] = []
+    env: Env = {}
+    retries: int = Field(0, ge=0, le=10)
+    platforms: list[Platform] = []
+    target: Chip | None = None
+
+    @property
+    def build_priority(self) -> int:
+        """The effective priority, wherever the manifest put it."""
+        return self.priority if self.priority is not None else self.build_options.priority
+
+
+class Manifest(_Model):
+    """The whole modules.json."""
+
+    schema_: str | None = Field(None, alias="$schema")
+    federation: Federation
+    modules: list[Module] = Field(min_length=1)
+
+    @property
+    def preserve_base_site(self) -> bool:
+        """Whether files of the published tree that no module owns are kept."""
+        return (self.federation.strategy == "preserve-base-site"
+                or self.federation.build_settings.preserve_base_site)
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class HugoConfig(_Lenient):
+    """The `hugo_config` (or older `build`) object of a module's own module.json."""
+
+    template: str | None = None
+    theme: str | None = None
+    components: list[str] | None = None
+
+
+class SiteInfo(_Lenient):
+    """The `site` object of a module's own module.json."""
+
+    title: str | None = None
+    baseURL: str | None = None
+
+
+class ModuleConfig(_Lenient):
+    """A module's own module.json: only the keys fedbuild reads; others pass through."""
+
+    hugo_config: HugoConfig | None = None
+    build: HugoConfig | None = None
+    site: SiteInfo | None = None
+
+    @property
+    def hugo(self) -> HugoConfig:
+        """The Hugo settings, from whichever key the file uses."""
+        return self.hugo_config or self.build or HugoConfig()
+
+
+def parse_manifest(text: str, file: str) -> Manifest:
+    """Validate modules.json text; raise ManifestError with one line on any mistake."""
+    return _validate(Manifest, _parse_json(text, file), file)
+
+
+def parse_module_config(text: str, file: str) -> ModuleConfig:
+    """Validate a module's own module.json text."""
+    return _validate(ModuleConfig, _parse_json(text, file), file)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of modules.json, for editors (written to modules.schema.json)."""
+    schema = Manifest.model_json_schema(by_alias=True, mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "fedbuild modules.json"
+    return schema
+
+
+def _parse_json(text: str, file: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ManifestError(file, f"line {err.lineno} column {err.colno}",
+                            f"invalid JSON: {err.msg}") from None
+
+
+def _validate(model: type[_M], data: Any, file: str) -> _M:
+    if not isinstance(data, dict):
+        raise ManifestError(file, "", f"expected a JSON object, got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        errors = err.errors()
+        # A misspelt field also shows up as the real one missing: name the typo.
+        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+        message = _describe(model, first)
+        more = len([e for e in errors if e is not first and not _typo_twin(e, first, message)])
+        if more:
+            message += f" (and {more} more error{'s' if more > 1 else ''})"
+        raise ManifestError(file, json_path(first["loc"]), message) from None
+
+
+_M = Any  # a model class; kept loose so mypy accepts both _Model and _Lenient
+
+
+def _typo_twin(error: Any, typo: Any, message: str) -> bool:
+    """Whether `error` is the missing field that the misspelt one meant."""
+    return (error["type"] == "missing" and error["loc"][:-1] == typo["loc"][:-1]
+            and f"did you mean {error['loc'][-1]!r}" in message)
+
+
+def json_path(loc: tuple[Any, ...]) -> str:
+    """('modules', 1, 'destination') -> 'modules[1].destination'."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part.startswith("function-after") or part.startswith("function-"):
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _describe(model: type[BaseModel], error: Any) -> str:
+    kind, loc, value = error["type"], error["loc"], error.get("input")
+    if kind == "extra_forbidden":
+        valid = _fields_at(model, loc[:-1])
+        close = _closest(str(loc[-1]), valid)
+        if close:
+            return f"unknown field; did you mean {close!r}?"
+        return "unknown field; valid fields: " + ", ".join(valid)
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "value_error":
+        return str(error["ctx"]["error"])
+    if kind == "literal_error":
+        return f"{value!r} is not valid; expected {error['ctx']['expected']}"
+    return f"{error['msg']} (got {value!r})"
+
+
+def _closest(name: str, valid: list[str]) -> str | None:
+    """The valid name a typo most likely meant (case, '_' and '-' do not count)."""
+    def norm(text: str) -> str:
+        return text.lower().replace("_", "").replace("-", "")
+    by_norm = {norm(v): v for v in valid}
+    if norm(name) in by_norm:
+        return by_norm[norm(name)]
+    close = difflib.get_close_matches(norm(name), list(by_norm), n=1, cutoff=0.6)
+    return by_norm[close[0]] if close else None
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The valid field names of the object at `loc`, for suggestions."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = current.model_fields.get(part) or next(
+            (f for f in current.model_fields.values() if f.alias == part), None)
+        if field is None:
+            return []
+        current = _model_in(field.annotation)
+        if current is None:
+            return []
+    return [f.alias or name for name, f in current.model_fields.items()]
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if get_origin(annotation) in (list, Union, types.UnionType, Annotated):
+        for arg in get_args(annotation):
+            found = _model_in(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def display_path(path: Path) -> str:
+    """A path as the user would type it: relative to the working folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

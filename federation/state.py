@@ -1,0 +1,56 @@
+"""The tool's own state folder: one place, so `rm -rf .fedbuild` is a clean slate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+STATE_DIR = ".fedbuild"
+
+
+@dataclass(frozen=True)
+class State:
+    """Paths of everything fedbuild writes for itself under a repository."""
+
+    root: Path
+
+    @property
+    def dir(self) -> Path:
+        """The state folder."""
+        return self.root / STATE_DIR
+
+    @property
+    def db(self) -> Path:
+        """doit's dependency database."""
+        return self.dir / "doit.sqlite3"
+
+    @property
+    def lock(self) -> Path:
+        """The one-build-at-a-time lock file."""
+        return self.dir / "lock"
+
+    @property
+    def tmp(self) -> Path:
+        """Temporary build folders (removed after each build, swept at each run)."""
+        return self.dir / "tmp"
+
+    def log(self, task: str) -> Path:
+        """The captured output of a task (`build:docs` -> logs/build/docs.log)."""
+        step, _, module = task.partition(":")
+        return self.dir / "logs" / step / f"{module or step}.log"
+
+    def outcome(self, task: str) -> Path:
+        """The recorded outcome of a task's last execution, beside its log."""
+        return self.log(task).with_suffix(".json")
+
+    def staged(self, module: str) -> Path:
+        """A site module's last good output."""
+        return self.dir / "staging" / module
+
+    def clone(self, module: str) -> Path:
+        """The shallow clone of a git-sourced module."""
+        return self.dir / "sources" / module
+
+    def head(self, module: str) -> Path:
+        """The commit the clone of a git-sourced module is at."""
+        return self.dir / "sources" / f"{module}.head"

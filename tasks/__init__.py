@@ -1,0 +1,1 @@
+"""Task generators, the command runner, the run session and reporting."""

@@ -1,0 +1,57 @@
+"""What happened to a task, as data: written by the action, read by the reporter."""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+class Status(str, enum.Enum):
+    """A task's status in a run's summary."""
+
+    BUILT = "built"
+    UP_TO_DATE = "up to date"
+    FAILED = "failed"
+    TIMED_OUT = "timed out"
+    SKIPPED = "skipped"
+
+    @property
+    def failed(self) -> bool:
+        """True for the statuses that mean the task did not produce its output."""
+        return self in (Status.FAILED, Status.TIMED_OUT)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The record of one execution of a task's action."""
+
+    task: str
+    status: Status
+    duration: float
+    log: str
+    exit_code: int | None = None
+    attempts: int = 1
+    peak_rss: int = 0
+    cpu_time: float = 0.0
+    tolerated: bool = False  # failed, but skip_on_error says the run goes on
+    message: str = ""
+
+    def write(self, path: Path) -> None:
+        """Save as JSON, atomically (a reader never sees half a record)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(json.dumps({**asdict(self), "status": self.status.value}))
+        tmp.replace(path)
+
+    @classmethod
+    def read(cls, path: Path) -> Outcome | None:
+        """The record at `path`, or None when there is none (or it is unreadable)."""
+        try:
+            data = json.loads(path.read_text())
+            data["status"] = Status(data["status"])
+            return cls(**data)
+        except (OSError, ValueError, TypeError, KeyError):
+            return None

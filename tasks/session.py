@@ -1,0 +1,79 @@
+"""One run of doit in a repository: hold the lock, and leave nothing behind however it ends."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import signal
+import sys
+import threading
+from types import FrameType, TracebackType
+
+from federation.state import State
+from tasks.lock import Holder, RepoLock
+from tasks.runner import kill_all
+
+
+class Session:
+    """Begins after the lock is taken; ends (normally, by exception or at exit) exactly once."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self.lock = RepoLock(state.lock)
+        self.stale: Holder | None = None
+        self._active = False
+        self._ended = threading.Lock()
+
+    def begin(self, wait: float = 0.0) -> None:
+        """Take the repository lock (raises LockHeld), sweep what a dead run left, guard exits."""
+        self.state.dir.mkdir(parents=True, exist_ok=True)
+        self.stale = self.lock.acquire(wait=wait)
+        self._active = True
+        sweep(self.state)
+        _install_signal_handlers()
+        atexit.register(self.end)
+
+    def end(self) -> None:
+        """Kill any process tree still running, remove temporary folders, release the lock."""
+        if not self._active or not self._ended.acquire(blocking=False):
+            return
+        kill_all()
+        sweep(self.state)
+        self.lock.release()
+
+
+def sweep(state: State) -> None:
+    """Remove every temporary build folder; only the lock holder may call this."""
+    if state.tmp.is_dir():
+        for entry in os.scandir(state.tmp):
+            shutil.rmtree(entry.path, ignore_errors=True)
+
+
+_interrupted = threading.Event()
+
+
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    # The first signal stops the run; later ones must not abort its cleanup halfway.
+    if _interrupted.is_set():
+        return
+    _interrupted.set()
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _quiet_interrupt(kind: type[BaseException], value: BaseException,
+                     tb: TracebackType | None) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.stderr.write("fedbuild: interrupted; running builds were stopped and their "
+                         "temporary folders removed, last good outputs kept\n")
+        return
+    sys.__excepthook__(kind, value, tb)
+
+
+def _install_signal_handlers() -> None:
+    """SIGINT and SIGTERM stop the run the same way, in this process and in forked workers."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    sys.excepthook = _quiet_interrupt

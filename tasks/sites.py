@@ -1,0 +1,164 @@
+"""Tasks for build.sh site modules: `fetch:<module>` for git sources, `build:<module>`.
+
+The generators only describe (they yield doit task dicts); the actions below
+run when doit decides a task is not up to date.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from doit.exceptions import TaskFailed
+from doit.tools import config_changed, result_dep
+
+from federation.digests import content_digest, stat_fingerprint
+from federation.errors import ManifestError
+from federation.manifest import display_path
+from federation.plan import OUT, SiteBuild, resolve_site
+from federation.sources import SourceError
+from federation.staging import new_workdir, remove_tree, replace_dir
+from tasks.outcome import Outcome, Status
+from tasks.runner import Command, Result, run
+from tasks.runner import Status as RunStatus
+
+TaskDict = dict[str, Any]
+
+
+def fetch_tasks(sites: list[SiteBuild]) -> Iterator[TaskDict]:
+    """A `fetch:<module>` task per git-sourced module: clone, or refresh when the branch moved."""
+    for site in sites:
+        if site.git is None:
+            continue
+        yield {
+            "basename": f"fetch:{site.name}",
+            "doc": f"clone {site.git.url} ({site.git.branch}) for {site.name}; "
+                   "refreshed when the branch head moves",
+            "actions": [(fetch_source, [site])],
+            "targets": [str(site.git.head_file)],
+            "uptodate": [BranchUnmoved(site)],
+            "clean": [(remove_tree, [site.git.clone]), (remove_tree, [site.git.head_file])],
+        }
+
+
+def build_tasks(sites: list[SiteBuild]) -> Iterator[TaskDict]:
+    """A `build:<module>` subtask per site module, highest priority first."""
+    for site in sites:
+        yield _build_task(site)
+
+
+def _build_task(site: SiteBuild) -> TaskDict:
+    file_dep = [site.script]
+    calc_dep: list[str] = []
+    task_dep = [f"build:{dep}" for dep in site.depends_on]
+    if site.git is None:
+        file_dep += resolve_site(site).inputs
+        where = display_path(site.folder)
+    else:
+        file_dep.append(str(site.git.head_file))
+        calc_dep.append(f"fetch:{site.name}")
+        task_dep.append(f"fetch:{site.name}")
+        where = f"{site.git.url}@{site.git.branch}"
+    return {
+        "name": site.name,
+        "doc": f"build.sh site {where} -> {display_path(site.staged)}",
+        "actions": [(build_site, [site])],
+        "file_dep": sorted(set(file_dep)),
+        "calc_dep": calc_dep,
+        "task_dep": task_dep,
+        "targets": [str(site.staged)],
+        "uptodate": [config_changed(site.signature()), StagedOutputIntact(site.staged),
+                     *(result_dep(f"build:{dep}") for dep in site.depends_on)],
+        "clean": [(remove_tree, [site.staged])],
+    }
+
+
+class StagedOutputIntact:
+    """Up to date only if the last build succeeded and its output was not touched since."""
+
+    def __init__(self, staged: Path) -> None:
+        self.staged = staged
+
+    def __call__(self, task: Any, values: dict[str, Any]) -> bool:
+        return (values.get("outcome") == Status.BUILT.value
+                and values.get("stat") == stat_fingerprint(self.staged))
+
+
+class BranchUnmoved:
+    """Up to date while the clone is at the remote branch's head (or the remote is unreachable)."""
+
+    def __init__(self, site: SiteBuild) -> None:
+        assert site.git is not None
+        self.git = site.git
+
+    def __call__(self) -> bool:
+        recorded = self.git.recorded_head()
+        if recorded is None:
+            return False
+        remote = self.git.remote_head()
+        return remote is None or remote == recorded
+
+
+def fetch_source(site: SiteBuild) -> dict[str, Any] | TaskFailed:
+    """Clone or refresh a git source; tell doit which files the build then reads."""
+    assert site.git is not None
+    try:
+        commit = site.git.sync()
+        return {"commit": commit, "file_dep": list(resolve_site(site).inputs)}
+    except (SourceError, ManifestError) as err:
+        return TaskFailed(str(err))
+
+
+def build_site(site: SiteBuild) -> dict[str, Any] | TaskFailed:
+    """Run build.sh into a fresh temporary folder; publish the result only if it succeeded."""
+    started = time.monotonic()
+    try:
+        resolved = resolve_site(site)
+    except ManifestError as err:
+        return _finish(site, _failure(site, str(err), started), None)
+    work = new_workdir(site.tmp, site.name)
+    try:
+        out, scratch = work / "out", work / "tmp"
+        scratch.mkdir()
+        argv = tuple(str(out) if a == OUT else a for a in resolved.argv)
+        argv = (str(site.root / argv[0]), *argv[1:])
+        result = run(Command(argv=argv, cwd=site.root, log=site.log, timeout=site.timeout,
+                             retries=site.retries,
+                             env={**site.env, "TMPDIR": str(scratch),
+                                  "FEDBUILD_MODULE": site.name}))
+        if result.ok and not out.is_dir():
+            return _finish(site, _failure(site, f"{display_path(site.root / site.script)} "
+                                          "exited 0 but wrote nothing to --output", started),
+                           result)
+        if result.ok:
+            replace_dir(out, site.staged)
+    finally:
+        remove_tree(work)
+    return _finish(site, _record(site, result), result)
+
+
+def _record(site: SiteBuild, result: Result) -> Outcome:
+    failed = {RunStatus.TIMED_OUT: Status.TIMED_OUT}.get(result.status, Status.FAILED)
+    return Outcome(
+        task=site.task, status=Status.BUILT if result.ok else failed,
+        duration=result.duration, log=str(site.log), exit_code=result.exit_code,
+        attempts=result.attempts, peak_rss=result.peak_rss, cpu_time=result.cpu_time,
+        tolerated=site.skip_on_error and not result.ok,
+        message="" if result.ok else result.describe())
+
+
+def _failure(site: SiteBuild, message: str, started: float) -> Outcome:
+    return Outcome(task=site.task, status=Status.FAILED, duration=time.monotonic() - started,
+                   log=str(site.log), tolerated=site.skip_on_error, message=message)
+
+
+def _finish(site: SiteBuild, outcome: Outcome, result: Result | None) -> dict[str, Any] | TaskFailed:
+    outcome.write(site.outcome)
+    if outcome.status is Status.BUILT:
+        return {"outcome": outcome.status.value, "stat": stat_fingerprint(site.staged),
+                "digest": content_digest(site.staged)}
+    if outcome.tolerated:
+        return {"outcome": outcome.status.value}
+    return TaskFailed(outcome.message)
