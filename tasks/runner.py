@@ -1,0 +1,389 @@
+"""The one place that runs subprocesses: argv, own process group, timeout, retries, usage."""
+
+from __future__ import annotations
+
+import atexit
+import enum
+import os
+import select
+import shlex
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+import psutil
+
+if TYPE_CHECKING:
+    from resource import struct_rusage
+
+# How often a running tree's memory is sampled; exit itself wakes us at once via pidfd.
+SAMPLE_INTERVAL = 0.1
+_TAIL_BLOCK = 8192
+
+
+@dataclass(frozen=True)
+class Command:
+    """A process to run: argv (never a shell string), where, with what, and how patiently."""
+
+    argv: tuple[str, ...]
+    cwd: Path
+    log: Path
+    env: Mapping[str, str] = field(default_factory=dict)
+    timeout: float = 300.0
+    retries: int = 0
+    backoff: float = 0.5
+    kill_grace: float = 3.0
+
+    def __post_init__(self) -> None:
+        # A str here would be a shell command line in disguise (and iterate as characters).
+        if isinstance(self.argv, str) or not self.argv:
+            raise ValueError(f"Command.argv must be a non-empty tuple of str, got {self.argv!r}")
+
+
+class Status(str, enum.Enum):
+    """How a command ended."""
+
+    OK = "ok"
+    FAILED = "failed"
+    TIMED_OUT = "timed out"
+    MISSING_TOOL = "missing tool"
+    INTERRUPTED = "interrupted"
+
+
+@dataclass(frozen=True)
+class Result:
+    """What running a command did: status, exit code and resources of all attempts."""
+
+    command: Command
+    status: Status
+    exit_code: int | None
+    duration: float
+    peak_rss: int
+    cpu_time: float
+    attempts: int
+
+    @property
+    def ok(self) -> bool:
+        """Whether the command succeeded (possibly after retries)."""
+        return self.status is Status.OK
+
+    def tail(self, lines: int = 20) -> str:
+        """The last `lines` lines of the log, read backwards from its end."""
+        try:
+            with self.command.log.open("rb") as f:
+                end = f.seek(0, os.SEEK_END)
+                data = b""
+                # One line more than asked: the first block may start mid-line.
+                while end > 0 and data.count(b"\n") <= lines:
+                    start = max(0, end - _TAIL_BLOCK)
+                    f.seek(start)
+                    data = f.read(end - start) + data
+                    end = start
+        except OSError:
+            return ""
+        return "\n".join(data.decode(errors="replace").splitlines()[-lines:])
+
+    def describe(self) -> str:
+        """A message a user can act on: the command, what happened, and the log's last lines."""
+        cmd = f"`{shlex.join(self.command.argv)}`"
+        if self.status is Status.MISSING_TOOL:
+            return f"{cmd} could not run: {_missing_message(self.command)}"
+        tries = self.command.retries + 1
+        attempt = f" (attempt {self.attempts}/{tries})" if tries > 1 else ""
+        after = f"after {self.duration:.1f}s{attempt}"
+        if self.status is Status.TIMED_OUT:
+            head = f"{cmd} timed out after {self.command.timeout:g}s and was killed{attempt}"
+        elif self.status is Status.INTERRUPTED:
+            head = f"{cmd} was interrupted {after}"
+        elif self.status is Status.OK:
+            head = f"{cmd} succeeded {after}"
+        elif self.exit_code is None:
+            head = f"{cmd} could not be started"
+        elif self.exit_code < 0:
+            head = f"{cmd} was killed by {signal.Signals(-self.exit_code).name} {after}"
+        else:
+            head = f"{cmd} failed with exit code {self.exit_code} {after}"
+        tail = self.tail()
+        return f"{head}\n{tail}" if tail else head
+
+
+@dataclass(eq=False)
+class _Child:
+    """A live process tree, as kill_all() sees it."""
+
+    proc: subprocess.Popen[bytes]
+    grace: float
+    killed: bool = False  # by kill_all(): the caller asked us to stop, so no retry
+
+
+# Re-entrant: kill_all() may be called from a signal handler that interrupted run()
+# while it held the lock in the same (main) thread.
+_live_lock = threading.RLock()
+_live: set[_Child] = set()
+
+
+def run(command: Command) -> Result:
+    """Run `command` (with retries) and return what happened; re-raises interrupts after killing."""
+    started = time.monotonic()
+    usage = _Usage()
+    env = {**os.environ, **command.env}
+    command.log.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC
+    # O_APPEND: our headers and the children's output share one file without clobbering.
+    log = os.open(command.log, flags, 0o644)
+    try:
+        attempt, status, code = 0, Status.FAILED, None
+        for attempt in range(1, command.retries + 2):
+            if attempt > 1:
+                time.sleep(command.backoff * 2 ** (attempt - 2))
+            _header(log, command, attempt)
+            status, code = _attempt(command, env, log, usage)
+            if status not in (Status.FAILED, Status.TIMED_OUT) or code is None:
+                break
+    finally:
+        os.close(log)
+    return Result(
+        command, status, code, time.monotonic() - started, usage.peak_rss, usage.cpu_time, attempt
+    )
+
+
+def kill_all() -> None:
+    """Kill every process tree still running from this process; safe from any thread."""
+    with _live_lock:
+        children = list(_live)
+        for child in children:
+            child.killed = True
+        # Under the lock: run() reaps only under it, so no group id here can be reused meanwhile.
+        if children:
+            _kill_trees([c.proc.pid for c in children], max(c.grace for c in children))
+
+
+def _after_fork_in_child() -> None:
+    # A forked worker (doit -n N) owns none of its parent's trees, and a lock another thread
+    # held at fork time would never be released in the child.
+    global _live_lock
+    _live_lock = threading.RLock()
+    _live.clear()
+
+
+atexit.register(kill_all)
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class _Usage:
+    """Peak memory and CPU time, accumulated over all attempts."""
+
+    def __init__(self) -> None:
+        self.peak_rss = 0
+        self.cpu_time = 0.0
+
+    def sample(self, pid: int) -> None:
+        """Record the summed RSS of the tree under pid, if it is larger than before."""
+        with suppress(psutil.Error):
+            root = psutil.Process(pid)
+            total = 0
+            for proc in [root, *root.children(recursive=True)]:
+                with suppress(psutil.Error):
+                    total += proc.memory_info().rss
+            self.peak_rss = max(self.peak_rss, total)
+
+    def add(self, rusage: struct_rusage) -> None:
+        """Add the rusage of a reaped child and its reaped descendants."""
+        self.cpu_time += rusage.ru_utime + rusage.ru_stime
+        # ru_maxrss is in KiB on Linux (bytes on macOS, where this overstates: harmless).
+        self.peak_rss = max(self.peak_rss, rusage.ru_maxrss * 1024)
+
+
+def _attempt(
+    command: Command, env: dict[str, str], log: int, usage: _Usage
+) -> tuple[Status, int | None]:
+    """One attempt: start, wait with sampling, kill on timeout or exception, reap."""
+    exe = _resolve(command, env)
+    if exe is None:
+        os.write(log, f"fedbuild: {_missing_message(command)}\n".encode())
+        return Status.MISSING_TOOL, None
+    try:
+        proc = subprocess.Popen(
+            command.argv, executable=exe, cwd=command.cwd, env=env, stdin=subprocess.DEVNULL,
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    except OSError as e:  # e.g. a script whose #! interpreter is missing
+        os.write(log, f"fedbuild: could not start {exe}: {e}\n".encode())
+        return Status.FAILED, None
+    child = _Child(proc, command.kill_grace)
+    try:
+        with _live_lock:
+            _live.add(child)
+        exited = _wait(proc.pid, command.timeout, usage)
+    except BaseException:
+        with _signals_deferred():
+            _kill_trees([proc.pid], command.kill_grace)
+            _finish(child, usage)
+        raise
+    if not exited:
+        _kill_trees([proc.pid], command.kill_grace)
+    _finish(child, usage)
+    if child.killed:
+        return Status.INTERRUPTED, proc.returncode
+    if not exited:
+        return Status.TIMED_OUT, proc.returncode
+    return (Status.OK if proc.returncode == 0 else Status.FAILED), proc.returncode
+
+
+def _resolve(command: Command, env: Mapping[str, str]) -> str | None:
+    """argv[0] as Popen will find it: relative to cwd if it has a slash, else on env's PATH."""
+    name = command.argv[0]
+    if os.sep in name:
+        path = (command.cwd / name).absolute()
+        return str(path) if path.is_file() and os.access(path, os.X_OK) else None
+    found = shutil.which(name, path=env.get("PATH", os.defpath))
+    # Absolute: Popen changes to cwd before exec, a relative PATH entry would then miss.
+    return os.path.abspath(found) if found else None
+
+
+def _missing_message(command: Command) -> str:
+    name = command.argv[0]
+    if os.sep in name:
+        return f"'{name}' not found or not executable in {command.cwd}"
+    return f"'{name}' not found on PATH; install it or add its folder to PATH"
+
+
+def _header(log: int, command: Command, attempt: int) -> None:
+    tries = command.retries + 1
+    line = f"$ {shlex.join(command.argv)}  (attempt {attempt}/{tries}, cwd {command.cwd})\n"
+    os.write(log, line.encode())
+
+
+def _wait(pid: int, timeout: float, usage: _Usage) -> bool:
+    """Wait until pid exits (leaving it unreaped), sampling memory; False on timeout."""
+    deadline = time.monotonic() + timeout
+    with _exit_fd(pid) as fd:
+        while True:
+            usage.sample(pid)
+            if _exited(pid):
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if fd is None:
+                time.sleep(min(SAMPLE_INTERVAL, left))
+            else:
+                select.select([fd], [], [], min(SAMPLE_INTERVAL, left))
+
+
+@contextmanager
+def _exit_fd(pid: int) -> Iterator[int | None]:
+    """A pidfd that becomes readable when pid exits, or None where the kernel lacks them."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        yield None
+        return
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _exited(pid: int) -> bool:
+    # WNOWAIT keeps the zombie, so its pid (= our process group id) cannot be reused yet.
+    return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+
+
+def _finish(child: _Child, usage: _Usage) -> None:
+    """Kill what the leader left in its group, then reap it for its exit code and rusage."""
+    with _live_lock:
+        _live.discard(child)
+        pid = child.proc.pid
+        if _exited(pid):
+            # A build step must not leave daemons behind; the zombie leader pins the group id.
+            _signal_group(pid, signal.SIGKILL)
+            _, status, rusage = os.wait4(pid, 0)
+            # Popen must never wait() again for a pid we reaped.
+            child.proc.returncode = os.waitstatus_to_exitcode(status)
+            usage.add(rusage)
+
+
+def _kill_trees(pids: list[int], grace: float) -> None:
+    """SIGTERM each tree and its group, wait up to `grace`, then SIGKILL what is left."""
+    tree: list[psutil.Process] = []
+    for pid in pids:
+        # Snapshot first: descendants that called setsid are out of reach of killpg.
+        with suppress(psutil.Error):
+            root = psutil.Process(pid)
+            tree += [root, *root.children(recursive=True)]
+    for pid in pids:
+        _signal_group(pid, signal.SIGTERM)
+    alive = _signal_and_wait(tree, signal.SIGTERM, grace)
+    for pid in pids:
+        _signal_group(pid, signal.SIGKILL)
+    # SIGKILL cannot be caught; the bounded wait lets run() reap the leader right after.
+    _signal_and_wait(alive, signal.SIGKILL, 1.0)
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)
+
+
+def _signal_and_wait(
+    procs: list[psutil.Process], signum: int, timeout: float
+) -> list[psutil.Process]:
+    """Send signum to procs and return those still alive after `timeout` seconds."""
+    for proc in procs:
+        with suppress(psutil.Error):
+            proc.send_signal(signum)  # psutil refuses if the pid was reused meanwhile
+    deadline = time.monotonic() + timeout
+    while True:
+        procs = [p for p in procs if not _gone(p)]
+        if not procs or time.monotonic() >= deadline:
+            return procs
+        time.sleep(0.02)
+
+
+def _gone(proc: psutil.Process) -> bool:
+    # Never proc.wait(): psutil would reap our own child and lose its rusage. Zombies count
+    # as gone: the parent (or a non-reaping container init) reaps them, not us.
+    try:
+        return proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.Error:
+        return False
+
+
+_DEFERRED = (signal.SIGINT, signal.SIGTERM)
+_Handler = Callable[[int, FrameType | None], object] | int | None
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM until the block ends, so a second Ctrl-C cannot cut a kill short."""
+    # Python runs handlers in the main thread only; masking with pthread_sigmask there would
+    # not help, since the kernel then hands the signal to another thread whose C handler
+    # still makes the main thread raise. Swapping the Python handlers does hold it.
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    saved: dict[int, _Handler] = {}
+    for signum in _DEFERRED:
+        old = signal.getsignal(signum)
+        if old is not None:  # None: installed outside Python, so it could not be restored
+            saved[signum] = old
+            signal.signal(signum, lambda s, _frame: caught.append(s))
+    try:
+        yield
+    finally:
+        for deferred, old in saved.items():
+            signal.signal(deferred, old)
+        for late in dict.fromkeys(caught):
+            signal.raise_signal(late)  # delivered now that the tree is dead

@@ -1,0 +1,273 @@
+"""The command runner against real processes: output, failures, trees, timeouts, interrupts."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from tasks.runner import Command, Result, Status, kill_all, run
+
+# Prints its own pid, then a plain, a setsid'd and a nested grandchild, then waits on them.
+TREE = """
+echo $$ >> pids
+sleep 100 & echo $! >> pids
+setsid sleep 100 & echo $! >> pids
+bash -c 'sleep 100 & echo $! >> pids; wait' &
+wait
+"""
+
+
+def command(tmp_path: Path, *argv: str, **options: Any) -> Command:
+    """A Command in tmp_path logging to tmp_path/logs/step.log."""
+    return Command(argv=argv, cwd=tmp_path, log=tmp_path / "logs" / "step.log", **options)
+
+
+def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """Poll `condition` until it holds or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def dead(pid: int) -> bool:
+    """Whether pid is gone; a zombie counts, since only its parent can reap it."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def tree_pids(tmp_path: Path, count: int = 4) -> list[int]:
+    """The pids TREE wrote, once all of them are there."""
+    pids = tmp_path / "pids"
+    assert eventually(lambda: pids.exists() and len(pids.read_text().split()) >= count)
+    return [int(p) for p in pids.read_text().split()]
+
+
+def test_success_captures_output_and_env(tmp_path: Path) -> None:
+    cmd = Command(
+        argv=("bash", "-c", 'echo "hello $GREETING"; echo oops >&2; pwd'),
+        cwd=tmp_path,
+        log=tmp_path / "logs" / "step.log",
+        env={"GREETING": "world"},
+    )
+    result = run(cmd)
+    assert result.ok and result.status is Status.OK
+    assert (result.exit_code, result.attempts) == (0, 1)
+    log = cmd.log.read_text().splitlines()
+    assert log[0].startswith("$ bash -c ") and "(attempt 1/1, cwd " in log[0]
+    assert log[1:] == ["hello world", "oops", str(tmp_path)]
+    assert result.tail(2) == f"oops\n{tmp_path}"
+
+
+def test_relative_program_resolves_against_cwd(tmp_path: Path) -> None:
+    script = tmp_path / "scripts" / "build.sh"
+    script.parent.mkdir()
+    script.write_text("#!/bin/sh\necho built with $1\n")
+    script.chmod(0o755)
+    result = run(command(tmp_path, "scripts/build.sh", "x"))
+    assert result.ok, result.describe()
+    assert result.tail(1) == "built with x"
+
+
+def test_log_is_truncated_per_run(tmp_path: Path) -> None:
+    run(command(tmp_path, "echo", "first"))
+    result = run(command(tmp_path, "echo", "second"))
+    assert "first" not in result.command.log.read_text()
+
+
+def test_failure_reports_exit_code_and_last_20_lines(tmp_path: Path) -> None:
+    script = "for i in $(seq 1 50); do echo line $i; done; exit 2"
+    result = run(command(tmp_path, "bash", "-c", script))
+    assert result.status is Status.FAILED and not result.ok
+    assert result.exit_code == 2
+    assert result.tail().splitlines() == [f"line {i}" for i in range(31, 51)]
+    head, *tail = result.describe().splitlines()
+    assert head.startswith("`bash -c 'for i in")
+    assert "failed with exit code 2 after " in head
+    assert tail == [f"line {i}" for i in range(31, 51)]
+
+
+def test_megabytes_of_output_never_block(tmp_path: Path) -> None:
+    code = "import sys; [sys.stdout.write(f'{i:099d}\\n') for i in range(50_000)]"
+    result = run(command(tmp_path, sys.executable, "-c", code, timeout=20))
+    assert result.ok, result.describe()
+    lines = result.command.log.read_bytes().splitlines()
+    assert len(lines) == 50_001  # header + output
+    assert result.command.log.stat().st_size > 5_000_000
+    assert result.tail(2).splitlines() == [f"{i:099d}" for i in (49_998, 49_999)]
+
+
+def test_timeout_kills_the_whole_tree(tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = run(command(tmp_path, "bash", "-c", TREE, timeout=1, kill_grace=1))
+    assert result.status is Status.TIMED_OUT
+    assert result.exit_code == -signal.SIGTERM
+    assert time.monotonic() - started < 4
+    pids = tree_pids(tmp_path)
+    assert [pid for pid in pids if not dead(pid)] == []
+    assert "timed out after 1s and was killed" in result.describe()
+
+
+def test_sigterm_ignoring_tree_is_sigkilled_after_grace(tmp_path: Path) -> None:
+    script = "trap '' TERM; echo $$ >> pids; sleep 100 & echo $! >> pids; wait; wait"
+    result = run(command(tmp_path, "bash", "-c", script, timeout=0.5, kill_grace=0.5))
+    assert result.status is Status.TIMED_OUT
+    assert result.exit_code == -signal.SIGKILL
+    assert [pid for pid in tree_pids(tmp_path, 2) if not dead(pid)] == []
+
+
+def test_background_child_of_a_successful_command_is_killed(tmp_path: Path) -> None:
+    result = run(command(tmp_path, "bash", "-c", "sleep 100 & echo $! > pids; exit 0"))
+    assert result.ok
+    (pid,) = tree_pids(tmp_path, 1)
+    assert eventually(lambda: dead(pid))
+
+
+def test_missing_tool(tmp_path: Path) -> None:
+    result = run(command(tmp_path, "fedbuild-no-such-tool", "--version"))
+    assert result.status is Status.MISSING_TOOL
+    assert (result.exit_code, result.attempts) == (None, 1)
+    message = "'fedbuild-no-such-tool' not found on PATH"
+    assert message in result.describe()
+    assert result.describe().startswith("`fedbuild-no-such-tool --version` could not run: ")
+    assert message in result.command.log.read_text()
+
+
+def test_missing_tool_uses_the_commands_path(tmp_path: Path) -> None:
+    tool = tmp_path / "bin" / "mytool"
+    tool.parent.mkdir()
+    tool.write_text("#!/bin/sh\necho mine\n")
+    tool.chmod(0o755)
+    path = f"{tool.parent}{os.pathsep}{os.environ['PATH']}"
+    found = run(Command(("mytool",), tmp_path, tmp_path / "log", env={"PATH": path}))
+    assert found.ok and found.tail(1) == "mine"
+    assert run(command(tmp_path, "mytool")).status is Status.MISSING_TOOL
+
+
+def test_failure_then_success_is_retried(tmp_path: Path) -> None:
+    script = "n=$(cat count 2>/dev/null || echo 0); echo $((n+1)) > count; [ $n -ge 1 ]"
+    result = run(command(tmp_path, "bash", "-c", script, retries=2, backoff=0.05))
+    assert result.ok and result.attempts == 2
+    log = result.command.log.read_text()
+    assert "(attempt 1/3, " in log and "(attempt 2/3, " in log and "(attempt 3/3" not in log
+
+
+def test_retries_exhausted(tmp_path: Path) -> None:
+    result = run(command(tmp_path, "bash", "-c", "echo nope; exit 3", retries=1, backoff=0.01))
+    assert (result.status, result.exit_code, result.attempts) == (Status.FAILED, 3, 2)
+    assert "failed with exit code 3 after" in result.describe()
+    assert "(attempt 2/2)" in result.describe()
+
+
+def test_timeouts_are_retried(tmp_path: Path) -> None:
+    script = "n=$(cat count 2>/dev/null || echo 0); echo $((n+1)) > count; [ $n -ge 1 ] || sleep 9"
+    result = run(command(tmp_path, "bash", "-c", script, timeout=0.5, retries=1, backoff=0.01))
+    assert result.ok and result.attempts == 2
+    assert result.duration >= 0.5
+
+
+def test_peak_rss_covers_the_child(tmp_path: Path) -> None:
+    code = "b = bytearray(80_000_000); import time; time.sleep(0.5)"
+    result = run(command(tmp_path, sys.executable, "-c", code))
+    assert result.ok
+    assert result.peak_rss > 50_000_000
+
+
+def test_peak_rss_sums_the_tree(tmp_path: Path) -> None:
+    # Two 40 MB processes alive together: only sampling the tree sees 80 MB.
+    code = "b = bytearray(40_000_000); import time; time.sleep(0.6)"
+    py = f"{sys.executable} -c '{code}'"
+    result = run(command(tmp_path, "bash", "-c", f"{py} & {py} & wait"))
+    assert result.ok
+    assert result.peak_rss > 70_000_000
+
+
+def test_cpu_time_of_a_busy_loop(tmp_path: Path) -> None:
+    code = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.4: pass"
+    result = run(command(tmp_path, sys.executable, "-c", code))
+    assert result.ok
+    assert result.cpu_time > 0.2
+
+
+def test_kill_all_from_another_thread(tmp_path: Path) -> None:
+    results: list[Result] = []
+    worker = threading.Thread(
+        target=lambda: results.append(run(command(tmp_path, "bash", "-c", TREE, timeout=30)))
+    )
+    worker.start()
+    pids = tree_pids(tmp_path)
+    started = time.monotonic()
+    kill_all()
+    worker.join(timeout=5)
+    assert not worker.is_alive()
+    assert time.monotonic() - started < 5
+    (result,) = results
+    assert result.status is Status.INTERRUPTED and result.attempts == 1
+    assert [pid for pid in pids if not dead(pid)] == []
+
+
+def test_keyboard_interrupt_kills_the_tree_and_propagates(tmp_path: Path) -> None:
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run(command(tmp_path, "bash", "-c", TREE, timeout=30, retries=2))
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 5
+    assert [pid for pid in tree_pids(tmp_path) if not dead(pid)] == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_second_interrupt_cannot_cut_the_kill_short(tmp_path: Path) -> None:
+    # The leader ignores SIGTERM, so the kill waits out the grace period; a second Ctrl-C
+    # in that window must be held until the SIGKILL has been sent.
+    script = "trap '' TERM; echo $$ >> pids; sleep 100 & echo $! >> pids; wait; wait"
+    timers = [threading.Timer(t, os.kill, (os.getpid(), signal.SIGINT)) for t in (0.3, 0.6)]
+    for timer in timers:
+        timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run(command(tmp_path, "bash", "-c", script, timeout=30, kill_grace=1))
+    finally:
+        for timer in timers:
+            timer.cancel()
+    assert [pid for pid in tree_pids(tmp_path, 2) if not dead(pid)] == []
+
+
+@pytest.mark.parametrize("argv", [(), "make all"])
+def test_argv_must_be_a_tuple(tmp_path: Path, argv: Any) -> None:
+    with pytest.raises(ValueError, match="non-empty tuple"):
+        Command(argv=argv, cwd=tmp_path, log=tmp_path / "log")
+
+
+def test_kill_all_in_a_forked_worker_spares_the_parents_trees(tmp_path: Path) -> None:
+    results: list[Result] = []
+    script = "echo $$ > pids; sleep 1"
+    worker = threading.Thread(
+        target=lambda: results.append(run(command(tmp_path, "bash", "-c", script)))
+    )
+    worker.start()
+    tree_pids(tmp_path, 1)
+    forked = multiprocessing.get_context("fork").Process(target=kill_all)
+    forked.start()
+    forked.join(timeout=5)
+    worker.join(timeout=5)
+    assert forked.exitcode == 0
+    (result,) = results
+    assert result.ok, result.describe()
