@@ -32,6 +32,11 @@ class Holder:
         """This process, now."""
         return cls(os.getpid(), time.time(), list(sys.argv), socket.gethostname())
 
+    @property
+    def token(self) -> str:
+        """Identifies this run among all runs ever (a pid alone is reused)."""
+        return f"{self.pid}-{self.since:.6f}"
+
     def describe(self) -> str:
         """E.g. "pid 1234 (`doit -n 2`) since 2026-11-22 10:04:05"."""
         argv = [os.path.basename(self.argv[0]), *self.argv[1:]] if self.argv else []
@@ -60,6 +65,7 @@ class RepoLock:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.stale: Holder | None = None  # what the last acquire() took over, for `with` users
+        self.holder: Holder | None = None  # this process, while it holds the lock
         self._fd: int | None = None
 
     def acquire(self, wait: float = 0.0) -> Holder | None:
@@ -72,7 +78,8 @@ class RepoLock:
             self._lock(fd, wait)
             # We hold the flock, so whoever the file still names died without releasing.
             self.stale = _read(fd)
-            _write(fd, Holder.current())
+            self.holder = Holder.current()
+            _write(fd, self.holder)
         except BaseException:
             os.close(fd)
             raise
@@ -84,6 +91,7 @@ class RepoLock:
         if self._fd is None:
             return
         fd, self._fd = self._fd, None
+        self.holder = None
         try:
             os.ftruncate(fd, 0)
             # Explicitly: forked children share the open file and would keep it locked past close().

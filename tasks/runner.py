@@ -166,6 +166,17 @@ def kill_all() -> None:
             _kill_trees([c.proc.pid for c in children], max(c.grace for c in children))
 
 
+def kill_marked(variable: str, value: str) -> int:
+    """Kill the processes whose environment has variable=value (a dead run's leftovers)."""
+    marked: list[psutil.Process] = []
+    for proc in psutil.process_iter():
+        with suppress(psutil.Error):
+            if proc.environ().get(variable) == value:
+                marked.append(proc)
+    _signal_and_wait(marked, signal.SIGKILL, 1.0)
+    return len(marked)
+
+
 def _after_fork_in_child() -> None:
     # A forked worker (doit -n N) owns none of its parent's trees, and a lock another thread
     # held at fork time would never be released in the child.

@@ -12,7 +12,11 @@ from types import FrameType, TracebackType
 
 from federation.state import State
 from tasks.lock import Holder, RepoLock
-from tasks.runner import kill_all
+from tasks.runner import kill_all, kill_marked
+
+# Every process a run starts inherits this variable: a later run that finds the
+# lock of a killed run can then find, and kill, what that run left running.
+RUN_VARIABLE = "FEDBUILD_RUN"
 
 
 class Session:
@@ -30,6 +34,10 @@ class Session:
         self.state.dir.mkdir(parents=True, exist_ok=True)
         self.stale = self.lock.acquire(wait=wait)
         self._active = True
+        assert self.lock.holder is not None
+        os.environ[RUN_VARIABLE] = self.lock.holder.token
+        if self.stale is not None:
+            kill_marked(RUN_VARIABLE, self.stale.token)
         sweep(self.state)
         _install_signal_handlers()
         atexit.register(self.end)

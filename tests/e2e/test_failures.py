@@ -1,0 +1,146 @@
+"""Failing, hanging and noisy builds: clear messages, last good output kept, nothing left over."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+
+from tests.conftest import run_doit
+
+Repo = Callable[[str], Path]
+
+
+def set_module(repo: Path, name: str, **fields: object) -> None:
+    """Update one module's entry in modules.json."""
+    manifest = json.loads((repo / "modules.json").read_text())
+    for module in manifest["modules"]:
+        if module["name"] == name:
+            module.update(fields)
+    (repo / "modules.json").write_text(json.dumps(manifest, indent=2))
+
+
+def set_settings(repo: Path, **settings: object) -> None:
+    """Update federation.build_settings in modules.json."""
+    manifest = json.loads((repo / "modules.json").read_text())
+    manifest["federation"].setdefault("build_settings", {}).update(settings)
+    (repo / "modules.json").write_text(json.dumps(manifest, indent=2))
+
+
+def tmp_leftovers(repo: Path) -> list[Path]:
+    """Whatever is left in the temporary build folder."""
+    tmp = repo / ".fedbuild" / "tmp"
+    return list(tmp.iterdir()) if tmp.exists() else []
+
+
+def test_failure_reports_command_exit_code_and_log_tail(monorepo: Repo) -> None:
+    """A failing build fails the run with the command, its exit code and its last lines."""
+    repo = monorepo("basic")
+    set_module(repo, "beta", env={"BEHAVIOR": "fail"})
+    result = run_doit(repo)
+    assert result.returncode != 0
+    out = result.stdout
+    assert "build:beta failed" in out
+    assert "scripts/build.sh --config modules/beta/module.json" in out
+    assert "exit code 7" in out
+    assert "error: the build of beta broke" in out
+    assert "build:alpha ok" in out and "build:gamma ok" in out  # the others still finish
+    assert tmp_leftovers(repo) == []
+    assert "broke" in (repo / ".fedbuild/logs/build/beta.log").read_text()
+
+
+def test_failed_build_keeps_the_last_good_output(monorepo: Repo) -> None:
+    """A build that fails after writing half its output never replaces the staged one."""
+    repo = monorepo("basic")
+    assert run_doit(repo).returncode == 0
+    good = (repo / ".fedbuild/staging/alpha/index.html").read_text()
+    (repo / "modules/alpha/content/one.md").write_text("changed\n")
+    set_module(repo, "alpha", env={"BEHAVIOR": "partial"})
+    assert run_doit(repo).returncode != 0
+    assert (repo / ".fedbuild/staging/alpha/index.html").read_text() == good
+    assert tmp_leftovers(repo) == []
+    set_module(repo, "alpha", env={})
+    result = run_doit(repo)
+    assert "build:alpha ok" in result.stdout
+
+
+def test_exit_zero_without_output_is_a_failure(monorepo: Repo) -> None:
+    """A build script that succeeds but writes nothing has not built the module."""
+    repo = monorepo("basic")
+    set_module(repo, "gamma", env={"BEHAVIOR": "empty"})
+    result = run_doit(repo, "build:gamma")
+    assert result.returncode != 0
+    assert "exited 0 but wrote nothing to --output" in result.stdout
+
+
+def test_skip_on_error_does_not_fail_the_run_and_retries_next_time(monorepo: Repo) -> None:
+    """skip_on_error: exit 0, marked failed (tolerated), and not treated as up to date."""
+    repo = monorepo("basic")
+    set_module(repo, "beta", env={"BEHAVIOR": "fail"}, build_options={"skip_on_error": True})
+    first = run_doit(repo)
+    assert first.returncode == 0, first.stdout
+    assert "failed (tolerated)" in first.stdout
+    second = run_doit(repo)
+    assert "build:beta up to date" not in second.stdout
+    assert "build:alpha up to date" in second.stdout
+
+
+def test_fail_fast_starts_no_module_after_a_failure(monorepo: Repo) -> None:
+    """With fail_fast, the first failure stops the run; later modules are reported skipped."""
+    repo = monorepo("basic")
+    set_settings(repo, fail_fast=True)
+    set_module(repo, "alpha", env={"BEHAVIOR": "fail"}, build_options={"priority": 90})
+    result = run_doit(repo, env={"RUNS_LOG": str(repo / "runs.log")})
+    assert result.returncode != 0
+    started = [ln.split()[0] for ln in (repo / "runs.log").read_text().splitlines()
+               if " start " in ln]
+    assert started == ["alpha"]
+    summary = result.stdout.split("task ", 1)[1]
+    assert "build:beta" in summary and "skipped" in summary
+
+
+def test_timeout_kills_the_whole_process_tree(monorepo: Repo, tmp_path: Path) -> None:
+    """A build past build_timeout is killed with every descendant, even one in its own session."""
+    repo = monorepo("basic")
+    pids = tmp_path / "pids"
+    set_module(repo, "gamma", env={"BEHAVIOR": "spawn", "PIDS_FILE": str(pids)},
+               build_options={"build_timeout": 30})
+    started = time.monotonic()
+    result = run_doit(repo, "build:gamma", timeout=120)
+    assert result.returncode != 0
+    assert 29 < time.monotonic() - started < 60
+    assert "build:gamma timed out" in result.stdout
+    assert "timed out after 30s" in result.stdout
+    spawned = [int(p) for p in pids.read_text().split()]
+    assert len(spawned) == 3
+    alive = [p for p in spawned if psutil.pid_exists(p)
+             and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    assert alive == []
+    assert tmp_leftovers(repo) == []
+    summary = result.stdout.split("task ", 1)[1]
+    assert "timed out" in summary
+
+
+def test_megabytes_of_output_go_to_the_log_whole(monorepo: Repo) -> None:
+    """A build printing ~5 MB neither blocks nor floods the terminal; the log has every line."""
+    repo = monorepo("basic")
+    set_module(repo, "beta", env={"BEHAVIOR": "spam"})
+    result = run_doit(repo, "build:beta")
+    assert result.returncode == 0
+    assert len(result.stdout) < 5000
+    log = (repo / ".fedbuild/logs/build/beta.log").read_text()
+    assert "line 000000" in log and "line 059999" in log
+    assert log.count("\nline ") == 60000
+
+
+def test_retries_report_attempts(monorepo: Repo, tmp_path: Path) -> None:
+    """A module with retries that fails every time reports how many attempts it made."""
+    repo = monorepo("basic")
+    set_module(repo, "beta", env={"BEHAVIOR": "fail"}, retries=1)
+    result = run_doit(repo, "build:beta", env={"RUNS_LOG": str(tmp_path / "runs")})
+    assert result.returncode != 0
+    assert "attempt 2/2" in result.stdout
+    assert (tmp_path / "runs").read_text().count("beta start") == 2

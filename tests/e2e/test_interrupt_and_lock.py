@@ -1,0 +1,136 @@
+"""Interrupted runs leave nothing behind; one run at a time per repository."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.conftest import doit_argv, run_doit
+
+Repo = Callable[[str], Path]
+
+
+def set_env(repo: Path, env: dict[str, str], modules: tuple[str, ...] = ("alpha", "beta",
+                                                                          "gamma")) -> None:
+    """Give the named modules this `env` in modules.json."""
+    manifest = json.loads((repo / "modules.json").read_text())
+    for module in manifest["modules"]:
+        if module["name"] in modules:
+            module["env"] = env
+    (repo / "modules.json").write_text(json.dumps(manifest, indent=2))
+
+
+def start_doit(repo: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """Start doit in the background, output captured."""
+    return subprocess.Popen(doit_argv(repo, *args), cwd=repo, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "NO_COLOR": "1", **(env or {})})
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Poll until `condition()` holds, failing the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail("condition not reached in time")
+        time.sleep(0.05)
+
+
+def lines(path: Path) -> list[str]:
+    """The lines of a file that may not exist yet."""
+    return path.read_text().split() if path.exists() else []
+
+
+def alive(pids: list[int]) -> list[int]:
+    """Which of these processes still run (zombies count as dead)."""
+    return [p for p in pids if psutil.pid_exists(p)
+            and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+
+
+def staged_files(repo: Path) -> dict[str, str]:
+    """Every staged output file and its content."""
+    root = repo / ".fedbuild/staging"
+    return {str(p.relative_to(root)): p.read_text() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize(("par_type", "signum"), [("thread", signal.SIGINT),
+                                                  ("process", signal.SIGINT),
+                                                  ("thread", signal.SIGTERM)])
+def test_interrupt_kills_every_build_and_keeps_last_good_outputs(
+        monorepo: Repo, tmp_path: Path, par_type: str, signum: signal.Signals) -> None:
+    """A signal to `doit -n 2` stops both builds' whole trees, removes temporary folders."""
+    repo = monorepo("basic")
+    assert run_doit(repo).returncode == 0
+    before = staged_files(repo)
+    pids = tmp_path / "pids"
+    set_env(repo, {"BEHAVIOR": "spawn", "PIDS_FILE": str(pids)})
+    proc = start_doit(repo, "-n", "2", "-P", par_type)
+    wait_for(lambda: len(lines(pids)) == 6)  # two builds, three processes each
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode != 0
+    assert "Traceback" not in err, err
+    assert "interrupted" in err
+    spawned = [int(p) for p in lines(pids)]
+    wait_for(lambda: alive(spawned) == [], timeout=5)
+    assert list((repo / ".fedbuild/tmp").iterdir()) == []
+    assert staged_files(repo) == before
+    assert not (repo / ".fedbuild/lock").read_text().strip()  # released
+
+
+def test_second_run_stops_at_once_naming_the_holder(monorepo: Repo, tmp_path: Path) -> None:
+    """While a run holds the repository, another one exits at once with who and since when."""
+    repo = monorepo("basic")
+    runs = tmp_path / "runs"
+    set_env(repo, {"BEHAVIOR": "slow", "SLOW_SECONDS": "3"}, ("alpha",))
+    first = start_doit(repo, env={"RUNS_LOG": str(runs)})
+    wait_for(lambda: "start" in runs.read_text() if runs.exists() else False)
+    started = time.monotonic()
+    second = run_doit(repo)
+    assert time.monotonic() - started < 5
+    assert second.returncode != 0
+    assert "another fedbuild run holds" in second.stdout
+    assert f"pid {first.pid}" in second.stdout
+    assert "lock_wait=SECONDS" in second.stdout
+    out, _ = first.communicate(timeout=60)
+    assert first.returncode == 0, out
+    third = run_doit(repo)
+    assert third.stdout.count("up to date") >= 3  # the first run's results were all saved
+
+
+def test_lock_wait_waits_for_the_other_run(monorepo: Repo, tmp_path: Path) -> None:
+    """With lock_wait=SECONDS the second run waits, then finds everything up to date."""
+    repo = monorepo("basic")
+    runs = tmp_path / "runs"
+    set_env(repo, {"BEHAVIOR": "slow", "SLOW_SECONDS": "2"}, ("alpha",))
+    first = start_doit(repo, env={"RUNS_LOG": str(runs)})
+    wait_for(lambda: "start" in runs.read_text() if runs.exists() else False)
+    second = run_doit(repo, "lock_wait=60")
+    first.communicate(timeout=60)
+    assert second.returncode == 0, second.stdout
+    assert "build:alpha up to date" in second.stdout
+
+
+def test_lock_of_a_killed_run_is_taken_over(monorepo: Repo, tmp_path: Path) -> None:
+    """A run killed with SIGKILL leaves its lock; the next run says so, cleans up and builds."""
+    repo = monorepo("basic")
+    pids = tmp_path / "pids"
+    set_env(repo, {"BEHAVIOR": "spawn", "PIDS_FILE": str(pids)}, ("alpha",))
+    first = start_doit(repo)
+    wait_for(lambda: len(lines(pids)) == 3)
+    first.kill()
+    first.communicate(timeout=10)
+    set_env(repo, {}, ("alpha",))
+    result = run_doit(repo)
+    assert result.returncode == 0, result.stdout
+    assert f"the previous run (pid {first.pid}" in result.stdout
+    assert list((repo / ".fedbuild/tmp").iterdir()) == []
+    wait_for(lambda: alive([int(p) for p in lines(pids)]) == [], timeout=5)

@@ -1,0 +1,84 @@
+"""Parallel builds under doit -n with threads and processes, and the manifest's defaults."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_doit
+
+Repo = Callable[[str], Path]
+
+
+def slow_repo(monorepo: Repo, seconds: float = 1.5) -> Path:
+    """The basic fixture with every module's build taking `seconds`."""
+    repo = monorepo("basic")
+    manifest = json.loads((repo / "modules.json").read_text())
+    for module in manifest["modules"]:
+        module["env"] = {"BEHAVIOR": "slow", "SLOW_SECONDS": str(seconds)}
+    (repo / "modules.json").write_text(json.dumps(manifest, indent=2))
+    return repo
+
+
+def intervals(runs: Path) -> dict[str, tuple[float, float]]:
+    """Start and end time of each module's build.sh, from the fixture's runs log."""
+    start: dict[str, float] = {}
+    spans: dict[str, tuple[float, float]] = {}
+    for line in runs.read_text().splitlines():
+        name, event, stamp = line.split()
+        if event == "start":
+            start[name] = float(stamp)
+        else:
+            spans[name] = (start[name], float(stamp))
+    return spans
+
+
+def max_overlap(spans: dict[str, tuple[float, float]]) -> int:
+    """The most builds that were running at one moment."""
+    events = sorted([(s, 1) for s, _ in spans.values()] + [(e, -1) for _, e in spans.values()])
+    running = peak = 0
+    for _, delta in events:
+        running += delta
+        peak = max(peak, running)
+    return peak
+
+
+@pytest.mark.parametrize("par_type", ["thread", "process"])
+def test_n2_runs_two_builds_at_once(monorepo: Repo, par_type: str) -> None:
+    """`doit -n 2 -P <type>` overlaps builds, never more than two, and all succeed."""
+    repo = slow_repo(monorepo)
+    runs = repo / "runs.log"
+    result = run_doit(repo, "-n", "2", "-P", par_type, env={"RUNS_LOG": str(runs)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    spans = intervals(runs)
+    assert sorted(spans) == ["alpha", "beta", "gamma"]
+    assert max_overlap(spans) == 2
+    for line in result.stdout.splitlines():  # whole lines only: no interleaving mid-line
+        assert line == "" or line.startswith(("[", "task", "build", "3 tasks")), line
+
+
+def test_serial_without_n_when_manifest_says_not_parallel(monorepo: Repo) -> None:
+    """build_settings.parallel false (the default): one build at a time."""
+    repo = slow_repo(monorepo, 0.5)
+    runs = repo / "runs.log"
+    assert run_doit(repo, env={"RUNS_LOG": str(runs)}).returncode == 0
+    assert max_overlap(intervals(runs)) == 1
+
+
+def test_manifest_parallel_settings_are_the_default(monorepo: Repo) -> None:
+    """build_settings.parallel with max_parallel_builds 3 runs three at once without -n."""
+    repo = slow_repo(monorepo)
+    manifest = json.loads((repo / "modules.json").read_text())
+    manifest["federation"]["build_settings"] = {"parallel": True, "max_parallel_builds": 3}
+    (repo / "modules.json").write_text(json.dumps(manifest))
+    runs = repo / "runs.log"
+    assert run_doit(repo, env={"RUNS_LOG": str(runs)}).returncode == 0
+    assert max_overlap(intervals(runs)) == 3
+    runs.unlink()
+    (repo / "modules/alpha/content/one.md").write_text("x\n")
+    (repo / "modules/beta/content/one.md").write_text("x\n")
+    assert run_doit(repo, "-n", "1", env={"RUNS_LOG": str(runs)}).returncode == 0
+    assert max_overlap(intervals(runs)) == 1  # the command line wins
