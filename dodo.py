@@ -4,7 +4,9 @@ doit runs this file from its own folder (or the one given with `-d`): that
 folder is the repository whose modules.json is built.
 """
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from federation.loader import load_project
 from federation.plan import plan_sites
@@ -20,7 +22,7 @@ SITES = plan_sites(PROJECT, STATE)
 DOIT_CONFIG = doit_config(PROJECT, STATE)
 
 
-def task_build():  # type: ignore[no-untyped-def]
+def task_build() -> Iterator[dict[str, Any]]:
     """Build every site module with the federation's build script (build:<module> for one)."""
     yield from sites.fetch_tasks(SITES)
     yield from sites.build_tasks(SITES)

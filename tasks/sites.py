@@ -117,7 +117,7 @@ def build_site(site: SiteBuild) -> dict[str, Any] | TaskFailed:
     try:
         resolved = resolve_site(site)
     except ManifestError as err:
-        return _finish(site, _failure(site, str(err), started), None)
+        return _finish(site, _failure(site, str(err), started))
     work = new_workdir(site.tmp, site.name)
     try:
         out, scratch = work / "out", work / "tmp"
@@ -130,13 +130,12 @@ def build_site(site: SiteBuild) -> dict[str, Any] | TaskFailed:
                                   "FEDBUILD_MODULE": site.name}))
         if result.ok and not out.is_dir():
             return _finish(site, _failure(site, f"{display_path(site.root / site.script)} "
-                                          "exited 0 but wrote nothing to --output", started),
-                           result)
+                                          "exited 0 but wrote nothing to --output", started))
         if result.ok:
             replace_dir(out, site.staged)
     finally:
         remove_tree(work)
-    return _finish(site, _record(site, result), result)
+    return _finish(site, _record(site, result))
 
 
 def _record(site: SiteBuild, result: Result) -> Outcome:
@@ -154,7 +153,7 @@ def _failure(site: SiteBuild, message: str, started: float) -> Outcome:
                    log=str(site.log), tolerated=site.skip_on_error, message=message)
 
 
-def _finish(site: SiteBuild, outcome: Outcome, result: Result | None) -> dict[str, Any] | TaskFailed:
+def _finish(site: SiteBuild, outcome: Outcome) -> dict[str, Any] | TaskFailed:
     outcome.write(site.outcome)
     if outcome.status is Status.BUILT:
         return {"outcome": outcome.status.value, "stat": stat_fingerprint(site.staged),

@@ -1,0 +1,42 @@
+"""Project-wide checks: CI runs the README's commands, the schema is current, lint is clean."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from federation.schema import render
+from tests.conftest import REPO
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    """The last line of .ci/run is the test command README.md gives."""
+    ci = [ln for ln in (REPO / ".ci/run").read_text().splitlines() if ln.strip()]
+    readme = (REPO / "README.md").read_text().splitlines()
+    assert ci[-1] == "python3 -m pytest -q"
+    assert f"    {ci[-1]}" in readme
+    assert "./scripts/setup.sh" in ci
+    assert "    ./scripts/setup.sh && doit" in readme
+
+
+def test_schema_file_matches_the_models() -> None:
+    """modules.schema.json is regenerated whenever the manifest models change."""
+    committed = (REPO / "modules.schema.json").read_text()
+    assert committed == render(), "run: python -m federation.schema"
+    manifest = json.loads((REPO / "modules.json").read_text())
+    assert manifest["$schema"] == "./modules.schema.json"
+
+
+def test_ruff_is_clean() -> None:
+    """ruff check passes on the whole repository."""
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=REPO,
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_is_clean() -> None:
+    """mypy passes on the configured files."""
+    result = subprocess.run([sys.executable, "-m", "mypy"], cwd=REPO,
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
