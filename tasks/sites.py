@@ -6,6 +6,7 @@ run when doit decides a task is not up to date.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,7 +56,7 @@ def _build_task(site: SiteBuild) -> TaskDict:
     task_dep = [f"build:{dep}" for dep in site.depends_on]
     if site.git is None:
         file_dep += resolve_site(site).inputs
-        where = display_path(site.folder)
+        where = _relative(site.folder, site.root)
     else:
         file_dep.append(str(site.git.head_file))
         calc_dep.append(f"fetch:{site.name}")
@@ -63,7 +64,7 @@ def _build_task(site: SiteBuild) -> TaskDict:
         where = f"{site.git.url}@{site.git.branch}"
     return {
         "name": site.name,
-        "doc": f"build.sh site {where} -> {display_path(site.staged)}",
+        "doc": f"build.sh site {where} -> {_relative(site.staged, site.root)}",
         "actions": [(build_site, [site])],
         "file_dep": sorted(set(file_dep)),
         "calc_dep": calc_dep,
@@ -73,6 +74,10 @@ def _build_task(site: SiteBuild) -> TaskDict:
                      *(result_dep(f"build:{dep}") for dep in site.depends_on)],
         "clean": [(remove_tree, [site.staged])],
     }
+
+
+def _relative(path: Path, root: Path) -> str:
+    return os.path.relpath(path, root)
 
 
 class StagedOutputIntact:

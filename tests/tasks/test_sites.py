@@ -1,0 +1,51 @@
+"""The build task generator describes tasks; nothing runs while it does."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from federation.digests import stat_fingerprint
+from federation.loader import load_project
+from federation.plan import plan_sites
+from federation.staging import remove_tree
+from federation.state import State
+from tasks.sites import StagedOutputIntact, build_site, build_tasks
+
+Repo = Callable[[str], Path]
+
+
+def test_build_task_dict(monorepo: Repo) -> None:
+    """Name, action, inputs, target, dependencies and clean of build:beta, as doit receives them."""
+    repo = monorepo("basic")
+    manifest = json.loads((repo / "modules.json").read_text())
+    manifest["modules"][1]["depends_on"] = ["alpha"]
+    (repo / "modules.json").write_text(json.dumps(manifest))
+    sites = plan_sites(load_project(repo), State(repo))
+    tasks = {t["name"]: t for t in build_tasks(sites)}
+    beta = tasks["beta"]
+    site = next(s for s in sites if s.name == "beta")
+    assert beta["actions"] == [(build_site, [site])]
+    assert beta["file_dep"] == ["modules/beta/content/one.md", "modules/beta/content/two.md",
+                                "modules/beta/module.json", "scripts/build.sh",
+                                "site/templates/default/hugo.toml",
+                                "site/themes/plain/layout.html"]
+    assert beta["targets"] == [str(repo / ".fedbuild/staging/beta")]
+    assert beta["task_dep"] == ["build:alpha"]
+    assert beta["clean"] == [(remove_tree, [repo / ".fedbuild/staging/beta"])]
+    assert beta["doc"] == "build.sh site modules/beta -> .fedbuild/staging/beta"
+    assert not (repo / ".fedbuild/staging").exists()  # describing built nothing
+
+
+def test_staged_output_check(tmp_path: Path) -> None:
+    """Up to date only after a successful build whose output is untouched."""
+    staged = tmp_path / "out"
+    staged.mkdir()
+    (staged / "index.html").write_text("x")
+    check = StagedOutputIntact(staged)
+    values = {"outcome": "built", "stat": stat_fingerprint(staged)}
+    assert check(None, values)
+    assert not check(None, {**values, "outcome": "failed"})
+    (staged / "extra.html").write_text("y")
+    assert not check(None, values)
