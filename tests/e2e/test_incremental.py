@@ -145,3 +145,16 @@ def test_list_and_info(repo: Path) -> None:
     info = run_doit(repo, "info", "build:beta")
     assert "modules/beta/content/two.md" in info.stdout
     assert os.path.exists(repo / ".fedbuild/doit.sqlite3")
+
+
+def test_clean_removes_one_modules_output_only(repo: Path) -> None:
+    """`doit clean build:beta` removes beta's staged output, nothing else and no source."""
+    result = run_doit(repo, "clean", "build:beta")
+    assert result.returncode == 0, result.stderr
+    staging = repo / ".fedbuild/staging"
+    assert not (staging / "beta").exists()
+    assert (staging / "alpha/index.html").exists() and (staging / "gamma/index.html").exists()
+    assert (repo / "modules/beta/content/one.md").exists()
+    assert built(repo) == ["beta"]
+    assert run_doit(repo, "clean").returncode == 0
+    assert list(staging.iterdir()) == []

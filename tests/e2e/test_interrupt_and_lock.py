@@ -75,7 +75,7 @@ def test_interrupt_kills_every_build_and_keeps_last_good_outputs(
     proc = start_doit(repo, "-n", "2", "-P", par_type)
     wait_for(lambda: len(lines(pids)) == 6)  # two builds, three processes each
     proc.send_signal(signum)
-    out, err = proc.communicate(timeout=30)
+    _out, err = proc.communicate(timeout=30)
     assert proc.returncode != 0
     assert "Traceback" not in err, err
     assert "interrupted" in err
