@@ -33,12 +33,14 @@ def fetch_tasks(sites: list[SiteBuild]) -> Iterator[TaskDict]:
     for site in sites:
         if site.git is None:
             continue
+        # No `targets`: the head stamp would make doit add an implicit task_dep beside the
+        # build's calc_dep, and doit 0.37 deadlocks on a task that is both (BranchUnmoved
+        # checks the stamp instead).
         yield {
             "basename": f"fetch:{site.name}",
             "doc": f"clone {site.git.url} ({site.git.branch}) for {site.name}; "
                    "refreshed when the branch head moves",
             "actions": [(fetch_source, [site])],
-            "targets": [str(site.git.head_file)],
             "uptodate": [BranchUnmoved(site)],
             "clean": [(remove_tree, [site.git.clone]), (remove_tree, [site.git.head_file])],
         }
@@ -59,8 +61,9 @@ def _build_task(site: SiteBuild) -> TaskDict:
         where = _relative(site.folder, site.root)
     else:
         file_dep.append(str(site.git.head_file))
+        # calc_dep alone orders the fetch first: doit 0.37 hangs when a task is
+        # both a calc_dep and a task_dep of the same task.
         calc_dep.append(f"fetch:{site.name}")
-        task_dep.append(f"fetch:{site.name}")
         where = f"{site.git.url}@{site.git.branch}"
     return {
         "name": site.name,
@@ -102,6 +105,7 @@ class BranchUnmoved:
         recorded = self.git.recorded_head()
         if recorded is None:
             return False
+        # Offline, or the branch is gone: keep building from the clone we have.
         remote = self.git.remote_head()
         return remote is None or remote == recorded
 
@@ -111,9 +115,14 @@ def fetch_source(site: SiteBuild) -> dict[str, Any] | TaskFailed:
     assert site.git is not None
     try:
         commit = site.git.sync()
-        return {"commit": commit, "file_dep": list(resolve_site(site).inputs)}
-    except (SourceError, ManifestError) as err:
+    except SourceError as err:
         return TaskFailed(str(err))
+    try:
+        inputs = resolve_site(site).inputs
+    except ManifestError as err:
+        site.git.record(None)  # so the next run fetches again and reports this again
+        return TaskFailed(str(err))
+    return {"commit": commit, "file_dep": list(inputs)}
 
 
 def build_site(site: SiteBuild) -> dict[str, Any] | TaskFailed:

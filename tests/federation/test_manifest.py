@@ -6,13 +6,13 @@ import pytest
 
 from federation.errors import ManifestError
 from federation.graph import find_cycle, topological
-from federation.manifest import parse_manifest
+from federation.manifest import Manifest, parse_manifest
 from tests.conftest import FIXTURES
 
 REFERENCE = FIXTURES / "reference-manifests"
 
 
-def load(name: str):  # type: ignore[no-untyped-def]
+def load(name: str) -> Manifest:
     """Parse one of the reference manifests."""
     return parse_manifest((REFERENCE / name).read_text(), name)
 

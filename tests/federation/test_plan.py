@@ -7,13 +7,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from federation.loader import load_project
-from federation.plan import OUT, plan_sites, resolve_site
+from federation.plan import OUT, SiteBuild, plan_sites, resolve_site
 from federation.state import State
 
 Repo = Callable[[str], Path]
 
 
-def plan(repo: Path):  # type: ignore[no-untyped-def]
+def plan(repo: Path) -> dict[str, SiteBuild]:
     """Sites of the monorepo at `repo`, by name."""
     return {s.name: s for s in plan_sites(load_project(repo), State(repo))}
 
