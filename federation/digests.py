@@ -46,6 +46,7 @@ def file_digest(path: Path) -> str:
 
 def _walk(folder: Path) -> list[tuple[str, os.DirEntry[str]]]:
     found: list[tuple[str, os.DirEntry[str]]] = []
+    cut = len(os.fspath(folder).rstrip(os.sep)) + 1
     stack = [folder]
     while stack:
         current = stack.pop()
@@ -53,5 +54,5 @@ def _walk(folder: Path) -> list[tuple[str, os.DirEntry[str]]]:
             if entry.is_dir(follow_symlinks=False):
                 stack.append(Path(entry.path))
             else:
-                found.append((os.path.relpath(entry.path, folder).replace(os.sep, "/"), entry))
+                found.append((entry.path[cut:].replace(os.sep, "/"), entry))
     return sorted(found, key=lambda item: item[0])

@@ -15,7 +15,7 @@ SKIP_FILES = frozenset({".DS_Store", ".hugo_build.lock"})
 def files_under(folder: Path, root: Path) -> list[str]:
     """Every file below `folder`, as sorted POSIX paths relative to `root`."""
     found: list[str] = []
-    base = os.fspath(root)
+    prefix = _prefix(folder, root)
     stack = [os.fspath(folder)]
     while stack:
         current = stack.pop()
@@ -28,7 +28,7 @@ def files_under(folder: Path, root: Path) -> list[str]:
                 if entry.name not in SKIP_DIRS:
                     stack.append(entry.path)
             elif entry.name not in SKIP_FILES and not _litter(entry.name):
-                found.append(os.path.relpath(entry.path, base).replace(os.sep, "/"))
+                found.append(_relative(entry.path, prefix, root))
     return sorted(found)
 
 
@@ -41,6 +41,18 @@ def glob_files(folder: Path, patterns: Iterable[str], root: Path) -> list[str]:
         if path.is_file()
     }
     return sorted(found)
+
+
+def _prefix(folder: Path, root: Path) -> str | None:
+    """The text to cut off paths below `folder` to make them relative to `root`, if it can be."""
+    base, below = os.fspath(root).rstrip(os.sep) + os.sep, os.fspath(folder)
+    return base if (below + os.sep).startswith(base) else None
+
+
+def _relative(path: str, prefix: str | None, root: Path) -> str:
+    # Cutting a known prefix is much cheaper than os.path.relpath for every file.
+    rel = path[len(prefix):] if prefix else os.path.relpath(path, root)
+    return rel.replace(os.sep, "/")
 
 
 def _litter(name: str) -> bool:

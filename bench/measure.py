@@ -1,0 +1,91 @@
+"""The tools under test and one timed run of one of them.
+
+Each run is `subprocess.run` between two `time.perf_counter()` calls, with its
+environment prepared beforehand, stdout discarded and stderr kept for the error
+message should the run fail. The build script appends a line per build to the
+tool's runs file ($BENCH_RUNS), which tells how many builds a run did.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.synthetic import NINJA_FILE, PLAIN_DODO, Monorepo
+
+REPO = Path(__file__).resolve().parent.parent
+DODO = REPO / "dodo.py"
+TOOLS = ("fedbuild", "plain-doit", "make", "ninja")
+TIMEOUT = 900.0  # seconds for one run: far above a cold build of 500 modules
+
+
+class BenchError(Exception):
+    """A benchmarked command failed, or did a different number of builds than it should."""
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A build tool under test: the command that builds the monorepo, or None if not installed."""
+
+    name: str
+    argv: tuple[str, ...] | None
+    cwd: Path
+    runs: Path
+
+    @property
+    def available(self) -> bool:
+        """Whether this machine has the tool."""
+        return self.argv is not None
+
+    def builds(self) -> int:
+        """How many builds the script has done for this tool so far."""
+        try:
+            with self.runs.open("rb") as f:
+                return sum(1 for _ in f)
+        except FileNotFoundError:
+            return 0
+
+
+def tools_for(repo: Monorepo, runs_dir: Path) -> list[Tool]:
+    """fedbuild (serial, `-n 0`), plain doit, `make -r` and `ninja -j 1` on the same graph."""
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    doit = (sys.executable, "-m", "doit", "run")
+    make = shutil.which("make")
+    ninja = shutil.which("ninja") if repo.has_ninja else None
+    argvs: dict[str, tuple[str, ...] | None] = {
+        "fedbuild": (*doit, "-f", str(DODO), "-d", str(repo.root), "-n", "0"),
+        "plain-doit": (*doit, "-f", str(repo.root / PLAIN_DODO), "-d", str(repo.root)),
+        "make": (make, "-r") if make else None,
+        "ninja": (ninja, "-j", "1", "-f", NINJA_FILE) if ninja else None,
+    }
+    return [Tool(name, argvs[name], repo.root, runs_dir / f"{name}.runs") for name in TOOLS]
+
+
+def time_run(tool: Tool) -> float:
+    """Run the tool once; return the wall-clock seconds. Raises BenchError if it fails."""
+    if tool.argv is None:
+        raise BenchError(f"{tool.name} is not installed")
+    env = {**os.environ, "NO_COLOR": "1", "BENCH_RUNS": str(tool.runs)}
+    started = time.perf_counter()
+    proc = subprocess.run(tool.argv, cwd=tool.cwd, env=env, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          timeout=TIMEOUT, check=False)
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        tail = proc.stderr.decode(errors="replace").strip().splitlines()[-10:]
+        raise BenchError(f"`{shlex.join(tool.argv)}` failed with exit code {proc.returncode}"
+                         + "".join(f"\n  {line}" for line in tail))
+    return elapsed
+
+
+def counted_run(tool: Tool) -> tuple[float, int]:
+    """Run the tool once; return the seconds and the number of builds that run did."""
+    before = tool.builds()
+    seconds = time_run(tool)
+    return seconds, tool.builds() - before
