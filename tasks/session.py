@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import atexit
+import multiprocessing
 import os
 import shutil
 import signal
 import sys
 import threading
+import time
 from types import FrameType, TracebackType
 
 from federation.state import State
@@ -47,8 +49,23 @@ class Session:
         if not self._active or not self._ended.acquire(blocking=False):
             return
         kill_all()
+        _stop_workers()
+        # Whatever carries this run's mark is a leftover: a tree a worker started just
+        # as it was stopped, or a daemon a build detached with setsid.
+        assert self.lock.holder is not None
+        kill_marked(RUN_VARIABLE, self.lock.holder.token)
         sweep(self.state)
         self.lock.release()
+
+
+def _stop_workers(grace: float = 5.0) -> None:
+    """Give `-P process` workers a moment to clean up after an interrupt, then kill them."""
+    deadline = time.monotonic() + grace
+    for worker in multiprocessing.active_children():
+        worker.join(timeout=max(0.0, deadline - time.monotonic()))
+    for worker in multiprocessing.active_children():
+        worker.kill()
+        worker.join(timeout=1.0)
 
 
 def sweep(state: State) -> None:
