@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,6 +40,16 @@ def run_doit(repo: Path, *args: str, env: dict[str, str] | None = None,
     full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
     return subprocess.run(doit_argv(repo, *args), cwd=repo, env=full_env, text=True,
                           capture_output=True, timeout=timeout, check=False)
+
+
+def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """Poll `condition` until it holds or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 @pytest.fixture

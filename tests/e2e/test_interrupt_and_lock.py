@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import doit_argv, run_doit
+from tests.conftest import doit_argv, eventually, run_doit
 
 Repo = Callable[[str], Path]
 
@@ -36,12 +36,9 @@ def start_doit(repo: Path, *args: str, env: dict[str, str] | None = None) -> sub
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    """Poll until `condition()` holds, failing the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail("condition not reached in time")
-        time.sleep(0.05)
+    """Wait until `condition()` holds, failing the test after `timeout` seconds."""
+    if not eventually(condition, timeout):
+        pytest.fail("condition not reached in time")
 
 
 def lines(path: Path) -> list[str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tasks.lock import Holder, LockHeld, RepoLock
+from tests.conftest import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,16 +44,6 @@ except LockHeld as e:
 
 def python(script: str, *args: str) -> list[str]:
     return [sys.executable, "-c", script.format(root=str(ROOT)), *args]
-
-
-def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    """Poll `condition` until it holds or `timeout` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def written_by(path: Path, pid: int) -> bool:

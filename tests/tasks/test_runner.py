@@ -8,7 +8,6 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import psutil
 import pytest
 
 from tasks.runner import Command, Result, Status, kill_all, run
+from tests.conftest import eventually
 
 # Prints its own pid, then a plain, a setsid'd and a nested grandchild, then waits on them.
 TREE = """
@@ -30,16 +30,6 @@ wait
 def command(tmp_path: Path, *argv: str, **options: Any) -> Command:
     """A Command in tmp_path logging to tmp_path/logs/step.log."""
     return Command(argv=argv, cwd=tmp_path, log=tmp_path / "logs" / "step.log", **options)
-
-
-def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    """Poll `condition` until it holds or `timeout` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def dead(pid: int) -> bool:
