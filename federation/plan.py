@@ -6,6 +6,7 @@ nothing and runs nothing. Running the plan is tasks/sites.py's job.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from federation.loader import Project, find_module_json
 from federation.manifest import Module, ModuleConfig, display_path, parse_module_config
 from federation.sources import GitSource
 from federation.state import State
+
+Walk = Callable[[Path, Path], list[str]]
 
 OUT = "{out}"  # placeholder for the temporary output folder in argv
 
@@ -112,8 +115,12 @@ def _site(project: Project, state: State, module: Module) -> SiteBuild:
     )
 
 
-def resolve_site(site: SiteBuild) -> ResolvedSite:
-    """Read the module's module.json and derive build.sh's argv and the files it reads."""
+def resolve_site(site: SiteBuild, walk: Walk = files_under) -> ResolvedSite:
+    """Read the module's module.json and derive build.sh's argv and the files it reads.
+
+    `walk` lists a folder's files; planning many modules passes a memoized one, so
+    templates and themes shared by every module are listed once per load.
+    """
     module_json = find_module_json(site.folder, site.source_root, site.module_json)
     if module_json is None:
         raise ManifestError(display_path(site.folder / site.module_json), "",
@@ -141,7 +148,7 @@ def resolve_site(site: SiteBuild) -> ResolvedSite:
         argv += ["--title", site.overrides["title"]]
     inputs = set(files_under(site.folder, site.root)) if site.git is None else set()
     inputs.add(_rel(module_json, site.root))
-    inputs.update(_asset_files(site, template, theme, components))
+    inputs.update(_asset_files(site, template, theme, components, walk))
     inputs.update(glob_files(site.folder, site.extra_inputs, site.root))
     return ResolvedSite(argv=tuple(argv), inputs=tuple(sorted(inputs)), module_json=module_json)
 
@@ -157,13 +164,13 @@ def read_module_config(path: Path) -> ModuleConfig:
 
 
 def _asset_files(site: SiteBuild, template: str | None, theme: str | None,
-                 components: list[str]) -> list[str]:
+                 components: list[str], walk: Walk) -> list[str]:
     """Template, theme and component files the build uses (all of a kind when unnamed)."""
     assets = site.root / site.assets_dir
     folders = [assets / "templates" / template if template else assets / "templates",
                assets / "themes" / theme if theme else assets / "themes"]
     folders += [assets / "components" / name for name in components]
-    return [f for folder in folders for f in files_under(folder, site.root)]
+    return [f for folder in folders for f in walk(folder, site.root)]
 
 
 def _join_url(base: str, destination: str) -> str:

@@ -6,6 +6,7 @@ run when doit decides a task is not up to date.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Iterator
@@ -17,8 +18,9 @@ from doit.tools import config_changed, result_dep
 
 from federation.digests import content_digest, stat_fingerprint
 from federation.errors import ManifestError
+from federation.inputs import files_under
 from federation.manifest import display_path
-from federation.plan import OUT, SiteBuild, resolve_site
+from federation.plan import OUT, SiteBuild, Walk, resolve_site
 from federation.sources import SourceError
 from federation.staging import new_workdir, remove_tree, replace_dir
 from tasks.outcome import Outcome, Status
@@ -48,16 +50,17 @@ def fetch_tasks(sites: list[SiteBuild]) -> Iterator[TaskDict]:
 
 def build_tasks(sites: list[SiteBuild]) -> Iterator[TaskDict]:
     """A `build:<module>` subtask per site module, highest priority first."""
+    walk = functools.cache(files_under)  # shared asset folders are listed once per load
     for site in sites:
-        yield _build_task(site)
+        yield _build_task(site, walk)
 
 
-def _build_task(site: SiteBuild) -> TaskDict:
+def _build_task(site: SiteBuild, walk: Walk) -> TaskDict:
     file_dep = [site.script]
     calc_dep: list[str] = []
     task_dep = [f"build:{dep}" for dep in site.depends_on]
     if site.git is None:
-        file_dep += resolve_site(site).inputs
+        file_dep += resolve_site(site, walk).inputs
         where = _relative(site.folder, site.root)
     else:
         file_dep.append(str(site.git.head_file))
