@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 
 def stat_fingerprint(folder: Path) -> str | None:
@@ -16,7 +19,7 @@ def stat_fingerprint(folder: Path) -> str | None:
     if not folder.is_dir():
         return None
     h = hashlib.sha256()
-    for rel, entry in _walk(folder):
+    for rel, entry in list_files(folder):
         st = entry.stat(follow_symlinks=False)
         h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_mode}\n".encode())
     return h.hexdigest()
@@ -25,13 +28,23 @@ def stat_fingerprint(folder: Path) -> str | None:
 def content_digest(folder: Path) -> str:
     """A digest of every file's path and content (symlinks by their target)."""
     h = hashlib.sha256()
-    for rel, entry in _walk(folder):
+    for rel, entry in list_files(folder):
         h.update(rel.encode() + b"\0")
         if entry.is_symlink():
             h.update(b"link:" + os.readlink(entry.path).encode())
         else:
             h.update(file_digest(Path(entry.path)).encode())
         h.update(b"\n")
+    return h.hexdigest()
+
+
+def files_digest(root: Path, paths: Iterable[str], signature: Any) -> str:
+    """A digest of a signature (JSON-able) and the paths and contents of files under `root`."""
+    h = hashlib.sha256(json.dumps(signature, sort_keys=True, default=str).encode())
+    for rel in sorted(paths):
+        path = root / rel
+        h.update(f"\n{rel}\0".encode())
+        h.update(file_digest(path).encode() if path.is_file() else b"missing")
     return h.hexdigest()
 
 
@@ -44,7 +57,8 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def _walk(folder: Path) -> list[tuple[str, os.DirEntry[str]]]:
+def list_files(folder: Path) -> list[tuple[str, os.DirEntry[str]]]:
+    """Every file and symlink below `folder` (never followed), sorted by POSIX relative path."""
     found: list[tuple[str, os.DirEntry[str]]] = []
     cut = len(os.fspath(folder).rstrip(os.sep)) + 1
     stack = [folder]

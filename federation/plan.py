@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from federation.errors import ManifestError
 from federation.inputs import files_under, glob_files
@@ -113,6 +114,79 @@ def _site(project: Project, state: State, module: Module) -> SiteBuild:
         entry=module.model_dump(mode="json", by_alias=True),
         git=git,
     )
+
+
+@dataclass(frozen=True)
+class Mount:
+    """Where one site module's staged output is published, and how it merges there."""
+
+    name: str
+    destination: str  # "/" or "/docs/"
+    strategy: str  # merge_strategy
+    prefix: str  # URL path the module's absolute links get ("" = rewrite none)
+    staged: Path
+    outcome: Path  # the record of the module's last build
+    source: dict[str, str]  # repository, path and (for git) branch, for the records
+    head_file: Path | None  # the commit a git source's clone is at
+
+
+@dataclass(frozen=True)
+class FederationPlan:
+    """The federate step: every site module's mount, the published tree and its records."""
+
+    name: str
+    base_url: str
+    strategy: str
+    output: Path
+    site_path: str  # the URL path of the published root: "/" or "/sub/"
+    origin: str  # "scheme://host" of baseURL, lower case: same-origin URLs count as internal
+    preserve_base: bool
+    mounts: tuple[Mount, ...]
+    records: Path  # fedbuild's own records of what it published (state folder)
+    log: Path
+    outcome: Path
+
+    @property
+    def task(self) -> str:
+        """The doit task that publishes."""
+        return "federate"
+
+    def signature(self) -> dict[str, Any]:
+        """Every manifest value that changes the published tree besides module outputs."""
+        return {"name": self.name, "base_url": self.base_url, "strategy": self.strategy,
+                "output": str(self.output), "preserve_base": self.preserve_base,
+                "mounts": [(m.name, m.destination, m.strategy, m.prefix, m.source)
+                           for m in self.mounts]}
+
+
+def plan_federation(project: Project, state: State, sites: list[SiteBuild]) -> FederationPlan:
+    """The federate step over the site modules, in manifest order."""
+    fed = project.manifest.federation
+    url = urlsplit(fed.baseURL)
+    site_path = "/" + url.path.strip("/") + "/" if url.path.strip("/") else "/"
+    rewrite = fed.build_settings.css_path_resolution
+    by_name = {site.name: site for site in sites}
+    mounts = []
+    for module in project.manifest.modules:
+        site = by_name.get(module.name)
+        if site is None:
+            continue
+        default_prefix = (site_path + module.destination.lstrip("/")).rstrip("/")
+        prefix = (module.css_path_prefix.rstrip("/") or default_prefix) if rewrite else ""
+        source = {"repository": module.source.repository, "path": module.source.path}
+        if site.git is not None:
+            source["branch"] = site.git.branch
+        mounts.append(Mount(
+            name=module.name, destination=module.destination, strategy=module.merge_strategy,
+            prefix=prefix, staged=site.staged, outcome=site.outcome, source=source,
+            head_file=site.git.head_file if site.git else None))
+    return FederationPlan(
+        name=fed.name, base_url=fed.baseURL, strategy=fed.strategy,
+        output=project.root / fed.output_dir, site_path=site_path,
+        origin=f"{url.scheme}://{url.netloc}".lower(),
+        preserve_base=project.manifest.preserve_base_site, mounts=tuple(mounts),
+        records=state.dir / "federate", log=state.log("federate"),
+        outcome=state.outcome("federate"))
 
 
 def resolve_site(site: SiteBuild, walk: Walk = files_under) -> ResolvedSite:

@@ -6,6 +6,7 @@ from typing import Any
 
 from federation.loader import Project
 from federation.state import State
+from tasks import after_failures
 from tasks.reporter import FedbuildReporter
 
 
@@ -13,8 +14,9 @@ def doit_config(project: Project, state: State) -> dict[str, Any]:
     """doit's settings; the command line still wins (`-n`, `-P`, `--continue`, `--reporter`)."""
     settings = project.manifest.federation.build_settings
     state.dir.mkdir(parents=True, exist_ok=True)  # sqlite3 creates the file, not its folder
+    after_failures.install()  # federate runs even when a module's build failed
     return {
-        "default_tasks": ["build"],
+        "default_tasks": ["build", "federate"],
         # sqlite3 writes only the tasks a run changed, in one transaction: two runs
         # (or a `doit info` beside a build) never clobber each other's state.
         "backend": "sqlite3",

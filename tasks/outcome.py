@@ -38,6 +38,8 @@ class Outcome:
     cpu_time: float = 0.0
     tolerated: bool = False  # failed, but skip_on_error says the run goes on
     message: str = ""
+    inputs_digest: str = ""  # of everything the task read (files and signature)
+    output_digest: str = ""  # of what it produced
 
     def write(self, path: Path) -> None:
         """Save as JSON, atomically (a reader never sees half a record)."""

@@ -19,6 +19,7 @@ from doit.exceptions import InvalidTask, UnmetDependency
 
 from federation.manifest import display_path
 from federation.state import State
+from tasks.federate import summary_lines
 from tasks.lock import LockHeld
 from tasks.outcome import Outcome, Status
 from tasks.session import Session
@@ -176,6 +177,13 @@ class FedbuildReporter:
         if not rows:
             return
         self._write(format_summary(rows, self._paint))
+        federate = self._rows.get("federate")
+        if federate is None and "federate" in self._planned:
+            self._write("\nfederation: not run; the published tree was left as it was")
+        elif federate is not None and federate.status is not Status.SKIPPED:
+            lines = summary_lines(self.session.state.dir, federate.status is Status.BUILT)
+            if lines:
+                self._write("\n".join(lines))
 
 
 def format_summary(rows: list[Row], paint: Any = lambda status, text: text) -> str:

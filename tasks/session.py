@@ -78,6 +78,11 @@ def sweep(state: State) -> None:
 _interrupted = threading.Event()
 
 
+def interrupted() -> bool:
+    """Whether SIGINT or SIGTERM has asked this run to stop (long actions poll it)."""
+    return _interrupted.is_set()
+
+
 def _interrupt(signum: int, _frame: FrameType | None) -> None:
     # The first signal stops the run; later ones must not abort its cleanup halfway.
     if _interrupted.is_set():

@@ -16,7 +16,7 @@ from typing import Any
 from doit.exceptions import TaskFailed
 from doit.tools import config_changed, result_dep
 
-from federation.digests import content_digest, stat_fingerprint
+from federation.digests import content_digest, files_digest, stat_fingerprint
 from federation.errors import ManifestError
 from federation.inputs import files_under
 from federation.manifest import display_path
@@ -152,12 +152,18 @@ def build_site(site: SiteBuild) -> dict[str, Any] | TaskFailed:
             replace_dir(out, site.staged)
     finally:
         remove_tree(work)
-    return _finish(site, _record(site, result))
+    digests = {}
+    if result.ok:
+        commit = site.git.recorded_head() if site.git else None
+        digests = {"inputs_digest": files_digest(site.root, resolved.inputs,
+                                                 [site.signature(), resolved.argv, commit]),
+                   "output_digest": content_digest(site.staged)}
+    return _finish(site, _record(site, result, digests))
 
 
-def _record(site: SiteBuild, result: Result) -> Outcome:
+def _record(site: SiteBuild, result: Result, digests: dict[str, str]) -> Outcome:
     failed = {RunStatus.TIMED_OUT: Status.TIMED_OUT}.get(result.status, Status.FAILED)
-    return Outcome(
+    return Outcome(**digests,
         task=site.task, status=Status.BUILT if result.ok else failed,
         duration=result.duration, log=str(site.log), exit_code=result.exit_code,
         attempts=result.attempts, peak_rss=result.peak_rss, cpu_time=result.cpu_time,
@@ -174,7 +180,7 @@ def _finish(site: SiteBuild, outcome: Outcome) -> dict[str, Any] | TaskFailed:
     outcome.write(site.outcome)
     if outcome.status is Status.BUILT:
         return {"outcome": outcome.status.value, "stat": stat_fingerprint(site.staged),
-                "digest": content_digest(site.staged)}
+                "digest": outcome.output_digest}
     if outcome.tolerated:
         return {"outcome": outcome.status.value}
     return TaskFailed(outcome.message)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
 from pathlib import Path
 
 from tests.conftest import REPO, run_doit
@@ -30,6 +32,46 @@ def test_example_federation_builds_every_module(tmp_path: Path) -> None:
         assert title in index.lower()
     docs_index = (staging / "docs" / "index.html").read_text()
     assert "/docs/" in docs_index  # built for its destination under the federation's baseURL
-    assert "3 tasks: 3 built" in first.stdout
+    assert "4 tasks: 4 built" in first.stdout
+    assert "federation: published public/" in first.stdout
     second = run_doit(repo)
-    assert "3 tasks: 3 up to date" in second.stdout
+    assert "4 tasks: 4 up to date" in second.stdout
+    assert "federation: up to date public/" in second.stdout
+
+
+def test_example_federation_is_published_with_rewritten_links(tmp_path: Path) -> None:
+    """The blog is built by Hugo for the root and published under /blog/ with its links fixed."""
+    repo = tmp_path / "example"
+    repo.mkdir()
+    for part in EXAMPLE_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, repo / part)
+        else:
+            shutil.copy(source, repo / part)
+    result = run_doit(repo, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    public = repo / "public"
+    staged_blog = (repo / ".fedbuild/staging/blog/index.html").read_text()
+    published_blog = (public / "blog/index.html").read_text()
+    # Hugo wrote root links (the blog's baseURL override is the site root) ...
+    assert 'href="/css/style.css"' in staged_blog
+    assert 'href="https://fedbuild.example.org/"' in staged_blog
+    # ... which point into /blog/ once published; everything else is byte for byte the same.
+    assert 'href="/blog/css/style.css"' in published_blog
+    assert 'href="https://fedbuild.example.org/blog/"' in published_blog
+    assert 'href="/css/style.css"' not in published_blog
+    assert "/blog/" not in staged_blog
+    assert published_blog.replace("/blog/", "/") == staged_blog
+    # docs was built for its destination: nothing to rewrite.
+    assert (public / "docs/index.html").read_text() == \
+        (repo / ".fedbuild/staging/docs/index.html").read_text()
+    assert (public / "index.html").is_file() and (public / "blog/posts/index.html").is_file()
+    check = subprocess.run(["sha256sum", "--strict", "-c", ".federation/checksums.sha256"],
+                           cwd=public, capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stdout + check.stderr
+    manifest = json.loads((public / ".federation/federation-manifest.json").read_text())
+    assert [(m["name"], m["destination"], m["status"]) for m in manifest["modules"]] == [
+        ("home", "/", "published"), ("docs", "/docs/", "published"),
+        ("blog", "/blog/", "published")]

@@ -1,0 +1,198 @@
+"""The `federate` task: merge every site module's staged output into the published tree.
+
+It runs after every build:<module> (even failed ones: their last published
+files stay, marked stale) and does nothing when no module's output, the
+manifest's federation settings or the published tree changed since it last
+published.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from doit.exceptions import TaskFailed
+
+from federation.digests import stat_fingerprint
+from federation.manifest import display_path
+from federation.plan import FederationPlan, Mount
+from federation.publish import Cancelled, ModuleRun, Report, clean_published, publish
+from federation.records import now_iso
+from tasks.after_failures import AFTER_FAILURES
+from tasks.outcome import Outcome, Status
+from tasks.session import interrupted
+
+TaskDict = dict[str, Any]
+RESULT = "result.json"  # the last federate's report, for the run summary
+_SHOWN_PROBLEMS = 20
+
+
+def federate_task(plan: FederationPlan) -> TaskDict:
+    """The doit task dict of `federate`."""
+    output = _shown(plan.output)
+    return {
+        "basename": "federate",
+        "doc": f"merge the site modules into {output}/ and publish it in one rename "
+               f"(records in {output}/.federation/)",
+        "actions": [(federate, [plan])],
+        "task_dep": [f"build:{mount.name}" for mount in plan.mounts],
+        "uptodate": [PublishedCurrent(plan)],
+        "meta": {AFTER_FAILURES: True},
+        "clean": [(clean_published, [plan])],
+    }
+
+
+class PublishedCurrent:
+    """Up to date while nothing that decides the published tree changed since it was published."""
+
+    def __init__(self, plan: FederationPlan) -> None:
+        self.plan = plan
+
+    def __call__(self, task: Any, values: dict[str, Any]) -> bool:
+        return bool(values.get("key")) and values.get("key") == published_key(self.plan)
+
+
+def published_key(plan: FederationPlan) -> str:
+    """A digest of the federation settings, each module's last build and the published tree."""
+    modules = []
+    for mount in plan.mounts:
+        outcome = Outcome.read(mount.outcome)
+        modules.append([mount.name, outcome.status.value if outcome else None,
+                        stat_fingerprint(mount.staged), _head(mount)])
+    data = [plan.signature(), modules, stat_fingerprint(plan.output)]
+    return hashlib.sha256(json.dumps(data, default=str).encode()).hexdigest()
+
+
+def federate(plan: FederationPlan) -> dict[str, Any] | TaskFailed:
+    """Publish; keep the old tree and fail when the new one may not be published."""
+    started = time.monotonic()
+    runs = [module_run(mount) for mount in plan.mounts]
+    state = "published"
+    try:
+        report = publish(plan, runs, cancelled=interrupted)
+        if not report.published:
+            state = "kept old tree"
+    except Cancelled:
+        report, state = Report(published=False, reason="interrupted"), "kept old tree"
+    except OSError as err:
+        report, state = Report(published=False, reason=f"{err}"), "failed"
+    duration = time.monotonic() - started
+    _write_log(plan, report, state)
+    _write_result(plan, report, state)
+    message = "" if report.published else _failure_message(plan, report, state)
+    Outcome(task=plan.task, status=Status.BUILT if report.published else Status.FAILED,
+            duration=duration, log=str(plan.log), message=message).write(plan.outcome)
+    if not report.published:
+        return TaskFailed(message)
+    return {"key": published_key(plan)}
+
+
+def module_run(mount: Mount) -> ModuleRun:
+    """What the module's last build left, from its outcome record."""
+    outcome = Outcome.read(mount.outcome)
+    built = mount.staged.is_dir() and (outcome is None or outcome.status is Status.BUILT)
+    build: dict[str, Any] = {"status": "unknown"}
+    if outcome is not None:
+        build = {"status": outcome.status.value, "duration": round(outcome.duration, 3),
+                 "finished_at": _mtime_iso(mount.outcome), "attempts": outcome.attempts,
+                 "inputs_digest": outcome.inputs_digest or None,
+                 "output_digest": outcome.output_digest or None}
+    return ModuleRun(mount=mount, built=built, build=build, commit=_head(mount))
+
+
+def summary_lines(state_dir: Path, ran: bool) -> list[str]:
+    """The federation lines of the run's final table (from the last federate's result)."""
+    try:
+        result = json.loads((state_dir / "federate" / RESULT).read_text())
+    except (OSError, ValueError):
+        return []
+    output = result.get("output", "public")
+    state = result.get("state", "failed")
+    if state == "published":
+        head = (f"federation: {'published' if ran else 'up to date'} {output}/ "
+                f"({result.get('files', 0)} files, {_size(result.get('bytes', 0))}"
+                f"{_count(result.get('collisions', 0), 'collision')})")
+    else:
+        head = f"federation: {state} {output}/: {result.get('reason', '')}"
+    lines = ["", head]
+    modules = result.get("modules", []) if state == "published" else []
+    width = max([len(m["destination"]) for m in modules] + [0])
+    name_width = max([len(m["name"]) for m in modules] + [0])
+    for m in modules:
+        lines.append(f"  {m['destination']:<{width}}  {m['name']:<{name_width}}  {m['status']}"
+                     f" ({m['files']} files)")
+    return lines
+
+
+def _write_result(plan: FederationPlan, report: Report, state: str) -> None:
+    data = {"state": state, "reason": report.reason, "output": _shown(plan.output),
+            "at": now_iso(), "files": report.files, "bytes": report.bytes,
+            "collisions": len(report.collisions), "problems": len(report.problems),
+            "reused": report.reused, "processed": report.processed,
+            "modules": [vars(m) for m in report.modules]}
+    plan.records.mkdir(parents=True, exist_ok=True)
+    tmp = plan.records / f".{RESULT}.tmp"
+    tmp.write_text(json.dumps(data, indent=2))
+    tmp.replace(plan.records / RESULT)
+
+
+def _write_log(plan: FederationPlan, report: Report, state: str) -> None:
+    lines = [f"federate: {state} {_shown(plan.output)}/"
+             + (f": {report.reason}" if report.reason else "")]
+    lines += [f"  {m.destination}  {m.name}  {m.status}  {m.files} files, {m.bytes} bytes"
+              for m in report.modules]
+    lines.append(f"files: {report.files} ({report.reused} reused from the published tree, "
+                 f"{report.processed} written)")
+    lines += [f"collision: {c.describe()}" for c in report.collisions]
+    lines += [f"problem: {p.describe()}" for p in report.problems]
+    plan.log.parent.mkdir(parents=True, exist_ok=True)
+    plan.log.write_text("\n".join(lines) + "\n")
+
+
+def _failure_message(plan: FederationPlan, report: Report, state: str) -> str:
+    output = _shown(plan.output)
+    head = (f"federate failed, the published tree {output}/ was left as it was: {report.reason}"
+            if state == "failed" else
+            f"federate kept the published tree {output}/ as it was: {report.reason}")
+    shown = [f"  {p.describe()}" for p in report.problems[:_SHOWN_PROBLEMS]]
+    more = len(report.problems) - len(shown)
+    if more > 0:
+        shown.append(f"  ... and {more} more in {display_path(plan.log)}")
+    return "\n".join([head, *shown])
+
+
+def _head(mount: Mount) -> str | None:
+    if mount.head_file is None:
+        return None
+    try:
+        return mount.head_file.read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _mtime_iso(path: Path) -> str | None:
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(os.stat(path).st_mtime))
+    except OSError:
+        return None
+
+
+def _shown(path: Path) -> str:
+    return display_path(path)
+
+
+def _size(count: int) -> str:
+    size = float(count)
+    for unit in ("B", "KB", "MB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
+
+
+def _count(n: int, word: str) -> str:
+    return f"; {n} {word}{'s' if n != 1 else ''}" if n else ""
