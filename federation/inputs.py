@@ -27,7 +27,11 @@ def files_under(folder: Path, root: Path) -> list[str]:
             if entry.is_dir(follow_symlinks=False):
                 if entry.name not in SKIP_DIRS:
                     stack.append(entry.path)
-            elif entry.name not in SKIP_FILES and not _litter(entry.name):
+            elif entry.name in SKIP_FILES or _litter(entry.name):
+                continue
+            elif entry.is_symlink() and not os.path.exists(entry.path):
+                continue  # dangling: nothing to read (doit would reject it as a file_dep)
+            else:
                 found.append(_relative(entry.path, prefix, root))
     return sorted(found)
 

@@ -123,7 +123,7 @@ class Mount:
     name: str
     destination: str  # "/" or "/docs/"
     strategy: str  # merge_strategy
-    prefix: str  # URL path the module's absolute links get ("" = rewrite none)
+    prefix: str  # added to the root links of a module built for the root ("" = none)
     staged: Path
     outcome: Path  # the record of the module's last build
     source: dict[str, str]  # repository, path and (for git) branch, for the records
@@ -163,7 +163,7 @@ def plan_federation(project: Project, state: State, sites: list[SiteBuild]) -> F
     """The federate step over the site modules, in manifest order."""
     fed = project.manifest.federation
     url = urlsplit(fed.baseURL)
-    site_path = "/" + url.path.strip("/") + "/" if url.path.strip("/") else "/"
+    site_path = _url_folder(fed.baseURL)
     rewrite = fed.build_settings.css_path_resolution
     by_name = {site.name: site for site in sites}
     mounts = []
@@ -171,8 +171,12 @@ def plan_federation(project: Project, state: State, sites: list[SiteBuild]) -> F
         site = by_name.get(module.name)
         if site is None:
             continue
-        default_prefix = (site_path + module.destination.lstrip("/")).rstrip("/")
-        prefix = (module.css_path_prefix.rstrip("/") or default_prefix) if rewrite else ""
+        # Links need fixing only when the module was built for another path than the one it
+        # is published at (typically the root, through an overrides.baseURL).
+        published = site_path + module.destination.lstrip("/")
+        prefix = ""
+        if rewrite and _url_folder(site.base_url) != published:
+            prefix = module.css_path_prefix.rstrip("/") or published.rstrip("/")
         source = {"repository": module.source.repository, "path": module.source.path}
         if site.git is not None:
             source["branch"] = site.git.branch
@@ -245,6 +249,12 @@ def _asset_files(site: SiteBuild, template: str | None, theme: str | None,
                assets / "themes" / theme if theme else assets / "themes"]
     folders += [assets / "components" / name for name in components]
     return [f for folder in folders for f in walk(folder, site.root)]
+
+
+def _url_folder(url: str) -> str:
+    """The path of a base URL as a folder: "/" or "/docs/"."""
+    path = urlsplit(url).path.strip("/")
+    return f"/{path}/" if path else "/"
 
 
 def _join_url(base: str, destination: str) -> str:

@@ -94,6 +94,8 @@ class FedbuildReporter:
 
     def add_failure(self, task: Any, fail: Any) -> None:
         """A task failed, or was not run because a task it needs failed."""
+        if not task.actions and isinstance(fail, UnmetDependency):
+            return  # a group task: its failed member is reported already
         if isinstance(fail, UnmetDependency):
             self._finish(task.name, Status.SKIPPED, None, str(fail.message))
             return

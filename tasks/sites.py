@@ -23,6 +23,7 @@ from federation.manifest import display_path
 from federation.plan import OUT, SiteBuild, Walk, resolve_site
 from federation.sources import SourceError
 from federation.staging import new_workdir, remove_tree, replace_dir
+from tasks.after_failures import AFTER_FAILURES
 from tasks.outcome import Outcome, Status
 from tasks.runner import Command, Result, run
 from tasks.runner import Status as RunStatus
@@ -51,6 +52,10 @@ def fetch_tasks(sites: list[SiteBuild]) -> Iterator[TaskDict]:
 def build_tasks(sites: list[SiteBuild]) -> Iterator[TaskDict]:
     """A `build:<module>` subtask per site module, highest priority first."""
     walk = functools.cache(files_under)  # shared asset folders are listed once per load
+    # The group task `build` only gathers its subtasks: a failed one is reported once,
+    # by itself, and the run ends "failed" (exit 1), not "dependency error" (exit 2).
+    yield {"name": None, "meta": {AFTER_FAILURES: True},
+           "doc": "build every site module with the build script (build:<module> for one)"}
     for site in sites:
         yield _build_task(site, walk)
 
