@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from federation.errors import ManifestError
 from federation.graph import find_cycle
@@ -14,6 +14,7 @@ from federation.manifest import (
     display_path,
     parse_manifest,
 )
+from federation.state import STATE_DIR
 
 MANIFEST_FILE = "modules.json"
 
@@ -69,6 +70,7 @@ def check_modules(project: Project) -> None:
                                 f"modules[{first_index[module.name]}]; names must be unique")
         first_index[module.name] = i
     _check_destinations(project)
+    _check_output_dir(project)
     for i, module in enumerate(modules):
         if module.toolchain not in SUPPORTED_TOOLCHAINS:
             raise ManifestError(label, f"modules[{i}].toolchain", f"{module.toolchain!r} is not "
@@ -107,6 +109,32 @@ def _check_destinations(project: Project) -> None:
                 f"(modules[{j}]) and merge_strategy 'overwrite' would replace one with the other; "
                 "give each its own destination or set merge_strategy 'merge', 'preserve' or "
                 "'error' on both")
+
+
+def _check_output_dir(project: Project) -> None:
+    """The published tree is replaced wholesale: it must not hold, or sit in, anything else."""
+    fed = project.manifest.federation
+    field = "federation.output_dir"
+    output = PurePosixPath(fed.output_dir)
+    if output == PurePosixPath("."):
+        raise ManifestError(project.label, field, f"{fed.output_dir!r} is the repository itself, "
+                            "which publishing would replace; use a folder of its own such as "
+                            "'public'")
+    kept = [(PurePosixPath(STATE_DIR), "fedbuild's state folder"),
+            (PurePosixPath(project.manifest_file.name), "the manifest"),
+            (PurePosixPath(fed.build_script), "the build script"),
+            (PurePosixPath(fed.assets_dir), "the assets folder")]
+    kept += [(PurePosixPath(m.source.local_path or ".") / m.source.path,
+              f"the source of module {m.name!r}")
+             for m in project.manifest.modules if m.source.is_local]
+    for path, what in kept:
+        if path.is_relative_to(output):
+            raise ManifestError(project.label, field, f"{fed.output_dir!r} holds {path} ({what}), "
+                                "which publishing would replace; use a folder of its own such "
+                                "as 'public'")
+        if output.is_relative_to(path) and path != PurePosixPath("."):
+            raise ManifestError(project.label, field, f"{fed.output_dir!r} is inside {path} "
+                                f"({what}); use a folder of its own such as 'public'")
 
 
 def check_files(project: Project) -> None:

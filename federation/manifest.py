@@ -69,6 +69,17 @@ def _destination(value: str) -> str:
     return value
 
 
+def _path_prefix(value: str) -> str:
+    if value == "":
+        return value
+    segments = value.strip("/").split("/")
+    if not value.startswith("/") or "//" in value or not all(
+            _SEGMENT.fullmatch(s) and s not in {".", ".."} for s in segments if s):
+        raise ValueError(f"{value!r} must be empty or a URL path like '/docs' (letters, digits, "
+                         "'-', '_', '.' between slashes)")
+    return value
+
+
 def _repository(value: str) -> str:
     if value != "local" and not _GIT_URL.fullmatch(value):
         raise ValueError(
@@ -99,6 +110,7 @@ def _env(value: dict[str, str]) -> dict[str, str]:
 RelPath = Annotated[str, AfterValidator(_relative_path)]
 ModuleName = Annotated[str, AfterValidator(_module_name)]
 Destination = Annotated[str, AfterValidator(_destination)]
+PathPrefix = Annotated[str, AfterValidator(_path_prefix)]
 Repository = Annotated[str, AfterValidator(_repository)]
 Branch = Annotated[str, AfterValidator(_branch)]
 BaseURL = Annotated[str, AfterValidator(_base_url)]
@@ -189,7 +201,9 @@ class Module(_Model):
     source: Source
     destination: Destination
     module_json: RelPath = "module.json"
-    css_path_prefix: str = ""
+    css_path_prefix: PathPrefix = Field("", description="Where the links of a module built "
+                                        "for the root point once published (default: its "
+                                        "destination)")
     overrides: Overrides = Overrides()
     build_options: BuildOptions = BuildOptions()
     merge_strategy: MergeStrategy = "overwrite"
