@@ -14,6 +14,7 @@ reports: every byte outside a rewritten URL is kept.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -87,16 +88,21 @@ def url_path(url: str, origin: str) -> tuple[str, str, str] | None:
     return head, url[:cut], url[cut:]
 
 
-def _rewrite_url(url: str, rules: LinkRules) -> tuple[str | None, str | None]:
-    """The rewritten URL (None if unchanged) and the internal path it names (None if external)."""
+def _rewrite_url(url: str, rules: LinkRules,
+                 decode: Callable[[str], str] = str) -> tuple[str | None, str | None]:
+    """The rewritten URL (None if unchanged) and the internal path it names (None if external).
+
+    `decode` turns the path as written into the file name it means (HTML entities
+    in attribute values); the rewrite itself only inserts the prefix, as written.
+    """
     parts = url_path(url.strip(), rules.origin)
     if parts is None:
         return None, None
     head, path, rest = parts
-    prefix = rules.prefix
-    if not prefix or path == prefix or path.startswith(prefix + "/") or not rules.owns(path):
-        return None, path
-    return head + prefix + path + rest, prefix + path
+    prefix, named = rules.prefix, decode(path)
+    if not prefix or named == prefix or named.startswith(prefix + "/") or not rules.owns(named):
+        return None, named
+    return head + prefix + path + rest, prefix + named
 
 
 class _HtmlScanner(HTMLParser):
@@ -148,7 +154,7 @@ class _HtmlScanner(HTMLParser):
                 for m in _SRCSET_URL.finditer(value):
                     self._url(at + m.start(), m.group().rstrip(","), checked)
             elif name == "style":
-                _css_edits(value, at, self.rules, self.edits, self.links)
+                _css_edits(value, at, self.rules, self.edits, self.links, html.unescape)
             elif name == "content" and tag == "meta" and \
                     values.get("http-equiv", (0, ""))[1].lower() == "refresh":
                 refresh = _REFRESH_URL.search(value)
@@ -157,7 +163,7 @@ class _HtmlScanner(HTMLParser):
 
     def _url(self, at: int, url: str, checked: bool) -> None:
         lead = len(url) - len(url.lstrip())
-        new, path = _rewrite_url(url, self.rules)
+        new, path = _rewrite_url(url, self.rules, html.unescape)
         if new is not None:
             self.edits.append((at + lead, at + lead + len(url.strip()), new))
         if path is not None and checked:
@@ -165,12 +171,12 @@ class _HtmlScanner(HTMLParser):
 
 
 def _css_edits(text: str, base: int, rules: LinkRules, edits: list[tuple[int, int, str]],
-               links: list[str]) -> None:
+               links: list[str], decode: Callable[[str], str] = str) -> None:
     for pattern in (_CSS_URL, _CSS_IMPORT):
         for match in pattern.finditer(text):
             group = next(g for g in range(1, pattern.groups + 1) if match.group(g) is not None)
             url = match.group(group)
-            new, path = _rewrite_url(url, rules)
+            new, path = _rewrite_url(url, rules, decode)
             if new is not None:
                 edits.append((base + match.start(group), base + match.end(group), new))
             if path is not None:

@@ -7,7 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from federation.loader import load_project
-from federation.plan import OUT, SiteBuild, plan_sites, resolve_site
+from federation.plan import (
+    OUT,
+    FederationPlan,
+    SiteBuild,
+    plan_federation,
+    plan_sites,
+    resolve_site,
+)
 from federation.state import State
 
 Repo = Callable[[str], Path]
@@ -65,3 +72,50 @@ def test_priority_orders_the_plan_and_timeouts_carry_over(monorepo: Repo) -> Non
     assert [s.name for s in sites] == ["gamma", "alpha", "beta"]
     assert sites[0].timeout == 45.0
     assert sites[0].staged == repo / ".fedbuild/staging/gamma"
+
+
+def federation(repo: Path) -> FederationPlan:
+    """The federate step of the monorepo at `repo`."""
+    project, state = load_project(repo), State(repo)
+    return plan_federation(project, state, plan_sites(project, state))
+
+
+def test_federation_plan_mounts_every_site_module(monorepo: Repo) -> None:
+    """Destinations, strategies, staged outputs and the published folder, in manifest order."""
+    repo = monorepo("pages")
+    plan_ = federation(repo)
+    assert [(m.name, m.destination, m.strategy) for m in plan_.mounts] == [
+        ("docs", "/docs/", "overwrite"), ("shop", "/products/shop/", "overwrite"),
+        ("home", "/", "overwrite")]
+    assert plan_.output == repo / "public"
+    assert plan_.site_path == "/" and plan_.origin == "https://pages.example.org"
+    assert plan_.mounts[0].staged == repo / ".fedbuild/staging/docs"
+    assert not plan_.preserve_base
+
+
+def test_only_modules_built_for_another_path_get_a_link_prefix(monorepo: Repo) -> None:
+    """docs is built for the root (overrides.baseURL): its links gain /docs; shop and home
+    are built where they are published: nothing to rewrite."""
+    repo = monorepo("pages")
+    prefixes = {m.name: m.prefix for m in federation(repo).mounts}
+    assert prefixes == {"docs": "/docs", "shop": "", "home": ""}
+    manifest = json.loads((repo / "modules.json").read_text())
+    manifest["modules"][0]["css_path_prefix"] = "/handbook"
+    manifest["federation"]["build_settings"] = {"css_path_resolution": True}
+    (repo / "modules.json").write_text(json.dumps(manifest))
+    assert federation(repo).mounts[0].prefix == "/handbook"
+    manifest["federation"]["build_settings"] = {"css_path_resolution": False}
+    (repo / "modules.json").write_text(json.dumps(manifest))
+    assert federation(repo).mounts[0].prefix == ""
+
+
+def test_base_url_with_a_path_moves_the_site_root(monorepo: Repo) -> None:
+    """baseURL https://host/sub/: published paths and prefixes start with /sub/."""
+    repo = monorepo("pages")
+    manifest = json.loads((repo / "modules.json").read_text())
+    manifest["federation"]["baseURL"] = "https://pages.example.org/sub/"
+    manifest["federation"]["strategy"] = "preserve-base-site"
+    (repo / "modules.json").write_text(json.dumps(manifest))
+    plan_ = federation(repo)
+    assert plan_.site_path == "/sub/" and plan_.preserve_base
+    assert {m.name: m.prefix for m in plan_.mounts}["docs"] == "/sub/docs"

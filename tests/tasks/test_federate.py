@@ -1,0 +1,56 @@
+"""The federate task generator describes the task; its up-to-date check follows its inputs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from federation.loader import load_project
+from federation.plan import FederationPlan, plan_federation, plan_sites
+from federation.publish import clean_published
+from federation.state import State
+from tasks.after_failures import AFTER_FAILURES
+from tasks.federate import PublishedCurrent, federate, federate_task, published_key
+from tests.conftest import run_doit
+
+Repo = Callable[[str], Path]
+
+
+def federation(repo: Path) -> FederationPlan:
+    """The federate step of the monorepo at `repo`."""
+    project, state = load_project(repo), State(repo)
+    return plan_federation(project, state, plan_sites(project, state))
+
+
+def test_federate_task_dict(monorepo: Repo) -> None:
+    """After every build (even a failed one), cleaned by clean_published, nothing run yet."""
+    repo = monorepo("pages")
+    plan = federation(repo)
+    task = federate_task(plan)
+    assert task["basename"] == "federate"
+    assert task["actions"] == [(federate, [plan])]
+    assert task["task_dep"] == ["build:docs", "build:shop", "build:home"]
+    assert task["meta"] == {AFTER_FAILURES: True}
+    assert task["clean"] == [(clean_published, [plan])]
+    assert isinstance(task["uptodate"][0], PublishedCurrent)
+    assert not (repo / "public").exists() and not (repo / ".fedbuild/staging").exists()
+
+
+def test_published_key_follows_outputs_settings_and_the_tree(monorepo: Repo) -> None:
+    """The key changes with a module's staged output, the manifest and the published tree."""
+    repo = monorepo("pages")
+    result = run_doit(repo)
+    assert result.returncode == 0, result.stdout + result.stderr
+    plan = federation(repo)
+    key = published_key(plan)
+    check = PublishedCurrent(plan)
+    assert check(None, {"key": key}) and not check(None, {})
+    (repo / "public/about.html").write_text("edited")
+    assert published_key(plan) != key
+    key = published_key(plan)
+    (repo / ".fedbuild/staging/docs/new.html").write_text("new")
+    assert published_key(plan) != key
+    key = published_key(plan)
+    (repo / "modules.json").write_text((repo / "modules.json").read_text().replace(
+        '"destination": "/products/shop/"', '"destination": "/shop/"'))
+    assert published_key(federation(repo)) != key
