@@ -15,8 +15,9 @@ of a module mounted below it, wherever the manifest lists it. Each module's
 - error: any collision stops the publish, naming both owners and the path.
 
 With `preserve-base-site`, files of the published tree that no module owns
-(the base site) are laid down first and kept, except where a module writes the
-same path.
+(the base site) are laid down first and kept; where a module writes the same
+path, its merge_strategy decides as for any file already there (overwrite and
+merge replace it, preserve keeps it, error refuses).
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ _ATTR = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'=<>`]+))?""
 _CSS_URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)\s'"]*))\s*\)""", re.IGNORECASE)
 _CSS_IMPORT = re.compile(r"""@import\s+(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
 _REFRESH_URL = re.compile(r"""(?i:url)\s*=\s*['"]?([^'"\s;]+)""")
-_SRCSET_URL = re.compile(r"[^\s,][^\s]*")
+_CHARREF = re.compile(r"&(?:#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[A-Za-z][A-Za-z0-9]*;?)")
 
 
 @dataclass(frozen=True)
@@ -61,10 +61,9 @@ def rewrite_html(text: str, rules: LinkRules) -> Page:
 
 def rewrite_css(text: str, rules: LinkRules) -> Page:
     """Rewrite `url(...)` and `@import` targets of a stylesheet; collect the internal ones."""
-    edits: list[tuple[int, int, str]] = []
-    links: list[str] = []
-    _css_edits(text, 0, rules, edits, links)
-    return Page(_apply(text, edits), links)
+    found = _Found(rules)
+    found.css(_Text(text, 0))
+    return Page(_apply(text, found.edits), found.links)
 
 
 def url_path(url: str, origin: str) -> tuple[str, str, str] | None:
@@ -81,116 +80,167 @@ def url_path(url: str, origin: str) -> tuple[str, str, str] | None:
         rest = url[len(origin):]
         if rest and rest[0] not in "/?#":
             return None  # https://example.org.evil.com
-        head, url = url[:len(origin)], rest or "/"
-        if not url.startswith("/"):
-            url = "/" + url
+        head, url = url[:len(origin)], rest if rest.startswith("/") else "/" + rest
     cut = min((i for i in (url.find("?"), url.find("#")) if i >= 0), default=len(url))
     return head, url[:cut], url[cut:]
 
 
-def _rewrite_url(url: str, rules: LinkRules,
-                 decode: Callable[[str], str] = str) -> tuple[str | None, str | None]:
-    """The rewritten URL (None if unchanged) and the internal path it names (None if external).
+class _Text:
+    """A piece of the document as it reads (character references decoded), mapped to the raw text.
 
-    `decode` turns the path as written into the file name it means (HTML entities
-    in attribute values); the rewrite itself only inserts the prefix, as written.
+    Links are judged on what the text means (`&#38;` is `&`, `&#34;` a quote) and
+    the prefix is inserted at the matching place of the raw text, so nothing
+    else in the document changes.
     """
-    parts = url_path(url.strip(), rules.origin)
-    if parts is None:
-        return None, None
-    head, path, rest = parts
-    prefix, named = rules.prefix, decode(path)
-    if not prefix or named == prefix or named.startswith(prefix + "/") or not rules.owns(named):
-        return None, named
-    return head + prefix + path + rest, prefix + named
+
+    def __init__(self, raw: str, at: int, decode: bool = False) -> None:
+        self.at = at
+        if not decode or "&" not in raw:
+            self.text, self._raw_index = raw, None
+            return
+        pieces, index = [], []
+        last = 0
+        for match in _CHARREF.finditer(raw):
+            for i in range(last, match.start()):
+                pieces.append(raw[i])
+                index.append(i)
+            decoded = html.unescape(match.group())
+            pieces.append(decoded)
+            index.extend([match.start()] * len(decoded))
+            last = match.end()
+        for i in range(last, len(raw)):
+            pieces.append(raw[i])
+            index.append(i)
+        index.append(len(raw))
+        self.text, self._raw_index = "".join(pieces), index
+
+    def raw_offset(self, i: int) -> int:
+        """The document offset where decoded character `i` is written."""
+        return self.at + (i if self._raw_index is None else self._raw_index[i])
+
+
+class _Found:
+    """Edits (insertions of the prefix) and internal links collected from pieces of text."""
+
+    def __init__(self, rules: LinkRules) -> None:
+        self.rules = rules
+        self.edits: list[tuple[int, str]] = []
+        self.links: list[str] = []
+
+    def url(self, piece: _Text, start: int, end: int, checked: bool = True) -> None:
+        """The URL at piece.text[start:end]."""
+        url = piece.text[start:end]
+        start += len(url) - len(url.lstrip())
+        url = url.strip()
+        parts = url_path(url, self.rules.origin)
+        if parts is None:
+            return
+        head, path, _rest = parts
+        prefix = self.rules.prefix
+        if prefix and path != prefix and not path.startswith(prefix + "/") and \
+                self.rules.owns(path):
+            # `https://host` alone (or `https://host?q`) has no "/" to put the prefix before.
+            slash = "" if url[len(head):len(head) + 1] == "/" else "/"
+            self.edits.append((piece.raw_offset(start + len(head)), prefix + slash))
+            path = prefix + path
+        if checked:
+            self.links.append(path)
+
+    def srcset(self, piece: _Text) -> None:
+        """Each candidate URL of a srcset (a comma after a descriptor ends a candidate)."""
+        text, i = piece.text, 0
+        while i < len(text):
+            while i < len(text) and (text[i].isspace() or text[i] == ","):
+                i += 1
+            start = i
+            while i < len(text) and not text[i].isspace():
+                i += 1
+            end = i
+            while end > start and text[end - 1] == ",":
+                end -= 1
+            if end > start:
+                self.url(piece, start, end)
+            if end == i:  # descriptors follow, up to the next comma
+                while i < len(text) and text[i] != ",":
+                    i += 1
+
+    def css(self, piece: _Text) -> None:
+        """`url(...)` and `@import "..."` in a stylesheet, a <style> block or a style attribute."""
+        for pattern in (_CSS_URL, _CSS_IMPORT):
+            for match in pattern.finditer(piece.text):
+                group = next(g for g in range(1, pattern.groups + 1)
+                             if match.group(g) is not None)
+                self.url(piece, match.start(group), match.end(group))
 
 
 class _HtmlScanner(HTMLParser):
     def __init__(self, text: str, rules: LinkRules) -> None:
         super().__init__(convert_charrefs=False)
-        self.rules = rules
-        self.edits: list[tuple[int, int, str]] = []
-        self.links: list[str] = []
+        self.found = _Found(rules)
         self._line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
         self._in_style = False
+
+    @property
+    def edits(self) -> list[tuple[int, str]]:
+        return self.found.edits
+
+    @property
+    def links(self) -> list[str]:
+        return self.found.links
 
     def _offset(self) -> int:
         line, column = self.getpos()
         return self._line_starts[line - 1] + column
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        raw = self.get_starttag_text() or ""
-        self._tag(tag, raw, self._offset())
+        self._tag(tag, self.get_starttag_text() or "", self._offset())
         self._in_style = tag == "style"
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        raw = self.get_starttag_text() or ""
-        self._tag(tag, raw, self._offset())
+        self._tag(tag, self.get_starttag_text() or "", self._offset())
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "style":
             self._in_style = False
 
     def handle_data(self, data: str) -> None:
-        if self._in_style:
-            _css_edits(data, self._offset(), self.rules, self.edits, self.links)
+        if self._in_style:  # raw text: no character references inside <style>
+            self.found.css(_Text(data, self._offset()))
 
     def _tag(self, tag: str, raw: str, start: int) -> None:
-        name_end = len(tag) + 1
-        values: dict[str, tuple[int, str]] = {}
-        for match in _ATTR.finditer(raw, name_end):
-            if match.group(2) is None:
-                continue
+        values: dict[str, _Text] = {}
+        for match in _ATTR.finditer(raw, len(tag) + 1):
             value = match.group(2)
+            if value is None:
+                continue
             quoted = value[:1] in "\"'"
             at = start + match.start(2) + (1 if quoted else 0)
-            values.setdefault(match.group(1).lower(), (at, value[1:-1] if quoted else value))
-        rels = set((values.get("rel", (0, ""))[1]).lower().split())
-        for name, (at, value) in values.items():
+            values.setdefault(match.group(1).lower(),
+                              _Text(value[1:-1] if quoted else value, at, decode=True))
+        rels = set(values["rel"].text.lower().split()) if "rel" in values else set()
+        for name, piece in values.items():
             checked = name in _CHECKED_ATTRS and not rels & _EXTERNAL_RELS
             if name in _URL_ATTRS or name.startswith("data-"):
-                self._url(at, value, checked)
+                self.found.url(piece, 0, len(piece.text), checked)
             elif name == "srcset":
-                for m in _SRCSET_URL.finditer(value):
-                    self._url(at + m.start(), m.group().rstrip(","), checked)
+                self.found.srcset(piece)
             elif name == "style":
-                _css_edits(value, at, self.rules, self.edits, self.links, html.unescape)
-            elif name == "content" and tag == "meta" and \
-                    values.get("http-equiv", (0, ""))[1].lower() == "refresh":
-                refresh = _REFRESH_URL.search(value)
+                self.found.css(piece)
+            elif name == "content" and tag == "meta" and "http-equiv" in values and \
+                    values["http-equiv"].text.lower() == "refresh":
+                refresh = _REFRESH_URL.search(piece.text)
                 if refresh:
-                    self._url(at + refresh.start(1), refresh.group(1), True)
-
-    def _url(self, at: int, url: str, checked: bool) -> None:
-        lead = len(url) - len(url.lstrip())
-        new, path = _rewrite_url(url, self.rules, html.unescape)
-        if new is not None:
-            self.edits.append((at + lead, at + lead + len(url.strip()), new))
-        if path is not None and checked:
-            self.links.append(path)
+                    self.found.url(piece, refresh.start(1), refresh.end(1))
 
 
-def _css_edits(text: str, base: int, rules: LinkRules, edits: list[tuple[int, int, str]],
-               links: list[str], decode: Callable[[str], str] = str) -> None:
-    for pattern in (_CSS_URL, _CSS_IMPORT):
-        for match in pattern.finditer(text):
-            group = next(g for g in range(1, pattern.groups + 1) if match.group(g) is not None)
-            url = match.group(group)
-            new, path = _rewrite_url(url, rules, decode)
-            if new is not None:
-                edits.append((base + match.start(group), base + match.end(group), new))
-            if path is not None:
-                links.append(path)
-
-
-def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
+def _apply(text: str, edits: list[tuple[int, str]]) -> str:
     if not edits:
         return text
     pieces: list[str] = []
     last = 0
-    for start, end, new in sorted(edits):
-        pieces.append(text[last:start])
-        pieces.append(new)
-        last = end
+    for at, insert in sorted(edits):
+        pieces.append(text[last:at])
+        pieces.append(insert)
+        last = at
     pieces.append(text[last:])
     return "".join(pieces)

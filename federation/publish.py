@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from federation.compose import BASE, RECORDS_DIR, Collision, Layer, MergeConflict, compose
 from federation.digests import list_files, stat_fingerprint
@@ -219,7 +220,7 @@ class _Assembler:
 
     def _rules(self, run: ModuleRun, own: set[str]) -> LinkRules:
         def owns(root_path: str) -> bool:
-            rel = root_path.lstrip("/")
+            rel = unquote(root_path).lstrip("/")
             return (rel in own or (rel.rstrip("/") + "/index.html").lstrip("/") in own)
         return LinkRules(prefix=run.mount.prefix, origin=self.plan.origin, owns=owns)
 

@@ -73,7 +73,7 @@ def _symlink_problem(path: str, target: str, files: dict[str, FileInfo],
     resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
     if resolved == ".." or resolved.startswith("../"):
         return f"symlink to {target} escapes the published tree"
-    if resolved not in files and resolved not in folders:
+    if resolved != "." and resolved not in files and resolved not in folders:
         return f"symlink to {target} points to nothing"
     return None
 

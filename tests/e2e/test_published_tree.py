@@ -192,6 +192,14 @@ alt="é — ünïcode">
 """
 
 
+def test_percent_encoded_link_to_a_modules_own_file_is_rewritten(repo: Path) -> None:
+    """`/caf%C3%A9/` names docs's folder `café/`: prefixed, and it validates."""
+    write(repo, "docs", "café/index.html", page("café"))
+    write(repo, "docs", "index.html", page("docs", '<a href="/caf%C3%A9/">café</a>'))
+    doit_ok(repo)
+    assert '<a href="/docs/caf%C3%A9/">' in (repo / "public/docs/index.html").read_text()
+
+
 def test_tricky_attributes_are_rewritten_exactly(repo: Path) -> None:
     """A page with every kind of link: exactly the module's own root links change."""
     write(repo, "docs", "tricky.html", TRICKY)
