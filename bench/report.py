@@ -63,16 +63,16 @@ def format_table(results: list[SizeResult], repeat: int) -> str:
     for result in results:
         for measure in MEASURES:
             rows.append([str(result.modules), str(result.files_per_module), measure,
-                         *(_seconds(result.seconds(measure, t)) for t in TOOLS),
-                         *(_ratio(result.ratio(measure, o)) for o in OTHERS)])
-    lines = _aligned(rows, left=3)
+                         *(seconds_text(result.seconds(measure, t)) for t in TOOLS),
+                         *(ratio_text(result.ratio(measure, o)) for o in OTHERS)])
+    lines = aligned(rows, left=3)
     notes = [f"seconds: cold = one run; no-op and one-changed = median of {repeat} runs.",
              "fedbuild/X = fedbuild's seconds divided by X's (2.0x: fedbuild takes twice as long).",
              *_slopes(results)]
     return "\n".join([*lines, "", *notes])
 
 
-def _aligned(rows: list[list[str]], left: int) -> list[str]:
+def aligned(rows: list[list[str]], left: int) -> list[str]:
     """Rows as lines of padded columns: the first `left` columns left-aligned, numbers right."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return ["  ".join(cell.ljust(w) if i < left else cell.rjust(w)
@@ -80,11 +80,13 @@ def _aligned(rows: list[list[str]], left: int) -> list[str]:
             for row in rows]
 
 
-def _seconds(value: float | None) -> str:
+def seconds_text(value: float | None) -> str:
+    """Seconds with three decimals, or n/a."""
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def _ratio(value: float | None) -> str:
+def ratio_text(value: float | None) -> str:
+    """A ratio like 3.0x, or n/a."""
     return "n/a" if value is None else f"{value:.1f}x"
 
 
