@@ -24,7 +24,7 @@ from federation.publish import Cancelled, ModuleRun, Report, clean_published, pu
 from federation.records import now_iso
 from tasks.after_failures import AFTER_FAILURES
 from tasks.outcome import Outcome, Status
-from tasks.session import interrupted
+from tasks.session import interrupted, interrupts_deferred
 
 TaskDict = dict[str, Any]
 RESULT = "result.json"  # the last federate's report, for the run summary
@@ -72,20 +72,23 @@ def federate(plan: FederationPlan) -> dict[str, Any] | TaskFailed:
     started = time.monotonic()
     runs = [module_run(mount) for mount in plan.mounts]
     state = "published"
-    try:
-        report = publish(plan, runs, cancelled=interrupted)
-        if not report.published:
-            state = "kept old tree"
-    except Cancelled:
-        report, state = Report(published=False, reason="interrupted"), "kept old tree"
-    except OSError as err:
-        report, state = Report(published=False, reason=f"{err}"), "failed"
-    duration = time.monotonic() - started
-    _write_log(plan, report, state)
-    _write_result(plan, report, state)
-    message = "" if report.published else _failure_message(plan, report, state)
-    Outcome(task=plan.task, status=Status.BUILT if report.published else Status.FAILED,
-            duration=duration, log=str(plan.log), message=message).write(plan.outcome)
+    # Ctrl-C is taken between files and before the swap (publish polls for it), and
+    # raised again once the records below are written.
+    with interrupts_deferred():
+        try:
+            report = publish(plan, runs, cancelled=interrupted)
+            if not report.published:
+                state = "kept old tree"
+        except Cancelled:
+            report, state = Report(published=False, reason="interrupted"), "kept old tree"
+        except OSError as err:
+            report, state = Report(published=False, reason=f"{err}"), "failed"
+        duration = time.monotonic() - started
+        _write_log(plan, report, state)
+        _write_result(plan, report, state)
+        message = "" if report.published else _failure_message(plan, report, state)
+        Outcome(task=plan.task, status=Status.BUILT if report.published else Status.FAILED,
+                duration=duration, log=str(plan.log), message=message).write(plan.outcome)
     if not report.published:
         return TaskFailed(message)
     return {"key": published_key(plan)}

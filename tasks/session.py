@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import multiprocessing
 import os
 import shutil
@@ -10,6 +11,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from types import FrameType, TracebackType
 
 from federation.state import State
@@ -76,6 +78,7 @@ def sweep(state: State) -> None:
 
 
 _interrupted = threading.Event()
+_deferred = 0  # > 0 while the main thread runs code that polls interrupted() instead
 
 
 def interrupted() -> bool:
@@ -83,11 +86,34 @@ def interrupted() -> bool:
     return _interrupted.is_set()
 
 
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Within, a signal only sets the flag that interrupted() reports; it is raised on exit.
+
+    For code that must stop at a point of its choosing: an exception raised at an
+    arbitrary line can even break the standard library's own cleanup (shutil.rmtree
+    closing a descriptor twice). Other threads are never interrupted asynchronously.
+    """
+    global _deferred
+    main = threading.current_thread() is threading.main_thread()
+    if main:
+        _deferred += 1
+    try:
+        yield
+    finally:
+        if main:
+            _deferred -= 1
+    if main and _deferred == 0 and _interrupted.is_set():
+        raise KeyboardInterrupt("interrupted")
+
+
 def _interrupt(signum: int, _frame: FrameType | None) -> None:
     # The first signal stops the run; later ones must not abort its cleanup halfway.
     if _interrupted.is_set():
         return
     _interrupted.set()
+    if _deferred:
+        return
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 

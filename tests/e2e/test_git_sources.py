@@ -133,6 +133,22 @@ def test_new_commit_refreshes_and_rebuilds_only_that_module(cloned: Path, source
     assert built(cloned) == []
 
 
+def test_published_records_name_the_branch_and_commit(cloned: Path, source: Path) -> None:
+    """federation-manifest.json gives a git module's repository, branch and built commit."""
+    def beta_record() -> dict[str, object]:
+        data = json.loads((cloned / "public/.federation/federation-manifest.json").read_text())
+        return next(m for m in data["modules"] if m["name"] == "beta")
+    first = git(source, "rev-parse", "HEAD")
+    assert beta_record()["source"] == {"repository": source.as_uri(), "path": ".",
+                                       "branch": "main", "commit": first}
+    second = commit(source, {"content/one.md": "beta from git, second commit\n"})
+    assert built(cloned) == ["beta"]
+    record = beta_record()
+    assert record["source"]["commit"] == second  # type: ignore[index]
+    assert record["status"] == "published"
+    assert "second commit" in (cloned / "public/beta/index.html").read_text()
+
+
 def test_commit_on_another_branch_changes_nothing(cloned: Path, source: Path) -> None:
     """Pushing to a different branch neither refreshes the clone nor rebuilds."""
     head_file = cloned / ".fedbuild" / "sources" / "beta.head"
