@@ -10,26 +10,42 @@ from typing import Any
 
 from federation.loader import load_project
 from federation.plan import plan_federation, plan_sites
+from federation.platforms import host
 from federation.state import State
-from tasks import sites
-from tasks.config import doit_config
+from federation.steps import plan_steps
+from tasks import sites, steps
+from tasks.config import default_tasks, doit_config, run_mode
 from tasks.federate import federate_task
 
 ROOT = Path.cwd()
 PROJECT = load_project(ROOT)
 STATE = State(ROOT)
+MODE = run_mode()  # doit mode=production
 SITES = plan_sites(PROJECT, STATE)
+STEPS = plan_steps(PROJECT, STATE, PROJECT.toolchains, MODE, host())
 FEDERATION = plan_federation(PROJECT, STATE, SITES)
 
-DOIT_CONFIG = doit_config(PROJECT, STATE)
+DOIT_CONFIG = doit_config(PROJECT, STATE, default_tasks(STEPS, MODE, sites=bool(SITES)))
 
 
 def task_build() -> Iterator[dict[str, Any]]:
-    """Build every site module with the federation's build script (build:<module> for one)."""
+    """Build every module (build:<module> for one, with what it depends on)."""
     yield from sites.fetch_tasks(SITES)
     yield from sites.build_tasks(SITES)
+    yield from steps.step_tasks([s for s in STEPS.steps if s.step == "build"], groups=False)
 
 
-def task_federate() -> dict[str, Any]:
+def task_steps() -> Iterator[dict[str, Any]]:
+    """The modules' other toolchain steps: install, configure, check, test, ..."""
+    yield from steps.step_tasks([s for s in STEPS.steps if s.step != "build"])
+
+
+def task_verify() -> Iterator[dict[str, Any]]:
+    """Check each module's declared artifacts (part of `doit mode=production`)."""
+    yield from steps.verify_tasks(STEPS.verifies)
+
+
+def task_federate() -> Iterator[dict[str, Any]]:
     """Merge the built site modules into the published tree, swapped in whole."""
-    return federate_task(FEDERATION)
+    if FEDERATION.mounts:
+        yield federate_task(FEDERATION)

@@ -8,13 +8,14 @@ from pathlib import Path, PurePosixPath
 from federation.errors import ManifestError
 from federation.graph import find_cycle
 from federation.manifest import (
-    SUPPORTED_TOOLCHAINS,
     Manifest,
     Module,
+    Toolchain,
     display_path,
     parse_manifest,
 )
 from federation.state import STATE_DIR
+from federation.toolchains import REPOSITORY_DIR, load_toolchains
 
 MANIFEST_FILE = "modules.json"
 
@@ -26,6 +27,7 @@ class Project:
     root: Path
     manifest_file: Path
     manifest: Manifest
+    toolchains: dict[str, Toolchain]
 
     @property
     def label(self) -> str:
@@ -53,7 +55,8 @@ def load_project(root: Path, manifest_name: str = MANIFEST_FILE) -> Project:
                             f"that has it (looked in {root})") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ManifestError(label, "", f"cannot be read: {err}") from None
-    project = Project(root.resolve(), file, parse_manifest(text, label))
+    manifest = parse_manifest(text, label)
+    project = Project(root.resolve(), file, manifest, load_toolchains(root.resolve()))
     check_modules(project)
     check_files(project)
     return project
@@ -72,13 +75,18 @@ def check_modules(project: Project) -> None:
     _check_destinations(project)
     _check_output_dir(project)
     for i, module in enumerate(modules):
-        if module.toolchain not in SUPPORTED_TOOLCHAINS:
+        if module.toolchain not in project.toolchains:
             raise ManifestError(label, f"modules[{i}].toolchain", f"{module.toolchain!r} is not "
-                                "available in this fedbuild version; use 'build.sh'")
-        if module.steps:
-            raise ManifestError(label, f"modules[{i}].steps", "step definitions need a toolchain "
-                                "with steps, which this fedbuild version does not have yet; "
-                                "remove 'steps'")
+                                f"a toolchain; known: {', '.join(sorted(project.toolchains))} "
+                                f"(add your own as {REPOSITORY_DIR}/<name>.yaml)")
+        if module.toolchain == "build.sh" and module.destination is None:
+            raise ManifestError(label, f"modules[{i}].destination", "a site module (toolchain "
+                                "'build.sh') needs a destination such as '/docs/'")
+        for j, step in enumerate(module.steps):
+            if module.toolchain == "build.sh" and step.name == "build":
+                raise ManifestError(label, f"modules[{i}].steps[{j}].name", "the build of a "
+                                    "site module is the federation's build script; name the "
+                                    "step differently to add one")
         for j, dep in enumerate(module.depends_on):
             if dep not in first_index:
                 raise ManifestError(label, f"modules[{i}].depends_on[{j}]",
@@ -97,6 +105,8 @@ def _check_destinations(project: Project) -> None:
     """Two modules may share a destination only when neither replaces the folder wholesale."""
     seen: dict[str, tuple[int, Module]] = {}
     for i, module in enumerate(project.manifest.modules):
+        if module.destination is None:
+            continue
         other = seen.get(module.destination)
         if other is None:
             seen[module.destination] = (i, module)
@@ -151,7 +161,8 @@ def check_files(project: Project) -> None:
         if not _inside(folder, root):
             raise ManifestError(label, f"modules[{i}].{where}",
                                 f"{display_path(folder)} is outside the repository")
-        if find_module_json(folder, root / (module.source.local_path or "."),
+        if module.toolchain == "build.sh" and find_module_json(
+                folder, root / (module.source.local_path or "."),
                             module.module_json) is None:
             raise ManifestError(label, f"modules[{i}].module_json",
                                 f"{module.module_json!r} not found in {display_path(folder)}; "

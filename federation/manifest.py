@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    model_validator,
 )
 
 from federation.errors import ManifestError
@@ -80,6 +81,19 @@ def _path_prefix(value: str) -> str:
     return value
 
 
+def _step_name(value: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9_-]{0,31}", value):
+        raise ValueError(f"{value!r} is not a valid step name: use 1-32 lower-case letters, "
+                         "digits, '-' or '_', starting with a letter")
+    return value
+
+
+def _toolchain_name(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", value):
+        raise ValueError(f"{value!r} is not a valid toolchain name")
+    return value
+
+
 def _repository(value: str) -> str:
     if value != "local" and not _GIT_URL.fullmatch(value):
         raise ValueError(
@@ -117,12 +131,11 @@ BaseURL = Annotated[str, AfterValidator(_base_url)]
 Env = Annotated[dict[str, str], AfterValidator(_env)]
 
 MergeStrategy = Literal["overwrite", "preserve", "merge", "error"]
-Toolchain = Literal["build.sh", "npm", "cargo", "cmake", "python", "esp-idf", "command"]
+ToolchainName = Annotated[str, AfterValidator(_toolchain_name)]
 Platform = Literal["linux", "darwin", "win32", "linux-x64", "linux-arm64", "darwin-x64",
                    "darwin-arm64", "win32-x64", "win32-arm64"]
 Chip = Literal["esp32", "esp32s2", "esp32s3", "esp32c2", "esp32c3", "esp32c6", "esp32h2",
                "esp32p4"]
-SUPPORTED_TOOLCHAINS = ("build.sh",)
 
 
 class _Model(BaseModel):
@@ -194,12 +207,114 @@ class BuildOptions(_Model):
     priority: int = Field(50, ge=0, le=100, description="Higher builds first")
 
 
+Mode = Literal["development", "production", "test"]
+MODES: tuple[str, ...] = get_args(Mode)
+StepName = Annotated[str, AfterValidator(_step_name)]
+
+
+class SkipIf(_Model):
+    """When a step is skipped: every condition given must hold (no code, only these)."""
+
+    mode: list[Mode] | None = Field(None, description="Skip in these modes")
+    mode_not: list[Mode] | None = Field(None, description="Skip in every mode but these")
+    platform: list[Platform] | None = Field(None, description="Skip on these hosts")
+    platform_not: list[Platform] | None = Field(None, description="Skip on every host but these")
+    exists: RelPath | None = Field(None, description="Skip when this file exists (relative to "
+                                   "the module)")
+    missing: RelPath | None = Field(None, description="Skip when this file does not exist")
+
+
+class Step(_Model):
+    """One step of a toolchain (or a module's own): a command and what it reads and writes."""
+
+    name: StepName
+    description: str | None = Field(None, description="What `doit list` says of the step")
+    argv: list[str] | None = Field(None, min_length=1, description="The command; {placeholders}"
+                                   " are expanded, a list-valued one to several arguments")
+    commands: list[list[str]] | None = Field(None, min_length=1, description="Several "
+                                             "commands run in turn (instead of argv)")
+    cwd: str = "{module_dir}"
+    env: Env = {}
+    inputs: list[str] | None = Field(None, description="Globs relative to the module (default: "
+                                     "the toolchain's)")
+    outputs: list[str] = Field([], description="Files or folders the step writes: relative to "
+                               "the module's dist/<mode>/<module>/ folder unless a placeholder "
+                               "makes them absolute")
+    depends_on: list[StepName] = Field([], description="Steps of the same module that run first")
+    exclusive: bool = Field(False, description="Never runs beside another step")
+    skip_if: SkipIf | None = None
+    retries: int = Field(0, ge=0, le=10)
+    timeout: float = Field(600, gt=0, le=86400, description="Seconds before the step's whole "
+                           "process tree is killed")
+    default: bool = Field(True, description="Part of `doit` (the default tasks)")
+
+    @model_validator(mode="after")
+    def _one_command_form(self) -> Step:
+        if (self.argv is None) == (self.commands is None):
+            raise ValueError(f"step {self.name!r} needs either argv or commands (not both)")
+        return self
+
+    @property
+    def command_list(self) -> list[list[str]]:
+        """The commands the step runs, in turn."""
+        return [self.argv] if self.argv is not None else list(self.commands or [])
+
+
+class StepOverride(_Model):
+    """A module's change to one of its toolchain's steps, or a step of its own."""
+
+    name: StepName
+    description: str | None = None
+    argv: list[str] | None = Field(None, min_length=1)
+    commands: list[list[str]] | None = Field(None, min_length=1)
+    cwd: str | None = None
+    env: Env | None = None
+    inputs: list[str] | None = None
+    outputs: list[str] | None = None
+    depends_on: list[StepName] | None = None
+    exclusive: bool | None = None
+    skip_if: SkipIf | None = None
+    retries: int | None = Field(None, ge=0, le=10)
+    timeout: float | None = Field(None, gt=0, le=86400)
+    default: bool | None = None
+
+
+class Tool(_Model):
+    """The program a toolchain runs: its version is part of every step's fingerprint."""
+
+    command: str = Field(min_length=1, description="The executable (a {placeholder} allowed)")
+    version: list[str] = Field(min_length=1, description="argv printing its version")
+    install: str = Field(min_length=1, description="How to install it, said when it is missing")
+
+
+class Toolchain(_Model):
+    """A toolchain YAML file: default inputs, the tool and the steps of its modules."""
+
+    description: str = ""
+    tool: Tool | None = None
+    inputs: list[str] = []
+    skip_dirs: list[str] = Field([], description="Folders never read for inputs (outputs, "
+                                 "vendored code)")
+    env: Env = {}
+    modes: dict[Mode, dict[str, str | list[str]]] = Field({}, description="Placeholder values "
+                                                          "per mode")
+    steps: list[Step] = []
+
+
+class Artifact(_Model):
+    """A declared output checked by verify:<module>."""
+
+    path: str = Field(min_length=1)
+    max_bytes: int | None = Field(None, gt=0, description="Size budget")
+
+
 class Module(_Model):
     """One entry of `modules`."""
 
     name: ModuleName
     source: Source
-    destination: Destination
+    destination: Destination | None = Field(None, description="Where a site module is "
+                                            "published, '/' or '/x/y/'")
     module_json: RelPath = "module.json"
     css_path_prefix: PathPrefix = Field("", description="Where the links of a module built "
                                         "for the root point once published (default: its "
@@ -209,15 +324,22 @@ class Module(_Model):
     merge_strategy: MergeStrategy = "overwrite"
     priority: int | None = Field(None, ge=0, le=100, description="Older place of "
                                  "build_options.priority")
-    toolchain: Toolchain = "build.sh"
+    toolchain: ToolchainName = "build.sh"
     depends_on: list[ModuleName] = []
-    steps: list[dict[str, Any]] = []
+    steps: list[StepOverride] = Field([], description="Changes to the toolchain's steps (by "
+                                      "name) or steps of the module's own")
     inputs: list[RelPath] = Field([], description="Extra input globs, relative to the module")
-    outputs: list[RelPath] = []
+    outputs: list[str | Artifact] = Field([], description="Artifacts verify:<module> checks, "
+                                          "relative to dist/<mode>/<module>/")
     env: Env = {}
     retries: int = Field(0, ge=0, le=10)
     platforms: list[Platform] = []
     target: Chip | None = None
+
+    @property
+    def site_destination(self) -> str:
+        """A site module's destination (the loader ensures site modules have one)."""
+        return self.destination or "/"
 
     @property
     def build_priority(self) -> int:
@@ -279,6 +401,11 @@ def parse_manifest(text: str, file: str) -> Manifest:
 def parse_module_config(text: str, file: str) -> ModuleConfig:
     """Validate a module's own module.json text."""
     return _validate(ModuleConfig, _parse_json(text, file), file)
+
+
+def parse_toolchain(data: Any, file: str) -> Toolchain:
+    """Validate a toolchain YAML document (already parsed)."""
+    return _validate(Toolchain, data, file)
 
 
 def json_schema() -> dict[str, Any]:

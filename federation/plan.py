@@ -98,7 +98,7 @@ def _site(project: Project, state: State, module: Module) -> SiteBuild:
         module_json=module.module_json,
         script=fed.build_script,
         assets_dir=fed.assets_dir,
-        base_url=overrides.pop("baseURL", None) or _join_url(fed.baseURL, module.destination),
+        base_url=overrides.pop("baseURL", None) or _join_url(fed.baseURL, module.site_destination),
         overrides=overrides,
         env=dict(module.env),
         timeout=float(module.build_options.build_timeout),
@@ -173,7 +173,7 @@ def plan_federation(project: Project, state: State, sites: list[SiteBuild]) -> F
             continue
         # Links need fixing only when the module was built for another path than the one it
         # is published at (typically the root, through an overrides.baseURL).
-        published = site_path + module.destination.lstrip("/")
+        published = site_path + module.site_destination.lstrip("/")
         prefix = ""
         if rewrite and _url_folder(site.base_url) != published:
             prefix = module.css_path_prefix.rstrip("/") or published.rstrip("/")
@@ -181,7 +181,7 @@ def plan_federation(project: Project, state: State, sites: list[SiteBuild]) -> F
         if site.git is not None:
             source["branch"] = site.git.branch
         mounts.append(Mount(
-            name=module.name, destination=module.destination, strategy=module.merge_strategy,
+            name=module.name, destination=module.site_destination, strategy=module.merge_strategy,
             prefix=prefix, staged=site.staged, outcome=site.outcome, source=source,
             head_file=site.git.head_file if site.git else None))
     return FederationPlan(

@@ -4,19 +4,45 @@ from __future__ import annotations
 
 from typing import Any
 
+import doit
+
+from federation.errors import ManifestError
 from federation.loader import Project
+from federation.manifest import MODES
 from federation.state import State
+from federation.steps import StepsPlan
 from tasks import after_failures
 from tasks.reporter import FedbuildReporter
 
 
-def doit_config(project: Project, state: State) -> dict[str, Any]:
+def run_mode() -> str:
+    """The build mode from doit's command line (`doit mode=production`); development if none."""
+    mode = doit.get_var("mode", None) or "development"
+    if mode not in MODES:
+        raise ManifestError("command line", "mode", f"{mode!r} is not a mode; use "
+                            + ", ".join(f"mode={m}" for m in MODES))
+    return str(mode)
+
+
+def default_tasks(steps: StepsPlan, mode: str, sites: bool = True) -> list[str]:
+    """What plain `doit` runs: every build, the other default steps, federate (when there are
+    site modules); verify in production."""
+    names = ["build", *(s.task for s in steps.steps if s.default and s.step != "build")]
+    if sites:
+        names.append("federate")
+    if mode == "production" and steps.verifies:
+        names.append("verify")
+    return names
+
+
+def doit_config(project: Project, state: State,
+                defaults: list[str] | None = None) -> dict[str, Any]:
     """doit's settings; the command line still wins (`-n`, `-P`, `--continue`, `--reporter`)."""
     settings = project.manifest.federation.build_settings
     state.dir.mkdir(parents=True, exist_ok=True)  # sqlite3 creates the file, not its folder
     after_failures.install()  # federate runs even when a module's build failed
     return {
-        "default_tasks": ["build", "federate"],
+        "default_tasks": defaults or ["build", "federate"],
         # sqlite3 writes only the tasks a run changed, in one transaction: two runs
         # (or a `doit info` beside a build) never clobber each other's state.
         "backend": "sqlite3",

@@ -13,6 +13,7 @@ class Status(str, enum.Enum):
     """A task's status in a run's summary."""
 
     BUILT = "built"
+    FLAKY = "flaky"  # built, but only after a failed attempt
     UP_TO_DATE = "up to date"
     FAILED = "failed"
     TIMED_OUT = "timed out"

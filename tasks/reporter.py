@@ -24,7 +24,7 @@ from tasks.lock import LockHeld
 from tasks.outcome import Outcome, Status
 from tasks.session import Session
 
-_COLORS = {Status.BUILT: "32", Status.UP_TO_DATE: "2", Status.FAILED: "31",
+_COLORS = {Status.BUILT: "32", Status.FLAKY: "33", Status.UP_TO_DATE: "2", Status.FAILED: "31",
            Status.TIMED_OUT: "31", Status.SKIPPED: "33"}
 
 

@@ -41,6 +41,8 @@ class Command:
     retries: int = 0
     backoff: float = 0.5
     kill_grace: float = 3.0
+    append: bool = False  # add to the log (a later command of the same step) instead of
+    # starting it anew
 
     def __post_init__(self) -> None:
         # A str here would be a shell command line in disguise (and iterate as characters).
@@ -136,7 +138,9 @@ def run(command: Command) -> Result:
     usage = _Usage()
     env = {**os.environ, **command.env}
     command.log.parent.mkdir(parents=True, exist_ok=True)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+    if not command.append:
+        flags |= os.O_TRUNC
     # O_APPEND: our headers and the children's output share one file without clobbering.
     log = os.open(command.log, flags, 0o644)
     try:

@@ -55,7 +55,7 @@ def build_tasks(sites: list[SiteBuild]) -> Iterator[TaskDict]:
     # The group task `build` only gathers its subtasks: a failed one is reported once,
     # by itself, and the run ends "failed" (exit 1), not "dependency error" (exit 2).
     yield {"name": None, "meta": {AFTER_FAILURES: True},
-           "doc": "build every site module with the build script (build:<module> for one)"}
+           "doc": "build every module (build:<module> for one, with what it depends on)"}
     for site in sites:
         yield _build_task(site, walk)
 

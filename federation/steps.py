@@ -1,0 +1,386 @@
+"""The plan of toolchain steps: every `<step>:<module>` with its commands, inputs and order.
+
+Pure: it reads the manifest, the toolchain definitions and module folders, and
+runs nothing. A toolchain's steps, overridden or extended by the module's own
+`steps`, are expanded for the run's mode and host: placeholders filled in,
+input globs matched against the module's files, outputs made absolute, and
+dependencies turned into task names (a module's `depends_on` makes each of
+its steps wait for the same step of those modules, or their build).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from federation.errors import ManifestError
+from federation.graph import find_cycle
+from federation.inputs import SKIP_DIRS, SKIP_FILES
+from federation.loader import Project
+from federation.manifest import Artifact, Module, SkipIf, Step, Toolchain
+from federation.platforms import Host
+from federation.state import State
+
+# Filled in when the step runs, never part of its fingerprint.
+RUNTIME = ("out", "jobs")
+_PLACEHOLDER = re.compile(r"\{([a-z_]+(?::[A-Za-z0-9_.-]+)?)\}")
+DIST = "dist"
+
+
+@dataclass(frozen=True)
+class ToolPlan:
+    """The program a step runs: fingerprinted by its version, named when missing."""
+
+    command: str
+    version: tuple[str, ...]
+    install: str
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """One `<step>:<module>` task, fully expanded except {out} and {jobs}."""
+
+    module: str
+    step: str
+    toolchain: str
+    description: str
+    commands: tuple[tuple[str, ...], ...]
+    cwd: Path
+    env: dict[str, str]
+    inputs: tuple[str, ...]  # files, relative to the repository
+    outputs: tuple[Path, ...]
+    dist: Path  # dist/<mode>/<module>: where {out} lands
+    uses_out: bool
+    deps: tuple[str, ...]  # task names that run first
+    exclusive: bool
+    skip: str | None  # why the step does not run here, if it does not
+    retries: int
+    timeout: float
+    default: bool
+    mode: str
+    host: str
+    tool: ToolPlan | None
+    log: Path
+    outcome: Path
+    tmp: Path
+    root: Path
+
+    @property
+    def task(self) -> str:
+        """The doit task name."""
+        return f"{self.step}:{self.module}"
+
+    def signature(self) -> dict[str, Any]:
+        """What decides the step's result besides its input files (the tool version is added
+        when the run first needs it)."""
+        return {"commands": self.commands, "env": self.env, "cwd": str(self.cwd),
+                "mode": self.mode, "platform": self.host, "skip": self.skip,
+                "outputs": [str(o) for o in self.outputs]}
+
+
+@dataclass(frozen=True)
+class VerifyPlan:
+    """`verify:<module>`: the declared artifacts, checked after the module's steps."""
+
+    module: str
+    artifacts: tuple[tuple[Path, int | None], ...]
+    deps: tuple[str, ...]
+    outcome: Path
+    log: Path
+    root: Path
+
+    @property
+    def task(self) -> str:
+        """The doit task name."""
+        return f"verify:{self.module}"
+
+
+@dataclass
+class StepsPlan:
+    """Every step and verify task of the run, and the names of the default tasks."""
+
+    steps: list[StepPlan] = field(default_factory=list)
+    verifies: list[VerifyPlan] = field(default_factory=list)
+
+
+def plan_steps(project: Project, state: State, toolchains: dict[str, Toolchain], mode: str,
+               host: Host) -> StepsPlan:
+    """Expand every non-site module's steps for `mode` on `host`."""
+    plan = StepsPlan()
+    modules = {m.name: m for m in project.manifest.modules}
+    step_names = {m.name: _step_names(m, toolchains) for m in project.manifest.modules}
+    for index, module in enumerate(project.manifest.modules):
+        if module.toolchain == "build.sh":
+            continue
+        chain = toolchains[module.toolchain]
+        merged = merged_steps(module, chain, project.label, index)
+        _check_step_order(module, merged, project.label, index)
+        ctx = _Context(project, state, module, chain, mode, host, modules)
+        walk = _ModuleFiles(ctx.module_dir, project.root, chain.skip_dirs)
+        built = []
+        for step in merged:
+            deps = [f"{d}:{module.name}" for d in step.depends_on]
+            for other in module.depends_on:
+                if step.name in step_names[other]:
+                    deps.append(f"{step.name}:{other}")
+                elif "build" in step_names[other]:
+                    deps.append(f"build:{other}")
+            planned = ctx.step(step, deps, walk)
+            plan.steps.append(planned)
+            built.append(planned)
+        artifacts = [_artifact(a, ctx) for a in module.outputs]
+        if artifacts:
+            plan.verifies.append(VerifyPlan(
+                module=module.name, artifacts=tuple(artifacts),
+                deps=tuple(s.task for s in built if s.default), outcome=state.outcome(
+                    f"verify:{module.name}"), log=state.log(f"verify:{module.name}"),
+                root=project.root))
+    return plan
+
+
+def merged_steps(module: Module, chain: Toolchain, label: str, index: int) -> list[Step]:
+    """The toolchain's steps with the module's overrides applied, then the module's own."""
+    steps = {step.name: step for step in chain.steps}
+    for j, override in enumerate(module.steps):
+        given = override.model_dump(exclude_none=True)
+        base = steps.get(override.name)
+        data = {**(base.model_dump(exclude_none=True) if base else {}), **given}
+        if "argv" in given:
+            data.pop("commands", None)
+        if "commands" in given:
+            data.pop("argv", None)
+        if "argv" not in data and "commands" not in data:
+            raise ManifestError(label, f"modules[{index}].steps[{j}]",
+                                f"step {override.name!r} is not a step of toolchain "
+                                f"{module.toolchain!r}; give it argv or commands")
+        steps[override.name] = Step.model_validate(data)
+    return list(steps.values())
+
+
+def _step_names(module: Module, toolchains: dict[str, Toolchain]) -> set[str]:
+    chain = toolchains.get(module.toolchain)
+    names = {s.name for s in chain.steps} if chain else set()
+    return names | {s.name for s in module.steps}
+
+
+def _check_step_order(module: Module, steps: list[Step], label: str, index: int) -> None:
+    names = {s.name for s in steps}
+    for step in steps:
+        for dep in step.depends_on:
+            if dep not in names:
+                raise ManifestError(label, f"modules[{index}].steps",
+                                    f"step {step.name!r} of {module.name!r} depends on "
+                                    f"{dep!r}, which is not one of its steps "
+                                    f"({', '.join(sorted(names))})")
+    cycle = find_cycle({s.name: list(s.depends_on) for s in steps})
+    if cycle:
+        raise ManifestError(label, f"modules[{index}].steps",
+                            f"the steps of {module.name!r} depend on each other in a cycle: "
+                            + " -> ".join(cycle))
+
+
+class _Context:
+    """Placeholder values and paths for one module in one mode."""
+
+    def __init__(self, project: Project, state: State, module: Module, chain: Toolchain,
+                 mode: str, host: Host, modules: dict[str, Module]) -> None:
+        self.project, self.state, self.module, self.chain = project, state, module, chain
+        self.mode, self.host = mode, host
+        self.module_dir = project.local_dir(module)
+        self.dist = project.root / DIST / mode / module.name
+        self.values: dict[str, str | list[str]] = {
+            "root": str(project.root), "module_dir": str(self.module_dir), "name": module.name,
+            "dist": str(self.dist), "work": str(state.dir / "work" / mode / module.name),
+            "mode": mode, "platform": host.platform, "arch": host.arch,
+            "target_triple": host.target_triple, "python": sys.executable,
+            **chain.modes.get(mode, {})}  # type: ignore[call-overload]
+        self.modules = modules
+
+    def expand(self, text: str, where: str) -> str | list[str]:
+        """One value with its placeholders filled in (a lone list placeholder stays a list)."""
+        lone = _PLACEHOLDER.fullmatch(text)
+        if lone:
+            value = self._value(lone.group(1), where)
+            return list(value) if isinstance(value, list) else value
+        return _PLACEHOLDER.sub(lambda m: self._text(m.group(1), where), text)
+
+    def argv(self, argv: list[str], where: str) -> tuple[str, ...]:
+        """An argv with list placeholders spliced in."""
+        out: list[str] = []
+        for arg in argv:
+            value = self.expand(arg, where)
+            out.extend(value if isinstance(value, list) else [value])
+        return tuple(out)
+
+    def _text(self, name: str, where: str) -> str:
+        value = self._value(name, where)
+        return " ".join(value) if isinstance(value, list) else value
+
+    def _value(self, name: str, where: str) -> str | list[str]:
+        if name in RUNTIME:
+            return "{" + name + "}"
+        if name.startswith("dist:"):
+            other = name.partition(":")[2]
+            if other not in self.modules:
+                raise self._error(where, f"{{{name}}} names no module of modules.json")
+            return str(self.project.root / DIST / self.mode / other)
+        if name not in self.values:
+            known = ", ".join(f"{{{k}}}" for k in sorted([*self.values, *RUNTIME, "dist:NAME"]))
+            raise self._error(where, f"unknown placeholder {{{name}}}; known: {known}")
+        return self.values[name]
+
+    def _error(self, where: str, message: str) -> ManifestError:
+        index = next(i for i, m in enumerate(self.project.manifest.modules)
+                     if m.name == self.module.name)
+        return ManifestError(self.project.label, f"modules[{index}]",
+                             f"{where} of module {self.module.name!r}: {message}")
+
+    def step(self, step: Step, deps: list[str], walk: _ModuleFiles) -> StepPlan:
+        """Expand one step."""
+        where = f"step {step.name!r}"
+        commands = tuple(self.argv(argv, where) for argv in step.command_list)
+        env = {k: self._text_of(v, where) for k, v in {**self.chain.env, **step.env}.items()}
+        uses_out = any("{out}" in a for c in commands for a in c) or \
+            any("{out}" in v for v in env.values())
+        outputs = tuple(self._output(o, where) for o in step.outputs)
+        if uses_out and not step.outputs:
+            outputs = (self.dist,)
+        patterns = [*(step.inputs if step.inputs is not None else self.chain.inputs),
+                    *self.module.inputs]
+        tool = self.chain.tool
+        task = f"{step.name}:{self.module.name}"
+        return StepPlan(
+            module=self.module.name, step=step.name, toolchain=self.module.toolchain,
+            description=step.description or " ".join(commands[0]),
+            commands=commands, cwd=Path(self._text_of(step.cwd, where)), env=env,
+            inputs=tuple(walk.matching(patterns)), outputs=outputs, dist=self.dist,
+            uses_out=uses_out, deps=tuple(deps), exclusive=step.exclusive,
+            skip=self._skip(step), retries=step.retries, timeout=step.timeout,
+            default=step.default, mode=self.mode, host=self.host.name,
+            tool=ToolPlan(self._text_of(tool.command, where),
+                          self.argv(tool.version, where), tool.install) if tool else None,
+            log=self.state.log(task), outcome=self.state.outcome(task), tmp=self.state.tmp,
+            root=self.project.root)
+
+    def _text_of(self, text: str, where: str) -> str:
+        value = self.expand(text, where)
+        return " ".join(value) if isinstance(value, list) else value
+
+    def _output(self, text: str, where: str) -> Path:
+        path = Path(self._text_of(text, where))
+        return path if path.is_absolute() else self.dist / path
+
+    def _skip(self, step: Step) -> str | None:
+        if not self.host.matches(list(self.module.platforms)):
+            return (f"{self.module.name} builds only on {', '.join(self.module.platforms)}; "
+                    f"this host is {self.host.name}")
+        return skip_reason(step.skip_if, self.mode, self.host, self.module_dir)
+
+
+def skip_reason(cond: SkipIf | None, mode: str, host: Host, module_dir: Path) -> str | None:
+    """Why `skip_if` skips the step (every condition given holds), or None."""
+    if cond is None:
+        return None
+    reasons = []
+    checks = [
+        (cond.mode, lambda v: mode in v, f"the mode is {mode}"),
+        (cond.mode_not, lambda v: mode not in v, f"the mode is {mode}"),
+        (cond.platform, lambda v: host.matches(v), f"the host is {host.name}"),
+        (cond.platform_not, lambda v: not host.matches(v), f"the host is {host.name}"),
+        (cond.exists, lambda v: (module_dir / v).exists(), f"{cond.exists} exists"),
+        (cond.missing, lambda v: not (module_dir / v).exists(), f"{cond.missing} is missing"),
+    ]
+    for value, holds, reason in checks:
+        if value is None:
+            continue
+        if not holds(value):
+            return None
+        reasons.append(reason)
+    return "skip_if: " + ", ".join(reasons) if reasons else None
+
+
+def _artifact(item: str | Artifact, ctx: _Context) -> tuple[Path, int | None]:
+    path, budget = (item, None) if isinstance(item, str) else (item.path, item.max_bytes)
+    return ctx._output(path, "outputs"), budget
+
+
+class _ModuleFiles:
+    """A module's files, listed once, matched against any number of glob lists."""
+
+    def __init__(self, folder: Path, root: Path, skip_dirs: list[str]) -> None:
+        self.folder, self.root = folder, root
+        self.skip_dirs = skip_dirs
+        self._files: list[str] | None = None
+        self._prefix = os.path.relpath(folder, root).replace(os.sep, "/")
+
+    def matching(self, patterns: list[str]) -> list[str]:
+        """Files (relative to the repository) matching any of `patterns` (relative to the
+        module; `**` spans folders)."""
+        if not patterns:
+            return []
+        regex = re.compile("|".join(f"(?:{_glob_regex(p)})" for p in patterns))
+        base = "" if self._prefix == "." else self._prefix + "/"
+        return [base + rel for rel in self.files() if regex.fullmatch(rel)]
+
+    def files(self) -> list[str]:
+        """Every file below the module, outputs and vendored folders skipped."""
+        if self._files is None:
+            self._files = _list(self.folder, self.skip_dirs)
+        return self._files
+
+
+def _list(folder: Path, skip_dirs: list[str]) -> list[str]:
+    found: list[str] = []
+    cut = len(os.fspath(folder).rstrip(os.sep)) + 1
+    stack = [os.fspath(folder)]
+    while stack:
+        current = stack.pop()
+        try:
+            entries = list(os.scandir(current))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name not in SKIP_DIRS and not any(
+                        fnmatch.fnmatchcase(entry.name, pattern) for pattern in skip_dirs):
+                    stack.append(entry.path)
+            elif entry.name not in SKIP_FILES and (
+                    not entry.is_symlink() or os.path.exists(entry.path)):
+                found.append(entry.path[cut:].replace(os.sep, "/"))
+    return sorted(found)
+
+
+def _glob_regex(pattern: str) -> str:
+    """A glob (`*` within a folder, `**` across folders, `?`, `[...]`) as a regex."""
+    out, i = [], 0
+    pattern = pattern.strip("/")
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[":
+            end = pattern.find("]", i + 1)
+            if end < 0:
+                out.append(re.escape(pattern[i]))
+                i += 1
+            else:
+                out.append(pattern[i:end + 1].replace("[!", "[^"))
+                i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return "".join(out)

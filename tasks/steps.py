@@ -1,0 +1,261 @@
+"""Tasks for toolchain steps (`<step>:<module>`) and `verify:<module>`.
+
+The generators only describe; the actions run each step's commands through the
+runner, in the module's folder, and move what a step wrote to {out} into
+dist/<mode>/<module>/ only when every command succeeded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from doit.exceptions import TaskFailed
+from doit.tools import result_dep
+
+from federation.digests import stat_fingerprint
+from federation.staging import new_workdir, remove_tree, replace_dir
+from federation.state import STATE_DIR
+from federation.steps import StepPlan, ToolPlan, VerifyPlan
+from tasks.exclusive import slot
+from tasks.outcome import Outcome, Status
+from tasks.runner import Command, Result, run
+from tasks.runner import Status as RunStatus
+
+TaskDict = dict[str, Any]
+_VERSION_TIMEOUT = 60.0
+
+
+def step_tasks(steps: list[StepPlan], groups: bool = True) -> Iterator[TaskDict]:
+    """A subtask per module (`test:web`) and, with `groups`, a group task per step name
+    (`doit test`)."""
+    names: dict[str, list[str]] = {}
+    for step in steps:
+        names.setdefault(step.step, []).append(step.module)
+    for name, modules in names.items() if groups else ():
+        yield {"basename": name, "name": None,
+               "doc": f"{name} every module that has a {name} step ({', '.join(modules)})"}
+    for step in steps:
+        yield step_task(step)
+
+
+def step_task(step: StepPlan) -> TaskDict:
+    """The task dict of one step."""
+    where = os.path.relpath(step.cwd, step.root)
+    task: TaskDict = {
+        "basename": step.step,
+        "name": step.module,
+        "doc": f"{step.description} [{step.toolchain}, {step.mode}, in {where}]",
+        "actions": [(run_step, [step])],
+        "file_dep": list(step.inputs),
+        "task_dep": list(step.deps),
+        "uptodate": [StepSignature(step), *(result_dep(dep) for dep in step.deps)],
+        "clean": [(clean_outputs, [step])],
+    }
+    if step.skip:
+        task["doc"] = f"{step.description} [skipped here: {step.skip}]"
+        task["uptodate"] = [False]  # say why it is skipped on every run
+    else:
+        task["targets"] = [str(o) for o in step.outputs]
+    return task
+
+
+def verify_tasks(verifies: list[VerifyPlan]) -> Iterator[TaskDict]:
+    """`verify:<module>`: declared artifacts exist, are not empty and fit their budget."""
+    if verifies:
+        yield {"basename": "verify", "name": None,
+               "doc": "check every module's declared artifacts"}
+    for plan in verifies:
+        yield {
+            "basename": "verify",
+            "name": plan.module,
+            "doc": f"check {len(plan.artifacts)} artifacts of {plan.module} exist, are not "
+                   "empty and fit their size budget",
+            "actions": [(verify, [plan])],
+            "task_dep": list(plan.deps),
+            "uptodate": [False],
+        }
+
+
+class StepSignature:
+    """Up to date only while the commands, env, mode, platform and tool version are the same."""
+
+    def __init__(self, step: StepPlan) -> None:
+        self.step = step
+        self.digest: str | None = None
+
+    def configure_task(self, task: Any) -> None:
+        """Save the signature with the task's success (as doit's config_changed does)."""
+        task.value_savers.append(lambda: {"signature": self.digest})
+
+    def __call__(self, task: Any, values: dict[str, Any]) -> bool:
+        data = {**self.step.signature(), "tool": tool_version(self.step.tool, self.step.root)}
+        self.digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str)
+                                     .encode()).hexdigest()
+        return values.get("signature") == self.digest
+
+
+_versions: dict[tuple[str, ...], str | None] = {}
+
+
+def tool_version(tool: ToolPlan | None, root: Path) -> str | None:
+    """The tool's version line, asked once per run (None when it cannot be run)."""
+    if tool is None:
+        return None
+    if tool.version not in _versions:
+        log = root / STATE_DIR / "logs" / "tools" / f"{Path(tool.command).name}.log"
+        result = run(Command(argv=tool.version, cwd=root, log=log, timeout=_VERSION_TIMEOUT))
+        text = log.read_text(errors="replace").splitlines()
+        lines = [line for line in text if not line.startswith("$ ")]
+        _versions[tool.version] = lines[0].strip() if result.ok and lines else None
+    return _versions[tool.version]
+
+
+def run_step(step: StepPlan) -> dict[str, Any] | TaskFailed:
+    """Run the step's commands; publish {out} into dist/ only if all succeeded."""
+    started = time.monotonic()
+    if step.skip:
+        Outcome(task=step.task, status=Status.SKIPPED, duration=0.0, log=str(step.log),
+                message=step.skip).write(step.outcome)
+        return {"skipped": step.skip}
+    missing = _missing_tool(step)
+    if missing:
+        return _finish(step, Outcome(task=step.task, status=Status.FAILED,
+                                     duration=time.monotonic() - started, log=str(step.log),
+                                     message=missing))
+    with slot(step.root / STATE_DIR / "steps.lock", step.exclusive):
+        work = new_workdir(step.tmp, step.task.replace(":", "-")) if step.uses_out else None
+        try:
+            out = work / "out" if work else None
+            if out:
+                out.mkdir()
+            results = _run_commands(step, out)
+            if all(r.ok for r in results) and out is not None:
+                merge_into(out, step.dist)
+        finally:
+            if work:
+                remove_tree(work)
+    return _finish(step, _record(step, results, time.monotonic() - started))
+
+
+def _run_commands(step: StepPlan, out: Path | None) -> list[Result]:
+    values = {"{out}": str(out) if out else "", "{jobs}": str(os.cpu_count() or 1)}
+
+    def fill(text: str) -> str:
+        for key, value in values.items():
+            text = text.replace(key, value)
+        return text
+
+    env = {k: fill(v) for k, v in step.env.items()}
+    results: list[Result] = []
+    for i, argv in enumerate(step.commands):
+        result = run(Command(argv=tuple(fill(a) for a in argv), cwd=step.cwd, log=step.log,
+                             env=env, timeout=step.timeout, retries=step.retries,
+                             append=i > 0))
+        results.append(result)
+        if not result.ok:
+            break
+    return results
+
+
+def _missing_tool(step: StepPlan) -> str | None:
+    exe = step.commands[0][0]
+    found = os.access(exe, os.X_OK) if os.sep in exe else shutil.which(exe)
+    if found:
+        return None
+    hint = f"; install it: {step.tool.install}" if step.tool else ""
+    return f"{step.task} needs {exe!r}, which is not installed (not found on PATH){hint}"
+
+
+def merge_into(out: Path, dist: Path) -> None:
+    """Move each top-level entry of `out` into `dist`, replacing the one of the same name."""
+    dist.mkdir(parents=True, exist_ok=True)
+    for entry in sorted(out.iterdir()):
+        target = dist / entry.name
+        if entry.is_dir() and not entry.is_symlink() and target.is_dir():
+            replace_dir(entry, target)
+        else:
+            if target.is_dir() and not target.is_symlink():
+                remove_tree(target)
+            os.replace(entry, target)
+
+
+def clean_outputs(step: StepPlan) -> None:
+    """`doit clean <step>:<module>`: remove what the step writes, never its sources."""
+    for output in step.outputs:
+        if output.resolve() == step.cwd.resolve() or step.cwd.resolve().is_relative_to(
+                output.resolve()):
+            continue  # never a folder that holds the module itself
+        remove_tree(output)
+
+
+def _record(step: StepPlan, results: list[Result], duration: float) -> Outcome:
+    last = results[-1]
+    attempts = max(r.attempts for r in results)
+    if last.ok:
+        status = Status.FLAKY if attempts > 1 else Status.BUILT
+        message = f"passed on attempt {attempts}" if attempts > 1 else ""
+    else:
+        status = Status.TIMED_OUT if last.status is RunStatus.TIMED_OUT else Status.FAILED
+        message = last.describe()
+        if last.status is RunStatus.MISSING_TOOL and step.tool:
+            message += f"\ninstall it: {step.tool.install}"
+    return Outcome(task=step.task, status=status, duration=duration, log=str(step.log),
+                   exit_code=last.exit_code, attempts=attempts,
+                   peak_rss=max(r.peak_rss for r in results),
+                   cpu_time=sum(r.cpu_time for r in results), message=message)
+
+
+def _finish(step: StepPlan, outcome: Outcome) -> dict[str, Any] | TaskFailed:
+    outcome.write(step.outcome)
+    if outcome.status.failed:
+        return TaskFailed(outcome.message)
+    # What dependents compare (result_dep): the outputs as they are now, or when it ran.
+    outputs = {str(o): stat_fingerprint(o) if o.is_dir() else _file_stamp(o)
+               for o in step.outputs}
+    return {"outputs": outputs} if outputs else {"ran": time.time_ns()}
+
+
+def _file_stamp(path: Path) -> str | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def verify(plan: VerifyPlan) -> dict[str, Any] | TaskFailed:
+    """Check the module's declared artifacts; fail naming each problem."""
+    problems, lines = [], []
+    for path, budget in plan.artifacts:
+        shown = os.path.relpath(path, plan.root)
+        size = _size(path)
+        if size is None:
+            problems.append(f"{shown}: missing")
+        elif size == 0:
+            problems.append(f"{shown}: empty")
+        elif budget is not None and size > budget:
+            problems.append(f"{shown}: {size} bytes, over its budget of {budget}")
+        else:
+            lines.append(f"{shown}: {size} bytes" + (f" (budget {budget})" if budget else ""))
+    plan.log.parent.mkdir(parents=True, exist_ok=True)
+    plan.log.write_text("\n".join([*lines, *problems]) + "\n")
+    status = Status.FAILED if problems else Status.BUILT
+    message = f"verify:{plan.module}: " + "; ".join(problems) if problems else ""
+    Outcome(task=plan.task, status=status, duration=0.0, log=str(plan.log),
+            message=message).write(plan.outcome)
+    return TaskFailed(message) if problems else {"checked": len(lines)}
+
+
+def _size(path: Path) -> int | None:
+    if path.is_file():
+        return path.stat().st_size
+    if path.is_dir():
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return None
