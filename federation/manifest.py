@@ -240,6 +240,8 @@ class Step(_Model):
     outputs: list[str] = Field([], description="Files or folders the step writes: relative to "
                                "the module's dist/<mode>/<module>/ folder unless a placeholder "
                                "makes them absolute")
+    clean: list[str] = Field([], description="More that `doit clean` removes besides outputs "
+                             "(e.g. node_modules); never a source")
     depends_on: list[StepName] = Field([], description="Steps of the same module that run first")
     exclusive: bool = Field(False, description="Never runs beside another step")
     skip_if: SkipIf | None = None
@@ -271,6 +273,7 @@ class StepOverride(_Model):
     env: Env | None = None
     inputs: list[str] | None = None
     outputs: list[str] | None = None
+    clean: list[str] | None = None
     depends_on: list[StepName] | None = None
     exclusive: bool | None = None
     skip_if: SkipIf | None = None

