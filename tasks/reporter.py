@@ -88,6 +88,8 @@ class FedbuildReporter:
         outcome = self._outcome(task.name)
         status = outcome.status if outcome else Status.BUILT
         note = "failed, tolerated (skip_on_error)" if outcome and outcome.tolerated else ""
+        if outcome and outcome.status in (Status.SKIPPED, Status.FLAKY):
+            note = outcome.message  # why it was skipped; on which attempt it passed
         self._finish(task.name, status, outcome, note)
         if outcome and outcome.tolerated:
             self._write(outcome.message)
@@ -205,7 +207,7 @@ def format_summary(rows: list[Row], paint: Any = lambda status, text: text) -> s
     lines.append("")
     lines.append(f"{len(rows)} tasks: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
     timed = [r for r in rows if r.duration is not None and r.status in (
-        Status.BUILT, Status.FAILED, Status.TIMED_OUT)]
+        Status.BUILT, Status.FLAKY, Status.FAILED, Status.TIMED_OUT)]
     if timed:
         total = sum(r.duration or 0.0 for r in timed)
         fastest = min(timed, key=lambda r: r.duration or 0.0)
