@@ -19,10 +19,10 @@ class State:
         """The state folder."""
         return self.root / STATE_DIR
 
-    @property
-    def db(self) -> Path:
-        """doit's dependency database."""
-        return self.dir / "doit.sqlite3"
+    def db(self, mode: str = "development") -> Path:
+        """doit's dependency database; one per mode, since each mode has its own outputs,
+        so switching back and forth rebuilds nothing that is still current."""
+        return self.dir / ("doit.sqlite3" if mode == "development" else f"doit-{mode}.sqlite3")
 
     @property
     def lock(self) -> Path:

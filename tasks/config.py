@@ -35,8 +35,8 @@ def default_tasks(steps: StepsPlan, mode: str, sites: bool = True) -> list[str]:
     return names
 
 
-def doit_config(project: Project, state: State,
-                defaults: list[str] | None = None) -> dict[str, Any]:
+def doit_config(project: Project, state: State, defaults: list[str] | None = None,
+                mode: str = "development") -> dict[str, Any]:
     """doit's settings; the command line still wins (`-n`, `-P`, `--continue`, `--reporter`)."""
     settings = project.manifest.federation.build_settings
     state.dir.mkdir(parents=True, exist_ok=True)  # sqlite3 creates the file, not its folder
@@ -46,7 +46,7 @@ def doit_config(project: Project, state: State,
         # sqlite3 writes only the tasks a run changed, in one transaction: two runs
         # (or a `doit info` beside a build) never clobber each other's state.
         "backend": "sqlite3",
-        "dep_file": str(state.db),
+        "dep_file": str(state.db(mode)),
         "reporter": FedbuildReporter,
         "num_process": settings.max_parallel_builds if settings.parallel else 0,
         # Threads: actions mostly wait on subprocesses, and nothing needs pickling.

@@ -19,7 +19,7 @@ from typing import Any
 from doit.exceptions import TaskFailed
 from doit.tools import result_dep
 
-from federation.digests import stat_fingerprint
+from federation.digests import content_digest, file_digest, stat_fingerprint
 from federation.staging import new_workdir, remove_tree, replace_dir
 from federation.state import STATE_DIR
 from federation.steps import StepPlan, ToolPlan, VerifyPlan
@@ -40,7 +40,7 @@ def step_tasks(steps: list[StepPlan], groups: bool = True) -> Iterator[TaskDict]
         names.setdefault(step.step, []).append(step.module)
     for name, modules in names.items() if groups else ():
         yield {"basename": name, "name": None,
-               "doc": f"{name} every module that has a {name} step ({', '.join(modules)})"}
+               "doc": f"the {name} step of every module having one ({', '.join(modules)})"}
     for step in steps:
         yield step_task(step)
 
@@ -75,8 +75,8 @@ def verify_tasks(verifies: list[VerifyPlan]) -> Iterator[TaskDict]:
         yield {
             "basename": "verify",
             "name": plan.module,
-            "doc": f"check {len(plan.artifacts)} artifacts of {plan.module} exist, are not "
-                   "empty and fit their size budget",
+            "doc": f"check that the {len(plan.artifacts)} declared artifacts of {plan.module} "
+                   "exist, are not empty and fit their size budgets",
             "actions": [(verify, [plan])],
             "task_dep": list(plan.deps),
             "uptodate": [False],
@@ -91,14 +91,18 @@ class StepSignature:
         self.digest: str | None = None
 
     def configure_task(self, task: Any) -> None:
-        """Save the signature with the task's success (as doit's config_changed does)."""
-        task.value_savers.append(lambda: {"signature": self.digest})
+        """Save the signature with the task's success (as doit's config_changed does), and
+        which of its outputs and cleanable folders existed then."""
+        task.value_savers.append(lambda: {"signature": self.digest, "present": [
+            str(p) for p in (*self.step.outputs, *self.step.clean) if p.exists()]})
 
     def __call__(self, task: Any, values: dict[str, Any]) -> bool:
         data = {**self.step.signature(), "tool": tool_version(self.step.tool, self.step.root)}
         self.digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str)
                                      .encode()).hexdigest()
-        return values.get("signature") == self.digest
+        # Something the step made is gone (`doit clean`, or by hand): run it again.
+        present = all(Path(p).exists() for p in values.get("present", []))
+        return values.get("signature") == self.digest and present
 
 
 _versions: dict[tuple[str, ...], str | None] = {}
@@ -174,21 +178,16 @@ def _missing_tool(step: StepPlan) -> str | None:
 
 
 def merge_into(out: Path, dist: Path) -> None:
-    """Move each top-level entry of `out` into `dist`, replacing the one of the same name."""
-    dist.mkdir(parents=True, exist_ok=True)
-    for entry in sorted(out.iterdir()):
-        target = dist / entry.name
-        if entry.is_dir() and not entry.is_symlink() and target.is_dir():
-            replace_dir(entry, target)
-        else:
-            if target.is_dir() and not target.is_symlink():
-                remove_tree(target)
-            os.replace(entry, target)
+    """Make `out` the module's dist folder in one rename: nothing stale survives a rebuild."""
+    replace_dir(out, dist)
 
 
 def clean_outputs(step: StepPlan) -> None:
     """`doit clean <step>:<module>`: remove what the step writes, never its sources."""
-    for output in (*step.outputs, *step.clean):
+    paths = [*step.outputs]
+    for path in step.clean:  # may hold globs: src/*.egg-info
+        paths += sorted(path.parent.glob(path.name)) if "*" in path.name else [path]
+    for output in paths:
         if output.resolve() == step.cwd.resolve() or step.cwd.resolve().is_relative_to(
                 output.resolve()):
             continue  # never a folder that holds the module itself
@@ -217,17 +216,18 @@ def _finish(step: StepPlan, outcome: Outcome) -> dict[str, Any] | TaskFailed:
     if outcome.status.failed:
         return TaskFailed(outcome.message)
     # What dependents compare (result_dep): the outputs as they are now, or when it ran.
-    outputs = {str(o): stat_fingerprint(o) if o.is_dir() else _file_stamp(o)
-               for o in step.outputs}
+    outputs = {str(o): _output_stamp(o, step.dist) for o in step.outputs}
     return {"outputs": outputs} if outputs else {"ran": time.time_ns()}
 
 
-def _file_stamp(path: Path) -> str | None:
-    try:
-        st = path.stat()
-    except OSError:
+def _output_stamp(path: Path, dist: Path) -> str | None:
+    """Artifacts (under dist/) by content, so a byte-identical rebuild reruns nothing after it;
+    build folders (huge) by file stats."""
+    if not path.exists():
         return None
-    return f"{st.st_size}:{st.st_mtime_ns}"
+    if path.is_relative_to(dist):
+        return content_digest(path) if path.is_dir() else file_digest(path)
+    return stat_fingerprint(path) if path.is_dir() else str(path.stat().st_mtime_ns)
 
 
 def verify(plan: VerifyPlan) -> dict[str, Any] | TaskFailed:

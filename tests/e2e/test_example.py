@@ -1,4 +1,4 @@
-"""This repository's own example federation builds with Hugo through doit, then is a no-op."""
+"""The example monorepo (Hugo sites and toolchain modules) builds through doit, then is a no-op."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ EXAMPLE_PARTS = ("modules.json", "modules.schema.json", "modules", "site", "scri
 
 
 def test_example_federation_builds_every_module(tmp_path: Path) -> None:
-    """`doit` builds home, docs and blog with the real build.sh and Hugo; a rerun builds nothing."""
+    """`doit` builds the sites with Hugo and the toolchain modules; a rerun builds nothing."""
     repo = tmp_path / "example"
     repo.mkdir()
     for part in EXAMPLE_PARTS:
@@ -32,10 +32,10 @@ def test_example_federation_builds_every_module(tmp_path: Path) -> None:
         assert title in index.lower()
     docs_index = (staging / "docs" / "index.html").read_text()
     assert "/docs/" in docs_index  # built for its destination under the federation's baseURL
-    assert "4 tasks: 4 built" in first.stdout
+    assert "13 tasks: 13 built" in first.stdout
     assert "federation: published public/" in first.stdout
     second = run_doit(repo)
-    assert "4 tasks: 4 up to date" in second.stdout
+    assert "13 tasks: 13 up to date" in second.stdout
     assert "federation: up to date public/" in second.stdout
 
 
