@@ -94,6 +94,7 @@ class VerifyPlan:
     outcome: Path
     log: Path
     root: Path
+    skip: str | None = None
 
     @property
     def task(self) -> str:
@@ -123,7 +124,7 @@ def plan_steps(project: Project, state: State, toolchains: dict[str, Toolchain],
         _check_step_order(module, merged, project.label, index)
         ctx = _Context(project, state, module, chain, mode, host, modules)
         walk = _ModuleFiles(ctx.module_dir, project.root, chain.skip_dirs)
-        built = []
+        built: list[StepPlan] = []
         for step in merged:
             deps = [f"{d}:{module.name}" for d in step.depends_on]
             for other in module.depends_on:
@@ -132,6 +133,13 @@ def plan_steps(project: Project, state: State, toolchains: dict[str, Toolchain],
                 elif "build" in step_names[other]:
                     deps.append(f"build:{other}")
             planned = ctx.step(step, deps, walk)
+            writer = next((b for b in built if b.uses_out), None)
+            if planned.uses_out and writer is not None:
+                raise ManifestError(project.label, f"modules[{index}].steps",
+                                    f"steps {writer.step!r} and {step.name!r} of "
+                                    f"{module.name!r} both write {{out}}, which becomes the "
+                                    "module's whole dist folder; let one of them write to "
+                                    "{work} instead")
             plan.steps.append(planned)
             built.append(planned)
         artifacts = [_artifact(a, ctx) for a in module.outputs]
@@ -140,7 +148,7 @@ def plan_steps(project: Project, state: State, toolchains: dict[str, Toolchain],
                 module=module.name, artifacts=tuple(artifacts),
                 deps=tuple(s.task for s in built if s.default), outcome=state.outcome(
                     f"verify:{module.name}"), log=state.log(f"verify:{module.name}"),
-                root=project.root))
+                root=project.root, skip=ctx.platform_skip()))
     return plan
 
 
@@ -259,7 +267,7 @@ class _Context:
         return StepPlan(
             module=self.module.name, step=step.name, toolchain=self.module.toolchain,
             description=step.description or " ".join(commands[0]),
-            commands=commands, cwd=Path(self._text_of(step.cwd, where)), env=env,
+            commands=commands, cwd=self.module_dir / self._text_of(step.cwd, where), env=env,
             inputs=tuple(walk.matching(patterns)), outputs=outputs,
             clean=tuple(self._output(c, where) for c in step.clean), dist=self.dist,
             uses_out=uses_out, deps=tuple(deps), exclusive=step.exclusive,
@@ -276,14 +284,21 @@ class _Context:
         return " ".join(value) if isinstance(value, list) else value
 
     def _output(self, text: str, where: str) -> Path:
+        # What a step writes to {out} ends up in the module's dist folder.
+        text = text.replace("{out}", str(self.dist))
         path = Path(self._text_of(text, where))
         return path if path.is_absolute() else self.dist / path
 
+    def platform_skip(self) -> str | None:
+        """Why the module is not built on this host, if it is not."""
+        if self.host.matches(list(self.module.platforms)):
+            return None
+        return (f"{self.module.name} builds only on {', '.join(self.module.platforms)}; "
+                f"this host is {self.host.name}")
+
     def _skip(self, step: Step) -> str | None:
-        if not self.host.matches(list(self.module.platforms)):
-            return (f"{self.module.name} builds only on {', '.join(self.module.platforms)}; "
-                    f"this host is {self.host.name}")
-        return skip_reason(step.skip_if, self.mode, self.host, self.module_dir)
+        return self.platform_skip() or skip_reason(step.skip_if, self.mode, self.host,
+                                                   self.module_dir)
 
 
 def skip_reason(cond: SkipIf | None, mode: str, host: Host, module_dir: Path) -> str | None:

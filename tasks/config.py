@@ -24,10 +24,11 @@ def run_mode() -> str:
     return str(mode)
 
 
-def default_tasks(steps: StepsPlan, mode: str, sites: bool = True) -> list[str]:
-    """What plain `doit` runs: every build, the other default steps, federate (when there are
-    site modules); verify in production."""
-    names = ["build", *(s.task for s in steps.steps if s.default and s.step != "build")]
+def default_tasks(steps: StepsPlan, mode: str, sites: list[str]) -> list[str]:
+    """What plain `doit` runs: every site build and every step marked default, federate (when
+    there are site modules); verify in production."""
+    names = [f"build:{site}" for site in sites]
+    names += [s.task for s in steps.steps if s.default]
     if sites:
         names.append("federate")
     if mode == "production" and steps.verifies:

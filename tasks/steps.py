@@ -23,6 +23,7 @@ from federation.digests import content_digest, file_digest, stat_fingerprint
 from federation.staging import new_workdir, remove_tree, replace_dir
 from federation.state import STATE_DIR
 from federation.steps import StepPlan, ToolPlan, VerifyPlan
+from tasks.after_failures import AFTER_FAILURES
 from tasks.exclusive import slot
 from tasks.outcome import Outcome, Status
 from tasks.runner import Command, Result, run
@@ -39,7 +40,7 @@ def step_tasks(steps: list[StepPlan], groups: bool = True) -> Iterator[TaskDict]
     for step in steps:
         names.setdefault(step.step, []).append(step.module)
     for name, modules in names.items() if groups else ():
-        yield {"basename": name, "name": None,
+        yield {"basename": name, "name": None, "meta": {AFTER_FAILURES: True},
                "doc": f"the {name} step of every module having one ({', '.join(modules)})"}
     for step in steps:
         yield step_task(step)
@@ -69,7 +70,7 @@ def step_task(step: StepPlan) -> TaskDict:
 def verify_tasks(verifies: list[VerifyPlan]) -> Iterator[TaskDict]:
     """`verify:<module>`: declared artifacts exist, are not empty and fit their budget."""
     if verifies:
-        yield {"basename": "verify", "name": None,
+        yield {"basename": "verify", "name": None, "meta": {AFTER_FAILURES: True},
                "doc": "check every module's declared artifacts"}
     for plan in verifies:
         yield {
@@ -170,7 +171,8 @@ def _run_commands(step: StepPlan, out: Path | None) -> list[Result]:
 
 def _missing_tool(step: StepPlan) -> str | None:
     exe = step.commands[0][0]
-    found = os.access(exe, os.X_OK) if os.sep in exe else shutil.which(exe)
+    # A path (./gradlew) is the module's own script, found from the step's folder.
+    found = os.access(step.cwd / exe, os.X_OK) if os.sep in exe else shutil.which(exe)
     if found:
         return None
     hint = f"; install it: {step.tool.install}" if step.tool else ""
@@ -232,6 +234,10 @@ def _output_stamp(path: Path, dist: Path) -> str | None:
 
 def verify(plan: VerifyPlan) -> dict[str, Any] | TaskFailed:
     """Check the module's declared artifacts; fail naming each problem."""
+    if plan.skip:
+        Outcome(task=plan.task, status=Status.SKIPPED, duration=0.0, log=str(plan.log),
+                message=plan.skip).write(plan.outcome)
+        return {"skipped": plan.skip}
     problems, lines = [], []
     for path, budget in plan.artifacts:
         shown = os.path.relpath(path, plan.root)
