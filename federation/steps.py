@@ -117,11 +117,17 @@ def plan_steps(project: Project, state: State, toolchains: dict[str, Toolchain],
     modules = {m.name: m for m in project.manifest.modules}
     step_names = {m.name: _step_names(m, toolchains) for m in project.manifest.modules}
     for index, module in enumerate(project.manifest.modules):
-        if module.toolchain == "build.sh":
+        site = module.toolchain == "build.sh"
+        if site and not module.steps:
             continue
+        if site and not module.source.is_local:
+            raise ManifestError(project.label, f"modules[{index}].steps", "steps of a site "
+                                "module need a local source; this one comes from git")
         chain = toolchains[module.toolchain]
         merged = merged_steps(module, chain, project.label, index)
         _check_step_order(module, merged, project.label, index)
+        if site:  # its build is the federation's build script (tasks/sites.py)
+            merged = [s for s in merged if s.name != "build"]
         ctx = _Context(project, state, module, chain, mode, host, modules)
         walk = _ModuleFiles(ctx.module_dir, project.root, chain.skip_dirs)
         built: list[StepPlan] = []

@@ -434,3 +434,16 @@ def test_list_describes_federate(repo: Path) -> None:
     """`doit list` shows what federate does."""
     out = doit_ok(repo, "list")
     assert "federate" in out and "merge the site modules into public/" in out
+
+
+def test_a_site_module_can_add_steps_after_its_build(repo: Path) -> None:
+    """A site module's own step (a check of its staged output) runs after build:docs."""
+    def add_step(data: dict[str, Any]) -> None:
+        data["modules"][0]["steps"] = [{
+            "name": "linkcheck", "depends_on": ["build"],
+            "argv": ["python3", "-c", "import os, sys; sys.exit(not os.path.isfile(sys.argv[1]))",
+                     "{root}/.fedbuild/staging/docs/index.html"]}]
+    edit_manifest(repo, add_step)
+    out = doit_ok(repo)
+    assert out.index("build:docs ok") < out.index("linkcheck:docs started")
+    assert "linkcheck:docs ok" in out
