@@ -223,8 +223,8 @@ def test_an_exclusive_step_never_overlaps_another(repo: Path) -> None:
     for other in ("left:nap", "right:nap"):
         start, end = run.span(other)
         assert end <= solo[0] or start >= solo[1], (other, run.events)
-    left, right = run.span("left:nap"), run.span("right:nap")
-    assert left[0] < right[1] and right[0] < left[1]  # the shared ones still overlap
+    # Whether left and right overlap each other depends on which the two workers took
+    # first (a worker waiting for solo's turn holds its slot): not asserted.
 
 
 # 4. Fingerprints -------------------------------------------------------------------------
