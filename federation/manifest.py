@@ -520,6 +520,15 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+def read_config(path: Path) -> tuple[str, str]:
+    """A configuration file's text and the label its errors name it by."""
+    label = display_path(path)
+    try:
+        return path.read_text(encoding="utf-8"), label
+    except (OSError, UnicodeDecodeError) as err:
+        raise ManifestError(label, "", f"cannot be read: {err}") from None
+
+
 def display_path(path: Path) -> str:
     """A path as the user would type it: relative to the working folder when inside it."""
     try:

@@ -15,7 +15,13 @@ from urllib.parse import urlsplit
 from federation.errors import ManifestError
 from federation.inputs import files_under, glob_files
 from federation.loader import Project, find_module_json
-from federation.manifest import Module, ModuleConfig, display_path, parse_module_config
+from federation.manifest import (
+    Module,
+    ModuleConfig,
+    display_path,
+    parse_module_config,
+    read_config,
+)
 from federation.sources import GitSource
 from federation.state import State
 
@@ -233,11 +239,7 @@ def resolve_site(site: SiteBuild, walk: Walk = files_under) -> ResolvedSite:
 
 def read_module_config(path: Path) -> ModuleConfig:
     """A module's own module.json, validated (errors name that file)."""
-    label = display_path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ManifestError(label, "", f"cannot be read: {err}") from None
+    text, label = read_config(path)
     return parse_module_config(text, label)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from federation.errors import ManifestError
-from federation.manifest import Toolchain, display_path, parse_toolchain
+from federation.manifest import Toolchain, parse_toolchain, read_config
 
 SHIPPED = Path(__file__).resolve().parent.parent / "tasks" / "toolchains"
 REPOSITORY_DIR = "toolchains"
@@ -32,11 +32,7 @@ def load_toolchains(root: Path) -> dict[str, Toolchain]:
 
 def read_toolchain(path: Path) -> Toolchain:
     """One toolchain file, validated (errors name that file)."""
-    label = display_path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ManifestError(label, "", f"cannot be read: {err}") from None
+    text, label = read_config(path)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
