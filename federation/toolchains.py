@@ -15,6 +15,8 @@ import yaml
 from federation.errors import ManifestError
 from federation.manifest import Toolchain, parse_toolchain, read_config
 
+# libyaml's parser when PyYAML has it: every dodo load reads these files.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SHIPPED = Path(__file__).resolve().parent.parent / "tasks" / "toolchains"
 REPOSITORY_DIR = "toolchains"
 
@@ -34,7 +36,7 @@ def read_toolchain(path: Path) -> Toolchain:
     """One toolchain file, validated (errors name that file)."""
     text, label = read_config(path)
     try:
-        data = yaml.safe_load(text)
+        data = _parse(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1} column {mark.column + 1}" if mark else ""
@@ -46,3 +48,11 @@ def read_toolchain(path: Path) -> Toolchain:
         raise ManifestError(label, "", "must be a mapping with steps:, not "
                             f"{type(data).__name__}")
     return parse_toolchain(data, label)
+
+
+def _parse(text: str) -> object:
+    try:
+        return yaml.load(text, Loader=_LOADER)
+    except yaml.YAMLError:
+        # Say it in the pure-Python parser's words, the same with or without libyaml.
+        return yaml.safe_load(text)
