@@ -13,6 +13,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+STEPS_LOCK = "steps.lock"  # under the state folder
+
 
 @contextlib.contextmanager
 def slot(lock_file: Path, exclusive: bool) -> Iterator[None]:

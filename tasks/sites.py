@@ -23,7 +23,9 @@ from federation.manifest import display_path
 from federation.plan import OUT, SiteBuild, Walk, resolve_site
 from federation.sources import SourceError
 from federation.staging import new_workdir, remove_tree, replace_dir
+from federation.state import STATE_DIR
 from tasks.after_failures import AFTER_FAILURES
+from tasks.exclusive import STEPS_LOCK, slot
 from tasks.outcome import Outcome, Status
 from tasks.runner import Command, Result, run
 from tasks.runner import Status as RunStatus
@@ -146,10 +148,11 @@ def build_site(site: SiteBuild) -> dict[str, Any] | TaskFailed:
         scratch.mkdir()
         argv = tuple(str(out) if a == OUT else a for a in resolved.argv)
         argv = (str(site.root / argv[0]), *argv[1:])
-        result = run(Command(argv=argv, cwd=site.root, log=site.log, timeout=site.timeout,
-                             retries=site.retries,
-                             env={**site.env, "TMPDIR": str(scratch),
-                                  "FEDBUILD_MODULE": site.name}))
+        with slot(site.root / STATE_DIR / STEPS_LOCK, exclusive=False):
+            result = run(Command(argv=argv, cwd=site.root, log=site.log, timeout=site.timeout,
+                                 retries=site.retries,
+                                 env={**site.env, "TMPDIR": str(scratch),
+                                      "FEDBUILD_MODULE": site.name}))
         if result.ok and not out.is_dir():
             return _finish(site, _failure(site, f"{display_path(site.root / site.script)} "
                                           "exited 0 but wrote nothing to --output", started))

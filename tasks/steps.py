@@ -24,7 +24,7 @@ from federation.staging import new_workdir, remove_tree, replace_dir
 from federation.state import STATE_DIR
 from federation.steps import StepPlan, ToolPlan, VerifyPlan
 from tasks.after_failures import AFTER_FAILURES
-from tasks.exclusive import slot
+from tasks.exclusive import STEPS_LOCK, slot
 from tasks.outcome import Outcome, Status
 from tasks.runner import Command, Result, run
 from tasks.runner import Status as RunStatus
@@ -134,7 +134,7 @@ def run_step(step: StepPlan) -> dict[str, Any] | TaskFailed:
         return _finish(step, Outcome(task=step.task, status=Status.FAILED,
                                      duration=time.monotonic() - started, log=str(step.log),
                                      message=missing))
-    with slot(step.root / STATE_DIR / "steps.lock", step.exclusive):
+    with slot(step.root / STATE_DIR / STEPS_LOCK, step.exclusive):
         work = new_workdir(step.tmp, step.task.replace(":", "-")) if step.uses_out else None
         try:
             out = work / "out" if work else None

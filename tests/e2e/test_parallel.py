@@ -83,3 +83,29 @@ def test_manifest_parallel_settings_are_the_default(monorepo: Repo) -> None:
     (repo / "modules/beta/content/one.md").write_text("x\n")
     assert run_doit(repo, "-n", "1", env={"RUNS_LOG": str(runs)}).returncode == 0
     assert max_overlap(intervals(runs)) == 1  # the command line wins
+
+
+def test_exclusive_step_never_runs_beside_a_site_build(monorepo: Repo) -> None:
+    """An exclusive step of a toolchain module waits for site builds, and they for it."""
+    repo = slow_repo(monorepo, seconds=0.8)
+    (repo / "modules/solo").mkdir()
+    manifest = json.loads((repo / "modules.json").read_text())
+    log = ("import sys, time; "
+           "open(sys.argv[1], 'a').write('solo %s %s\\n' % (sys.argv[2], time.time()))")
+    manifest["modules"].append({
+        "name": "solo", "source": {"repository": "local", "path": "modules/solo"},
+        "toolchain": "command", "steps": [{
+            "name": "build", "exclusive": True, "commands": [
+                ["python3", "-c", log, "{root}/runs.log", "start"],
+                ["python3", "-c", "import time; time.sleep(0.8)"],
+                ["python3", "-c", log, "{root}/runs.log", "end"]]}]})
+    (repo / "modules.json").write_text(json.dumps(manifest, indent=2))
+    runs = repo / "runs.log"
+    result = run_doit(repo, "-n", "3", env={"RUNS_LOG": str(runs)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    spans = intervals(runs)
+    assert sorted(spans) == ["alpha", "beta", "gamma", "solo"]
+    solo = spans.pop("solo")
+    for name, (start, end) in spans.items():
+        assert end <= solo[0] or start >= solo[1], (name, spans, solo)
+    assert max_overlap(spans) >= 2  # the site builds still ran side by side
