@@ -7,7 +7,9 @@ parallel tasks never interleaves. Task output itself is in the log files.
 
 from __future__ import annotations
 
+import atexit
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from doit.exceptions import InvalidTask, UnmetDependency
 from federation.manifest import display_path
 from federation.state import State
 from tasks.federate import summary_lines
+from tasks.history import RunRecorder, TaskRecord
 from tasks.lock import LockHeld
 from tasks.outcome import Outcome, Status
 from tasks.session import Session
@@ -55,6 +58,8 @@ class FedbuildReporter:
         self._rows: dict[str, Row] = {}
         self._locked_out = False
         self._errors: list[str] = []
+        # Its warning may come while self._lock is held: it writes without taking it.
+        self.history = RunRecorder(self.session.state.dir, self._write_unlocked)
 
     # doit's reporter interface -------------------------------------------------
 
@@ -69,6 +74,9 @@ class FedbuildReporter:
             self._write(f"fedbuild: the previous run ({self.session.stale.describe()}) ended "
                         "without releasing the lock; its leftovers were removed")
         self._planned = _with_actions(tasks, selected_tasks)
+        self.history.begin(Path.cwd(), sys.argv[1:], doit.get_var("mode", None) or "development")
+        # Interrupted (no complete_run): the run's row still says how it ended.
+        atexit.register(self.history.end, "interrupted")
 
     def get_status(self, task: Any) -> None:
         """Nothing to show while doit checks whether a task is up to date."""
@@ -129,10 +137,12 @@ class FedbuildReporter:
         """Teardown actions are not shown."""
 
     def complete_run(self) -> None:
-        """The summary table and statistics; release the lock."""
+        """The summary table and statistics; end the run's history; release the lock."""
         try:
             if not self._locked_out:
                 self._summary()
+            failed = any(r.status.failed for r in self._rows.values()) or self._errors
+            self.history.end("failed" if failed else "succeeded")
         finally:
             self.session.end()
 
@@ -153,6 +163,15 @@ class FedbuildReporter:
                 time.monotonic() - started[0] if started else None)
             log = display_path(Path(outcome.log)) if outcome else ""
             self._rows[name] = Row(name, status, duration, log, note)
+            self.history.task(TaskRecord(
+                name=name, status=status.value, ended=time.time(),
+                started=started[1] if started else None, duration=duration,
+                attempts=outcome.attempts if outcome else None,
+                exit_code=outcome.exit_code if outcome else None,
+                peak_rss=outcome.peak_rss if outcome else None,
+                cpu_time=outcome.cpu_time if outcome else None,
+                log=outcome.log if outcome else None,
+                message=(outcome.message if outcome else note) or None))
             done = len(self._rows)
             timing = f" {duration:.1f}s" if duration is not None and status != \
                 Status.UP_TO_DATE else ""
@@ -168,8 +187,11 @@ class FedbuildReporter:
 
     def _write(self, text: str) -> None:
         with self._lock:
-            self.out.write(text + "\n")
-            self.out.flush()
+            self._write_unlocked(text)
+
+    def _write_unlocked(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
 
     def _paint(self, status: Status, text: str) -> str:
         return f"\033[{_COLORS[status]}m{text}\033[0m" if self.color else text
