@@ -98,7 +98,7 @@ class History:
             db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
                                  check_same_thread=False, isolation_level=None)
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            db.execute("PRAGMA journal_mode = WAL")
+            _wal(db)
             db.execute("PRAGMA synchronous = NORMAL")
             db.executescript(_SCHEMA)
             self._db = db
@@ -194,11 +194,44 @@ class History:
             return list(self._connect().execute(sql, args))
 
 
+def _wal(db: sqlite3.Connection) -> None:
+    """Switch to WAL. The pragma ignores busy_timeout while another connection is making a
+    new file: retry it until that timeout has passed."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def _git_dirs(root: Path) -> tuple[Path, Path] | None:
+    """(the worktree's git folder, the common one with refs), following `gitdir:` files."""
+    git = root / ".git"
+    if git.is_file():
+        text = git.read_text().strip()
+        if not text.startswith("gitdir: "):
+            return None
+        git = (root / text[8:]).resolve()
+    if not git.is_dir():
+        return None
+    common = git
+    if (git / "commondir").is_file():
+        common = (git / (git / "commondir").read_text().strip()).resolve()
+    return git, common
+
+
 def git_head(root: Path) -> tuple[str | None, str | None]:
     """(commit, branch) of the repository at `root`, read from .git without running git."""
-    git = root / ".git"
     try:
-        head = (git / "HEAD").read_text().strip()
+        dirs = _git_dirs(root)
+        if dirs is None:
+            return None, None
+        own, git = dirs
+        head = (own / "HEAD").read_text().strip()
     except OSError:
         return None, None
     if not head.startswith("ref: "):

@@ -25,7 +25,7 @@ from tasks.federate import summary_lines
 from tasks.history import RunRecorder, TaskRecord
 from tasks.lock import LockHeld
 from tasks.outcome import Outcome, Status
-from tasks.session import Session
+from tasks.session import Session, interrupted
 
 _COLORS = {Status.BUILT: "32", Status.FLAKY: "33", Status.UP_TO_DATE: "2", Status.FAILED: "31",
            Status.TIMED_OUT: "31", Status.SKIPPED: "33"}
@@ -142,7 +142,9 @@ class FedbuildReporter:
             if not self._locked_out:
                 self._summary()
             failed = any(r.status.failed for r in self._rows.values()) or self._errors
-            self.history.end("failed" if failed else "succeeded")
+            # doit calls complete_run even when the run was interrupted.
+            self.history.end("interrupted" if interrupted() else
+                             "failed" if failed else "succeeded")
         finally:
             self.session.end()
 
