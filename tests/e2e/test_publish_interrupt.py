@@ -110,7 +110,9 @@ def test_stopping_a_publish_at_any_moment_leaves_one_whole_tree(repo: Path,
         write_version(repo, version)
         proc = stop_during_publish(repo, sig, moment * seconds)
         out, _ = proc.communicate(timeout=60)
-        if sig is signal.SIGINT and proc.returncode != 0:
+        # A SIGINT that lands after the run's summary (while the process exits) stops
+        # nothing left to report; one that stops the run says so.
+        if sig is signal.SIGINT and proc.returncode != 0 and "federation: published" not in out:
             assert "interrupted" in out
         found = assert_whole(repo / "public")
         assert found in (str(version - 1), str(version)) or found in seen, (moment, found)
