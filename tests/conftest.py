@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -15,6 +16,21 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
 DODO = REPO / "dodo.py"
+
+
+EXAMPLE_PARTS = ("modules.json", "modules.schema.json", "modules", "site", "scripts")
+
+
+def copy_example(dest: Path) -> Path:
+    """Copy this repository's own example monorepo to dest (a fresh folder) and return it."""
+    dest.mkdir()
+    for part in EXAMPLE_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, dest / part)
+        else:
+            shutil.copy(source, dest / part)
+    return dest
 
 
 def copy_fixture(name: str, dest: Path) -> Path:
@@ -40,6 +56,15 @@ def run_doit(repo: Path, *args: str, env: dict[str, str] | None = None,
     full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
     return subprocess.run(doit_argv(repo, *args), cwd=repo, env=full_env, text=True,
                           capture_output=True, timeout=timeout, check=False)
+
+
+def set_module(repo: Path, name: str, **fields: object) -> None:
+    """Update one module's entry in modules.json."""
+    manifest = json.loads((repo / "modules.json").read_text())
+    for module in manifest["modules"]:
+        if module["name"] == name:
+            module.update(fields)
+    (repo / "modules.json").write_text(json.dumps(manifest, indent=2))
 
 
 def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> bool:

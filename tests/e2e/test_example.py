@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
-from tests.conftest import REPO, run_doit
-
-EXAMPLE_PARTS = ("modules.json", "modules.schema.json", "modules", "site", "scripts")
+from tests.conftest import copy_example, run_doit
 
 
 def test_example_federation_builds_every_module(tmp_path: Path) -> None:
     """`doit` builds the sites with Hugo and the toolchain modules; a rerun builds nothing."""
-    repo = tmp_path / "example"
-    repo.mkdir()
-    for part in EXAMPLE_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, repo / part)
-        else:
-            shutil.copy(source, repo / part)
+    repo = copy_example(tmp_path / "example")
 
     first = run_doit(repo, timeout=300)
 
@@ -41,14 +31,7 @@ def test_example_federation_builds_every_module(tmp_path: Path) -> None:
 
 def test_example_federation_is_published_with_rewritten_links(tmp_path: Path) -> None:
     """The blog is built by Hugo for the root and published under /blog/ with its links fixed."""
-    repo = tmp_path / "example"
-    repo.mkdir()
-    for part in EXAMPLE_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, repo / part)
-        else:
-            shutil.copy(source, repo / part)
+    repo = copy_example(tmp_path / "example")
     result = run_doit(repo, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -9,18 +9,9 @@ from pathlib import Path
 
 import psutil
 
-from tests.conftest import run_doit
+from tests.conftest import run_doit, set_module
 
 Repo = Callable[[str], Path]
-
-
-def set_module(repo: Path, name: str, **fields: object) -> None:
-    """Update one module's entry in modules.json."""
-    manifest = json.loads((repo / "modules.json").read_text())
-    for module in manifest["modules"]:
-        if module["name"] == name:
-            module.update(fields)
-    (repo / "modules.json").write_text(json.dumps(manifest, indent=2))
 
 
 def set_settings(repo: Path, **settings: object) -> None:

@@ -5,7 +5,6 @@ Rows are read back with sqlite3, as `doit history` or any other reader would.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import copy_fixture, doit_argv, eventually, run_doit
+from tests.conftest import copy_fixture, doit_argv, eventually, run_doit, set_module
 
 Repo = Callable[[str], Path]
 Row = dict[str, Any]
@@ -42,15 +41,6 @@ def _select(repo: Path, sql: str, args: tuple[object, ...] = ()) -> list[Row]:
         return [dict(row) for row in db.execute(sql, args)]
     finally:
         db.close()
-
-
-def set_module(repo: Path, name: str, **fields: object) -> None:
-    """Update one module's entry in modules.json."""
-    manifest = json.loads((repo / "modules.json").read_text())
-    for module in manifest["modules"]:
-        if module["name"] == name:
-            module.update(fields)
-    (repo / "modules.json").write_text(json.dumps(manifest, indent=2))
 
 
 def start_doit(repo: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
