@@ -12,6 +12,7 @@ import contextlib
 import os
 import shlex
 import sqlite3
+import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -186,6 +187,18 @@ class History:
         return self._read("SELECT name, status, duration FROM tasks WHERE name = ? "
                           "AND status != 'up to date' ORDER BY ended DESC LIMIT ?",
                           (name, limit))
+
+    def estimates(self, runs: int = 5) -> dict[str, float]:
+        """Each task's expected duration: the median of its last `runs` successful
+        executions (built or flaky), for ETAs and for scheduling."""
+        rows = self._read(
+            "SELECT name, duration FROM (SELECT name, duration, ROW_NUMBER() OVER "
+            "(PARTITION BY name ORDER BY ended DESC) AS n FROM tasks WHERE status IN "
+            "('built', 'flaky') AND duration IS NOT NULL) WHERE n <= ?", (runs,))
+        samples: dict[str, list[float]] = {}
+        for name, duration in rows:
+            samples.setdefault(name, []).append(float(duration))
+        return {name: statistics.median(values) for name, values in samples.items()}
 
     def _read(self, sql: str, args: tuple[object, ...]) -> list[tuple[Any, ...]]:
         if not self.path.exists():
