@@ -42,16 +42,23 @@ def doit_config(project: Project, state: State, defaults: list[str] | None = Non
     settings = project.manifest.federation.build_settings
     state.dir.mkdir(parents=True, exist_ok=True)  # sqlite3 creates the file, not its folder
     after_failures.install()  # federate runs even when a module's build failed
+    workers = settings.max_parallel_builds if settings.parallel else 0
     return {
         "default_tasks": defaults or ["build", "federate"],
         # sqlite3 writes only the tasks a run changed, in one transaction: two runs
         # (or a `doit info` beside a build) never clobber each other's state.
         "backend": "sqlite3",
         "dep_file": str(state.db(mode)),
-        "reporter": FedbuildReporter,
-        "num_process": settings.max_parallel_builds if settings.parallel else 0,
+        "reporter": reporter_for(workers),
+        "num_process": workers,
         # Threads: actions mostly wait on subprocesses, and nothing needs pickling.
         "par_type": "thread",
         "continue": not settings.fail_fast,
         "subtasks": True,  # `doit list` shows every build:<module>
     }
+
+
+def reporter_for(workers: int) -> type[FedbuildReporter]:
+    """fedbuild's reporter, knowing how many workers the manifest asks for (doit passes
+    reporters nothing but the failure verbosity)."""
+    return type("FedbuildReporter", (FedbuildReporter,), {"workers": max(1, workers)})

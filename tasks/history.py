@@ -287,6 +287,13 @@ class RunRecorder:
             self._safely(lambda: self.history.record_task(
                 run_id, record, batch=record.status == "up to date"))
 
+    def estimates(self) -> dict[str, float]:
+        """Each task's expected duration from earlier runs ({} if the history is unreadable)."""
+        try:
+            return self.history.estimates()
+        except (sqlite3.Error, OSError):
+            return {}
+
     def end(self, status: str) -> None:
         """Record how the run ended (once)."""
         run_id = self.run_id

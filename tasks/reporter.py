@@ -1,13 +1,16 @@
-"""fedbuild's doit reporter: a line per task start and end, then a summary table.
+"""fedbuild's doit reporter: what happened to each task, shown (tasks/display.py), recorded
+(tasks/history.py), and summed up at the end with the critical path and the run's files.
 
-doit calls it from the main process (and, under `-P thread`, from worker
-threads), so every write goes through one lock and is a whole line: output of
-parallel tasks never interleaves. Task output itself is in the log files.
+doit calls it from the main process (and, under `-P thread`, from the worker that
+runs a task), so shared state is behind one lock and every write is a whole line:
+output of parallel tasks never interleaves. Task output itself is in the log files;
+`doit -v 2` streams it (tasks/follow.py).
 """
 
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import sys
 import threading
@@ -21,14 +24,24 @@ from doit.exceptions import InvalidTask, UnmetDependency
 
 from federation.manifest import display_path
 from federation.state import State
+from tasks.display import (
+    ETA,
+    Display,
+    LiveDisplay,
+    PlainDisplay,
+    github_failure,
+    in_github_actions,
+    paint,
+    wants_color,
+    wants_live,
+)
 from tasks.federate import summary_lines
-from tasks.history import RunRecorder, TaskRecord
+from tasks.follow import LogFollower
+from tasks.history import RunRecorder, TaskRecord, git_head
 from tasks.lock import LockHeld
 from tasks.outcome import Outcome, Status
 from tasks.session import Session, interrupted
-
-_COLORS = {Status.BUILT: "32", Status.FLAKY: "33", Status.UP_TO_DATE: "2", Status.FAILED: "31",
-           Status.TIMED_OUT: "31", Status.SKIPPED: "33"}
+from tasks.timeline import RunInfo, TaskRun
 
 
 @dataclass
@@ -43,51 +56,77 @@ class Row:
 
 
 class FedbuildReporter:
-    """Progress lines while the run goes, a table and build-time statistics at the end."""
+    """Live progress (or plain lines) while the run goes; a table, build-time statistics, the
+    critical path and the run's files at the end; every task's end in the run history."""
 
-    desc = "fedbuild: a line per task start and end, a summary table at the end"
+    desc = "fedbuild: live progress in a terminal, plain lines elsewhere, a summary at the end"
+    workers = 1  # doit's num_process from the manifest; `doit -n N` wins
 
     def __init__(self, outstream: TextIO, options: dict[str, Any]) -> None:
         self.out = outstream
         self.options = options
-        self.color = _wants_color(outstream)
+        self.color = wants_color(outstream)
         self.session = Session(State(Path.cwd()))
         self._lock = threading.Lock()
         self._planned: list[str] = []
+        self._deps: dict[str, tuple[str, ...]] = {}
+        self._targets: dict[str, tuple[str, ...]] = {}
         self._started: dict[str, tuple[float, float]] = {}
         self._rows: dict[str, Row] = {}
+        self._runs: dict[str, TaskRun] = {}
         self._locked_out = False
         self._errors: list[str] = []
-        # Its warning may come while self._lock is held: it writes without taking it.
-        self.history = RunRecorder(self.session.state.dir, self._write_unlocked)
+        self._began = time.time()
+        argv = sys.argv[1:]
+        self.verbosity = command_verbosity(argv)
+        self.workers = command_workers(argv, type(self).workers)
+        self.github = in_github_actions()
+        self.display: Display = PlainDisplay(outstream, self.color)
+        self.follower: LogFollower | None = None
+        self.history = RunRecorder(self.session.state.dir, self._warn)
 
     # doit's reporter interface -------------------------------------------------
 
     def initialize(self, tasks: dict[str, Any], selected_tasks: list[str]) -> None:
-        """Take the repository lock; count the tasks this run may execute."""
+        """Take the repository lock; plan the display, the ETA and the task order."""
         try:
             self.session.begin(wait=_lock_wait())
         except LockHeld as err:
             self._locked_out = True
             raise InvalidTask(str(err)) from None
         if self.session.stale is not None:
-            self._write(f"fedbuild: the previous run ({self.session.stale.describe()}) ended "
-                        "without releasing the lock; its leftovers were removed")
+            self._warn(f"fedbuild: the previous run ({self.session.stale.describe()}) ended "
+                       "without releasing the lock; its leftovers were removed")
+        self._began = time.time()
         self._planned = _with_actions(tasks, selected_tasks)
+        self._deps = {name: _action_deps(tasks, name) for name in self._planned}
+        self._targets = {name: tuple(display_path(Path(t)) for t in tasks[name].targets)
+                         for name in self._planned}
         self.history.begin(Path.cwd(), sys.argv[1:], doit.get_var("mode", None) or "development")
         # Interrupted (no complete_run): the run's row still says how it ended.
         atexit.register(self.history.end, "interrupted")
+        estimates = self.history.estimates()
+        if wants_live(self.out) and not self.github:
+            self.display = LiveDisplay(self.out, ETA(estimates, self._planned, self.workers),
+                                       self.workers)
+            atexit.register(self.display.stop)  # never leave the cursor hidden
+        self.display.start(len(self._planned))
+        if self.verbosity >= 2:
+            self.follower = LogFollower(self.display.message)
+            self.follower.start()
 
     def get_status(self, task: Any) -> None:
         """Nothing to show while doit checks whether a task is up to date."""
 
     def execute_task(self, task: Any) -> None:
-        """A task starts."""
+        """A task starts (doit calls this from the worker that runs it)."""
         if not task.actions:
             return
         with self._lock:
             self._started[task.name] = (time.monotonic(), time.time())
-            self._line(f"{task.name} started")
+        self.display.task_started(task.name)
+        if self.follower is not None:
+            self.follower.follow(task.name, self.session.state.log(task.name), time.time())
 
     def add_success(self, task: Any) -> None:
         """A task finished; its outcome record says how (built, or failed but tolerated)."""
@@ -100,7 +139,7 @@ class FedbuildReporter:
             note = outcome.message  # why it was skipped; on which attempt it passed
         self._finish(task.name, status, outcome, note)
         if outcome and outcome.tolerated:
-            self._write(outcome.message)
+            self.display.message(outcome.message)
 
     def add_failure(self, task: Any, fail: Any) -> None:
         """A task failed, or was not run because a task it needs failed."""
@@ -112,7 +151,13 @@ class FedbuildReporter:
         outcome = self._outcome(task.name)
         status = outcome.status if outcome and outcome.status.failed else Status.FAILED
         self._finish(task.name, status, outcome, "")
-        self._write(fail.get_msg().rstrip())
+        message = fail.get_msg().rstrip()
+        if self.github:
+            log = Path(outcome.log) if outcome else self.session.state.log(task.name)
+            self.display.message(github_failure(task.name, message.splitlines()[0]
+                                                if message else "failed", _log_text(log)))
+        else:
+            self.display.message(message)
 
     def skip_uptodate(self, task: Any) -> None:
         """A task is up to date."""
@@ -126,25 +171,28 @@ class FedbuildReporter:
 
     def cleanup_error(self, exception: Any) -> None:
         """An error while cleaning up after a task."""
-        self._write(exception.get_msg())
+        self.display.message(exception.get_msg())
 
     def runtime_error(self, msg: str) -> None:
         """An error that stops the run (such as the lock being held)."""
         self._errors.append(msg)
-        self._write(f"ERROR: {msg}")
+        self.display.message(f"ERROR: {msg}")
 
     def teardown_task(self, task: Any) -> None:
         """Teardown actions are not shown."""
 
     def complete_run(self) -> None:
-        """The summary table and statistics; end the run's history; release the lock."""
+        """The summary; the run's files; end the run's history; release the lock."""
         try:
-            if not self._locked_out:
-                self._summary()
+            if self.follower is not None:
+                self.follower.stop()
+            self.display.stop()
             failed = any(r.status.failed for r in self._rows.values()) or self._errors
             # doit calls complete_run even when the run was interrupted.
-            self.history.end("interrupted" if interrupted() else
-                             "failed" if failed else "succeeded")
+            status = "interrupted" if interrupted() else "failed" if failed else "succeeded"
+            if not self._locked_out:
+                self._summary(self._run_info(status))
+            self.history.end(status)
         finally:
             self.session.end()
 
@@ -159,14 +207,28 @@ class FedbuildReporter:
         return outcome if path.stat().st_mtime >= started[1] - 1 else None
 
     def _finish(self, name: str, status: Status, outcome: Outcome | None, note: str) -> None:
+        ended = time.time()
         with self._lock:
             started = self._started.get(name)
             duration = outcome.duration if outcome else (
                 time.monotonic() - started[0] if started else None)
             log = display_path(Path(outcome.log)) if outcome else ""
             self._rows[name] = Row(name, status, duration, log, note)
+            self._runs[name] = TaskRun(
+                name=name, status=status.value, ended=ended,
+                started=started[1] if started else None, duration=duration,
+                deps=self._deps.get(name, ()),
+                attempts=outcome.attempts if outcome else None,
+                exit_code=outcome.exit_code if outcome else None,
+                peak_rss=outcome.peak_rss if outcome else None,
+                cpu_time=outcome.cpu_time if outcome else None,
+                log=outcome.log if outcome else None,
+                message=(outcome.message if outcome else note) or None,
+                inputs_digest=outcome.inputs_digest or None if outcome else None,
+                output_digest=outcome.output_digest or None if outcome else None,
+                outputs=self._targets.get(name, ()), test=name.startswith("test:"))
             self.history.task(TaskRecord(
-                name=name, status=status.value, ended=time.time(),
+                name=name, status=status.value, ended=ended,
                 started=started[1] if started else None, duration=duration,
                 attempts=outcome.attempts if outcome else None,
                 exit_code=outcome.exit_code if outcome else None,
@@ -174,44 +236,45 @@ class FedbuildReporter:
                 cpu_time=outcome.cpu_time if outcome else None,
                 log=outcome.log if outcome else None,
                 message=(outcome.message if outcome else note) or None))
-            done = len(self._rows)
-            timing = f" {duration:.1f}s" if duration is not None and status != \
-                Status.UP_TO_DATE else ""
-            text = "ok" if status is Status.BUILT else status.value
-            extra = f" ({note})" if note else ""
-            self._line(f"{name} {self._paint(status, text)}{timing}{extra}", done)
+        if self.follower is not None:
+            self.follower.finish(name)
+        timing = f" {duration:.1f}s" if duration is not None and status != \
+            Status.UP_TO_DATE else ""
+        text = "ok" if status is Status.BUILT else status.value
+        extra = f" ({note})" if note else ""
+        self.display.task_finished(name, status, f"{text}{timing}{extra}")
 
-    def _line(self, text: str, done: int | None = None) -> None:
-        total = max(len(self._planned), len(self._rows))
-        count = len(self._rows) if done is None else done
-        self.out.write(f"[{count}/{total}] {text}\n")
-        self.out.flush()
+    def _warn(self, text: str) -> None:
+        self.display.message(text)
 
-    def _write(self, text: str) -> None:
-        with self._lock:
-            self._write_unlocked(text)
+    def _run_info(self, status: str) -> RunInfo:
+        commit, branch = git_head(Path.cwd())
+        return RunInfo(started=self._began, ended=time.time(), argv=tuple(sys.argv[1:]),
+                       mode=doit.get_var("mode", None) or "development", status=status,
+                       workers=self.workers, id=self.history.run_id, git_commit=commit,
+                       git_branch=branch, tasks=tuple(self._runs[n] for n in self._runs))
 
-    def _write_unlocked(self, text: str) -> None:
-        self.out.write(text + "\n")
-        self.out.flush()
-
-    def _paint(self, status: Status, text: str) -> str:
-        return f"\033[{_COLORS[status]}m{text}\033[0m" if self.color else text
-
-    def _summary(self) -> None:
+    def _summary(self, run: RunInfo) -> None:
         rows = [self._rows.get(name) or Row(name, Status.SKIPPED, note="not started")
                 for name in self._planned]
         rows += [row for name, row in self._rows.items() if name not in self._planned]
         if not rows:
             return
-        self._write(format_summary(rows, self._paint))
+        paint_status = functools.partial(_paint, color=self.color)
+        lines = [format_summary(rows, paint_status)]
+        lines += run_lines(run)
         federate = self._rows.get("federate")
         if federate is None and "federate" in self._planned:
-            self._write("\nfederation: not run; the published tree was left as it was")
+            lines.append("\nfederation: not run; the published tree was left as it was")
         elif federate is not None and federate.status is not Status.SKIPPED:
-            lines = summary_lines(self.session.state.dir, federate.status is Status.BUILT)
-            if lines:
-                self._write("\n".join(lines))
+            lines += summary_lines(self.session.state.dir, federate.status is Status.BUILT)
+        self.out.write("\n".join(lines) + "\n")
+        self.out.flush()
+
+
+def run_lines(run: RunInfo) -> list[str]:
+    """The critical path and the parallelism used (when anything executed)."""
+    return []
 
 
 def format_summary(rows: list[Row], paint: Any = lambda status, text: text) -> str:
@@ -268,9 +331,69 @@ def _with_actions(tasks: dict[str, Any], selected: list[str]) -> list[str]:
     return order
 
 
-def _wants_color(stream: TextIO) -> bool:
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty()) and "NO_COLOR" not in os.environ
+def _action_deps(tasks: dict[str, Any], name: str) -> tuple[str, ...]:
+    """The tasks with actions that `name` waits for, seen through group tasks."""
+    found: list[str] = []
+    seen: set[str] = set()
+    stack = [*tasks[name].setup_tasks, *tasks[name].task_dep,
+             *getattr(tasks[name], "calc_dep", [])]
+    while stack:
+        dep = stack.pop()
+        if dep in seen or dep not in tasks:
+            continue
+        seen.add(dep)
+        if tasks[dep].actions:
+            found.append(dep)
+        else:
+            stack += [*tasks[dep].setup_tasks, *tasks[dep].task_dep,
+                      *getattr(tasks[dep], "calc_dep", [])]
+    return tuple(sorted(found))
+
+
+def _paint(status: Status, text: str, color: bool) -> str:
+    return paint(status, text, color)
+
+
+_LOG_LIMIT = 1 << 20
+
+
+def _log_text(path: Path) -> str:
+    """A task's whole log (its last MiB, if longer)."""
+    try:
+        with path.open("rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - _LOG_LIMIT))
+            data = f.read()
+    except OSError:
+        return ""
+    text = data.decode(errors="replace")
+    if size > _LOG_LIMIT:
+        text = f"[... first {size - _LOG_LIMIT} bytes left out; whole log: {path}]\n" + \
+            text.split("\n", 1)[-1]
+    return text
+
+
+def command_verbosity(argv: list[str]) -> int:
+    """doit's `-v N` / `--verbosity N` (doit does not tell reporters)."""
+    return int(_option(argv, "-v", "--verbosity") or 0)
+
+
+def command_workers(argv: list[str], default: int) -> int:
+    """doit's `-n N` / `--process N`; else the configured default (0 means serial: 1)."""
+    value = _option(argv, "-n", "--process")
+    return max(1, int(value) if value is not None else default)
+
+
+def _option(argv: list[str], short: str, long: str) -> str | None:
+    value = None
+    for i, arg in enumerate(argv):
+        if arg in (short, long) and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif arg.startswith(long + "="):
+            value = arg.split("=", 1)[1]
+        elif arg.startswith(short) and arg[len(short):].isdigit():
+            value = arg[len(short):]
+    return value if value is not None and value.isdigit() else None
 
 
 def _lock_wait() -> float:

@@ -1,0 +1,237 @@
+"""What a person (or a CI log) sees while a run goes: the reporter decides what happened,
+a display decides how it looks.
+
+- `PlainDisplay`: a line per task start and end, nothing else; for pipes and CI logs.
+- `LiveDisplay`: in a terminal, a live region (rich) with the tasks running now and their
+  elapsed time, done/total, failures so far and an ETA; finished tasks scroll above it.
+
+Both write whole lines under one lock, so the output of parallel tasks never interleaves.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any, Protocol, TextIO
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.text import Text
+
+from tasks.outcome import Status
+
+_STYLES = {Status.BUILT: "green", Status.FLAKY: "yellow", Status.UP_TO_DATE: "dim",
+           Status.FAILED: "red", Status.TIMED_OUT: "red", Status.SKIPPED: "yellow"}
+_ANSI = {Status.BUILT: "32", Status.FLAKY: "33", Status.UP_TO_DATE: "2", Status.FAILED: "31",
+         Status.TIMED_OUT: "31", Status.SKIPPED: "33"}
+_MAX_RUNNING_SHOWN = 8
+
+
+class Display(Protocol):
+    """How the reporter shows a run."""
+
+    def start(self, total: int) -> None:
+        """The run starts with `total` tasks that may execute."""
+
+    def task_started(self, name: str) -> None:
+        """A task's action starts."""
+
+    def task_finished(self, name: str, status: Status, text: str) -> None:
+        """A task ended; `text` is its line (status, duration, note) after the name."""
+
+    def message(self, text: str) -> None:
+        """A block of text (a failure's log tail, a warning), printed whole."""
+
+    def stop(self) -> None:
+        """The run is over: leave the terminal as a plain scrolling log."""
+
+
+def wants_color(stream: TextIO) -> bool:
+    """Colour only on a terminal, and never with NO_COLOR set (https://no-color.org)."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and not os.environ.get("NO_COLOR")
+
+
+def wants_live(stream: TextIO) -> bool:
+    """A live display only on a real terminal that can move its cursor."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and os.environ.get("TERM", "") not in ("", "dumb")
+
+
+def paint(status: Status, text: str, color: bool) -> str:
+    """`text` in the status's colour (ANSI), or as it is."""
+    return f"\033[{_ANSI[status]}m{text}\033[0m" if color else text
+
+
+class ETA:
+    """Time left, from each task's recorded duration in earlier runs."""
+
+    def __init__(self, estimates: Mapping[str, float], planned: list[str], workers: int) -> None:
+        known = sorted(estimates[n] for n in planned if n in estimates)
+        # A task never built before counts as a typical one.
+        typical = known[len(known) // 2] if known else 0.0
+        self.expected = {n: estimates.get(n, typical) for n in planned}
+        self.known = bool(known)
+        self.workers = max(1, workers)
+
+    def remaining(self, done: set[str], running: Mapping[str, float], now: float) -> float | None:
+        """Seconds left (None without any history): the work still ahead, shared by the
+        workers, but never less than the longest task still running needs."""
+        if not self.known:
+            return None
+        left_running = [max(0.0, self.expected.get(n, 0.0) - (now - t))
+                        for n, t in running.items()]
+        waiting = sum(v for n, v in self.expected.items() if n not in done and n not in running)
+        return max(max(left_running, default=0.0),
+                   (waiting + sum(left_running)) / self.workers)
+
+
+def clock(seconds: float) -> str:
+    """`42s`, `3m05s`, `1h02m`."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+
+
+class PlainDisplay:
+    """`[done/total] task started`, `[done/total] task ok 1.2s`: one line each, no control
+    codes (colour only on a terminal without NO_COLOR)."""
+
+    def __init__(self, out: TextIO, color: bool) -> None:
+        self.out = out
+        self.color = color
+        self.lock = threading.RLock()
+        self.total = 0
+        self.done = 0
+
+    def start(self, total: int) -> None:
+        self.total = total
+
+    def task_started(self, name: str) -> None:
+        with self.lock:
+            self._write(f"[{self.done}/{max(self.total, self.done)}] {name} started")
+
+    def task_finished(self, name: str, status: Status, text: str) -> None:
+        with self.lock:
+            self.done += 1
+            self._write(f"[{self.done}/{max(self.total, self.done)}] {name} "
+                        f"{self._status(status, text)}")
+
+    def message(self, text: str) -> None:
+        with self.lock:
+            self._write(text)
+
+    def stop(self) -> None:
+        """Nothing to take down."""
+
+    def _status(self, status: Status, text: str) -> str:
+        word, _, rest = text.partition(" ")
+        return paint(status, word, self.color) + (f" {rest}" if rest else "")
+
+    def _write(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+
+class LiveDisplay:
+    """A live region at the bottom of the terminal; finished tasks are printed above it."""
+
+    def __init__(self, out: TextIO, eta: ETA | None = None, workers: int = 1) -> None:
+        self.console = Console(file=out, highlight=False, soft_wrap=True)
+        self.lock = threading.RLock()
+        self.eta = eta
+        self.workers = workers
+        self.total = 0
+        self.done: set[str] = set()
+        self.failed = 0
+        self.running: dict[str, float] = {}
+        self.began = time.monotonic()
+        self.live = Live(console=self.console, transient=True, refresh_per_second=4,
+                         get_renderable=self._render, redirect_stdout=False,
+                         redirect_stderr=False)
+
+    def start(self, total: int) -> None:
+        self.total = total
+        self.began = time.monotonic()
+        self.live.start()
+
+    def task_started(self, name: str) -> None:
+        with self.lock:
+            self.running[name] = time.monotonic()
+
+    def task_finished(self, name: str, status: Status, text: str) -> None:
+        with self.lock:
+            self.running.pop(name, None)
+            self.done.add(name)
+            self.failed += status.failed
+            if status is Status.UP_TO_DATE:
+                return  # counted in done/total; a no-op run stays quiet
+            word, _, rest = text.partition(" ")
+            self.live.refresh()  # the region redrawn below the line shows this task done
+            line = Text(f"{name} ")
+            line.append(word, style=_STYLES[status])
+            if rest:
+                line.append(f" {rest}")
+            self.console.print(line)
+
+    def message(self, text: str) -> None:
+        with self.lock:
+            self.console.print(Text(text))
+
+    def stop(self) -> None:
+        with self.lock:
+            self.live.stop()
+
+    def _render(self) -> RenderableType:
+        with self.lock:
+            now = time.monotonic()
+            total = max(self.total, len(self.done))
+            head = Text()
+            head.append(f"{len(self.done)}/{total} done", style="bold")
+            if self.failed:
+                head.append(f", {self.failed} failed", style="red")
+            head.append(f", {len(self.running)} running, {clock(now - self.began)} elapsed")
+            if self.eta is not None:
+                left = self.eta.remaining(self.done, self.running, now)
+                head.append(", ETA unknown (no earlier runs)" if left is None
+                            else f", about {clock(left)} left")
+            lines: list[Any] = [head]
+            by_age = sorted(self.running.items(), key=lambda item: item[1])
+            for name, started in by_age[:_MAX_RUNNING_SHOWN]:
+                lines.append(Text(f"  {name}  {clock(now - started)}", style="cyan"))
+            if len(by_age) > _MAX_RUNNING_SHOWN:
+                lines.append(Text(f"  and {len(by_age) - _MAX_RUNNING_SHOWN} more"))
+            return Group(*lines)
+
+
+def github_escape(text: str, prop: bool = False) -> str:
+    """Escape a workflow command's message (or, `prop`, one of its properties)."""
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
+
+
+def github_failure(name: str, headline: str, log: str) -> str:
+    """A failed task under GitHub Actions: an `::error::` annotation naming it, and its whole
+    log folded in a `::group::`."""
+    body = log.rstrip("\n")
+    # A log line that is itself a workflow command would be obeyed: stop commands inside.
+    token = f"fedbuild-{os.getpid()}-{abs(hash(name))}"
+    return "\n".join([
+        f"::error title={github_escape(f'{name} failed', prop=True)}::"
+        f"{github_escape(headline)}",
+        f"::group::{name} log",
+        f"::stop-commands::{token}",
+        *([body] if body else []),
+        f"::{token}::",
+        "::endgroup::",
+    ])
+
+
+def in_github_actions() -> bool:
+    """GitHub Actions sets GITHUB_ACTIONS=true in every step."""
+    return os.environ.get("GITHUB_ACTIONS") == "true"
