@@ -11,6 +11,7 @@ Both write whole lines under one lock, so the output of parallel tasks never int
 from __future__ import annotations
 
 import os
+import secrets
 import threading
 import time
 from collections.abc import Mapping
@@ -220,7 +221,7 @@ def github_failure(name: str, headline: str, log: str) -> str:
     log folded in a `::group::`."""
     body = log.rstrip("\n")
     # A log line that is itself a workflow command would be obeyed: stop commands inside.
-    token = f"fedbuild-{os.getpid()}-{abs(hash(name))}"
+    token = f"fedbuild-{secrets.token_hex(8)}"
     return "\n".join([
         f"::error title={github_escape(f'{name} failed', prop=True)}::"
         f"{github_escape(headline)}",
