@@ -11,7 +11,7 @@ from federation.loader import Project
 from federation.manifest import MODES
 from federation.state import State
 from federation.steps import StepsPlan
-from tasks import after_failures
+from tasks import after_failures, schedule
 from tasks.reporter import FedbuildReporter
 
 
@@ -42,6 +42,8 @@ def doit_config(project: Project, state: State, defaults: list[str] | None = Non
     settings = project.manifest.federation.build_settings
     state.dir.mkdir(parents=True, exist_ok=True)  # sqlite3 creates the file, not its folder
     after_failures.install()  # federate runs even when a module's build failed
+    schedule.install()  # longest remaining path first, unless `doit order=doit`
+    schedule.order()  # a bad `order=` is a one-line error now, not in the middle of the run
     workers = settings.max_parallel_builds if settings.parallel else 0
     return {
         "default_tasks": defaults or ["build", "federate"],

@@ -24,6 +24,8 @@ from doit.exceptions import InvalidTask, UnmetDependency
 
 from federation.manifest import display_path
 from federation.state import State
+from tasks import schedule
+from tasks.critical_path import critical_path
 from tasks.display import (
     ETA,
     Display,
@@ -106,6 +108,10 @@ class FedbuildReporter:
         # Interrupted (no complete_run): the run's row still says how it ended.
         atexit.register(self.history.end, "interrupted")
         estimates = self.history.estimates()
+        if doit.get_var("order", None) == "doit":
+            schedule.deactivate()
+        else:  # computed only if tasks run in parallel: a no-op run never pays for it
+            schedule.activate(lambda: schedule.priorities(tasks, estimates))
         if wants_live(self.out) and not self.github:
             self.display = LiveDisplay(self.out, ETA(estimates, self._planned, self.workers),
                                        self.workers)
@@ -288,7 +294,8 @@ class FedbuildReporter:
 
 def run_lines(run: RunInfo) -> list[str]:
     """The critical path and the parallelism used (when anything executed)."""
-    return []
+    path = critical_path(run)
+    return path.describe() if path else []
 
 
 LISTED_UP_TO_DATE = 20  # more up-to-date tasks than this are counted, not listed

@@ -58,7 +58,9 @@ def test_n2_runs_two_builds_at_once(monorepo: Repo, par_type: str) -> None:
     assert max_overlap(spans) == 2
     for line in result.stdout.splitlines():  # whole lines only: no interleaving mid-line
         assert line == "" or line.startswith(("[", "task", "build", "federate", "4 tasks",
-                                              "federation: published", "  /")), line
+                                              "critical path: ", "parallelism: ",
+                                              "run files: ", "federation: published",
+                                              "  /")), line
 
 
 def test_serial_without_n_when_manifest_says_not_parallel(monorepo: Repo) -> None:

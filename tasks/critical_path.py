@@ -1,0 +1,157 @@
+"""The critical path of a run: the chain of dependent tasks that bounded its wall time, and
+how much of the workers' capacity the run used.
+
+Read from the run's timeline (tasks/timeline.py) after the fact: start from the task
+that ended last, step back to the dependency it waited for longest (the one that ended
+last), and so on. Up-to-date dependencies took no time, so the walk passes through them
+to what they depend on. Where a task was ready (its chain predecessor done) but every
+worker was busy, the gap is time spent waiting for a free worker: a sign the scheduler,
+or the number of workers, cost time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from tasks.timeline import RunInfo, TaskRun
+
+SHOWN = 5  # chain links named in the summary line; longer chains are elided in the middle
+NOTABLE_WAIT = 0.05  # waits under this share of the wall time are not worth a mention
+
+
+@dataclass(frozen=True)
+class CriticalPath:
+    """The chain that bounded a run, with the run's work, wall time and parallelism."""
+
+    chain: tuple[str, ...]  # task names, oldest first
+    durations: tuple[float, ...]  # each chain task's duration, seconds
+    wall: float  # the run's wall time, seconds
+    work: float  # the sum of every executed task's duration, seconds
+    peak: int  # the most tasks that ran at once
+    workers: int  # doit -n (1 when serial)
+    waited: float  # seconds chain tasks were ready but every worker was busy
+
+    @property
+    def length(self) -> float:
+        """The chain's total duration, seconds."""
+        return sum(self.durations)
+
+    @property
+    def parallelism(self) -> float:
+        """Average busy workers: work divided by wall time."""
+        return self.work / self.wall if self.wall > 0 else 0.0
+
+    def describe(self) -> list[str]:
+        """Two summary lines: the chain against the wall time, then the parallelism used."""
+        links = [f"{name} {_seconds(d)}" for name, d in zip(self.chain, self.durations,
+                                                              strict=True)]
+        if len(links) > SHOWN:
+            hidden = len(links) - SHOWN + 1
+            links = [*links[:2], f"({hidden} more)", *links[-(SHOWN - 3):]]
+        path = (f"critical path: {' -> '.join(links)} = {_seconds(self.length)} "
+                f"of {_seconds(self.wall)} wall")
+        if self.waited >= max(0.1, NOTABLE_WAIT * self.wall):
+            path += f" (waited {_seconds(self.waited)} for a free worker)"
+        workers = "worker" if self.workers == 1 else "workers"
+        use = (f"parallelism: {self.parallelism:.1f} of {self.workers} {workers} on average "
+               f"(peak {self.peak}); work {_seconds(self.work)}")
+        return [path, use]
+
+
+def critical_path(run: RunInfo) -> CriticalPath | None:
+    """The chain of dependent executed tasks that bounded the run; None if nothing executed."""
+    executed = [t for t in run.tasks if t.executed]
+    if not executed:
+        return None
+    by_name = {t.name: t for t in run.tasks}
+    by_name.update((t.name, t) for t in executed)  # an executed record wins over any other
+    chain = [max(executed, key=lambda t: t.ended)]
+    on_chain = {chain[0].name}
+    while (previous := _latest_dep(chain[-1], by_name, on_chain)) is not None:
+        chain.append(previous)
+    chain.reverse()
+    spans = [_span(t) for t in executed]
+    return CriticalPath(
+        chain=tuple(t.name for t in chain),
+        durations=tuple(_duration(t) for t in chain),
+        wall=max(run.ended - run.started, 0.0),
+        work=sum(_duration(t) for t in executed),
+        peak=_peak(spans),
+        workers=max(run.workers, 1),
+        waited=_waited(chain, spans, min(s for s, _ in spans), max(run.workers, 1)))
+
+
+def _latest_dep(task: TaskRun, by_name: dict[str, TaskRun], chain: set[str]) -> TaskRun | None:
+    """The executed dependency of `task` that ended last, looking through up-to-date ones."""
+    best: TaskRun | None = None
+    todo, visited = list(task.deps), set()
+    while todo:
+        name = todo.pop()
+        dep = by_name.get(name)
+        if dep is None or name in visited or name in chain:  # `chain`: a cyclic record ends
+            continue
+        visited.add(name)
+        if not dep.executed:
+            todo.extend(dep.deps)  # it took no time: what it waited for is what mattered
+        elif best is None or dep.ended > best.ended:
+            best = dep
+    if best is not None:
+        chain.add(best.name)
+    return best
+
+
+def _duration(task: TaskRun) -> float:
+    if task.duration is not None:
+        return task.duration
+    return max(task.ended - (task.started or task.ended), 0.0)
+
+
+def _span(task: TaskRun) -> tuple[float, float]:
+    """When the task held a worker: from its start to its recorded end."""
+    started = task.started if task.started is not None else task.ended
+    return started, max(task.ended, started)
+
+
+def _peak(spans: Iterable[tuple[float, float]]) -> int:
+    """The most spans open at one moment (an end and a start at the same instant don't meet)."""
+    events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
+    running = peak = 0
+    for _, change in events:
+        running += change
+        peak = max(peak, running)
+    return peak
+
+
+def _waited(chain: list[TaskRun], spans: list[tuple[float, float]], first: float,
+            workers: int) -> float:
+    """Seconds chain tasks were ready to start (predecessor done) while all workers were busy."""
+    total = 0.0
+    ready = first
+    for task in chain:
+        started, ended = _span(task)
+        total += _busy(spans, ready, started, workers)
+        ready = ended
+    return total
+
+
+def _busy(spans: list[tuple[float, float]], start: float, end: float, workers: int) -> float:
+    """How long, within [start, end], at least `workers` spans were running."""
+    if end <= start:
+        return 0.0
+    events = sorted([(max(s, start), 1) for s, e in spans if s < end and e > start]
+                    + [(min(e, end), -1) for s, e in spans if s < end and e > start])
+    total, running, since = 0.0, 0, start
+    for moment, change in events:
+        if running >= workers:
+            total += moment - since
+        running += change
+        since = moment
+    return total
+
+
+def _seconds(value: float) -> str:
+    if value >= 60:
+        minutes, seconds = divmod(round(value), 60)
+        return f"{minutes}m{seconds:02d}s"
+    return f"{value:.1f}s" if value >= 1 else f"{value:.2f}s"

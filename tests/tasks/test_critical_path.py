@@ -1,0 +1,135 @@
+"""The critical path of a run, read from hand-made timelines with known times."""
+
+from __future__ import annotations
+
+import pytest
+
+from tasks.critical_path import CriticalPath, critical_path
+from tasks.timeline import RunInfo, TaskRun
+
+T0 = 1_700_000_000.0
+
+
+def ran(name: str, start: float, end: float, *deps: str) -> TaskRun:
+    """A task that executed from T0+start to T0+end."""
+    return TaskRun(name, "built", ended=T0 + end, started=T0 + start, duration=end - start,
+                   deps=deps)
+
+
+def up_to_date(name: str, at: float, *deps: str) -> TaskRun:
+    """A task found up to date at T0+at (it never started)."""
+    return TaskRun(name, "up to date", ended=T0 + at, deps=deps)
+
+
+def run(*tasks: TaskRun, workers: int = 2, wall: float | None = None) -> RunInfo:
+    """A run from T0 to T0+wall (default: the last task's end)."""
+    end = T0 + wall if wall is not None else max(t.ended for t in tasks)
+    return RunInfo(T0, end, ("-n", str(workers)), "development", "succeeded", workers,
+                   tasks=tasks)
+
+
+def path_of(info: RunInfo) -> CriticalPath:
+    path = critical_path(info)
+    assert path is not None
+    return path
+
+
+def test_a_chain_beside_a_short_task() -> None:
+    info = run(ran("build:clib", 0, 3), ran("lint:web", 0, 1),
+               ran("build:pyproj", 3, 7, "build:clib"), ran("test:pyproj", 7, 8, "build:pyproj"),
+               wall=9)
+
+    path = path_of(info)
+
+    assert path.chain == ("build:clib", "build:pyproj", "test:pyproj")
+    assert path.durations == (3, 4, 1)
+    assert (path.length, path.wall, path.work, path.peak, path.workers) == (8, 9, 9, 2, 2)
+    assert path.parallelism == 1.0
+    assert path.waited == 0
+    assert path.describe() == [
+        "critical path: build:clib 3.0s -> build:pyproj 4.0s -> test:pyproj 1.0s = 8.0s "
+        "of 9.0s wall",
+        "parallelism: 1.0 of 2 workers on average (peak 2); work 9.0s"]
+
+
+def test_a_diamond_follows_the_branch_that_ended_last() -> None:
+    info = run(ran("a", 0, 1), ran("b", 1, 2, "a"), ran("c", 1, 4, "a"),
+               ran("d", 4, 5, "b", "c"))
+
+    path = path_of(info)
+
+    assert path.chain == ("a", "c", "d")
+    assert path.length == 5
+    assert path.work == 6
+    assert path.parallelism == pytest.approx(6 / 5)
+
+
+def test_an_up_to_date_dependency_is_looked_through() -> None:
+    # lib is up to date; app waited (through it) for codegen, which ran
+    info = run(ran("codegen", 0, 2), ran("docs", 0, 1), up_to_date("lib", 2.1, "codegen"),
+               ran("app", 2.2, 5, "lib", "docs"))
+
+    assert path_of(info).chain == ("codegen", "app")
+
+
+def test_a_dependency_not_in_the_run_ends_the_chain() -> None:
+    info = run(ran("b", 1, 2, "a", "elsewhere"))
+
+    assert path_of(info).chain == ("b",)
+
+
+def test_waiting_for_a_free_worker_is_measured_and_named() -> None:
+    # one worker: "long" was ready at 0 but "s1" and "s2" held the worker until 2
+    info = run(ran("s1", 0, 1), ran("s2", 1, 2), ran("long", 2, 5), workers=1)
+
+    path = path_of(info)
+
+    assert path.chain == ("long",)
+    assert path.waited == 2
+    assert path.describe()[0] == "critical path: long 3.0s = 3.0s of 5.0s wall " \
+        "(waited 2.0s for a free worker)"
+    assert path.describe()[1] == "parallelism: 1.0 of 1 worker on average (peak 1); work 5.0s"
+
+
+def test_a_gap_with_a_free_worker_is_not_a_wait() -> None:
+    # two workers, one idle while "b" waited: the gap is doit's own time, not a queue
+    info = run(ran("a", 0, 1), ran("x", 0, 1.5), ran("b", 1.6, 3, "a"), workers=2)
+
+    path = path_of(info)
+
+    assert path.chain == ("a", "b")
+    assert path.waited == 0
+    assert "waited" not in path.describe()[0]
+
+
+def test_a_wait_within_a_chain_counts_only_while_every_worker_was_busy() -> None:
+    # b was ready at 1; x and y held both workers from 1 to 3 (y until 3.5 on its own)
+    info = run(ran("a", 0, 1), ran("x", 0.5, 3), ran("y", 1, 3.5), ran("b", 3.5, 4, "a"))
+
+    path = path_of(info)
+
+    assert path.chain == ("a", "b")
+    assert path.waited == pytest.approx(2.0)
+    assert path.peak == 2
+
+
+def test_a_long_chain_is_elided_in_the_summary() -> None:
+    tasks = [ran("t0", 0, 1)] + [ran(f"t{i}", i, i + 1, f"t{i - 1}") for i in range(1, 2000)]
+
+    path = path_of(run(*tasks))
+    line = path.describe()[0]
+
+    assert len(path.chain) == 2000
+    assert line == ("critical path: t0 1.0s -> t1 1.0s -> (1996 more) -> t1998 1.0s -> "
+                    "t1999 1.0s = 33m20s of 33m20s wall")
+
+
+def test_nothing_executed_has_no_critical_path() -> None:
+    assert critical_path(run(up_to_date("a", 0.1), up_to_date("b", 0.2, "a"))) is None
+    assert critical_path(RunInfo(T0, T0 + 1, (), "development", "succeeded", 1)) is None
+
+
+def test_a_cyclic_record_ends() -> None:
+    info = run(ran("a", 0, 1, "b"), ran("b", 1, 2, "a"))
+
+    assert path_of(info).chain == ("a", "b")
