@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from doit.exceptions import TaskFailed
-from doit.tools import config_changed, result_dep
+from doit.tools import result_dep
 
 from federation.digests import content_digest, files_digest, stat_fingerprint
 from federation.errors import ManifestError
@@ -29,6 +29,7 @@ from tasks.exclusive import STEPS_LOCK, slot
 from tasks.outcome import Outcome, Status
 from tasks.runner import Command, Result, run
 from tasks.runner import Status as RunStatus
+from tasks.signature import Signature
 
 TaskDict = dict[str, Any]
 
@@ -83,7 +84,7 @@ def _build_task(site: SiteBuild, walk: Walk) -> TaskDict:
         "calc_dep": calc_dep,
         "task_dep": task_dep,
         "targets": [str(site.staged)],
-        "uptodate": [config_changed(site.signature()), StagedOutputIntact(site.staged),
+        "uptodate": [Signature(site.signature), StagedOutputIntact(site.staged),
                      *(result_dep(f"build:{dep}") for dep in site.depends_on)],
         "clean": [(remove_tree, [site.staged])],
     }

@@ -7,8 +7,7 @@ dist/<mode>/<module>/ only when every command succeeded.
 
 from __future__ import annotations
 
-import hashlib
-import json
+import functools
 import os
 import shutil
 import time
@@ -28,6 +27,7 @@ from tasks.exclusive import STEPS_LOCK, slot
 from tasks.outcome import Outcome, Status
 from tasks.runner import Command, Result, run
 from tasks.runner import Status as RunStatus
+from tasks.signature import Signature
 
 TaskDict = dict[str, Any]
 _VERSION_TIMEOUT = 60.0
@@ -56,7 +56,7 @@ def step_task(step: StepPlan) -> TaskDict:
         "actions": [(run_step, [step])],
         "file_dep": list(step.inputs),
         "task_dep": list(step.deps),
-        "uptodate": [StepSignature(step), *(result_dep(dep) for dep in step.deps)],
+        "uptodate": [step_signature(step), *(result_dep(dep) for dep in step.deps)],
         "clean": [(clean_outputs, [step])],
     }
     if step.skip:
@@ -84,26 +84,14 @@ def verify_tasks(verifies: list[VerifyPlan]) -> Iterator[TaskDict]:
         }
 
 
-class StepSignature:
-    """Up to date only while the commands, env, mode, platform and tool version are the same."""
+def step_signature(step: StepPlan) -> Signature:
+    """Up to date only while the commands, env, mode, platform and tool version are the same,
+    and what the step made at its last success is still there (`doit clean`, or by hand)."""
+    return Signature(functools.partial(_step_fields, step), (*step.outputs, *step.clean))
 
-    def __init__(self, step: StepPlan) -> None:
-        self.step = step
-        self.digest: str | None = None
 
-    def configure_task(self, task: Any) -> None:
-        """Save the signature with the task's success (as doit's config_changed does), and
-        which of its outputs and cleanable folders existed then."""
-        task.value_savers.append(lambda: {"signature": self.digest, "present": [
-            str(p) for p in (*self.step.outputs, *self.step.clean) if p.exists()]})
-
-    def __call__(self, task: Any, values: dict[str, Any]) -> bool:
-        data = {**self.step.signature(), "tool": tool_version(self.step.tool, self.step.root)}
-        self.digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str)
-                                     .encode()).hexdigest()
-        # Something the step made is gone (`doit clean`, or by hand): run it again.
-        present = all(Path(p).exists() for p in values.get("present", []))
-        return values.get("signature") == self.digest and present
+def _step_fields(step: StepPlan) -> dict[str, Any]:
+    return {**step.signature(), "tool": tool_version(step.tool, step.root)}
 
 
 _versions: dict[tuple[str, ...], str | None] = {}

@@ -83,3 +83,15 @@ def monorepo(tmp_path: Path) -> Callable[[str], Path]:
     def make(name: str = "basic") -> Path:
         return copy_fixture(name, tmp_path / name)
     return make
+
+
+def run_command(repo: Path, *args: str, env: dict[str, str] | None = None,
+                timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run one of fedbuild's own doit commands (`doit history`, `explain`, ...) on the monorepo
+    at `repo`. doit reads command plugins from the pyproject.toml of the folder it starts in,
+    so it starts in this checkout and is sent to the monorepo with -d."""
+    command, *rest = args
+    argv = [sys.executable, "-m", "doit", command, "-f", str(DODO), "-d", str(repo), *rest]
+    full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
+    return subprocess.run(argv, cwd=REPO, env=full_env, text=True, capture_output=True,
+                          timeout=timeout, check=False)
