@@ -18,7 +18,7 @@ from typing import Any
 from doit.exceptions import TaskFailed
 from doit.tools import result_dep
 
-from federation.digests import content_digest, file_digest, stat_fingerprint
+from federation.digests import content_digest, file_digest, files_digest, stat_fingerprint
 from federation.staging import new_workdir, remove_tree, replace_dir
 from federation.state import STATE_DIR
 from federation.steps import StepPlan, ToolPlan, VerifyPlan
@@ -198,7 +198,10 @@ def _record(step: StepPlan, results: list[Result], duration: float) -> Outcome:
     return Outcome(task=step.task, status=status, duration=duration, log=str(step.log),
                    exit_code=last.exit_code, attempts=attempts,
                    peak_rss=max(r.peak_rss for r in results),
-                   cpu_time=sum(r.cpu_time for r in results), message=message)
+                   cpu_time=sum(r.cpu_time for r in results), message=message,
+                   inputs_digest=files_digest(step.root, step.inputs, _step_fields(step)),
+                   output_digest=content_digest(step.dist)
+                   if last.ok and step.uses_out and step.dist.is_dir() else "")
 
 
 def _finish(step: StepPlan, outcome: Outcome) -> dict[str, Any] | TaskFailed:
