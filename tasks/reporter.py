@@ -41,6 +41,7 @@ from tasks.federate import summary_lines
 from tasks.follow import LogFollower
 from tasks.history import RunRecorder, TaskRecord, git_head
 from tasks.lock import LockHeld
+from tasks.needs import needs
 from tasks.outcome import Outcome, Status
 from tasks.run_files import RunFiles, write_run_files
 from tasks.session import Session, interrupted
@@ -102,7 +103,7 @@ class FedbuildReporter:
                        "without releasing the lock; its leftovers were removed")
         self._began = time.time()
         self._planned = _with_actions(tasks, selected_tasks)
-        self._deps = {name: _action_deps(tasks, name) for name in self._planned}
+        self._deps = {name: tuple(sorted(needs(tasks, name))) for name in self._planned}
         self._targets = {name: tuple(tasks[name].targets) for name in self._planned}
         self.history.begin(Path.cwd(), sys.argv[1:], doit.get_var("mode", None) or "development")
         # Interrupted (no complete_run): the run's row still says how it ended.
@@ -361,25 +362,6 @@ def _with_actions(tasks: dict[str, Any], selected: list[str]) -> list[str]:
     for name in selected:
         visit(name)
     return order
-
-
-def _action_deps(tasks: dict[str, Any], name: str) -> tuple[str, ...]:
-    """The tasks with actions that `name` waits for, seen through group tasks."""
-    found: list[str] = []
-    seen: set[str] = set()
-    stack = [*tasks[name].setup_tasks, *tasks[name].task_dep,
-             *getattr(tasks[name], "calc_dep", [])]
-    while stack:
-        dep = stack.pop()
-        if dep in seen or dep not in tasks:
-            continue
-        seen.add(dep)
-        if tasks[dep].actions:
-            found.append(dep)
-        else:
-            stack += [*tasks[dep].setup_tasks, *tasks[dep].task_dep,
-                      *getattr(tasks[dep], "calc_dep", [])]
-    return tuple(sorted(found))
 
 
 def _relative(target: str) -> str:

@@ -19,9 +19,9 @@ from doit.exceptions import InvalidCommand
 from doit.task import result_dep
 
 from tasks.commands.base import FedbuildCommand
-from tasks.commands.graph import needs
 from tasks.config import run_mode
 from tasks.federate import PublishedCurrent
+from tasks.needs import needs
 from tasks.signature import FieldChange, Signature
 from tasks.sites import BranchUnmoved, StagedOutputIntact
 

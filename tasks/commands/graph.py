@@ -7,15 +7,12 @@ dependency to the task that needs it (task_dep, setup and calc_dep).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from doit.exceptions import InvalidCommand
 
 from tasks.commands.base import FedbuildCommand
-
-Tasks = Mapping[str, Any]  # doit Task objects by name
+from tasks.needs import Tasks, needs
 
 opt_format = {
     "name": "output_format", "short": "", "long": "format", "type": str, "default": "dot",
@@ -31,23 +28,6 @@ class Graph:
 
     nodes: tuple[str, ...]
     edges: tuple[tuple[str, str], ...]
-
-
-def needs(tasks: Tasks, name: str) -> set[str]:
-    """The tasks with actions that `name` directly needs, seen through group tasks."""
-    found: set[str] = set()
-    seen: set[str] = set()
-    pending = list(_deps(tasks[name]))
-    while pending:
-        dep = pending.pop()
-        if dep in seen or dep not in tasks:
-            continue
-        seen.add(dep)
-        if tasks[dep].actions:
-            found.add(dep)
-        else:
-            pending += _deps(tasks[dep])
-    return found
 
 
 def task_graph(tasks: Tasks, only: str | None = None) -> Graph:
@@ -81,10 +61,6 @@ def to_mermaid(graph: Graph) -> str:
     lines += [f'  {ids[name]}["{name.replace(chr(34), "#quot;")}"]' for name in graph.nodes]
     lines += [f"  {ids[a]} --> {ids[b]}" for a, b in graph.edges]
     return "\n".join(lines) + "\n"
-
-
-def _deps(task: Any) -> list[str]:
-    return [*task.task_dep, *task.setup_tasks, *sorted(task.calc_dep)]
 
 
 def _quoted(name: str) -> str:

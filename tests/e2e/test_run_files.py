@@ -3,6 +3,7 @@ what ran: the run history, the logs, and the summary's critical path."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -70,7 +71,7 @@ def test_a_parallel_run_with_a_failing_test_leaves_files_that_match_what_ran(
     assert 1 <= len(lanes) <= 2
     for lane in lanes.values():
         lane.sort(key=lambda e: e["ts"])
-        for before, after in zip(lane, lane[1:], strict=False):
+        for before, after in itertools.pairwise(lane):
             assert before["ts"] + before["dur"] <= after["ts"]
     names = {e["tid"]: e["args"]["name"] for e in trace["traceEvents"]
              if e["ph"] == "M" and e["name"] == "thread_name"}

@@ -12,11 +12,12 @@ import pytest
 from doit.exceptions import InvalidCommand
 from doit.task import Task
 
-from tasks.commands.graph import needs, task_graph, to_dot, to_mermaid
+from tasks.commands.graph import task_graph, to_dot, to_mermaid
 from tasks.commands.history import run_lines, runs_lines
 from tasks.commands.layout import clock, duration
 from tasks.commands.stats import gather, overview_lines, task_lines
 from tasks.history import FILE, History, TaskRecord
+from tasks.needs import needs
 from tasks.signature import Signature
 
 
