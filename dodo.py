@@ -25,8 +25,8 @@ SITES = plan_sites(PROJECT, STATE)
 STEPS = plan_steps(PROJECT, STATE, PROJECT.toolchains, MODE, host())
 FEDERATION = plan_federation(PROJECT, STATE, SITES)
 
-DOIT_CONFIG = doit_config(PROJECT, STATE, default_tasks(STEPS, MODE, [s.name for s in SITES]),
-                          MODE)
+DOIT_CONFIG = doit_config(PROJECT, STATE,
+                          default_tasks(STEPS, MODE, [s.name for s in SITES], STATE), MODE)
 
 
 def task_build() -> Iterator[dict[str, Any]]:

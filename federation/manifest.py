@@ -114,6 +114,24 @@ def _base_url(value: str) -> str:
     return value
 
 
+def _cache_url(value: str) -> str:
+    if not re.fullmatch(r"(https?|rediss?)://[^\s/]+(/\S*)?", value):
+        raise ValueError(f"{value!r} is not a cache server URL: use http(s)://host[:port]/path "
+                         "(Bazel's /ac/ and /cas/ layout: nginx WebDAV, bazel-remote) or "
+                         "redis://host[:port][/db]")
+    return value
+
+
+def _size(value: int | str) -> int | str:
+    if isinstance(value, int):
+        if value <= 0:
+            raise ValueError(f"{value} is not a size: give a positive number of bytes")
+        return value
+    if not re.fullmatch(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", value.strip(), re.IGNORECASE):
+        raise ValueError(f"{value!r} is not a size like '500MB' or '10GB'")
+    return value
+
+
 def _env(value: dict[str, str]) -> dict[str, str]:
     for key in value:
         if not _ENV_NAME.fullmatch(key):
@@ -129,6 +147,8 @@ Repository = Annotated[str, AfterValidator(_repository)]
 Branch = Annotated[str, AfterValidator(_branch)]
 BaseURL = Annotated[str, AfterValidator(_base_url)]
 Env = Annotated[dict[str, str], AfterValidator(_env)]
+CacheURL = Annotated[str, AfterValidator(_cache_url)]
+Size = Annotated[int | str, AfterValidator(_size)]
 
 MergeStrategy = Literal["overwrite", "preserve", "merge", "error"]
 ToolchainName = Annotated[str, AfterValidator(_toolchain_name)]
@@ -157,6 +177,26 @@ class BuildSettings(_Model):
                                       "published below the root")
 
 
+class RemoteCache(_Model):
+    """A cache server shared by clones and CI machines. Its token, if any, comes from the
+    environment (FEDBUILD_CACHE_TOKEN), never from this file."""
+
+    url: CacheURL
+    read_only: bool = Field(False, description="Only read (untrusted builds, pull requests)")
+    connect_timeout: float = Field(2.0, gt=0, le=60, description="Seconds to connect")
+    timeout: float = Field(10.0, gt=0, le=600, description="Seconds for each read or write")
+
+
+class CacheSettings(_Model):
+    """The action cache: a local folder, and optionally a server."""
+
+    dir: RelPath | None = Field(None, description="The local cache folder (default "
+                                ".fedbuild/cache)")
+    max_size: Size = Field("5GB", description="Least recently used entries go beyond this")
+    max_age_days: float = Field(7, gt=0, le=3650, description="Entries unused this long go")
+    remote: RemoteCache | None = None
+
+
 class Federation(_Model):
     """The `federation` object: the published site as a whole."""
 
@@ -169,6 +209,7 @@ class Federation(_Model):
     assets_dir: RelPath = Field(".", description="Folder holding templates/, themes/ and "
                                 "components/ used by the build script")
     output_dir: RelPath = Field("public", description="Where the federated site is published")
+    cache: CacheSettings = CacheSettings()
 
 
 class Source(_Model):
@@ -249,6 +290,9 @@ class Step(_Model):
     timeout: float = Field(600, gt=0, le=86400, description="Seconds before the step's whole "
                            "process tree is killed")
     default: bool = Field(True, description="Part of `doit` (the default tasks)")
+    cache: bool = Field(True, description="Restore the outputs from the action cache instead "
+                        "of running, when the same inputs were built before (false for steps "
+                        "whose outputs hold machine-specific paths, or that act on the world)")
 
     @model_validator(mode="after")
     def _one_command_form(self) -> Step:
@@ -280,6 +324,7 @@ class StepOverride(_Model):
     retries: int | None = Field(None, ge=0, le=10)
     timeout: float | None = Field(None, gt=0, le=86400)
     default: bool | None = None
+    cache: bool | None = None
 
 
 class Tool(_Model):

@@ -56,6 +56,7 @@ class SiteBuild:
     outcome: Path
     entry: dict[str, Any] = field(repr=False)
     git: GitSource | None = None
+    cache: bool = True  # its output may be restored from, and stored in, the action cache
 
     @property
     def task(self) -> str:
@@ -119,6 +120,7 @@ def _site(project: Project, state: State, module: Module) -> SiteBuild:
         outcome=state.outcome(f"build:{module.name}"),
         entry=module.model_dump(mode="json", by_alias=True),
         git=git,
+        cache=module.build_options.cache_enabled and fed.build_settings.cache_enabled,
     )
 
 

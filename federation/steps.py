@@ -70,6 +70,7 @@ class StepPlan:
     outcome: Path
     tmp: Path
     root: Path
+    cache: bool = True  # its outputs may be restored from, and stored in, the action cache
 
     @property
     def task(self) -> str:
@@ -283,7 +284,9 @@ class _Context:
             tool=ToolPlan(self._text_of(tool.command, where),
                           self.argv(tool.version, where), tool.install) if tool else None,
             log=self.state.log(task), outcome=self.state.outcome(task), tmp=self.state.tmp,
-            root=self.project.root)
+            root=self.project.root,
+            cache=step.cache and self.module.build_options.cache_enabled
+            and self.project.manifest.federation.build_settings.cache_enabled)
 
     def _text_of(self, text: str, where: str) -> str:
         value = self.expand(text, where)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import doit
@@ -11,7 +12,11 @@ from federation.loader import Project
 from federation.manifest import MODES
 from federation.state import State
 from federation.steps import StepsPlan
-from tasks import after_failures, schedule
+from tasks import after_failures, schedule, shard
+from tasks.cache import runtime
+from tasks.cache.cache import cache_config
+from tasks.history import FILE as HISTORY_FILE
+from tasks.history import History
 from tasks.reporter import FedbuildReporter
 
 
@@ -24,11 +29,17 @@ def run_mode() -> str:
     return str(mode)
 
 
-def default_tasks(steps: StepsPlan, mode: str, sites: list[str]) -> list[str]:
+def default_tasks(steps: StepsPlan, mode: str, sites: list[str],
+                  state: State | None = None) -> list[str]:
     """What plain `doit` runs: every site build and every step marked default, federate (when
-    there are site modules); verify in production."""
+    there are site modules); verify in production. With `shard=K/N`, only the builds and steps
+    of part K (no federate, no verify: those need every part)."""
     names = [f"build:{site}" for site in sites]
     names += [s.task for s in steps.steps if s.default]
+    wanted = shard.requested()
+    if wanted is not None:
+        estimates = History(state.dir / HISTORY_FILE).estimates() if state else {}
+        return shard.part(names, estimates, wanted)
     if sites:
         names.append("federate")
     if mode == "production" and steps.verifies:
@@ -44,9 +55,12 @@ def doit_config(project: Project, state: State, defaults: list[str] | None = Non
     after_failures.install()  # federate runs even when a module's build failed
     schedule.install()  # longest remaining path first, unless `doit order=doit`
     schedule.order()  # a bad `order=` is a one-line error now, not in the middle of the run
+    fed = project.manifest.federation
+    runtime.configure(cache_config(fed.cache.model_dump(), project.root, state.dir, os.environ)
+                      if settings.cache_enabled else None)
     workers = settings.max_parallel_builds if settings.parallel else 0
     return {
-        "default_tasks": defaults or ["build", "federate"],
+        "default_tasks": defaults if defaults is not None else ["build", "federate"],
         # sqlite3 writes only the tasks a run changed, in one transaction: two runs
         # (or a `doit info` beside a build) never clobber each other's state.
         "backend": "sqlite3",

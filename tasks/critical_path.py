@@ -61,7 +61,8 @@ class CriticalPath:
 
 def critical_path(run: RunInfo) -> CriticalPath | None:
     """The chain of dependent executed tasks that bounded the run; None if nothing executed."""
-    executed = [t for t in run.tasks if t.executed]
+    # A skipped step "runs" only to say why it is skipped: it bounds nothing.
+    executed = [t for t in run.tasks if t.executed and t.status != "skipped"]
     if not executed:
         return None
     by_name = {t.name: t for t in run.tasks}

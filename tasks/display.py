@@ -23,10 +23,11 @@ from rich.text import Text
 
 from tasks.outcome import Status
 
-_STYLES = {Status.BUILT: "green", Status.FLAKY: "yellow", Status.UP_TO_DATE: "dim",
-           Status.FAILED: "red", Status.TIMED_OUT: "red", Status.SKIPPED: "yellow"}
-_ANSI = {Status.BUILT: "32", Status.FLAKY: "33", Status.UP_TO_DATE: "2", Status.FAILED: "31",
-         Status.TIMED_OUT: "31", Status.SKIPPED: "33"}
+_STYLES = {Status.BUILT: "green", Status.CACHED: "cyan", Status.FLAKY: "yellow",
+           Status.UP_TO_DATE: "dim", Status.FAILED: "red", Status.TIMED_OUT: "red",
+           Status.SKIPPED: "yellow"}
+_ANSI = {Status.BUILT: "32", Status.CACHED: "36", Status.FLAKY: "33", Status.UP_TO_DATE: "2",
+         Status.FAILED: "31", Status.TIMED_OUT: "31", Status.SKIPPED: "33"}
 _MAX_RUNNING_SHOWN = 8
 
 

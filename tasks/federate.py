@@ -97,7 +97,7 @@ def federate(plan: FederationPlan) -> dict[str, Any] | TaskFailed:
 def module_run(mount: Mount) -> ModuleRun:
     """What the module's last build left, from its outcome record."""
     outcome = Outcome.read(mount.outcome)
-    built = mount.staged.is_dir() and (outcome is None or outcome.status is Status.BUILT)
+    built = mount.staged.is_dir() and (outcome is None or outcome.status.succeeded)
     build: dict[str, Any] = {"status": "unknown"}
     if outcome is not None:
         build = {"status": outcome.status.value, "duration": round(outcome.duration, 3),

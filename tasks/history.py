@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS tasks (
     peak_rss INTEGER,
     cpu_time REAL,
     log TEXT,
-    message TEXT
+    message TEXT,
+    saved REAL
 );
 CREATE INDEX IF NOT EXISTS tasks_by_name ON tasks(name, ended);
 CREATE INDEX IF NOT EXISTS tasks_by_run ON tasks(run_id);
@@ -68,6 +69,7 @@ class TaskRecord:
     cpu_time: float | None = None
     log: str | None = None
     message: str | None = None
+    saved: float | None = None  # cached: what the original build took
 
 
 @dataclass(frozen=True)
@@ -99,9 +101,13 @@ class History:
             db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
                                  check_same_thread=False, isolation_level=None)
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            _wal(db)
+            wal_mode(db)
             db.execute("PRAGMA synchronous = NORMAL")
             db.executescript(_SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(tasks)")}
+            if "saved" not in columns:  # a history written before the cache existed
+                with contextlib.suppress(sqlite3.OperationalError):  # another run added it
+                    db.execute("ALTER TABLE tasks ADD COLUMN saved REAL")
             self._db = db
         return self._db
 
@@ -143,10 +149,10 @@ class History:
         with self._transaction() as db:
             db.executemany(
                 "INSERT INTO tasks (run_id, name, status, started, ended, duration, attempts, "
-                "exit_code, peak_rss, cpu_time, log, message) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "exit_code, peak_rss, cpu_time, log, message, saved) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(run_id, t.name, t.status, t.started, t.ended, t.duration, t.attempts,
-                  t.exit_code, t.peak_rss, t.cpu_time, t.log, t.message)
+                  t.exit_code, t.peak_rss, t.cpu_time, t.log, t.message, t.saved)
                  for run_id, t in pending])
 
     def end_run(self, run_id: int, status: str) -> None:
@@ -174,7 +180,7 @@ class History:
     def tasks(self, run_id: int) -> list[TaskRecord]:
         """The tasks of one run, in the order they ended."""
         rows = self._read("SELECT name, status, ended, started, duration, attempts, exit_code, "
-                          "peak_rss, cpu_time, log, message FROM tasks WHERE run_id = ? "
+                          "peak_rss, cpu_time, log, message, saved FROM tasks WHERE run_id = ? "
                           "ORDER BY ended, rowid", (run_id,))
         return [TaskRecord(*row) for row in rows]
 
@@ -207,7 +213,7 @@ class History:
             return list(self._connect().execute(sql, args))
 
 
-def _wal(db: sqlite3.Connection) -> None:
+def wal_mode(db: sqlite3.Connection) -> None:
     """Switch to WAL. The pragma ignores busy_timeout while another connection is making a
     new file: retry it until that timeout has passed."""
     deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000

@@ -14,6 +14,7 @@ class Status(str, enum.Enum):
 
     BUILT = "built"
     FLAKY = "flaky"  # built, but only after a failed attempt
+    CACHED = "cached"  # outputs and log restored from the cache instead of building
     UP_TO_DATE = "up to date"
     FAILED = "failed"
     TIMED_OUT = "timed out"
@@ -23,6 +24,11 @@ class Status(str, enum.Enum):
     def failed(self) -> bool:
         """True for the statuses that mean the task did not produce its output."""
         return self in (Status.FAILED, Status.TIMED_OUT)
+
+    @property
+    def succeeded(self) -> bool:
+        """True for the statuses that leave the task's outputs in place, made or restored."""
+        return self in (Status.BUILT, Status.FLAKY, Status.CACHED)
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,8 @@ class Outcome:
     message: str = ""
     inputs_digest: str = ""  # of everything the task read (files and signature)
     output_digest: str = ""  # of what it produced
+    saved: float = 0.0  # cached: the seconds the original build took
+    warnings: tuple[str, ...] = ()  # lines to show (a cache that could not be used)
 
     def write(self, path: Path) -> None:
         """Save as JSON, atomically (a reader never sees half a record)."""
@@ -55,6 +63,7 @@ class Outcome:
         try:
             data = json.loads(path.read_text())
             data["status"] = Status(data["status"])
+            data["warnings"] = tuple(data.get("warnings", ()))
             return cls(**data)
         except (OSError, ValueError, TypeError, KeyError):
             return None

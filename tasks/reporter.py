@@ -144,6 +144,8 @@ class FedbuildReporter:
         note = "failed, tolerated (skip_on_error)" if outcome and outcome.tolerated else ""
         if outcome and outcome.status in (Status.SKIPPED, Status.FLAKY):
             note = outcome.message  # why it was skipped; on which attempt it passed
+        if outcome and outcome.status is Status.CACHED:
+            note = f"saved {outcome.saved:.1f}s"
         self._finish(task.name, status, outcome, note)
         if outcome and outcome.tolerated:
             self.display.message(outcome.message)
@@ -216,6 +218,7 @@ class FedbuildReporter:
 
     def _finish(self, name: str, status: Status, outcome: Outcome | None, note: str) -> None:
         ended = time.time()
+        saved = outcome.saved if outcome and outcome.status is Status.CACHED else None
         with self._lock:
             started = self._started.get(name)
             duration = outcome.duration if outcome else (
@@ -235,7 +238,7 @@ class FedbuildReporter:
                 inputs_digest=outcome.inputs_digest or None if outcome else None,
                 output_digest=outcome.output_digest or None if outcome else None,
                 outputs=tuple(_relative(t) for t in self._targets.get(name, ())),
-                test=name.startswith("test:"))
+                test=name.startswith("test:"), saved=saved)
             self.history.task(TaskRecord(
                 name=name, status=status.value, ended=ended,
                 started=started[1] if started else None, duration=duration,
@@ -244,7 +247,7 @@ class FedbuildReporter:
                 peak_rss=outcome.peak_rss if outcome else None,
                 cpu_time=outcome.cpu_time if outcome else None,
                 log=outcome.log if outcome else None,
-                message=(outcome.message if outcome else note) or None))
+                message=(outcome.message if outcome else note) or None, saved=saved))
         if self.follower is not None:
             self.follower.finish(name)
         timing = f" {duration:.1f}s" if duration is not None and status != \
@@ -252,6 +255,8 @@ class FedbuildReporter:
         text = "ok" if status is Status.BUILT else status.value
         extra = f" ({note})" if note else ""
         self.display.task_finished(name, status, f"{text}{timing}{extra}")
+        for warning in outcome.warnings if outcome else ():
+            self.display.message(warning)
 
     def _warn(self, text: str) -> None:
         self.display.message(text)
@@ -281,6 +286,10 @@ class FedbuildReporter:
         paint_status = functools.partial(_paint, color=self.color)
         lines = [format_summary(rows, paint_status)]
         lines += run_lines(run)
+        cached = [t for t in run.tasks if t.saved is not None]
+        if cached:
+            lines.append(f"cache: {len(cached)} restored instead of built, saved "
+                         f"{sum(t.saved or 0.0 for t in cached):.1f}s")
         if files is not None:
             lines.append(f"run files: {display_path(files.folder)}/ ({files.summary.name}, "
                          f"{files.trace.name}, {files.junit.name})")

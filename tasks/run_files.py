@@ -161,6 +161,7 @@ def _task_entry(task: TaskRun, lane: int | None) -> dict[str, Any]:
         "outputs": list(task.outputs),
         "deps": list(task.deps),
         "test": task.test,
+        "saved": task.saved,
         "lane": lane,
     }
 

@@ -6,6 +6,7 @@ run when doit decides a task is not up to date.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import time
@@ -25,6 +26,8 @@ from federation.sources import SourceError
 from federation.staging import new_workdir, remove_tree, replace_dir
 from federation.state import STATE_DIR
 from tasks.after_failures import AFTER_FAILURES
+from tasks.cache.actions import lookup as cache_lookup
+from tasks.cache.actions import warnings as cache_warnings
 from tasks.exclusive import STEPS_LOCK, slot
 from tasks.outcome import Outcome, Status
 from tasks.runner import Command, Result, run
@@ -101,7 +104,7 @@ class StagedOutputIntact:
         self.staged = staged
 
     def __call__(self, task: Any, values: dict[str, Any]) -> bool:
-        return (values.get("outcome") == Status.BUILT.value
+        return (values.get("outcome") in (Status.BUILT.value, Status.CACHED.value)
                 and values.get("stat") == stat_fingerprint(self.staged))
 
 
@@ -143,6 +146,19 @@ def build_site(site: SiteBuild) -> dict[str, Any] | TaskFailed:
         resolved = resolve_site(site)
     except ManifestError as err:
         return _finish(site, _failure(site, str(err), started))
+    commit = site.git.recorded_head() if site.git else None
+    fields = [site.signature(), resolved.argv, commit]
+    cached = cache_lookup(site.task, site.name, fields, site.root, resolved.inputs,
+                          [f"build:{dep}" for dep in site.depends_on]) if site.cache else None
+    if cached is not None:
+        with slot(site.root / STATE_DIR / STEPS_LOCK, exclusive=False):
+            record = cached.restore(site.log, [site.staged])
+        if record is not None:
+            return _finish(site, Outcome(
+                task=site.task, status=Status.CACHED, duration=time.monotonic() - started,
+                log=str(site.log), saved=record.duration, warnings=cache_warnings(),
+                inputs_digest=files_digest(site.root, resolved.inputs, fields),
+                output_digest=content_digest(site.staged)))
     work = new_workdir(site.tmp, site.name)
     try:
         out, scratch = work / "out", work / "tmp"
@@ -161,18 +177,20 @@ def build_site(site: SiteBuild) -> dict[str, Any] | TaskFailed:
             replace_dir(out, site.staged)
     finally:
         remove_tree(work)
-    digests = {}
+    inputs_digest = output_digest = ""
     if result.ok:
-        commit = site.git.recorded_head() if site.git else None
-        digests = {"inputs_digest": files_digest(site.root, resolved.inputs,
-                                                 [site.signature(), resolved.argv, commit]),
-                   "output_digest": content_digest(site.staged)}
-    return _finish(site, _record(site, result, digests))
+        inputs_digest = files_digest(site.root, resolved.inputs, fields)
+        output_digest = content_digest(site.staged)
+        if cached is not None:
+            cached.store([site.staged], site.log, result.duration)
+    outcome = dataclasses.replace(_record(site, result), inputs_digest=inputs_digest,
+                                  output_digest=output_digest)
+    return _finish(site, dataclasses.replace(outcome, warnings=cache_warnings()))
 
 
-def _record(site: SiteBuild, result: Result, digests: dict[str, str]) -> Outcome:
+def _record(site: SiteBuild, result: Result) -> Outcome:
     failed = {RunStatus.TIMED_OUT: Status.TIMED_OUT}.get(result.status, Status.FAILED)
-    return Outcome(**digests,
+    return Outcome(
         task=site.task, status=Status.BUILT if result.ok else failed,
         duration=result.duration, log=str(site.log), exit_code=result.exit_code,
         attempts=result.attempts, peak_rss=result.peak_rss, cpu_time=result.cpu_time,
@@ -187,7 +205,7 @@ def _failure(site: SiteBuild, message: str, started: float) -> Outcome:
 
 def _finish(site: SiteBuild, outcome: Outcome) -> dict[str, Any] | TaskFailed:
     outcome.write(site.outcome)
-    if outcome.status is Status.BUILT:
+    if outcome.status.succeeded:
         return {"outcome": outcome.status.value, "stat": stat_fingerprint(site.staged),
                 "digest": outcome.output_digest}
     if outcome.tolerated:

@@ -7,6 +7,7 @@ dist/<mode>/<module>/ only when every command succeeded.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import shutil
@@ -23,6 +24,8 @@ from federation.staging import new_workdir, remove_tree, replace_dir
 from federation.state import STATE_DIR
 from federation.steps import StepPlan, ToolPlan, VerifyPlan
 from tasks.after_failures import AFTER_FAILURES
+from tasks.cache.actions import lookup as cache_lookup
+from tasks.cache.actions import warnings as cache_warnings
 from tasks.exclusive import STEPS_LOCK, slot
 from tasks.outcome import Outcome, Status
 from tasks.runner import Command, Result, run
@@ -122,7 +125,12 @@ def run_step(step: StepPlan) -> dict[str, Any] | TaskFailed:
         return _finish(step, Outcome(task=step.task, status=Status.FAILED,
                                      duration=time.monotonic() - started, log=str(step.log),
                                      message=missing))
+    cached = cache_lookup(step.task, step.module, _step_fields(step), step.root, step.inputs,
+                          step.deps) if step.cache else None
     with slot(step.root / STATE_DIR / STEPS_LOCK, step.exclusive):
+        record = cached.restore(step.log, step.outputs) if cached else None
+        if record is not None:
+            return _finish(step, _restored(step, record.duration, started))
         work = new_workdir(step.tmp, step.task.replace(":", "-")) if step.uses_out else None
         try:
             out = work / "out" if work else None
@@ -134,7 +142,19 @@ def run_step(step: StepPlan) -> dict[str, Any] | TaskFailed:
         finally:
             if work:
                 remove_tree(work)
-    return _finish(step, _record(step, results, time.monotonic() - started))
+    outcome = _record(step, results, time.monotonic() - started)
+    if cached and outcome.status in (Status.BUILT, Status.FLAKY):
+        cached.store(step.outputs, step.log, outcome.duration)
+    return _finish(step, dataclasses.replace(outcome, warnings=cache_warnings()))
+
+
+def _restored(step: StepPlan, saved: float, started: float) -> Outcome:
+    """A step whose outputs and log came from the cache."""
+    return Outcome(task=step.task, status=Status.CACHED, duration=time.monotonic() - started,
+                   log=str(step.log), saved=saved, warnings=cache_warnings(),
+                   inputs_digest=files_digest(step.root, step.inputs, _step_fields(step)),
+                   output_digest=content_digest(step.dist)
+                   if step.uses_out and step.dist.is_dir() else "")
 
 
 def _run_commands(step: StepPlan, out: Path | None) -> list[Result]:

@@ -26,6 +26,7 @@ class TaskRun:
     output_digest: str | None = None
     outputs: tuple[str, ...] = ()  # its targets
     test: bool = False  # a test step (`test:<module>`): a JUnit test case
+    saved: float | None = None  # cached: the seconds the original build took
 
     @property
     def executed(self) -> bool:

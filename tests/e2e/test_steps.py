@@ -426,7 +426,7 @@ def _gone(pid: int) -> bool:
 
 def test_clean_one_step_removes_its_outputs_only(repo: Path) -> None:
     """`doit clean build:lib` removes dist/development/lib/ and nothing else; the next run
-    rebuilds exactly it."""
+    brings back exactly it, from the action cache."""
     before = sources(repo)
     doit_ok(repo)
     doit_ok(repo, "clean", "build:lib")
@@ -435,7 +435,10 @@ def test_clean_one_step_removes_its_outputs_only(repo: Path) -> None:
     assert (work(repo, "lib") / "gen.txt").is_file()  # generate:lib's output
     assert (work(repo, "lib") / "docs.txt").is_file()
     assert sources(repo) == before
-    assert doit_ok(repo).ran == {"build:lib"}
+    again = doit_ok(repo)
+    assert again.ran == set()  # restored, not rebuilt
+    assert "build:lib cached" in again.out
+    assert (repo / "dist/development/lib/lib.txt").read_text().startswith("lib development")
 
 
 def test_clean_removes_every_output_and_no_source(repo: Path) -> None:

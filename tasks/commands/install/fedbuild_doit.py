@@ -20,6 +20,7 @@ EXPORTS = {
     "StatsCommand": "tasks.commands.stats",
     "ExplainCommand": "tasks.commands.explain",
     "GraphCommand": "tasks.commands.graph",
+    "CacheCommand": "tasks.commands.cache",
     "FedbuildReporter": "tasks.reporter",
 }
 _MARKER = Path("tasks") / "commands" / "__init__.py"

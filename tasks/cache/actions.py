@@ -1,0 +1,58 @@
+"""What a task's action does with the cache: compute its key, restore instead of running,
+store after a success. Shared by site builds and toolchain steps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from federation.state import State
+from tasks.cache import runtime
+from tasks.cache.cache import Cache
+from tasks.cache.keys import action_key
+from tasks.cache.record import ActionRecord
+from tasks.outcome import Outcome
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """One action's place in the cache."""
+
+    cache: Cache
+    key: str
+    task: str
+    module: str | None
+    root: Path
+
+    def restore(self, log: Path, outputs: Sequence[Path]) -> ActionRecord | None:
+        """Its outputs and log, restored if the cache has them (None: build it). A record
+        naming other outputs than the task's own is refused."""
+        return self.cache.restore(self.key, self.root, log, outputs)
+
+    def store(self, outputs: Sequence[Path], log: Path, duration: float) -> None:
+        """Keep what a successful run made (never fails the build)."""
+        self.cache.store(self.key, self.task, self.module, self.root, outputs, log, duration)
+
+
+def lookup(task: str, module: str | None, fields: Any, root: Path, inputs: Iterable[str],
+           deps: Iterable[str]) -> Lookup | None:
+    """The action's key, or None when no cache is configured. The key covers the task, its
+    signature fields, its input files and what the tasks it depends on produced (their
+    recorded output digests), so a changed dependency never restores a stale output."""
+    cache = runtime.current()
+    if cache is None:
+        return None
+    state = State(root)
+    produced = {}
+    for dep in sorted(deps):
+        outcome = Outcome.read(state.outcome(dep))
+        produced[dep] = outcome.output_digest if outcome else None
+    key = action_key(task, {"fields": fields, "deps": produced}, root, inputs)
+    return Lookup(cache, key, task, module, root)
+
+
+def warnings() -> tuple[str, ...]:
+    """What the cache had to say since the last call (a server down, a corrupt entry)."""
+    return runtime.take_warnings()
