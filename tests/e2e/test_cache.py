@@ -129,7 +129,7 @@ def test_failed_runs_are_never_stored_and_opted_out_steps_always_run(tmp_path: P
 
 
 def test_two_clones_share_an_nginx_cache(tmp_path: Path) -> None:
-    with nginx_cache(tmp_path / "nginx") as server:
+    with nginx_cache(tmp_path) as server:
         first = copy_fixture("steps", tmp_path / "first")
         build(first, FEDBUILD_CACHE_URL=server.url)
         assert server.requests() and any(r.startswith("PUT /ac/") for r in server.requests())
@@ -143,7 +143,7 @@ def test_two_clones_share_an_nginx_cache(tmp_path: Path) -> None:
 
 
 def test_two_clones_share_a_redis_cache(tmp_path: Path) -> None:
-    with redis_cache(tmp_path / "redis") as server:
+    with redis_cache(tmp_path) as server:
         first = copy_fixture("steps", tmp_path / "first")
         build(first, FEDBUILD_CACHE_URL=server.url)
         second = copy_fixture("steps", tmp_path / "second")
@@ -155,7 +155,7 @@ def test_two_clones_share_a_redis_cache(tmp_path: Path) -> None:
 
 def test_a_server_stopped_mid_build_leaves_a_correct_build_and_one_warning(
         tmp_path: Path) -> None:
-    with nginx_cache(tmp_path / "nginx") as server:
+    with nginx_cache(tmp_path) as server:
         first = copy_fixture("reporting", tmp_path / "first")
         build(first, FEDBUILD_CACHE_URL=server.url)
         second = copy_fixture("reporting", tmp_path / "second")
@@ -184,7 +184,7 @@ def test_a_server_stopped_mid_build_leaves_a_correct_build_and_one_warning(
 
 
 def test_a_blob_corrupted_on_the_server_is_rebuilt_with_a_warning(tmp_path: Path) -> None:
-    with nginx_cache(tmp_path / "nginx") as server:
+    with nginx_cache(tmp_path) as server:
         first = copy_fixture("steps", tmp_path / "first")
         build(first, FEDBUILD_CACHE_URL=server.url)
         lib = (first / "dist/development/lib/lib.txt").read_bytes()
@@ -216,7 +216,7 @@ def test_a_slow_server_past_its_timeout_is_a_miss_and_one_warning(tmp_path: Path
 
 
 def test_a_read_only_token_cannot_write_and_the_build_goes_on(tmp_path: Path) -> None:
-    with nginx_cache(tmp_path / "nginx", write_token="ci-secret") as server:
+    with nginx_cache(tmp_path, write_token="ci-secret") as server:
         trusted = copy_fixture("steps", tmp_path / "trusted")
         build(trusted, FEDBUILD_CACHE_URL=server.url, FEDBUILD_CACHE_TOKEN="ci-secret")
         untrusted = copy_fixture("steps", tmp_path / "untrusted")
@@ -235,7 +235,7 @@ def test_a_read_only_token_cannot_write_and_the_build_goes_on(tmp_path: Path) ->
 
 
 def test_shards_then_a_plain_build_restore_every_expensive_task(tmp_path: Path) -> None:
-    with nginx_cache(tmp_path / "nginx") as server:
+    with nginx_cache(tmp_path) as server:
         env = {"FEDBUILD_CACHE_URL": server.url}
         shards = [copy_fixture("steps", tmp_path / f"shard{k}") for k in (1, 2)]
         procs = [subprocess.Popen(doit_argv(repo, f"shard={k}/2"), cwd=repo, text=True,
