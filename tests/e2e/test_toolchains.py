@@ -20,10 +20,10 @@ from tests.conftest import REPO, run_doit
 
 EXAMPLE_PARTS = ("modules.json", "modules.schema.json", "modules", "site", "scripts")
 TOOLCHAIN_MODULES = ("clib", "crate", "web", "pyproj")
-STEPS = ("configure:clib", "build:clib", "test:clib", "check:crate", "build:crate",
+STEPS = ("build:clib", "test:clib", "check:crate", "build:crate",
          "test:crate", "install:web", "build:web", "test:web", "build:pyproj", "test:pyproj")
-_EVENT = re.compile(r"^\[\d+/\d+\] (\S+) (started|ok|up to date|failed|timed out|skipped)\b")
-_ROW = re.compile(r"^(\S+)\s+(built|up to date|failed|timed out|skipped|flaky)(?:\s|$)")
+_EVENT = re.compile(r"^\[\d+/\d+\] (\S+) (started|ok|cached|up to date|failed|timed out|skipped)\b")
+_ROW = re.compile(r"^(\S+)\s+(built|cached|up to date|failed|timed out|skipped|flaky)(?:\s|$)")
 _CTEST_SUMMARY = "100% tests passed, 0 tests failed out of 1"
 
 
@@ -164,7 +164,7 @@ def test_build_clib_installs_the_library_and_ctest_passes(tmp_path: Path) -> Non
 
     build = doit_ok(repo, "build:clib")
 
-    assert started(build) == ["configure:clib", "build:clib"]
+    assert started(build) == ["build:clib"]
     dist = repo / "dist/development/clib"
     library = dist / "lib/libfedmath.so"
     assert library.is_file() and library.stat().st_size > 0
@@ -176,8 +176,7 @@ def test_build_clib_installs_the_library_and_ctest_passes(tmp_path: Path) -> Non
     test = doit_ok(repo, "test:clib")
 
     assert started(test) == ["test:clib"]
-    assert statuses(test) == {"configure:clib": "up to date", "build:clib": "up to date",
-                              "test:clib": "built"}
+    assert statuses(test) == {"build:clib": "up to date", "test:clib": "built"}
     log = (repo / ".fedbuild/logs/test/clib.log").read_text()
     assert "$ ctest --test-dir" in log
     assert _CTEST_SUMMARY in log
@@ -223,7 +222,7 @@ def test_test_pyproj_builds_clib_first_and_pytest_loads_it(tmp_path: Path) -> No
 
     result = doit_ok(repo, "test:pyproj")
 
-    assert set(started(result)) == {"configure:clib", "build:clib", "test:clib",
+    assert set(started(result)) == {"build:clib", "test:clib",
                                     "build:pyproj", "test:pyproj"}
     assert finished_before(result, "build:clib", "build:pyproj")
     assert finished_before(result, "build:pyproj", "test:pyproj")
@@ -243,7 +242,7 @@ def test_test_pyproj_builds_clib_first_and_pytest_loads_it(tmp_path: Path) -> No
     broken = run_doit(repo, "test:pyproj", timeout=300)
 
     assert broken.returncode != 0
-    assert statuses(broken) == {"configure:clib": "up to date", "build:clib": "built",
+    assert statuses(broken) == {"build:clib": "built",
                                 "test:clib": "built", "build:pyproj": "built",
                                 "test:pyproj": "failed"}
     log = (repo / ".fedbuild/logs/test/pyproj.log").read_text()
@@ -253,7 +252,7 @@ def test_test_pyproj_builds_clib_first_and_pytest_loads_it(tmp_path: Path) -> No
 # 5. fingerprints --------------------------------------------------------------------------
 
 def test_editing_a_c_file_rebuilds_clib_without_reconfiguring(tmp_path: Path) -> None:
-    """A .c edit reruns build:clib (not configure:clib); the next run is all up to date."""
+    """A .c edit reruns build:clib in its kept build folder; the next run is up to date."""
     repo = copy_example(tmp_path / "example")
     doit_ok(repo, "build:clib")
     library = repo / "dist/development/clib/lib/libfedmath.so"
@@ -263,11 +262,13 @@ def test_editing_a_c_file_rebuilds_clib_without_reconfiguring(tmp_path: Path) ->
 
     edited = doit_ok(repo, "build:clib")
 
-    assert statuses(edited) == {"configure:clib": "up to date", "build:clib": "built"}
+    assert statuses(edited) == {"build:clib": "built"}
+    log = (repo / ".fedbuild/logs/build/clib.log").read_text()
+    assert "Building C object" in log and log.count("Building C object") == 1
     assert fedmath_call(library, "lib.fm_version().decode()") == "0.1.0-edited"
     again = doit_ok(repo, "build:clib")
     assert started(again) == []
-    assert "2 tasks: 2 up to date" in again.stdout
+    assert "1 tasks: 1 up to date" in again.stdout
 
 
 # 6. production and verify -----------------------------------------------------------------
@@ -392,7 +393,7 @@ def test_n2_builds_the_whole_example_in_dependency_order(
         running += {"started": 1, "ok": -1, "failed": -1}.get(event, 0)
         peak = max(peak, running)
     assert peak == 2
-    for first, then in [("configure:clib", "build:clib"), ("build:clib", "build:pyproj"),
+    for first, then in [("build:clib", "build:pyproj"),
                         ("check:crate", "build:crate"), ("install:web", "build:web"),
                         ("build:pyproj", "test:pyproj"), ("build:docs", "federate")]:
         assert finished_before(result, first, then)
@@ -421,4 +422,4 @@ def test_list_describes_every_step_of_every_module(
     assert "cargo test" in listed["test:crate"]
     assert "npm ci" in listed["install:web"]
     assert "pytest" in listed["test:pyproj"]
-    assert "[cmake, development, in modules/clib]" in listed["configure:clib"]
+    assert "[cmake, development, in modules/clib]" in listed["build:clib"]
