@@ -1,0 +1,30 @@
+"""Smoke test of bench/cache.py, for real (the example monorepo cold, from two fresh copies
+with a warm cache, and a small synthetic graph). No timing is asserted: only that every warm
+build restored every cacheable task (the bench checks it) and the table is whole."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from bench import cache
+
+
+def test_cold_warm_remote_warm_local_and_per_hit(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "cache.json"
+    assert cache.main(["--repeat", "1", "--modules", "3", "--json", str(out)]) == 0
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["measure", "seconds", "cold", "/", "this"]
+    for line, name in zip(lines[1:4], ("cold", "warm remote", "warm local"), strict=True):
+        assert re.fullmatch(rf"{name}\s+\d+\.\d{{3}}\s+\d+\.\dx", line.strip()), line
+    hits = next(i for i, line in enumerate(lines) if line.startswith("synthetic"))
+    assert re.fullmatch(r"6\s+\d+\.\d{3}\s+\d+\.\d{3}\s+-?\d+\.\d", lines[hits + 1].strip())
+    assert any(line.startswith("warm cache at least 10x faster than cold: ") for line in lines)
+    document = json.loads(out.read_text())
+    assert document["example"]["tasks built cold"] >= 10
+    assert document["per_hit"]["tasks"] == 6
