@@ -38,27 +38,15 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `bench` importable from the repo root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.measure import DODO, REPO, BenchError
+from bench.measure import DODO, BenchError
 from bench.overhead import generate
 from bench.report import aligned, machine, seconds_text
+from tests.conftest import copy_example
 from tests.servers import nginx_cache
 
 RESULTS = Path(__file__).resolve().parent / "results" / "cache.json"
-EXAMPLE_PARTS = ("modules.json", "modules.schema.json", "modules", "site", "scripts")
 TIMEOUT = 900.0
 _RESTORED = re.compile(r"^cache: (\d+) restored instead of built", re.M)
-
-
-def copy_example(dest: Path) -> Path:
-    """A fresh copy of the example monorepo (no .fedbuild/: nothing built, nothing cached)."""
-    dest.mkdir(parents=True)
-    for part in EXAMPLE_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, dest / part)
-        else:
-            shutil.copy(source, dest / part)
-    return dest
 
 
 def timed_doit(repo: Path, *args: str, **env: str) -> tuple[float, str]:
