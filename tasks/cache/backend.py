@@ -12,6 +12,11 @@ class CacheError(Exception):
     Callers turn it into a miss and one warning line; it never fails a build."""
 
 
+class BadEntry(CacheError):
+    """One entry that is wrong (a corrupt blob, a malformed or unsafe record), not a store
+    that is broken: that entry is a miss, the store stays in use."""
+
+
 class Backend(Protocol):
     """A place to keep action records and blobs."""
 

@@ -25,7 +25,7 @@ from federation.digests import file_digest
 from federation.errors import ManifestError
 from federation.loader import MANIFEST_FILE as MANIFEST
 from federation.staging import remove_tree
-from tasks.cache.backend import Backend, CacheError
+from tasks.cache.backend import Backend, BadEntry, CacheError
 from tasks.cache.local import LocalStore
 from tasks.cache.record import ActionRecord, pack, unpack
 
@@ -115,7 +115,7 @@ class Cache:
             if local is not None:
                 local.put_blob(digest, dest)  # copied in, checked against its digest
             elif file_digest(dest) != digest:
-                raise CacheError(f"blob {digest[:12]} is corrupt")
+                raise BadEntry(f"blob {digest[:12]} is corrupt")
         return fetch
 
     # Storing ---------------------------------------------------------------------------------
@@ -171,7 +171,7 @@ class Cache:
         with self._lock:
             first = store.name not in self._warned
             self._warned.add(store.name)
-            if store is not self.local:
+            if store is not self.local and not isinstance(err, BadEntry):
                 self._down.add(store.name)  # a slow or broken server: stop paying its timeouts
         if first:
             self._warn(f"fedbuild: cache {store.name} unavailable, building instead ({why})")
@@ -193,9 +193,9 @@ class Cache:
 def _parse(data: bytes, key: str, expected: tuple[str, ...] | None) -> ActionRecord:
     record = ActionRecord.from_json(data)
     if record.key != key:
-        raise CacheError(f"the record stored under {key[:12]} is for {record.key[:12]}")
+        raise BadEntry(f"the record stored under {key[:12]} is for {record.key[:12]}")
     if expected is not None and tuple(sorted(record.roots)) != expected:
-        raise CacheError(f"the record stored under {key[:12]} names other outputs "
+        raise BadEntry(f"the record stored under {key[:12]} names other outputs "
                          f"({', '.join(record.roots)})")
     return record
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from tasks.cache.backend import CacheError
+from tasks.cache.backend import BadEntry, CacheError
 from tasks.cache.record import ActionRecord, is_digest
 from tasks.history import wal_mode
 
@@ -117,7 +117,7 @@ class LocalStore:
         if actual != digest:
             dest.unlink(missing_ok=True)
             source.unlink(missing_ok=True)
-            raise CacheError(f"blob {digest[:12]} is corrupt (removed)")
+            raise BadEntry(f"blob {digest[:12]} is corrupt (removed)")
         return True
 
     def put_blob(self, digest: str, path: Path) -> None:

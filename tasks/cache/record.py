@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from federation.digests import file_digest
 from federation.staging import remove_tree, replace_dir
-from tasks.cache.backend import CacheError
+from tasks.cache.backend import BadEntry, CacheError
 
 SCHEMA = 1
 KINDS = ("file", "dir", "link")
@@ -78,9 +78,9 @@ class ActionRecord:
                          duration=float(_typed(raw, "duration", (int, float))),
                          created=float(_typed(raw, "created", (int, float))))
         except (ValueError, TypeError, KeyError, RecursionError) as err:
-            raise CacheError(f"malformed action record: {err}") from err
+            raise BadEntry(f"malformed action record: {err}") from err
         if not is_digest(record.key) or (record.log_digest and not is_digest(record.log_digest)):
-            raise CacheError("malformed action record: a key or digest is not a SHA-256")
+            raise BadEntry("malformed action record: a key or digest is not a SHA-256")
         return record
 
 
@@ -189,7 +189,7 @@ def check_entries(roots: Sequence[str], entries: Sequence[OutputEntry]) -> Group
         _check_path(rel)
     overlap = any(a != b and a.startswith(b + "/") for a in roots for b in roots)
     if overlap or len(set(roots)) != len(roots):
-        raise CacheError("unsafe record: its outputs overlap")
+        raise BadEntry("unsafe record: its outputs overlap")
     groups: Groups = {rel: [] for rel in roots}
     folders: set[str] = set()
     seen: set[str] = set()
@@ -198,12 +198,12 @@ def check_entries(roots: Sequence[str], entries: Sequence[OutputEntry]) -> Group
         owner = next((r for r in roots if entry.path == r or entry.path.startswith(r + "/")),
                      None)
         if owner is None:
-            raise CacheError(f"unsafe record: {entry.path} is outside its outputs")
+            raise BadEntry(f"unsafe record: {entry.path} is outside its outputs")
         parent = entry.path.rpartition("/")[0]
         if entry.path != owner and parent not in folders:
-            raise CacheError(f"unsafe record: {entry.path} is not inside a folder it lists")
+            raise BadEntry(f"unsafe record: {entry.path} is not inside a folder it lists")
         if entry.path in seen:
-            raise CacheError(f"unsafe record: {entry.path} is listed twice")
+            raise BadEntry(f"unsafe record: {entry.path} is listed twice")
         seen.add(entry.path)
         if entry.kind == "dir":
             folders.add(entry.path)
@@ -211,7 +211,7 @@ def check_entries(roots: Sequence[str], entries: Sequence[OutputEntry]) -> Group
             _check_link(entry, owner)
         groups[owner].append(entry)
     if any(not group or group[0].path != rel for rel, group in groups.items()):
-        raise CacheError("unsafe record: an output has no entry of its own")
+        raise BadEntry("unsafe record: an output has no entry of its own")
     return groups
 
 
@@ -219,7 +219,7 @@ def _check_path(rel: str) -> None:
     parts = rel.split("/")
     if rel.startswith("/") or "\0" in rel or "\\" in rel or any(
             p in ("", ".", "..") for p in parts):
-        raise CacheError(f"unsafe record: path {rel!r} is absolute or has '..' or empty parts")
+        raise BadEntry(f"unsafe record: path {rel!r} is absolute or has '..' or empty parts")
 
 
 def _check_link(entry: OutputEntry, owner: str) -> None:
@@ -233,7 +233,7 @@ def _check_link(entry: OutputEntry, owner: str) -> None:
     depth = entry.path.count("/") - owner.count("/")  # folders between the link and its output
     if target.startswith("/") or "\0" in target or ".." in parts[ups:] or ups > depth - 1 or (
             entry.path == owner):
-        raise CacheError(f"unsafe link: {entry.path} -> {target} leaves the output {owner}")
+        raise BadEntry(f"unsafe link: {entry.path} -> {target} leaves the output {owner}")
 
 
 def unpack(root: Path, roots: Sequence[str], entries: Sequence[OutputEntry],

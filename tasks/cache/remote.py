@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-from tasks.cache.backend import Backend, CacheError
+from tasks.cache.backend import Backend, BadEntry, CacheError
 
 CHUNK = 1 << 20  # bytes per read or write of a blob: memory stays flat for large blobs
 TEMPORARY_TTL = 3600  # seconds a half-uploaded Redis blob is kept
@@ -84,7 +84,7 @@ def verified_download(digest: str, dest: Path, where: str) -> Iterator[Callable[
         yield write
         _on_disk(dest, out.close)
         if sha.hexdigest() != digest.lower():
-            raise CacheError(f"{where}: blob {digest} is corrupt on the server "
+            raise BadEntry(f"{where}: blob {digest} is corrupt on the server "
                              f"(its content hashes to {short(sha.hexdigest())})")
         _on_disk(dest, os.replace, part, dest)
     finally:
