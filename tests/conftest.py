@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,6 +66,18 @@ def set_module(repo: Path, name: str, **fields: object) -> None:
         if module["name"] == name:
             module.update(fields)
     (repo / "modules.json").write_text(json.dumps(manifest, indent=2))
+
+
+def edit_manifest(repo: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    """Apply a change to modules.json."""
+    data = json.loads((repo / "modules.json").read_text())
+    change(data)
+    (repo / "modules.json").write_text(json.dumps(data, indent=2))
+
+
+def module(data: dict[str, Any], name: str) -> dict[str, Any]:
+    """A module's entry in the manifest data."""
+    return next(m for m in data["modules"] if m["name"] == name)
 
 
 def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> bool:

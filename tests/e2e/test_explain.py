@@ -7,7 +7,6 @@ version), elsewhere (another platform's, skipped). The basic fixture: three buil
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import run_command, run_doit
+from tests.conftest import edit_manifest, module, run_command, run_doit
 
 Repo = Callable[[str], Path]
 NEVER = "never built in {mode} mode: no successful run is recorded"
@@ -34,17 +33,6 @@ def doit_ok(repo: Path, *args: str) -> None:
     result = run_doit(repo, *args)
     assert result.returncode == 0, result.stdout + result.stderr
 
-
-def edit_manifest(repo: Path, change: Callable[[dict[str, Any]], None]) -> None:
-    """Apply a change to modules.json."""
-    data = json.loads((repo / "modules.json").read_text())
-    change(data)
-    (repo / "modules.json").write_text(json.dumps(data, indent=2))
-
-
-def module(data: dict[str, Any], name: str) -> dict[str, Any]:
-    """A module's entry in the manifest data."""
-    return next(m for m in data["modules"] if m["name"] == name)
 
 
 @pytest.fixture

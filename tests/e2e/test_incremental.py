@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_doit
+from tests.conftest import edit_manifest, run_doit
 
 Repo = Callable[[str], Path]
 
@@ -34,12 +33,6 @@ def repo(monorepo: Repo) -> Path:
     assert sorted(built(path)) == ["alpha", "beta", "gamma"]
     return path
 
-
-def edit_manifest(repo: Path, change: Callable[[dict], None]) -> None:
-    """Apply a change to the monorepo's modules.json."""
-    manifest = json.loads((repo / "modules.json").read_text())
-    change(manifest)
-    (repo / "modules.json").write_text(json.dumps(manifest, indent=2))
 
 
 def test_second_run_builds_nothing(repo: Path) -> None:

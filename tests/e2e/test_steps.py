@@ -12,7 +12,6 @@ installed) and elsewhere (another platform's).
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable
@@ -24,7 +23,7 @@ import psutil
 import pytest
 
 from federation.platforms import host
-from tests.conftest import run_doit
+from tests.conftest import edit_manifest, module, run_doit
 
 Repo = Callable[[str], Path]
 _EVENT = re.compile(r"^\[\d+/\d+\] (\S+) (ok|up to date|failed|timed out|skipped|flaky)\b(.*)$")
@@ -94,17 +93,6 @@ def doit_ok(repo: Path, *args: str) -> Run:
     assert "Traceback" not in run.out + run.err
     return run
 
-
-def edit_manifest(repo: Path, change: Callable[[dict[str, Any]], None]) -> None:
-    """Apply a change to modules.json."""
-    data = json.loads((repo / "modules.json").read_text())
-    change(data)
-    (repo / "modules.json").write_text(json.dumps(data, indent=2))
-
-
-def module(data: dict[str, Any], name: str) -> dict[str, Any]:
-    """A module's entry in the manifest data."""
-    return next(m for m in data["modules"] if m["name"] == name)
 
 
 def step(data: dict[str, Any], module_name: str, step_name: str) -> dict[str, Any]:
