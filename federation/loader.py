@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -79,6 +80,7 @@ def check_modules(project: Project) -> None:
             raise ManifestError(label, f"modules[{i}].toolchain", f"{module.toolchain!r} is not "
                                 f"a toolchain; known: {', '.join(sorted(project.toolchains))} "
                                 f"(add your own as {REPOSITORY_DIR}/<name>.yaml)")
+        _check_firmware(project, i, module)
         if module.toolchain == "build.sh" and module.destination is None:
             raise ManifestError(label, f"modules[{i}].destination", "a site module (toolchain "
                                 "'build.sh') needs a destination such as '/docs/'")
@@ -99,6 +101,34 @@ def check_modules(project: Project) -> None:
     if cycle:
         raise ManifestError(label, f"modules[{first_index[cycle[0]]}].depends_on",
                             "dependency cycle: " + " -> ".join(cycle))
+
+
+def _check_firmware(project: Project, i: int, module: Module) -> None:
+    """A firmware toolchain's modules name a chip it builds for and have its project files."""
+    chain = project.toolchains[module.toolchain]
+    label = project.label
+    if chain.targets is None:
+        if module.target is not None:
+            raise ManifestError(label, f"modules[{i}].target", f"toolchain "
+                                f"{module.toolchain!r} builds no firmware; remove target or use "
+                                "the esp-idf or esp-baremetal toolchain")
+        return
+    known = ", ".join(chain.targets)
+    if module.target is None:
+        raise ManifestError(label, f"modules[{i}].target", f"toolchain {module.toolchain!r} "
+                            f"needs the ESP32 chip to build for: one of {known}")
+    if module.target not in chain.targets:
+        raise ManifestError(label, f"modules[{i}].target", f"toolchain {module.toolchain!r} "
+                            f"cannot build for {module.target}; use one of {known}")
+    if not module.source.is_local:
+        return  # checked once fetched, by the toolchain's own build
+    folder = project.local_dir(module)
+    for name in chain.project_files:
+        if not (folder / name).is_file():
+            shown = os.path.relpath(folder / name, project.root)
+            raise ManifestError(label, f"modules[{i}].source.path", f"{shown} is missing: "
+                                f"modules of toolchain {module.toolchain!r} have {name} at "
+                                "their root")
 
 
 def _check_destinations(project: Project) -> None:

@@ -132,6 +132,22 @@ def _size(value: int | str) -> int | str:
     return value
 
 
+_MEMORY = re.compile(r"(\d+(?:\.\d+)?)\s*([KM]?)(?:i?B)?", re.IGNORECASE)
+
+
+def _memory(value: int | str) -> int:
+    """A memory budget in bytes: 65536, "64K", "64KB", "1.5M"."""
+    if isinstance(value, int):
+        if value <= 0:
+            raise ValueError(f"{value} is not a budget: give a positive number of bytes")
+        return value
+    match = _MEMORY.fullmatch(value.strip())
+    if not match:
+        raise ValueError(f"{value!r} is not a memory size like 65536, '64K' or '1.5M'")
+    scale = {"": 1, "K": 1024, "M": 1024 * 1024}[match[2].upper()]
+    return int(float(match[1]) * scale)
+
+
 def _env(value: dict[str, str]) -> dict[str, str]:
     for key in value:
         if not _ENV_NAME.fullmatch(key):
@@ -149,6 +165,7 @@ BaseURL = Annotated[str, AfterValidator(_base_url)]
 Env = Annotated[dict[str, str], AfterValidator(_env)]
 CacheURL = Annotated[str, AfterValidator(_cache_url)]
 Size = Annotated[int | str, AfterValidator(_size)]
+Memory = Annotated[int | str, AfterValidator(_memory)]
 
 MergeStrategy = Literal["overwrite", "preserve", "merge", "error"]
 ToolchainName = Annotated[str, AfterValidator(_toolchain_name)]
@@ -293,6 +310,8 @@ class Step(_Model):
     cache: bool = Field(True, description="Restore the outputs from the action cache instead "
                         "of running, when the same inputs were built before (false for steps "
                         "whose outputs hold machine-specific paths, or that act on the world)")
+    always_run: bool = Field(False, description="Never up to date: runs every time it is asked "
+                             "for (flashing a board, on-device tests)")
 
     @model_validator(mode="after")
     def _one_command_form(self) -> Step:
@@ -325,6 +344,7 @@ class StepOverride(_Model):
     timeout: float | None = Field(None, gt=0, le=86400)
     default: bool | None = None
     cache: bool | None = None
+    always_run: bool | None = None
 
 
 class Tool(_Model):
@@ -346,6 +366,11 @@ class Toolchain(_Model):
     env: Env = {}
     modes: dict[Mode, dict[str, str | list[str]]] = Field({}, description="Placeholder values "
                                                           "per mode")
+    targets: list[Chip] | None = Field(None, description="Firmware toolchains: the ESP32 "
+                                       "chips it builds for; its modules must name one as "
+                                       "`target`")
+    project_files: list[RelPath] = Field([], description="Files every module of this "
+                                         "toolchain has at its root (e.g. CMakeLists.txt)")
     steps: list[Step] = []
 
 
@@ -354,6 +379,15 @@ class Artifact(_Model):
 
     path: str = Field(min_length=1)
     max_bytes: int | None = Field(None, gt=0, description="Size budget")
+
+
+class MemoryBudget(_Model):
+    """Firmware size budgets, checked by size:<module> against the link map."""
+
+    flash: Memory | None = Field(None, description="Bytes of flash the image may use (65536, "
+                                 "'64K', '1.5M')")
+    dram: Memory | None = Field(None, description="Bytes of data RAM (.data, .bss)")
+    iram: Memory | None = Field(None, description="Bytes of instruction RAM")
 
 
 class Module(_Model):
@@ -382,7 +416,10 @@ class Module(_Model):
     env: Env = {}
     retries: int = Field(0, ge=0, le=10)
     platforms: list[Platform] = []
-    target: Chip | None = None
+    target: Chip | None = Field(None, description="The ESP32 chip a firmware module is built "
+                                "for (esp-idf and esp-baremetal toolchains)")
+    budget: MemoryBudget | None = Field(None, description="Firmware size budgets that "
+                                        "size:<module> enforces")
 
     @property
     def site_destination(self) -> str:

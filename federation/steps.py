@@ -26,8 +26,13 @@ from federation.manifest import Artifact, Module, SkipIf, Step, Toolchain
 from federation.platforms import Host
 from federation.state import State
 
-# Filled in when the step runs, never part of its fingerprint.
-RUNTIME = ("out", "jobs")
+# Filled in when the step runs, never part of its fingerprint: {out} and {jobs} by fedbuild,
+# the board options from the command line (`doit flash:fw port=/dev/ttyUSB0`, or the task's
+# own `--port`): empty when not given.
+BOARD_OPTIONS = ("port", "baud", "chip")
+RUNTIME = ("out", "jobs", *BOARD_OPTIONS)
+# Where fedbuild itself lives: `{python} -m hardware` runs with it on PYTHONPATH.
+FEDBUILD = Path(__file__).resolve().parent.parent
 _PLACEHOLDER = re.compile(r"\{([a-z_]+(?::[A-Za-z0-9_.-]+)?)\}")
 DIST = "dist"
 
@@ -71,6 +76,8 @@ class StepPlan:
     tmp: Path
     root: Path
     cache: bool = True  # its outputs may be restored from, and stored in, the action cache
+    always_run: bool = False  # never up to date (flashing, on-device tests)
+    board_options: tuple[str, ...] = ()  # the BOARD_OPTIONS its commands use
 
     @property
     def task(self) -> str:
@@ -214,6 +221,8 @@ class _Context:
             "dist": str(self.dist), "work": str(state.dir / "work" / mode / module.name),
             "mode": mode, "platform": host.platform, "arch": host.arch,
             "target_triple": host.target_triple, "python": sys.executable,
+            "fedbuild": str(FEDBUILD), "target": module.target or "",
+            "budget_args": _budget_args(module),
             **chain.modes.get(mode, {})}  # type: ignore[call-overload]
         self.modules = modules
 
@@ -286,7 +295,10 @@ class _Context:
             log=self.state.log(task), outcome=self.state.outcome(task), tmp=self.state.tmp,
             root=self.project.root,
             cache=step.cache and self.module.build_options.cache_enabled
-            and self.project.manifest.federation.build_settings.cache_enabled)
+            and self.project.manifest.federation.build_settings.cache_enabled,
+            always_run=step.always_run,
+            board_options=tuple(o for o in BOARD_OPTIONS if any(
+                f"{{{o}}}" in a for c in commands for a in c)))
 
     def _text_of(self, text: str, where: str) -> str:
         value = self.expand(text, where)
@@ -308,6 +320,17 @@ class _Context:
     def _skip(self, step: Step) -> str | None:
         return self.platform_skip() or skip_reason(step.skip_if, self.mode, self.host,
                                                    self.module_dir)
+
+
+def _budget_args(module: Module) -> list[str]:
+    """`{budget_args}`: the module's size budgets as options of `python -m hardware size`."""
+    args: list[str] = []
+    budget = module.budget
+    for name in ("flash", "dram", "iram"):
+        value = getattr(budget, name) if budget else None
+        if value is not None:
+            args += [f"--{name}-budget", str(value)]
+    return args
 
 
 def skip_reason(cond: SkipIf | None, mode: str, host: Host, module_dir: Path) -> str | None:

@@ -16,13 +16,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import doit
 from doit.exceptions import TaskFailed
 from doit.tools import result_dep
 
 from federation.digests import content_digest, file_digest, files_digest, stat_fingerprint
 from federation.staging import new_workdir, remove_tree, replace_dir
 from federation.state import STATE_DIR
-from federation.steps import StepPlan, ToolPlan, VerifyPlan
+from federation.steps import BOARD_OPTIONS, StepPlan, ToolPlan, VerifyPlan
 from tasks.after_failures import AFTER_FAILURES
 from tasks.cache.actions import lookup as cache_lookup
 from tasks.cache.actions import warnings as cache_warnings
@@ -62,12 +63,34 @@ def step_task(step: StepPlan) -> TaskDict:
         "uptodate": [step_signature(step), *(result_dep(dep) for dep in step.deps)],
         "clean": [(clean_outputs, [step])],
     }
+    if step.board_options:
+        task["params"] = [board_param(name) for name in step.board_options]
     if step.skip:
         task["doc"] = f"{step.description} [skipped here: {step.skip}]"
         task["uptodate"] = [False]  # say why it is skipped on every run
+    elif step.always_run:
+        task["uptodate"] = [False]  # a board's state is not ours to remember
     else:
         task["targets"] = [str(o) for o in step.outputs]
     return task
+
+
+_BOARD_HELP = {
+    "port": "serial port(s) of the board: /dev/ttyUSB0, a pyserial URL, or several as a,b "
+            "(default: the one ESP32 board found on USB)",
+    "baud": "serial speed (default: the command's own)",
+    "chip": "the chip expected on the board (default: the module's target)",
+}
+
+
+def board_param(name: str) -> dict[str, Any]:
+    """A doit task option (`doit flash:fw --port /dev/ttyUSB1`) whose default comes from a
+    command-line variable (`doit flash:fw port=/dev/ttyUSB1`; `ports=a,b` for several)."""
+    default = doit.get_var(name, None) or ""
+    if name == "port":
+        default = default or doit.get_var("ports", None) or ""
+    return {"name": name, "long": name, "type": str, "default": default,
+            "help": _BOARD_HELP[name]}
 
 
 def verify_tasks(verifies: list[VerifyPlan]) -> Iterator[TaskDict]:
@@ -113,8 +136,9 @@ def tool_version(tool: ToolPlan | None, root: Path) -> str | None:
     return _versions[tool.version]
 
 
-def run_step(step: StepPlan) -> dict[str, Any] | TaskFailed:
-    """Run the step's commands; publish {out} into dist/ only if all succeeded."""
+def run_step(step: StepPlan, **board: str) -> dict[str, Any] | TaskFailed:
+    """Run the step's commands; publish {out} into dist/ only if all succeeded. `board`
+    holds the values of the step's board options (port, baud, chip)."""
     started = time.monotonic()
     if step.skip:
         Outcome(task=step.task, status=Status.SKIPPED, duration=0.0, log=str(step.log),
@@ -136,7 +160,7 @@ def run_step(step: StepPlan) -> dict[str, Any] | TaskFailed:
             out = work / "out" if work else None
             if out:
                 out.mkdir()
-            results = _run_commands(step, out)
+            results = _run_commands(step, out, board)
             if all(r.ok for r in results) and out is not None:
                 merge_into(out, step.dist)
         finally:
@@ -157,8 +181,9 @@ def _restored(step: StepPlan, saved: float, started: float) -> Outcome:
                    if step.uses_out and step.dist.is_dir() else "")
 
 
-def _run_commands(step: StepPlan, out: Path | None) -> list[Result]:
-    values = {"{out}": str(out) if out else "", "{jobs}": str(os.cpu_count() or 1)}
+def _run_commands(step: StepPlan, out: Path | None, board: dict[str, str]) -> list[Result]:
+    values = {"{out}": str(out) if out else "", "{jobs}": str(os.cpu_count() or 1),
+              **{f"{{{name}}}": str(board.get(name) or "") for name in BOARD_OPTIONS}}
 
     def fill(text: str) -> str:
         for key, value in values.items():

@@ -1,0 +1,48 @@
+"""The ESP32 chips fedbuild knows: names, architectures and where their bootloader goes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hardware.errors import HardwareError
+
+
+@dataclass(frozen=True)
+class Chip:
+    """One ESP32 target as ESP-IDF and esptool name it."""
+
+    name: str
+    arch: str  # "xtensa" or "riscv"
+    bootloader_offset: int
+    title: str  # as esptool prints it ("ESP32-C3")
+
+
+CHIPS: dict[str, Chip] = {c.name: c for c in (
+    Chip("esp32", "xtensa", 0x1000, "ESP32"),
+    Chip("esp32s2", "xtensa", 0x1000, "ESP32-S2"),
+    Chip("esp32s3", "xtensa", 0x0, "ESP32-S3"),
+    Chip("esp32c2", "riscv", 0x0, "ESP32-C2"),
+    Chip("esp32c3", "riscv", 0x0, "ESP32-C3"),
+    Chip("esp32c6", "riscv", 0x0, "ESP32-C6"),
+    Chip("esp32h2", "riscv", 0x0, "ESP32-H2"),
+    Chip("esp32p4", "riscv", 0x2000, "ESP32-P4"),
+)}
+
+
+def chip(name: str) -> Chip:
+    """The chip called `name`; a HardwareError listing the known ones otherwise."""
+    try:
+        return CHIPS[name.lower()]
+    except KeyError:
+        raise HardwareError(f"unknown target {name!r}; use one of "
+                            f"{', '.join(CHIPS)}") from None
+
+
+def chip_from_title(title: str) -> str | None:
+    """esptool's chip description ("ESP32-C3 (QFN32) (revision v0.4)") as a target name."""
+    upper = title.upper()
+    # Longest first: "ESP32-S3" must not be read as "ESP32".
+    for found in sorted(CHIPS.values(), key=lambda c: -len(c.title)):
+        if upper.startswith(found.title):
+            return found.name
+    return None
