@@ -51,6 +51,15 @@ class FlashPlan:
         return args
 
 
+def merge_args(plan: FlashPlan, merged: Path) -> list[str]:
+    """esptool's `merge-bin` arguments: one image holding every region at its offset."""
+    args = ["merge-bin", "-o", str(merged), "--flash-mode", plan.flash_mode, "--flash-freq",
+            plan.flash_freq, "--flash-size", plan.flash_size]
+    for f in plan.files:
+        args += [hex(f.offset), str(f.path)]
+    return args
+
+
 def read_flasher_args(path: Path) -> FlashPlan:
     """Read a flasher_args.json (old or new spelling); a HardwareError names what is wrong."""
     try:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from hardware.chips import chip
 from hardware.errors import HardwareError
-from hardware.flasher_args import FILE_NAME, FlashPlan, read_flasher_args
+from hardware.flasher_args import FILE_NAME, FlashPlan, merge_args, read_flasher_args
 from tasks.runner import Command, run
 
 INSTALL = ("install ESP-IDF and put idf.py on PATH: git clone --recursive "
@@ -133,11 +133,7 @@ def app_elf(build_dir: Path) -> Path:
 def merge(plan: FlashPlan, merged: Path, log: Path) -> Path:
     """One image holding every region at its offset (`esptool merge-bin`), for QEMU or a
     single-file flash."""
-    argv = [sys.executable, "-m", "esptool", "--chip", plan.chip, "merge-bin",
-            "-o", str(merged), "--flash-mode", plan.flash_mode, "--flash-freq",
-            plan.flash_freq, "--flash-size", plan.flash_size]
-    for region in plan.files:
-        argv += [hex(region.offset), str(region.path)]
+    argv = [sys.executable, "-m", "esptool", "--chip", plan.chip, *merge_args(plan, merged)]
     result = run(Command(argv=tuple(argv), cwd=merged.parent, log=log, timeout=120.0))
     if not result.ok:
         raise HardwareError(f"esptool merge-bin failed: {result.describe()}")

@@ -44,7 +44,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hardware.errors import HardwareError
-from hardware.flasher_args import FILE_NAME, FlashFile, FlashPlan, write_flasher_args
+from hardware.flasher_args import (
+    FILE_NAME,
+    FlashFile,
+    FlashPlan,
+    merge_args,
+    write_flasher_args,
+)
 from tasks.runner import Command, Status, run
 
 RUNTIME = Path(__file__).resolve().parent / "firmware"
@@ -293,9 +299,7 @@ def _images(chip: str, built: BuildResult, stage: Path, stem: str, log: Path) ->
                                        FlashFile(APP_OFFSET, image)),
                      flash_mode=FLASH_MODE, flash_freq=FLASH_FREQ, flash_size=FLASH_SIZE)
     args = write_flasher_args(stage, plan)
-    regions = [str(x) for f in plan.files for x in (hex(f.offset), f.path)]
-    _esptool([chip, "merge-bin", "-o", str(merged), *settings, *regions], stage, log,
-             "esptool merge-bin")
+    _esptool([chip, *merge_args(plan, merged)], stage, log, "esptool merge-bin")
     return BuildResult(built.board, built.elf, built.map, log, image, merged, table, args,
                        stage / "flash_args")
 
