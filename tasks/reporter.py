@@ -37,6 +37,7 @@ from tasks.display import (
     wants_color,
     wants_live,
 )
+from tasks.events import EventStream
 from tasks.federate import summary_lines
 from tasks.follow import LogFollower
 from tasks.history import RunRecorder, TaskRecord, git_head
@@ -88,6 +89,7 @@ class FedbuildReporter:
         self.display: Display = PlainDisplay(outstream, self.color)
         self.follower: LogFollower | None = None
         self.history = RunRecorder(self.session.state.dir, self._warn)
+        self.events = EventStream(self._warn)
 
     # doit's reporter interface -------------------------------------------------
 
@@ -118,6 +120,8 @@ class FedbuildReporter:
                                        self.workers)
             atexit.register(self.display.stop)  # never leave the cursor hidden
         self.display.start(len(self._planned))
+        self.events.emit("run.started", run_id=self.history.run_id, total=len(self._planned),
+                         tasks=self._planned)
         if self.verbosity >= 2:
             self.follower = LogFollower(self.display.message)
             self.follower.start()
@@ -132,6 +136,7 @@ class FedbuildReporter:
         with self._lock:
             self._started[task.name] = (time.monotonic(), time.time())
         self.display.task_started(task.name)
+        self.events.emit("task.started", task=task.name)
         if self.follower is not None:
             self.follower.follow(task.name, self.session.state.log(task.name), time.time())
 
@@ -199,10 +204,15 @@ class FedbuildReporter:
             failed = any(r.status.failed for r in self._rows.values()) or self._errors
             # doit calls complete_run even when the run was interrupted.
             status = "interrupted" if interrupted() else "failed" if failed else "succeeded"
+            files = None
             if not self._locked_out:
                 run = self._run_info(status)
-                self._summary(run, self._write_files(run))
+                files = self._write_files(run)
+                self._summary(run, files)
             self.history.end(status)
+            self.events.emit("run.finished", status=status, run_id=self.history.run_id,
+                             duration=time.time() - self._began,
+                             run_files=str(files.folder) if files else None)
         finally:
             self.session.end()
 
@@ -248,6 +258,8 @@ class FedbuildReporter:
                 cpu_time=outcome.cpu_time if outcome else None,
                 log=outcome.log if outcome else None,
                 message=(outcome.message if outcome else note) or None, saved=saved))
+        self.events.emit("task.finished", task=name, status=status.value, duration=duration,
+                         saved=saved, message=(outcome.message if outcome else note) or None)
         if self.follower is not None:
             self.follower.finish(name)
         timing = f" {duration:.1f}s" if duration is not None and status != \

@@ -1,0 +1,57 @@
+"""The run as a stream of events, for a program watching it (the build service).
+
+When FEDBUILD_EVENTS names a file, the reporter appends one JSON object per line
+as things happen, flushed at once so a reader tailing the file sees each event
+when it happens:
+
+    {"event": "run.started", "time": ..., "run_id": 7, "total": 12, "tasks": [...]}
+    {"event": "task.started", "time": ..., "task": "build:web", "done": 3, "total": 12}
+    {"event": "task.finished", "time": ..., "task": "build:web", "status": "built",
+     "duration": 1.2, "done": 4, "total": 12, "message": null}
+    {"event": "run.finished", "time": ..., "status": "succeeded", "duration": 8.1,
+     "run_id": 7, "run_files": ".fedbuild/runs/<run>/"}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ENV = "FEDBUILD_EVENTS"
+
+
+class EventStream:
+    """Appends events to the file FEDBUILD_EVENTS names; does nothing when it names none.
+    A file that cannot be written is reported once through `warn` and then left alone."""
+
+    def __init__(self, warn: Any, path: str | None = None) -> None:
+        target = path if path is not None else os.environ.get(ENV)
+        self.path = Path(target) if target else None
+        self._warn = warn
+        self._lock = threading.Lock()
+        self._done = 0
+        self.total = 0
+
+    def emit(self, event: str, **fields: Any) -> None:
+        """Write one event (thread-safe: parallel workers finish tasks at once)."""
+        if self.path is None:
+            return
+        with self._lock:
+            if event == "run.started":
+                self.total = int(fields.get("total", 0))
+            if event == "task.finished":
+                self._done += 1
+            if event.startswith("task."):
+                fields = {**fields, "done": self._done, "total": self.total}
+            line = json.dumps({"event": event, "time": time.time(), **fields},
+                              default=str) + "\n"
+            try:
+                with self.path.open("a", encoding="utf-8") as f:
+                    f.write(line)
+            except OSError as err:
+                self._warn(f"fedbuild: events not written to {self.path} ({err})")
+                self.path = None
