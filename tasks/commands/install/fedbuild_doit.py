@@ -21,6 +21,7 @@ EXPORTS = {
     "ExplainCommand": "tasks.commands.explain",
     "GraphCommand": "tasks.commands.graph",
     "CacheCommand": "tasks.commands.cache",
+    "ServeCommand": "tasks.commands.serve",
     "FedbuildReporter": "tasks.reporter",
 }
 _MARKER = Path("tasks") / "commands" / "__init__.py"
