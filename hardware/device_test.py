@@ -8,33 +8,79 @@ crash. `python -m hardware qemu` reports through the same functions.
 from __future__ import annotations
 
 import argparse
+import io
+import os
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TextIO, TypeVar
 
 from hardware.errors import HardwareError
+from hardware.ports import port_slug
 from hardware.unity import TestCase, UnityReport, junit_xml
 
-DEFAULT_TIMEOUT = 30.0
+# Seconds to wait for the Unity summary when --timeout is not given (FEDBUILD_SERIAL_TIMEOUT
+# changes it for every firmware test step at once).
+DEFAULT_TIMEOUT = float(os.environ.get("FEDBUILD_SERIAL_TIMEOUT") or 30.0)
 LOCK_TIMEOUT = 120.0  # a flash of the same board may be running: wait for it this long
 T = TypeVar("T")
 
 
 def main(argv: list[str]) -> int:
-    """Read one board's test run; 0 if it passed."""
+    """Read the test run of one board, or of several at once (port=a,b); 0 if all passed."""
     args = parser().parse_args(argv)
+    from hardware.ports import pick_port
+
+    ports = pick_port(args.port)
+    if len(ports) == 1:
+        return read_board(args, ports[0], print_case)
+    # Several boards: each read in its own thread, each reported as one block when done.
+    results: dict[str, tuple[int, str]] = {}
+
+    def read(port: str) -> None:
+        out = io.StringIO()
+        try:
+            code = read_board(args, port, lambda case: print(case.describe(), file=out),
+                              junit_suffix=port_slug(port), out=out, err=out)
+        except HardwareError as err:
+            out.write(f"error: {err}\n")
+            code = 1
+        results[port] = (code, out.getvalue())
+
+    threads = [threading.Thread(target=read, args=(port,), name=port) for port in ports]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for port in ports:
+        code, text = results[port]
+        print(f"== {port}: {'passed' if code == 0 else 'FAILED'}")
+        print(text.rstrip())
+    failed = [port for port in ports if results[port][0] != 0]
+    if failed:
+        print(f"error: tests failed on {len(failed)} of {len(ports)} boards: "
+              f"{', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def read_board(args: argparse.Namespace, port: str, on_case: Callable[[TestCase], None],
+               junit_suffix: str = "", out: TextIO | None = None,
+               err: TextIO | None = None) -> int:
+    """Read one board's Unity run under its port lock; print and conclude it."""
     from hardware.monitor import read_unity
     from hardware.portlock import port_lock
 
-    port = one_port(args.port)
     elf = Path(args.elf) if args.elf else None
+    junit = Path(args.junit) if args.junit else None
+    if junit is not None and junit_suffix:
+        junit = junit.with_name(f"{junit.stem}-{junit_suffix}{junit.suffix}")
     with port_lock(port, Path(args.lock_dir) if args.lock_dir else None, LOCK_TIMEOUT):
-        print(f"reading Unity output from {port} (timeout {args.timeout:g}s)", flush=True)
+        print(f"reading Unity output from {port} (timeout {args.timeout:g}s)",
+              file=out or sys.stdout, flush=True)
         report = read_unity(port, baud=args.baud, timeout=args.timeout, reset=args.reset,
-                            banner=args.banner or None, elf=elf, on_case=print_case)
-    return conclude(report, Path(args.junit) if args.junit else None,
-                    args.suite or suite_name(elf))
+                            banner=args.banner or None, elf=elf, on_case=on_case)
+    return conclude(report, junit, args.suite or suite_name(elf), out, err)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -59,17 +105,6 @@ def add_report_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--suite", default="", help="test suite name in the JUnit XML")
 
 
-def one_port(port_arg: str) -> str:
-    """The given port, or the one connected board's."""
-    from hardware.ports import pick_port
-
-    ports = pick_port(port_arg)
-    if len(ports) != 1:
-        raise HardwareError(f"a test reads one board, got {len(ports)} ports "
-                            f"({', '.join(ports)}); give one with port=...")
-    return ports[0]
-
-
 def suite_name(elf: Path | None) -> str:
     """The JUnit suite's default name: the ELF's stem, else "unity"."""
     return elf.stem if elf is not None else "unity"
@@ -80,24 +115,26 @@ def print_case(case: TestCase) -> None:
     print(case.describe(), flush=True)
 
 
-def conclude(report: UnityReport, junit: Path | None, suite: str) -> int:
+def conclude(report: UnityReport, junit: Path | None, suite: str,
+             out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Print the summary, the crash and the problems, write the JUnit XML; the exit code."""
+    out, err = out or sys.stdout, err or sys.stderr
     for note in report.notes:
-        print(f"note: {note}")
+        print(f"note: {note}", file=out)
     if report.summary is not None:
-        print(f"{report.summary.describe()} ({report.duration:.1f}s)")
+        print(f"{report.summary.describe()} ({report.duration:.1f}s)", file=out)
     if report.crash is not None:
-        print(f"CRASH {report.crash.reason}")
+        print(f"CRASH {report.crash.reason}", file=out)
         for line in report.crash.text.splitlines()[1:]:
-            print(f"  {line}" if line.strip() else "")
-        print(f"  ({report.crash.note})")
+            print(f"  {line}" if line.strip() else "", file=out)
+        print(f"  ({report.crash.note})", file=out)
     if junit is not None:
         junit_xml(report, suite, junit)
-        print(f"JUnit XML: {junit}")
-    sys.stdout.flush()
+        print(f"JUnit XML: {junit}", file=out)
+    out.flush()
     problems = report.problems()
     for problem in problems:
-        print(f"error: {problem}", file=sys.stderr)
+        print(f"error: {problem}", file=err)
     return 1 if problems else 0
 
 

@@ -12,6 +12,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ import pytest
 
 from hardware.flasher_args import read_flasher_args
 from tests.conftest import FIXTURES, REPO, edit_manifest, module, run_command, run_doit
-from tests.hardware.mock_boards import MockBoard, mock_board, read_flash
+from tests.hardware.mock_boards import MockBoard, board_running, mock_board, read_flash
 
 FAKE_IDF = FIXTURES / "idf" / "fake-idf"
 FEDERATION = {"name": "firmware fixture", "baseURL": "https://fixture.example.org"}
@@ -163,6 +165,80 @@ def test_no_port_and_no_board_on_usb_is_a_clear_failure(tmp_path: Path) -> None:
 
     assert result.returncode != 0
     assert "no ESP32 board found on USB" in result.stdout
+
+
+def test_qemu_runs_the_unity_tests_and_reports_each_case(tmp_path: Path) -> None:
+    """qemu:fw builds the module's Unity tests for QEMU's virt board and reads them through
+    the serial test reader; a broken test fails the task naming the case and its message."""
+    repo = make_repo(tmp_path, firmware_module())
+
+    passed = run_doit(repo, "qemu:fw")
+
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "5 Tests 0 Failures 0 Ignored OK" in log(repo, "qemu:fw")
+    reports = repo / ".fedbuild" / "work" / "development" / "fw" / "reports"
+    cases = _junit_cases(reports / "qemu.xml")
+    assert len(cases) == 5 and set(cases.values()) == {"passed"}
+
+    test_file = repo / "modules" / "fw" / "test" / "test_crc16.c"
+    test_file.write_text(test_file.read_text().replace("0x29B1", "0x29B2"))
+    failed = run_doit(repo, "qemu:fw")
+
+    assert failed.returncode != 0
+    assert re.search(r"FAIL test_crc16_check_value: Expected 10674 Was 10673",
+                     failed.stdout), failed.stdout
+    assert _junit_cases(reports / "qemu.xml")["test_crc16_check_value"] == "failed"
+
+
+def virt_tests(repo: Path, tmp_path: Path, name: str = "fw") -> Path:
+    """The module's Unity tests built for QEMU's virt board: what the stand-in board runs."""
+    done = subprocess.run(
+        [sys.executable, "-m", "hardware", "build", "--board", "virt", "--test",
+         "--module-dir", str(repo / "modules" / name), "--work", str(tmp_path / "virt-work"),
+         "--out", str(tmp_path / "virt"), "--name", name],
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True,
+        text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return tmp_path / "virt" / f"{name}-test.elf"
+
+
+def test_on_device_tests_flash_the_tests_then_report_each_case(tmp_path: Path) -> None:
+    """test:fw builds the tests for the chip, flashes them (real esptool, the ROM mock) and
+    reads the board's Unity output (the stand-in board's console is QEMU running the same
+    tests: there is no physical board here)."""
+    repo = make_repo(tmp_path, firmware_module())
+    with board_running(tmp_path, virt_tests(repo, tmp_path)) as url:
+        result = run_doit(repo, "test:fw", f"port={url}")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = log(repo, "test:fw")
+    assert f"{url}: flashed 2 regions" in text and "verified" in text
+    assert "PASS test_frame_round_trip" in text and "5 Tests 0 Failures 0 Ignored OK" in text
+    cases = _junit_cases(repo / ".fedbuild/work/development/fw/reports/device.xml")
+    assert len(cases) == 5
+
+
+def test_a_board_that_prints_nothing_is_a_clear_failure(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, firmware_module())
+    with mock_board(tmp_path) as board:
+        result = run_doit(repo, "test:fw", f"port={board.url}",
+                          env={"FEDBUILD_SERIAL_TIMEOUT": "2"})
+
+    assert result.returncode != 0
+    assert f"no output from {board.url} within 2s" in result.stdout, result.stdout
+
+
+def test_qemu_and_board_tests_of_one_module_run_side_by_side(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, firmware_module())
+    with board_running(tmp_path, virt_tests(repo, tmp_path)) as url:
+        result = run_doit(repo, "-n", "2", "qemu:fw", "test:fw", f"port={url}")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads(next((repo / ".fedbuild" / "runs").glob("*/summary.json"))
+                         .read_text())
+    spans = {t["name"]: (t["started"], t["ended"]) for t in summary["tasks"]}
+    (q0, q1), (t0, t1) = spans["qemu:fw"], spans["test:fw"]
+    assert q0 < t1 and t0 < q1, spans  # their runs overlapped
 
 
 # ESP-IDF projects, built by the stand-in idf.py.

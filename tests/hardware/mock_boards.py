@@ -13,9 +13,12 @@ firmware is random bytes in flasher_args.json's layout, written as an ESP-IDF bu
 from __future__ import annotations
 
 import os
+import select
 import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -103,3 +106,78 @@ def flash_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[st
     return subprocess.run([sys.executable, "-m", "hardware", "flash", *args], cwd=REPO,
                           env=env, capture_output=True, text=True, timeout=timeout,
                           check=False)
+
+
+@contextmanager
+def board_running(folder: Path, elf: Path, chip: str = "esp32c3") -> Iterator[str]:
+    """A whole board on a loopback port, for `doit test:<module>`: esptool's connections (they
+    speak first, the ROM protocol's SYNC) go to a ROM bootloader mock, which keeps what is
+    flashed; a connection that stays silent (the test reader) gets the serial output of
+    `elf` running in QEMU's RISC-V virt board, as if the board had booted the firmware just
+    flashed. A stand-in for the physical board these machines do not have: the flashing,
+    the serial reading and the firmware's output are each real. Yields its socket:// URL."""
+    with mock_board(folder, chip) as rom, socket.create_server((HOST, 0)) as front:
+        stopping = threading.Event()
+        children: list[subprocess.Popen[bytes]] = []
+
+        def serve(client: socket.socket) -> None:
+            with client:
+                ready, _, _ = select.select([client], [], [], 0.5)
+                if ready:  # esptool: relay to the ROM mock
+                    upstream = socket.create_connection((HOST, rom.port))
+                else:  # the test reader: the firmware's console, from QEMU
+                    upstream = _qemu_console(folder, elf, children)
+                with upstream:
+                    _relay(client, upstream, stopping)
+
+        def accept() -> None:
+            front.settimeout(0.2)
+            while not stopping.is_set():
+                try:
+                    client, _ = front.accept()
+                except OSError:
+                    continue
+                threading.Thread(target=serve, args=(client,), daemon=True).start()
+
+        acceptor = threading.Thread(target=accept, daemon=True)
+        acceptor.start()
+        try:
+            yield f"socket://{HOST}:{front.getsockname()[1]}"
+        finally:
+            stopping.set()
+            acceptor.join(5)
+            for child in children:
+                stop_process(child)
+
+
+def _qemu_console(folder: Path, elf: Path, children: list[subprocess.Popen[bytes]]
+                  ) -> socket.socket:
+    port = free_port()
+    argv = ["qemu-system-riscv32", "-M", "virt", "-bios", "none", "-nographic", "-monitor",
+            "none", "-serial", f"tcp:{HOST}:{port},server=on,wait=on", "-kernel", str(elf)]
+    with (folder / f"qemu-{port}.log").open("wb") as out:
+        children.append(subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True))
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        try:
+            return socket.create_connection((HOST, port), timeout=1.0)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def _relay(one: socket.socket, other: socket.socket, stopping: threading.Event) -> None:
+    """Copy bytes both ways until either side closes."""
+    pair = {one: other, other: one}
+    while not stopping.is_set():
+        ready, _, _ = select.select(list(pair), [], [], 0.2)
+        for sock in ready:
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            pair[sock].sendall(data)

@@ -226,6 +226,23 @@ def test_cli_silent(lock_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().err == f"error: no output from {board.port} within 0.5s\n"
 
 
-def test_cli_one_board_only() -> None:
-    with pytest.raises(HardwareError, match="a test reads one board, got 2 ports"):
-        device_test.main(["--port", "loop://,socket://127.0.0.1:1"])
+def test_cli_several_boards_are_read_at_once_each_reported(
+        tmp_path: Path, lock_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """port=a,b: both boards read in parallel (the slow writers overlap), a block each, and
+    a JUnit file per board; one failing board fails the run, naming it."""
+    junit = tmp_path / "out" / "device.xml"
+    started = time.monotonic()
+    with PtyBoard(PASSING, delay=0.3, chunk=40) as good, \
+            PtyBoard(FAILING, delay=0.3, chunk=40) as bad:
+        code = device_test.main(["--port", f"{good.port},{bad.port}", "--no-reset",
+                                 "--timeout", "20", "--junit", str(junit),
+                                 "--lock-dir", str(lock_dir)])
+    took = time.monotonic() - started
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert f"== {good.port}: passed" in out and f"== {bad.port}: FAILED" in out
+    assert "FAIL test_div: Expected 2 Was 3" in out.split(f"== {bad.port}")[1]
+    assert err == f"error: tests failed on 1 of 2 boards: {bad.port}\n"
+    assert len(list(junit.parent.glob("device-*.xml"))) == 2
+    serial = sum(len(b.text) // 40 * 0.3 for b in (good, bad))
+    assert took < serial, (took, serial)
