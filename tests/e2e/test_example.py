@@ -22,10 +22,10 @@ def test_example_federation_builds_every_module(tmp_path: Path) -> None:
         assert title in index.lower()
     docs_index = (staging / "docs" / "index.html").read_text()
     assert "/docs/" in docs_index  # built for its destination under the federation's baseURL
-    assert "12 tasks: 12 built" in first.stdout
+    assert "15 tasks: 15 built" in first.stdout
     assert "federation: published public/" in first.stdout
     second = run_doit(repo)
-    assert "12 tasks: 12 up to date" in second.stdout
+    assert "15 tasks: 15 up to date" in second.stdout
     assert "federation: up to date public/" in second.stdout
 
 
