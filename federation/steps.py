@@ -220,7 +220,7 @@ class _Context:
             "root": str(project.root), "module_dir": str(self.module_dir), "name": module.name,
             "dist": str(self.dist), "work": str(state.dir / "work" / mode / module.name),
             "mode": mode, "platform": host.platform, "arch": host.arch,
-            "target_triple": host.target_triple, "python": sys.executable,
+            "target_triple": host.target_triple, "python": python_executable(),
             "fedbuild": str(FEDBUILD), "target": module.target or "",
             "budget_args": _budget_args(module),
             **chain.modes.get(mode, {})}  # type: ignore[call-overload]
@@ -320,6 +320,22 @@ class _Context:
     def _skip(self, step: Step) -> str | None:
         return self.platform_skip() or skip_reason(step.skip_if, self.mode, self.host,
                                                    self.module_dir)
+
+
+def python_executable(path: str = sys.executable) -> str:
+    """This interpreter as one name: `doit` runs as .../bin/python3 and `python -m doit` as
+    .../bin/python, both links to .../bin/python3.11; a step's fingerprint must not change
+    between them. Links are followed only within their folder, so a virtualenv's python
+    (a link to the base interpreter elsewhere) stays the virtualenv's."""
+    current = path
+    for _ in range(8):
+        if not os.path.islink(current):
+            break
+        target = os.path.join(os.path.dirname(current), os.readlink(current))
+        if os.path.dirname(os.path.normpath(target)) != os.path.dirname(current):
+            break
+        current = os.path.normpath(target)
+    return current
 
 
 def _budget_args(module: Module) -> list[str]:

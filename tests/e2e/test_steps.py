@@ -12,7 +12,11 @@ installed) and elsewhere (another platform's).
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +27,7 @@ import psutil
 import pytest
 
 from federation.platforms import host
-from tests.conftest import edit_manifest, module, run_doit
+from tests.conftest import doit_argv, edit_manifest, module, run_doit
 
 Repo = Callable[[str], Path]
 _EVENT = re.compile(r"^\[\d+/\d+\] (\S+) (ok|up to date|failed|timed out|skipped|flaky)\b(.*)$")
@@ -531,3 +535,30 @@ def test_no_traceback_in_any_step_log(repo: Path) -> None:
     first = (repo / ".fedbuild/logs/build/lib.log").read_text().splitlines()[0]
     assert first.startswith("$ ") and "step.py build:lib" in first
     assert f"cwd {repo / 'modules/lib'}" in first
+
+
+def test_python_or_python3_starting_doit_keeps_steps_up_to_date(tmp_path: Path) -> None:
+    """`doit` (a python3 script) and `python -m doit` are one interpreter: a step running
+    {python} stays up to date whichever of its names started the run."""
+    repo = tmp_path / "repo"
+    (repo / "m").mkdir(parents=True)
+    (repo / "m" / "hello.py").write_text("print('hello')\n")
+    (repo / "modules.json").write_text(json.dumps({
+        "federation": {"name": "python names", "baseURL": "https://x.example.org"},
+        "modules": [{"name": "m", "source": {"repository": "local", "path": "m"},
+                     "toolchain": "command", "inputs": ["*.py"],
+                     "steps": [{"name": "build", "argv": ["{python}", "hello.py"],
+                                "cache": False}]}]}))
+    names = [Path(sys.executable).parent / n for n in ("python", "python3")]
+    names = [n for n in names if n.exists()]
+    if len({os.path.realpath(n) for n in names}) != 1 or len(names) < 2:
+        names = [Path(sys.executable)] * 2  # one name only here: the same run twice
+    runs = []
+    for name in names:
+        argv = doit_argv(repo)
+        argv[0] = str(name)
+        runs.append(subprocess.run(argv, cwd=repo, capture_output=True, text=True,
+                                   env={**os.environ, "NO_COLOR": "1"}, timeout=120))
+    assert runs[0].returncode == 0, runs[0].stdout + runs[0].stderr
+    assert re.search(r"^build:m\s+built", runs[0].stdout, re.M), runs[0].stdout
+    assert re.search(r"^build:m\s+up to date", runs[1].stdout, re.M), runs[1].stdout

@@ -6,7 +6,6 @@ for a given mode and host, with no process run and nothing written.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,14 @@ from federation.loader import Project, load_project
 from federation.manifest import Module, SkipIf, parse_toolchain
 from federation.platforms import Host
 from federation.state import State
-from federation.steps import StepPlan, StepsPlan, merged_steps, plan_steps, skip_reason
+from federation.steps import (
+    StepPlan,
+    StepsPlan,
+    merged_steps,
+    plan_steps,
+    python_executable,
+    skip_reason,
+)
 
 LINUX = Host("linux", "x64")
 FEDERATION = {"name": "plan", "baseURL": "https://plan.example.org"}
@@ -150,7 +156,7 @@ def test_placeholders_expand_everywhere(tmp_path: Path, mode: str, flags: list[s
     root, step = project.root, tasks(plan(project, mode))["run:m"]
     work, dist = root / ".fedbuild/work" / mode / "m", root / "dist" / mode / "m"
     assert step.commands == ((
-        sys.executable, *flags, f"-O{level}", f"--flags={' '.join(flags)}", str(root / "m/m"),
+        python_executable(), *flags, f"-O{level}", f"--flags={' '.join(flags)}", str(root / "m/m"),
         "m", mode, "linux-x64", "x86_64-unknown-linux-gnu", str(root), str(work), str(dist),
         str(root / "dist" / mode / "other"), "--out={out}", "-j{jobs}"),)
     assert step.env == {"LEVEL": level, "OUT": "{out}/x",
@@ -450,3 +456,22 @@ def test_planning_runs_and_writes_nothing(tmp_path: Path) -> None:
     plan(project)
     plan(project, "production")
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_python_is_one_name_whichever_link_started_it(tmp_path: Path) -> None:
+    """bin/python and bin/python3 (links to python3.11 in the same folder) are one
+    interpreter; a virtualenv's python, a link to another folder, stays the virtualenv's."""
+    base = tmp_path / "base" / "bin"
+    base.mkdir(parents=True)
+    (base / "python3.11").write_text("")
+    (base / "python3").symlink_to("python3.11")
+    (base / "python").symlink_to("python3")
+    venv = tmp_path / "venv" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "python").symlink_to(base / "python3.11")
+    (venv / "python3").symlink_to("python")
+
+    assert python_executable(str(base / "python")) == str(base / "python3.11")
+    assert python_executable(str(base / "python3")) == str(base / "python3.11")
+    assert python_executable(str(venv / "python3")) == str(venv / "python")
+    assert python_executable(str(venv / "python")) == str(venv / "python")
