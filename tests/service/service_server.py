@@ -92,8 +92,10 @@ class Service:
 
     def wait_build(self, build_id: int, condition: Callable[[dict[str, Any]], bool] | None = None,
                    timeout: float = BUILD_TIMEOUT) -> dict[str, Any]:
-        """Poll the build until `condition` holds (default: it ended, completed_at set)."""
-        check = condition or (lambda b: b["status"] in FINISHED and bool(b["completed_at"]))
+        """Poll the build until `condition` holds (default: it ended, completed_at set, and its
+        clients were told: the service writes the record first, then publishes the events)."""
+        check = condition or (lambda b: b["status"] in FINISHED and bool(b["completed_at"])
+                              and _told(b))
         deadline = time.monotonic() + timeout
         while True:
             build = self.build(build_id)
@@ -219,3 +221,9 @@ def two_commit_repo(dest: Path) -> tuple[Path, str, str]:
     (repo / "modules" / "hello" / "msg.txt").write_text("two\n")
     git(repo, "commit", "-q", "-am", "second: say two")
     return repo, first, git(repo, "rev-parse", "HEAD")
+
+
+def _told(build: dict[str, Any]) -> bool:
+    """Whether the build's last status event says how it ended."""
+    said = [e["status"] for e in build.get("events", []) if e.get("type") == "build.status"]
+    return not said or said[-1] == build["status"]
