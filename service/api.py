@@ -27,11 +27,12 @@ from service.context import Services
 from service.db import FINISHED, PENDING, RUNNING, Database, seconds_since
 from service.events import EventBus, percent
 from service.git import Git, GitError
-from service.job import OUTPUT_LINES, tail_lines
+from service.job import OUTPUT_LINES
 from service.live import live_router
 from service.models import BuildRequest, Detail, Page, ProjectCreate, ProjectUpdate, Status
 from service.projects import ProjectError, Projects
 from service.webhook import webhook_router
+from tasks.runner import tail_lines
 
 STATIC = Path(__file__).resolve().parent / "static"
 VERSION = "1.0"

@@ -18,12 +18,11 @@ from service.config import FEDBUILD_ROOT, LOGGER, ServiceConfig
 from service.db import CANCELLED, FAILED, INTERRUPTED, SUCCESS, Database, now, seconds_since
 from service.events import EventBus, translate
 from service.git import Git, GitError
-from tasks.runner import Command, Result, Status, kill_marked, run
+from tasks.runner import Command, Result, Status, kill_marked, run, tail_lines
 
 MARKER = "FEDBUILD_SERVICE_BUILD"
 OUTPUT_LINES = 200  # kept in the record as build_output
 POLL = 0.1  # how often the events file is read and a cancel looked for
-_BLOCK = 65536
 
 log = logging.getLogger(LOGGER)
 
@@ -276,22 +275,6 @@ class _Tail:
             except ValueError:
                 log.warning("events file %s: unreadable line %r", self.path, line[:80])
         return events
-
-
-def tail_lines(path: Path, lines: int) -> str:
-    """The last `lines` lines of a text file ("" if there is none)."""
-    try:
-        with path.open("rb") as f:
-            end = f.seek(0, 2)
-            data = b""
-            while end > 0 and data.count(b"\n") <= lines:
-                start = max(0, end - _BLOCK)
-                f.seek(start)
-                data = f.read(end - start) + data
-                end = start
-    except OSError:
-        return ""
-    return "\n".join(data.decode(errors="replace").splitlines()[-lines:])
 
 
 def _output_dir(folder: Path) -> str:

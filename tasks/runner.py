@@ -78,20 +78,8 @@ class Result:
         return self.status is Status.OK
 
     def tail(self, lines: int = 20) -> str:
-        """The last `lines` lines of the log, read backwards from its end."""
-        try:
-            with self.command.log.open("rb") as f:
-                end = f.seek(0, os.SEEK_END)
-                data = b""
-                # One line more than asked: the first block may start mid-line.
-                while end > 0 and data.count(b"\n") <= lines:
-                    start = max(0, end - _TAIL_BLOCK)
-                    f.seek(start)
-                    data = f.read(end - start) + data
-                    end = start
-        except OSError:
-            return ""
-        return "\n".join(data.decode(errors="replace").splitlines()[-lines:])
+        """The last `lines` lines of the log."""
+        return tail_lines(self.command.log, lines)
 
     def describe(self) -> str:
         """A message a user can act on: the command, what happened, and the log's last lines."""
@@ -115,6 +103,23 @@ class Result:
             head = f"{cmd} failed with exit code {self.exit_code} {after}"
         tail = self.tail()
         return f"{head}\n{tail}" if tail else head
+
+
+def tail_lines(path: Path, lines: int) -> str:
+    """The last `lines` lines of a text file, read backwards from its end ("" if none)."""
+    try:
+        with path.open("rb") as f:
+            end = f.seek(0, os.SEEK_END)
+            data = b""
+            # One line more than asked: the first block may start mid-line.
+            while end > 0 and data.count(b"\n") <= lines:
+                start = max(0, end - _TAIL_BLOCK)
+                f.seek(start)
+                data = f.read(end - start) + data
+                end = start
+    except OSError:
+        return ""
+    return "\n".join(data.decode(errors="replace").splitlines()[-lines:])
 
 
 @dataclass(eq=False)
