@@ -74,7 +74,7 @@ class ServeCommand(Command):
             )
         except ImportError as err:
             raise InvalidCommand(f"`doit serve` needs the service extra ({err.name} is "
-                                 "missing): pip install -e '.[service]'") from None
+                                 "missing): pip install '.[service]' in the checkout") from None
         if params["workers"] < 1 or not 0 < params["port"] < 65536 or params["timeout"] <= 0:
             raise InvalidCommand("--workers must be at least 1, --port 1-65535, --timeout > 0")
         data = Path(params["data"]).expanduser() if params["data"] else default_data()
