@@ -312,6 +312,9 @@ class Step(_Model):
                         "whose outputs hold machine-specific paths, or that act on the world)")
     always_run: bool = Field(False, description="Never up to date: runs every time it is asked "
                              "for (flashing a board, on-device tests)")
+    lazy: bool = Field(False, description="Runs only for a task that will really run: when "
+                       "every task needing it is restored from the cache, it is not needed "
+                       "(npm's install); named on the command line, it always runs")
 
     @model_validator(mode="after")
     def _one_command_form(self) -> Step:
@@ -345,6 +348,7 @@ class StepOverride(_Model):
     default: bool | None = None
     cache: bool | None = None
     always_run: bool | None = None
+    lazy: bool | None = None
 
 
 class Tool(_Model):

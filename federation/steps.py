@@ -77,6 +77,7 @@ class StepPlan:
     root: Path
     cache: bool = True  # its outputs may be restored from, and stored in, the action cache
     always_run: bool = False  # never up to date (flashing, on-device tests)
+    lazy: bool = False  # not run when every task needing it is restored from the cache
     board_options: tuple[str, ...] = ()  # the BOARD_OPTIONS its commands use
 
     @property
@@ -296,7 +297,7 @@ class _Context:
             root=self.project.root,
             cache=step.cache and self.module.build_options.cache_enabled
             and self.project.manifest.federation.build_settings.cache_enabled,
-            always_run=step.always_run,
+            always_run=step.always_run, lazy=step.lazy,
             board_options=tuple(o for o in BOARD_OPTIONS if any(
                 f"{{{o}}}" in a for c in commands for a in c)))
 

@@ -12,7 +12,7 @@ from federation.loader import Project
 from federation.manifest import MODES
 from federation.state import State
 from federation.steps import StepsPlan
-from tasks import after_failures, schedule, shard
+from tasks import after_failures, planned, schedule, shard
 from tasks.cache import runtime
 from tasks.cache.cache import cache_config
 from tasks.history import FILE as HISTORY_FILE
@@ -59,8 +59,10 @@ def doit_config(project: Project, state: State, defaults: list[str] | None = Non
     runtime.configure(cache_config(fed.cache.model_dump(), project.root, state.dir, os.environ)
                       if settings.cache_enabled else None)
     workers = settings.max_parallel_builds if settings.parallel else 0
+    defaults = defaults if defaults is not None else ["build", "federate"]
+    planned.set_defaults(defaults)  # plain `doit` names no task (lazy steps may be skipped)
     return {
-        "default_tasks": defaults if defaults is not None else ["build", "federate"],
+        "default_tasks": defaults,
         # sqlite3 writes only the tasks a run changed, in one transaction: two runs
         # (or a `doit info` beside a build) never clobber each other's state.
         "backend": "sqlite3",

@@ -61,8 +61,9 @@ class CriticalPath:
 
 def critical_path(run: RunInfo) -> CriticalPath | None:
     """The chain of dependent executed tasks that bounded the run; None if nothing executed."""
-    # A skipped step "runs" only to say why it is skipped: it bounds nothing.
-    executed = [t for t in run.tasks if t.executed and t.status != "skipped"]
+    # A skipped step "runs" only to say why it is skipped (a lazy one, why it is not needed):
+    # it bounds nothing.
+    executed = [t for t in run.tasks if t.executed and t.status not in ("skipped", "not needed")]
     if not executed:
         return None
     by_name = {t.name: t for t in run.tasks}

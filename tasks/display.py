@@ -25,9 +25,10 @@ from tasks.outcome import Status
 
 _STYLES = {Status.BUILT: "green", Status.CACHED: "cyan", Status.FLAKY: "yellow",
            Status.UP_TO_DATE: "dim", Status.FAILED: "red", Status.TIMED_OUT: "red",
-           Status.SKIPPED: "yellow"}
+           Status.SKIPPED: "yellow", Status.NOT_NEEDED: "dim"}
 _ANSI = {Status.BUILT: "32", Status.CACHED: "36", Status.FLAKY: "33", Status.UP_TO_DATE: "2",
-         Status.FAILED: "31", Status.TIMED_OUT: "31", Status.SKIPPED: "33"}
+         Status.FAILED: "31", Status.TIMED_OUT: "31", Status.SKIPPED: "33",
+         Status.NOT_NEEDED: "2"}
 _MAX_RUNNING_SHOWN = 8
 
 

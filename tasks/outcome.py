@@ -19,6 +19,7 @@ class Status(str, enum.Enum):
     FAILED = "failed"
     TIMED_OUT = "timed out"
     SKIPPED = "skipped"
+    NOT_NEEDED = "not needed"  # a lazy step whose every dependent was in the cache
 
     @property
     def failed(self) -> bool:

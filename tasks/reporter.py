@@ -24,7 +24,7 @@ from doit.exceptions import InvalidTask, UnmetDependency
 
 from federation.manifest import display_path
 from federation.state import State
-from tasks import schedule
+from tasks import planned, schedule
 from tasks.critical_path import critical_path
 from tasks.display import (
     ETA,
@@ -105,6 +105,7 @@ class FedbuildReporter:
                        "without releasing the lock; its leftovers were removed")
         self._began = time.time()
         self._planned = _with_actions(tasks, selected_tasks)
+        planned.begin(tasks, self._planned, selected_tasks)  # for lazy steps and tool probes
         self._deps = {name: tuple(sorted(needs(tasks, name))) for name in self._planned}
         self._targets = {name: tuple(tasks[name].targets) for name in self._planned}
         self.history.begin(Path.cwd(), sys.argv[1:], doit.get_var("mode", None) or "development")
@@ -147,8 +148,8 @@ class FedbuildReporter:
         outcome = self._outcome(task.name)
         status = outcome.status if outcome else Status.BUILT
         note = "failed, tolerated (skip_on_error)" if outcome and outcome.tolerated else ""
-        if outcome and outcome.status in (Status.SKIPPED, Status.FLAKY):
-            note = outcome.message  # why it was skipped; on which attempt it passed
+        if outcome and outcome.status in (Status.SKIPPED, Status.FLAKY, Status.NOT_NEEDED):
+            note = outcome.message  # why it was skipped or not needed; which attempt passed
         if outcome and outcome.status is Status.CACHED:
             note = f"saved {outcome.saved:.1f}s"
         self._finish(task.name, status, outcome, note)
@@ -214,6 +215,7 @@ class FedbuildReporter:
                              duration=time.time() - self._began,
                              run_files=str(files.folder) if files else None)
         finally:
+            planned.end()
             self.session.end()
 
     # helpers --------------------------------------------------------------------

@@ -248,7 +248,8 @@ def _event_args(task: TaskRun) -> dict[str, Any]:
 # junit.xml ---------------------------------------------------------------------
 
 _FAILED = (Status.FAILED.value, Status.TIMED_OUT.value)
-_PASSED = (Status.BUILT.value, Status.FLAKY.value, Status.UP_TO_DATE.value, "cached")
+_PASSED = (Status.BUILT.value, Status.FLAKY.value, Status.UP_TO_DATE.value, "cached",
+           Status.NOT_NEEDED.value)
 
 
 def junit_tree(run: RunInfo) -> ET.ElementTree:

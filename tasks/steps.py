@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,7 @@ from federation.digests import content_digest, file_digest, files_digest, stat_f
 from federation.staging import new_workdir, remove_tree, replace_dir
 from federation.state import STATE_DIR
 from federation.steps import BOARD_OPTIONS, StepPlan, ToolPlan, VerifyPlan
+from tasks import planned
 from tasks.after_failures import AFTER_FAILURES
 from tasks.cache.actions import lookup as cache_lookup
 from tasks.cache.actions import warnings as cache_warnings
@@ -53,6 +57,7 @@ def step_tasks(steps: list[StepPlan], groups: bool = True) -> Iterator[TaskDict]
 def step_task(step: StepPlan) -> TaskDict:
     """The task dict of one step."""
     where = os.path.relpath(step.cwd, step.root)
+    _steps[step.task] = step  # for the tool probes and for lazy steps
     task: TaskDict = {
         "basename": step.step,
         "name": step.module,
@@ -72,6 +77,8 @@ def step_task(step: StepPlan) -> TaskDict:
         task["uptodate"] = [False]  # a board's state is not ours to remember
     else:
         task["targets"] = [str(o) for o in step.outputs]
+    if step.lazy:
+        task["uptodate"].append(functools.partial(_lazy_up_to_date, step))
     return task
 
 
@@ -120,20 +127,45 @@ def _step_fields(step: StepPlan) -> dict[str, Any]:
     return {**step.signature(), "tool": tool_version(step.tool, step.root)}
 
 
-_versions: dict[tuple[str, ...], str | None] = {}
+_steps: dict[str, StepPlan] = {}  # every step task of this dodo, by task name
+_versions: dict[tuple[str, ...], Future[str | None]] = {}
+_probe_lock = threading.Lock()
 
 
 def tool_version(tool: ToolPlan | None, root: Path) -> str | None:
-    """The tool's version line, asked once per run (None when it cannot be run)."""
+    """The tool's version line, asked once per run (None when it cannot be run). The first
+    ask starts the probes of every tool the run's tasks use at once, so a run waits for the
+    slowest probe, not for their sum (each is a process start: tens of milliseconds)."""
     if tool is None:
         return None
-    if tool.version not in _versions:
-        log = root / STATE_DIR / "logs" / "tools" / f"{Path(tool.command).name}.log"
+    with _probe_lock:
+        plan = planned.current()
+        wanted = [tool]
+        for name in plan.tasks if plan else ():
+            step = _steps.get(name)
+            if step is not None and step.tool is not None and not step.skip:
+                wanted.append(step.tool)
+        for each in wanted:
+            if each.version not in _versions:
+                future: Future[str | None] = Future()
+                _versions[each.version] = future
+                threading.Thread(target=_probe, args=(each, root, future), daemon=True,
+                                 name=f"probe {each.command}").start()
+        asked = _versions[tool.version]
+    return asked.result()
+
+
+def _probe(tool: ToolPlan, root: Path, future: Future[str | None]) -> None:
+    try:
+        name = Path(tool.version[0]).name
+        tag = hashlib.sha256("\0".join(tool.version).encode()).hexdigest()[:8]
+        log = root / STATE_DIR / "logs" / "tools" / f"{name}-{tag}.log"
         result = run(Command(argv=tool.version, cwd=root, log=log, timeout=_VERSION_TIMEOUT))
         text = log.read_text(errors="replace").splitlines()
         lines = [line for line in text if not line.startswith("$ ")]
-        _versions[tool.version] = lines[0].strip() if result.ok and lines else None
-    return _versions[tool.version]
+        future.set_result(lines[0].strip() if result.ok and lines else None)
+    except BaseException as err:  # the asking task fails with it, not this thread
+        future.set_exception(err)
 
 
 def run_step(step: StepPlan, **board: str) -> dict[str, Any] | TaskFailed:
@@ -144,6 +176,18 @@ def run_step(step: StepPlan, **board: str) -> dict[str, Any] | TaskFailed:
         Outcome(task=step.task, status=Status.SKIPPED, duration=0.0, log=str(step.log),
                 message=step.skip).write(step.outcome)
         return {"skipped": step.skip}
+    if step.lazy:
+        why = _not_needed(step)
+        if why is not None:
+            Outcome(task=step.task, status=Status.NOT_NEEDED,
+                    duration=time.monotonic() - started, log=str(step.log),
+                    message=why).write(step.outcome)
+            return {"not needed": True}  # the same every time: its dependents stay up to date
+    return _execute(step, board, started)
+
+
+def _execute(step: StepPlan, board: dict[str, str], started: float
+             ) -> dict[str, Any] | TaskFailed:
     missing = _missing_tool(step)
     if missing:
         return _finish(step, Outcome(task=step.task, status=Status.FAILED,
@@ -151,10 +195,21 @@ def run_step(step: StepPlan, **board: str) -> dict[str, Any] | TaskFailed:
                                      message=missing))
     cached = cache_lookup(step.task, step.module, _step_fields(step), step.root, step.inputs,
                           step.deps) if step.cache else None
-    with slot(step.root / STATE_DIR / STEPS_LOCK, step.exclusive):
-        record = cached.restore(step.log, step.outputs) if cached else None
+    lock = step.root / STATE_DIR / STEPS_LOCK
+    if cached is not None:
+        with slot(lock, step.exclusive):
+            record = cached.restore(step.log, step.outputs)
         if record is not None:
             return _finish(step, _restored(step, record.duration, started))
+    notes, failure = _run_lazy_deps(step)  # outside the slot: each takes its own
+    if failure is not None:
+        return _finish(step, Outcome(task=step.task, status=Status.FAILED,
+                                     duration=time.monotonic() - started, log=str(step.log),
+                                     message=failure, warnings=tuple(notes)))
+    if notes and cached is not None:  # what they produced is part of this step's key
+        cached = cache_lookup(step.task, step.module, _step_fields(step), step.root,
+                              step.inputs, step.deps)
+    with slot(lock, step.exclusive):
         work = new_workdir(step.tmp, step.task.replace(":", "-")) if step.uses_out else None
         try:
             out = work / "out" if work else None
@@ -169,7 +224,73 @@ def run_step(step: StepPlan, **board: str) -> dict[str, Any] | TaskFailed:
     outcome = _record(step, results, time.monotonic() - started)
     if cached and outcome.status in (Status.BUILT, Status.FLAKY):
         cached.store(step.outputs, step.log, outcome.duration)
-    return _finish(step, dataclasses.replace(outcome, warnings=cache_warnings()))
+    return _finish(step, dataclasses.replace(outcome, warnings=(*notes, *cache_warnings())))
+
+
+# Lazy steps ----------------------------------------------------------------------------------
+# A lazy step (npm's install) runs only for a task that will really run. When every task of
+# this run needing it is in the cache, it is "not needed" and runs nothing; a task that then
+# misses the cache after all runs it first, itself.
+
+_lazy_lock = threading.RLock()  # one lazy step run at a time, however many dependents miss
+
+
+def _not_needed(step: StepPlan) -> str | None:
+    """Why the lazy step need not run now, or None when it must: the run has no plan, names
+    it, or has a task needing it that is not in the cache."""
+    plan = planned.current()
+    if plan is None or step.task in plan.named:
+        return None
+    dependents = plan.dependents(step.task)
+    if not dependents:
+        return None
+    for name in dependents:
+        other = _steps.get(name)
+        if other is not None and other.skip:
+            continue
+        if other is None or other.always_run or not other.cache:
+            return None  # a site build, a board: not known to be restorable
+        cached = cache_lookup(other.task, other.module, _step_fields(other), other.root,
+                              other.inputs, other.deps)
+        if cached is None or not cached.available(other.outputs):
+            return None
+    return (f"{', '.join(dependents)} in the cache; it runs first if "
+            f"{'that' if len(dependents) == 1 else 'one of them'} has to be built")
+
+
+def _run_lazy_deps(step: StepPlan) -> tuple[list[str], str | None]:
+    """Run the lazy steps `step` needs that were not run (or failed when a dependent ran
+    them): (lines saying so, the failure that stops `step`, if any)."""
+    notes: list[str] = []
+    for dep in step.deps:
+        lazy = _steps.get(dep)
+        if lazy is None or not lazy.lazy:
+            continue
+        with _lazy_lock:
+            last = Outcome.read(lazy.outcome)
+            if last is None or not (last.status is Status.NOT_NEEDED or last.status.failed):
+                continue
+            result = _execute(lazy, {}, time.monotonic())
+            ran = Outcome.read(lazy.outcome)
+        if isinstance(result, TaskFailed):
+            return notes, (f"{lazy.task}, run first because {step.task} was not in the cache, "
+                           f"failed: {result.message}")
+        took = f" in {ran.duration:.1f}s" if ran else ""
+        notes.append(f"{step.task}: ran {lazy.task} first{took} ({step.task} was not in the "
+                     "cache after all)")
+    return notes, None
+
+
+def _lazy_up_to_date(step: StepPlan, task: Any, values: dict[str, Any]) -> bool:
+    """A lazy step left not needed stays so until it is named (`doit install:web`); one that
+    failed when a dependent ran it runs again."""
+    last = Outcome.read(step.outcome)
+    if last is None:
+        return True
+    if last.status is Status.NOT_NEEDED:
+        plan = planned.current()
+        return plan is None or step.task not in plan.named
+    return not last.status.failed
 
 
 def _restored(step: StepPlan, saved: float, started: float) -> Outcome:

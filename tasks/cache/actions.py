@@ -31,6 +31,10 @@ class Lookup:
         naming other outputs than the task's own is refused."""
         return self.cache.restore(self.key, self.root, log, outputs)
 
+    def available(self, outputs: Sequence[Path]) -> bool:
+        """Whether a restore is expected to find this action (a sound record is stored)."""
+        return self.cache.has(self.key, self.root, outputs)
+
     def store(self, outputs: Sequence[Path], log: Path, duration: float) -> None:
         """Keep what a successful run made (never fails the build)."""
         self.cache.store(self.key, self.task, self.module, self.root, outputs, log, duration)
@@ -40,7 +44,9 @@ def lookup(task: str, module: str | None, fields: Any, root: Path, inputs: Itera
            deps: Iterable[str]) -> Lookup | None:
     """The action's key, or None when no cache is configured. The key covers the task, its
     signature fields, its input files and what the tasks it depends on produced (their
-    recorded output digests), so a changed dependency never restores a stale output."""
+    recorded output digests), so a changed dependency never restores a stale output. A
+    dependency that records no output (npm's install, whether it ran or was not needed) adds
+    nothing."""
     cache = runtime.current()
     if cache is None:
         return None
@@ -48,7 +54,8 @@ def lookup(task: str, module: str | None, fields: Any, root: Path, inputs: Itera
     produced = {}
     for dep in sorted(deps):
         outcome = Outcome.read(state.outcome(dep))
-        produced[dep] = outcome.output_digest if outcome else None
+        if outcome is not None and outcome.output_digest:
+            produced[dep] = outcome.output_digest
     key = action_key(task, {"fields": fields, "deps": produced}, root, inputs)
     return Lookup(cache, key, task, module, root)
 

@@ -71,6 +71,20 @@ class Cache:
         self._count("miss")
         return None
 
+    def has(self, key: str, root: Path, outputs: Sequence[Path] | None = None) -> bool:
+        """Whether a store holds a sound record under `key` (its blobs are checked only when
+        restoring). Not counted as a hit or a miss; a failing store is not asked again."""
+        expected = None if outputs is None else _relative(root, outputs)
+        for store in self._readers():
+            try:
+                data = self._call(store, store.get_action, key)
+                if data is not None:
+                    self._call(store, _parse, data, key, expected)
+                    return True
+            except _Failed:
+                continue
+        return False
+
     def _readers(self) -> list[Backend]:
         stores: list[Backend] = [self.local] if self.local is not None else []
         if self.remote is not None and self.remote.name not in self._down:

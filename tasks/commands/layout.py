@@ -11,7 +11,8 @@ from federation.state import State
 from tasks.history import FILE, History
 
 # The order statuses are counted in (tasks/outcome.py Status, and the cache's "cached").
-STATUS_ORDER = ("built", "flaky", "cached", "up to date", "failed", "timed out", "skipped")
+STATUS_ORDER = ("built", "flaky", "cached", "up to date", "failed", "timed out", "skipped",
+                "not needed")
 
 
 def repository_history(root: Path) -> History:

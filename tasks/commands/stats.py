@@ -25,7 +25,7 @@ from tasks.commands.layout import (
 )
 from tasks.history import History, RunRecord
 
-SUCCESS = frozenset({"built", "flaky", "cached", "skipped"})
+SUCCESS = frozenset({"built", "flaky", "cached", "skipped", "not needed"})
 FAILURE = frozenset({"failed", "timed out"})
 TIMED = frozenset({"built", "flaky"})
 LOOKUPS = frozenset({"built", "flaky", "cached", "failed", "timed out"})  # asked the cache

@@ -6,13 +6,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
 
 from federation.digests import content_digest
 from tasks.history import History
-from tests.conftest import copy_fixture, doit_argv, eventually, run_doit, set_module
+from tests.conftest import (
+    copy_example,
+    copy_fixture,
+    doit_argv,
+    eventually,
+    run_doit,
+    set_module,
+)
 from tests.servers import nginx_cache, redis_cache, silent_server
 
 STEPS_TASKS = {"generate:lib", "build:lib", "docs:lib", "build:app", "build:tooled",
@@ -35,13 +43,16 @@ def ran(repo: Path) -> set[str]:
     return {line.split()[0] for line in runs.read_text().splitlines() if " start " in line}
 
 
+_PROGRESS = re.compile(r"^\[\d+/\d+\] (\S+) (not needed|up to date|\S+)")
+
+
 def statuses(result: subprocess.CompletedProcess[str]) -> dict[str, str]:
     """Each task's status word from the progress lines (`[3/8] build:lib cached 0.0s ...`)."""
     found = {}
     for line in result.stdout.splitlines():
-        if line.startswith("[") and not line.endswith(" started"):
-            _, name, word, *_ = line.split()
-            found[name] = word
+        match = _PROGRESS.match(line)
+        if match and match[2] != "started":
+            found[match[1]] = match[2]
     return found
 
 
@@ -79,7 +90,7 @@ def test_a_second_clone_restores_everything_from_a_shared_local_cache(tmp_path: 
     assert rows["build:lib"].saved == built["build:lib"].duration
     # And doit now holds it up to date, as if it had been built here.
     again = build(second, FEDBUILD_CACHE_DIR=shared)
-    assert set(statuses(again).values()) <= {"up", "skipped"}
+    assert set(statuses(again).values()) <= {"up to date", "skipped"}
 
 
 def test_site_modules_are_restored_and_published_the_same(tmp_path: Path) -> None:
@@ -199,6 +210,34 @@ def test_a_blob_corrupted_on_the_server_is_rebuilt_with_a_warning(tmp_path: Path
     assert "cache: 5 restored instead of built" in result.stdout
     lines = warnings(result)
     assert len(lines) == 1 and "corrupt" in lines[0], result.stdout
+
+
+def test_a_lazy_install_runs_only_for_a_build_that_misses(tmp_path: Path) -> None:
+    """npm's install is lazy: a clone whose build:web is in the cache never runs npm ci, and
+    when that restore fails after all (a blob corrupted on the server), build:web runs the
+    install first itself."""
+    with nginx_cache(tmp_path) as server:
+        first = copy_example(tmp_path / "first")
+        result = build(first, "build:web", FEDBUILD_CACHE_URL=server.url)
+        assert statuses(result) == {"install:web": "ok", "build:web": "ok"}
+
+        second = copy_example(tmp_path / "second")
+        result = build(second, "build:web", FEDBUILD_CACHE_URL=server.url)
+        assert statuses(result) == {"install:web": "not needed", "build:web": "cached"}
+        assert not (second / ".fedbuild/logs/install/web.log").exists()  # npm never ran
+        app = (first / "dist/development/web/app.js").read_bytes()
+        assert (second / "dist/development/web/app.js").read_bytes() == app
+
+        (server.root / "cas" / hashlib.sha256(app).hexdigest()).write_bytes(b"corrupt\n")
+        third = copy_example(tmp_path / "third")
+        result = build(third, "build:web", FEDBUILD_CACHE_URL=server.url)
+    assert statuses(result) == {"install:web": "not needed", "build:web": "ok"}
+    assert "build:web: ran install:web first" in result.stdout
+    assert "npm ci" in (third / ".fedbuild/logs/install/web.log").read_text()
+    assert (third / "dist/development/web/app.js").read_bytes() == app
+    # The install that ran counts from now on: a rerun has nothing to do.
+    result = build(third, "build:web", FEDBUILD_CACHE_URL=server.url)
+    assert statuses(result) == {"install:web": "up to date", "build:web": "up to date"}
 
 
 def test_a_slow_server_past_its_timeout_is_a_miss_and_one_warning(tmp_path: Path) -> None:

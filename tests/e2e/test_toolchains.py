@@ -22,8 +22,10 @@ EXAMPLE_PARTS = ("modules.json", "modules.schema.json", "modules", "site", "scri
 TOOLCHAIN_MODULES = ("clib", "crate", "web", "pyproj")
 STEPS = ("build:clib", "test:clib", "check:crate", "build:crate",
          "test:crate", "install:web", "build:web", "test:web", "build:pyproj", "test:pyproj")
-_EVENT = re.compile(r"^\[\d+/\d+\] (\S+) (started|ok|cached|up to date|failed|timed out|skipped)\b")
-_ROW = re.compile(r"^(\S+)\s+(built|cached|up to date|failed|timed out|skipped|flaky)(?:\s|$)")
+_EVENT = re.compile(r"^\[\d+/\d+\] (\S+) "
+                    r"(started|ok|cached|up to date|failed|timed out|skipped|not needed)\b")
+_ROW = re.compile(r"^(\S+)\s+(built|cached|up to date|failed|timed out|skipped|flaky|not needed)"
+                  r"(?:\s|$)")
 _CTEST_SUMMARY = "100% tests passed, 0 tests failed out of 1"
 
 
@@ -338,14 +340,31 @@ def test_clean_removes_that_steps_outputs_and_nothing_else(with_npm_dependency: 
         if not rel.startswith(("dist/development/web/", "modules/web/node_modules/"))}
 
 
-def test_build_after_clean_install_reinstalls(with_npm_dependency: Path) -> None:
-    """After `doit clean install:web`, `doit build:web` runs npm ci again."""
+def test_a_cleaned_install_runs_again_only_when_a_build_needs_it(
+        with_npm_dependency: Path) -> None:
+    """install is lazy: after `doit clean install:web`, build:web comes back from the cache
+    and npm ci is not needed; named, or once web's sources change, it runs again."""
     repo = with_npm_dependency
     doit_ok(repo, "clean", "install:web")
 
     result = doit_ok(repo, "build:web")
 
-    assert "install:web" in started(result)
+    assert statuses(result) == {"install:web": "not needed", "build:web": "cached"}
+    assert not (repo / "modules/web/node_modules").exists()
+
+    result = doit_ok(repo, "install:web")  # named: it runs
+
+    assert statuses(result) == {"install:web": "built"}
+    assert (repo / "modules/web/node_modules/greet").is_symlink()
+
+    doit_ok(repo, "clean", "install:web")
+    source = repo / "modules/web/src/app.js"
+    source.write_text(source.read_text() + "\n// changed\n")
+
+    result = doit_ok(repo, "build:web")
+
+    assert statuses(result) == {"install:web": "built", "build:web": "built"}
+    assert finished_before(result, "install:web", "build:web")
     assert (repo / "modules/web/node_modules/greet").is_symlink()
 
 

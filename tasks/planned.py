@@ -1,0 +1,71 @@
+"""What this run will execute, as doit tells the reporter when the run begins.
+
+Actions that plan ahead read it: the tool probes start together for the tasks the
+run needs, and a lazy step (`lazy: true`, npm's install) asks whether any task
+needing it will really run. Without fedbuild's reporter (`--reporter json`) there
+is no plan: probes run one by one and lazy steps always run.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The tasks with actions the run needs, what each needs directly, and what was named."""
+
+    tasks: tuple[str, ...]
+    needs: Mapping[str, tuple[str, ...]]  # direct task_dep, setup and calc_dep
+    named: frozenset[str]  # named on the command line (not by default), groups expanded
+
+    def dependents(self, task: str) -> list[str]:
+        """The run's tasks that need `task` directly."""
+        return [name for name in self.tasks if task in self.needs.get(name, ())]
+
+
+_lock = threading.Lock()
+_current: Plan | None = None
+_defaults: tuple[str, ...] = ()
+
+
+def set_defaults(names: Iterable[str]) -> None:
+    """The tasks plain `doit` runs (DOIT_CONFIG's default_tasks): selected, not named."""
+    global _defaults
+    _defaults = tuple(names)
+
+
+def begin(tasks: Mapping[str, Any], planned: Iterable[str], selected: Iterable[str]) -> Plan:
+    """Record the plan from doit's tasks (name -> Task), the planned names and the selected
+    ones."""
+    global _current
+    selected = tuple(selected)
+    named: set[str] = set()
+    for name in selected if selected != _defaults else ():
+        named.add(name)
+        task = tasks.get(name)
+        if task is not None and not task.actions:  # a group (`doit install`): its members
+            named.update(task.task_dep)
+    plan = Plan(tuple(planned),
+                {name: (*tasks[name].task_dep, *tasks[name].setup_tasks,
+                        *getattr(tasks[name], "calc_dep", ())) for name in planned},
+                frozenset(named))
+    with _lock:
+        _current = plan
+    return plan
+
+
+def current() -> Plan | None:
+    """This run's plan, once doit has started it."""
+    with _lock:
+        return _current
+
+
+def end() -> None:
+    """Forget the plan (the run is over)."""
+    global _current
+    with _lock:
+        _current = None

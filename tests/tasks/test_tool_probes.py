@@ -1,0 +1,74 @@
+"""Tool version probes: the first ask starts the probe of every tool the run's tasks use, so
+the probes run side by side. Real processes: each fake tool waits until the other has
+started, which only probes started together can do."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from federation.steps import ToolPlan
+from tasks import planned, steps
+
+WAIT_FOR_OTHER = """
+import pathlib, sys, time
+here, other, version = sys.argv[1:]
+pathlib.Path(here).touch()
+deadline = time.monotonic() + 20
+while not pathlib.Path(other).exists():
+    if time.monotonic() > deadline:
+        sys.exit("the other probe never started")
+    time.sleep(0.01)
+print(version)
+"""
+
+
+@pytest.fixture
+def fresh_probes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(steps, "_steps", {})
+    monkeypatch.setattr(steps, "_versions", {})
+    yield
+    planned.end()
+
+
+def tool(tmp_path: Path, name: str, other: str, version: str) -> ToolPlan:
+    script = tmp_path / "probe.py"
+    script.write_text(WAIT_FOR_OTHER)
+    argv = (sys.executable, str(script), str(tmp_path / name), str(tmp_path / other), version)
+    return ToolPlan(command=name, version=argv, install="")
+
+
+def plan_with(tasks: dict[str, ToolPlan]) -> None:
+    doit_tasks: dict[str, Any] = {}
+    for name, probe in tasks.items():
+        steps._steps[name] = SimpleNamespace(tool=probe, skip=None)  # type: ignore[assignment]
+        doit_tasks[name] = SimpleNamespace(actions=[object()], task_dep=[], setup_tasks=[])
+    planned.begin(doit_tasks, list(tasks), list(tasks))
+
+
+def test_the_first_ask_starts_every_planned_tools_probe(tmp_path: Path, fresh_probes: None
+                                                        ) -> None:
+    left = tool(tmp_path, "left", "right", "left 1.0")
+    right = tool(tmp_path, "right", "left", "right 2.0")
+    plan_with({"build:a": left, "build:b": right})
+
+    assert steps.tool_version(left, tmp_path) == "left 1.0"  # right's probe ran meanwhile
+    assert steps.tool_version(right, tmp_path) == "right 2.0"
+    logs = sorted(p.name for p in (tmp_path / ".fedbuild/logs/tools").iterdir())
+    assert len(logs) == 2 and all(name.startswith("python") for name in logs)
+
+
+def test_without_a_plan_only_the_asked_tool_is_probed(tmp_path: Path, fresh_probes: None
+                                                      ) -> None:
+    planned.end()
+    alone = tool(tmp_path, "alone", "alone", "alone 3.0")  # waits for itself: starts at once
+    never = tool(tmp_path, "never", "alone", "never")
+
+    assert steps.tool_version(alone, tmp_path) == "alone 3.0"
+    assert never.version not in steps._versions
+    assert steps.tool_version(None, tmp_path) is None
