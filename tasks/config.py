@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 from typing import Any
 
@@ -55,6 +57,7 @@ def doit_config(project: Project, state: State, defaults: list[str] | None = Non
     after_failures.install()  # federate runs even when a module's build failed
     schedule.install()  # longest remaining path first, unless `doit order=doit`
     schedule.order()  # a bad `order=` is a one-line error now, not in the middle of the run
+    _settle_memory()
     fed = project.manifest.federation
     runtime.configure(cache_config(fed.cache.model_dump(), project.root, state.dir, os.environ)
                       if settings.cache_enabled else None)
@@ -80,3 +83,12 @@ def reporter_for(workers: int) -> type[FedbuildReporter]:
     """fedbuild's reporter, knowing how many workers the manifest asks for (doit passes
     reporters nothing but the failure verbosity)."""
     return type("FedbuildReporter", (FedbuildReporter,), {"workers": max(1, workers)})
+
+
+def _settle_memory() -> None:
+    """Keep the garbage collector off what lives for the whole run (modules, the manifest's
+    models, the plans): moved to its permanent generation now, it is not walked again by
+    every collection during the run, nor by the one at exit (registered first, this runs
+    after every other exit handler, once the run's files and databases are closed)."""
+    gc.freeze()
+    atexit.register(gc.freeze)

@@ -29,7 +29,6 @@ from tasks.critical_path import critical_path
 from tasks.display import (
     ETA,
     Display,
-    LiveDisplay,
     PlainDisplay,
     github_failure,
     in_github_actions,
@@ -117,6 +116,8 @@ class FedbuildReporter:
         else:  # computed only if tasks run in parallel: a no-op run never pays for it
             schedule.activate(lambda: schedule.priorities(tasks, estimates))
         if wants_live(self.out) and not self.github:
+            from tasks.live_display import LiveDisplay  # rich: loaded for a terminal only
+
             self.display = LiveDisplay(self.out, ETA(estimates, self._planned, self.workers),
                                        self.workers)
             atexit.register(self.display.stop)  # never leave the cursor hidden

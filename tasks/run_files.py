@@ -41,7 +41,9 @@ FAILURE_LINES = 40  # of a failed test's log in <failure>
 _FOLDER = re.compile(r"\d{8}T\d{6}\.\d{6}Z(-\d+)?")
 _TMP_PREFIX = ".tmp-"
 # What XML 1.0 cannot carry at all, even escaped: control characters and lone surrogates.
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# (Written as what is excluded, not as the complement of what is allowed: the same set, but
+# a small class that compiles in a fraction of a millisecond instead of five.)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 import sqlite3
 import tempfile
 import threading
@@ -120,8 +121,9 @@ class LocalStore:
             raise BadEntry(f"blob {digest[:12]} is corrupt (removed)")
         return True
 
-    def put_blob(self, digest: str, path: Path) -> None:
-        """Store the file at `path` as blob `digest`, checking that it still has that content."""
+    def put_blob(self, digest: str, path: Path, checked: bool = False) -> None:
+        """Store the file at `path` as blob `digest`, checking that it still has that content
+        (unless `checked`: a download just verified, that nothing else can have touched)."""
         dest = self.blob_path(digest)
         if dest.is_file():
             with contextlib.suppress(OSError):
@@ -131,7 +133,9 @@ class LocalStore:
         try:
             fd, temp = self._temp()
             with open(path, "rb") as src, os.fdopen(fd, "wb") as out:
-                actual = _copy(src, out)
+                if checked:
+                    shutil.copyfileobj(src, out, _CHUNK)
+                actual = digest if checked else _copy(src, out)
             if actual != digest:
                 raise CacheError(f"{path} changed while it was being stored")
             dest.parent.mkdir(parents=True, exist_ok=True)

@@ -111,6 +111,8 @@ class HttpBackend:
     """A cache on an HTTP server in Bazel's layout, over one persistent connection per thread
     (http.client, reconnecting after a failure)."""
 
+    checks_blobs = True  # get_blob hashes what it downloads (verified_download)
+
     def __init__(self, url: str, token: str | None = None, read_only: bool = False,
                  connect_timeout: float = 2.0, timeout: float = 10.0) -> None:
         parts = split_url(url, ("http", "https"), "http(s)://[USER:PASSWORD@]HOST[:PORT][/PATH]")
@@ -293,6 +295,8 @@ def _reason(error: BaseException) -> str:
 class RedisBackend:
     """A cache in Redis: values under `<prefix>ac/<key>` and `<prefix>cas/<sha256>`, blobs
     read and written in chunks (a large blob is appended to a temporary key, then renamed)."""
+
+    checks_blobs = True  # get_blob hashes what it reads (verified_download)
 
     def __init__(self, url: str, token: str | None = None, read_only: bool = False,
                  connect_timeout: float = 2.0, timeout: float = 10.0, *,

@@ -352,3 +352,26 @@ def test_open_cache(tmp_path: Path) -> None:
     assert warn[0].startswith("fedbuild: cache gopher://me:***@nowhere:70/ unavailable, "
                               "building instead (")
     assert "s3cret" not in warn[0]
+
+
+def test_a_store_that_does_not_check_its_blobs_is_checked_with_a_local_store_too(
+        repo: Path, tmp_path: Path) -> None:
+    """A remote blob copied into the local store is hashed there, unless the store says it
+    checked it (HTTP and Redis do, as they download): nothing corrupt is kept or used."""
+
+    class Lying(LocalStore):
+        def get_blob(self, digest: str, dest: Path) -> bool:
+            dest.write_bytes(b"whatever")
+            return True
+
+    shared = Lying(tmp_path / "shared", 10**9, DAY)
+    Cache(None, shared, False, Warnings()).store(KEY, "build:web", "web", repo, OUTPUTS,
+                                                 log_of(repo), 1.0)
+    local = LocalStore(tmp_path / "local", 10**9, DAY)
+    warn = Warnings()
+    before = content_digest(repo / "dist")
+    assert Cache(local, shared, False, warn).restore(KEY, repo, log_of(repo)) is None
+    assert content_digest(repo / "dist") == before
+    assert local.get_action(KEY) is None
+    assert not [p for p in (tmp_path / "local" / "cas").rglob("*") if p.is_file()]
+    assert len(warn) == 1 and "corrupt" in warn[0]
