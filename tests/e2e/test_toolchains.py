@@ -206,6 +206,10 @@ def test_test_crate_runs_check_build_test_in_order(tmp_path: Path) -> None:
     assert subprocess.run([debug, "fedbuild"], capture_output=True, text=True, timeout=30,
                           check=True).stdout.startswith("2554ba30")
     assert not (repo / "modules/crate/target").exists()
+    # The artifacts (not deps/, not the incremental state) are copied to dist/: what is cached.
+    dist = repo / "dist/development/crate"
+    assert sorted(p.name for p in dist.iterdir()) == ["fedcrate", "libfedcrate.rlib"]
+    assert (dist / "fedcrate").read_bytes() == debug.read_bytes()
 
     production = doit_ok(repo, "build:crate", "mode=production")
 
