@@ -298,8 +298,7 @@ def _restored(step: StepPlan, saved: float, started: float) -> Outcome:
     return Outcome(task=step.task, status=Status.CACHED, duration=time.monotonic() - started,
                    log=str(step.log), saved=saved, warnings=cache_warnings(),
                    inputs_digest=files_digest(step.root, step.inputs, _step_fields(step)),
-                   output_digest=content_digest(step.dist)
-                   if step.uses_out and step.dist.is_dir() else "")
+                   output_digest=outputs_digest(step))
 
 
 def _run_commands(step: StepPlan, out: Path | None, board: dict[str, str]) -> list[Result]:
@@ -366,8 +365,21 @@ def _record(step: StepPlan, results: list[Result], duration: float) -> Outcome:
                    peak_rss=max(r.peak_rss for r in results),
                    cpu_time=sum(r.cpu_time for r in results), message=message,
                    inputs_digest=files_digest(step.root, step.inputs, _step_fields(step)),
-                   output_digest=content_digest(step.dist)
-                   if last.ok and step.uses_out and step.dist.is_dir() else "")
+                   output_digest=outputs_digest(step) if last.ok else "")
+
+
+def outputs_digest(step: StepPlan) -> str:
+    """A digest of everything the step declares it makes, in dist/ or elsewhere (a work
+    file): part of the cache keys of the steps that depend on it ("" when it declares none).
+    Paths are relative to the repository, so every clone computes the same digest."""
+    if not step.outputs:
+        return ""
+    h = hashlib.sha256()
+    for path in sorted(step.outputs):
+        kind = content_digest(path) if path.is_dir() else file_digest(path) \
+            if path.is_file() else "missing"
+        h.update(f"{os.path.relpath(path, step.root)}\0{kind}\n".encode())
+    return h.hexdigest()
 
 
 def _finish(step: StepPlan, outcome: Outcome) -> dict[str, Any] | TaskFailed:

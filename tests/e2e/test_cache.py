@@ -303,3 +303,48 @@ def test_a_bad_shard_is_a_one_line_error(tmp_path: Path) -> None:
     assert result.returncode == 3
     assert result.stderr.strip() == ("ERROR: command line: shard: '3/2' is not a shard: use "
                                      "shard=K/N with 1 <= K <= N, e.g. shard=1/4")
+
+
+COPY = ("import os, shutil, sys; os.makedirs(os.path.dirname(sys.argv[2]), exist_ok=True); "
+        "shutil.copyfile(sys.argv[1], sys.argv[2])")
+
+
+def two_step_repo(root: Path, text: str) -> Path:
+    """A module whose `use` step reads what its `gen` step wrote outside dist/ (a work file)
+    and has none of gen's inputs among its own."""
+    module = root / "modules/m"
+    module.mkdir(parents=True)
+    (module / "a.txt").write_text(text)
+    (module / "b.txt").write_text("b\n")
+    manifest = {
+        "federation": {"name": "two steps", "baseURL": "https://two.example.org"},
+        "modules": [{
+            "name": "m", "source": {"repository": "local", "path": "modules/m"},
+            "toolchain": "command",
+            "steps": [
+                {"name": "gen", "inputs": ["a.txt"], "outputs": ["{work}/gen.txt"],
+                 "argv": ["{python}", "-c", COPY, "a.txt", "{work}/gen.txt"]},
+                {"name": "use", "depends_on": ["gen"], "inputs": ["b.txt"],
+                 "argv": ["{python}", "-c", COPY, "{work}/gen.txt", "{out}/use.txt"]}]}]}
+    (root / "modules.json").write_text(json.dumps(manifest))
+    return root
+
+
+def test_a_dependency_output_outside_dist_is_part_of_the_key(tmp_path: Path) -> None:
+    """What a dependency wrote to its declared outputs (here a work file, not dist/) is in
+    its dependents' keys: a clone whose `gen` makes something else never restores a `use`
+    built from the other content."""
+    shared = str(tmp_path / "shared-cache")
+    first = two_step_repo(tmp_path / "first", "one\n")
+    build(first, FEDBUILD_CACHE_DIR=shared)
+    assert (first / "dist/development/m/use.txt").read_text() == "one\n"
+
+    second = two_step_repo(tmp_path / "second", "two\n")
+    result = build(second, FEDBUILD_CACHE_DIR=shared)
+    assert statuses(result) == {"gen:m": "ok", "use:m": "ok"}
+    assert (second / "dist/development/m/use.txt").read_text() == "two\n"
+
+    third = two_step_repo(tmp_path / "third", "one\n")  # the same as the first: all restored
+    result = build(third, FEDBUILD_CACHE_DIR=shared)
+    assert statuses(result) == {"gen:m": "cached", "use:m": "cached"}
+    assert (third / "dist/development/m/use.txt").read_text() == "one\n"
