@@ -5,12 +5,13 @@ what one cache hit costs over an up-to-date no-op.
 
 1. This repository's example monorepo (modules.json, modules/, site/, scripts/) is copied to
    a temporary folder and built cold with `doit` (its default tasks, the manifest's
-   parallelism), storing into its local cache folder and into an nginx WebDAV server on
-   loopback (Bazel's /ac/ and /cas/ layout; tests/servers.py runs it).
-2. warm remote: a fresh copy, with an empty local cache and the same server.
-3. warm local: a fresh copy, with the first copy's (warm) local cache folder and no server.
-   Each warm measure is the best of --repeat fresh copies, and each must have restored
-   every cacheable task (the run's summary says how many).
+   parallelism), storing into an empty local cache folder and into a new, empty nginx
+   WebDAV server on loopback (Bazel's /ac/ and /cas/ layout; tests/servers.py runs it).
+2. warm remote: a fresh copy, with an empty local cache and that server.
+3. warm local: a fresh copy, with the cold copy's (warm) local cache folder and no server.
+   This is done --repeat times; each measure is the best of its rounds (every sample is in
+   the JSON), and every warm build must have restored every cacheable task (the run's
+   summary says how many).
 4. per hit: --modules command modules of two `cp` steps each are built once; then the
    median of --repeat no-op runs (every task up to date) against the median of --repeat
    runs after `doit forget` (every task restored from the local cache). The difference
@@ -18,6 +19,10 @@ what one cache hit costs over an up-to-date no-op.
 
 Targets (issue 6): a fresh clone with a warm cache at least 10x faster than cold; a hit
 under 20 ms over an up-to-date no-op. Writes bench/results/cache.json.
+
+fedbuild's own modules are byte-compiled first, as scripts/setup.sh does, so no run pays for
+compiling them (where PYTHONDONTWRITEBYTECODE is set, every run would); before each timed run
+the file system is synced, so no run pays for writing back the previous one's files.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ def timed_doit(repo: Path, *args: str, **env: str) -> tuple[float, str]:
         if name not in env:
             full_env.pop(name, None)
     argv = [sys.executable, "-m", "doit", "run", "-f", str(DODO), "-d", str(repo), *args]
+    os.sync()  # the previous run's writes go to disk now, not during this one
     started = time.perf_counter()
     proc = subprocess.run(argv, cwd=repo, env=full_env, stdin=subprocess.DEVNULL, text=True,
                           capture_output=True, timeout=TIMEOUT, check=False)
@@ -66,36 +72,45 @@ def timed_doit(repo: Path, *args: str, **env: str) -> tuple[float, str]:
     return elapsed, proc.stdout
 
 
+def compile_fedbuild() -> None:
+    """Byte-compile fedbuild's modules, as scripts/setup.sh does."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "dodo.py", "federation", "tasks",
+                    "hardware", "service"], cwd=DODO.parent, check=True, capture_output=True,
+                   timeout=TIMEOUT)
+
+
 def restored(output: str) -> int:
     match = _RESTORED.search(output)
     return int(match[1]) if match else 0
 
 
 def example(work: Path, repeat: int) -> dict[str, Any]:
-    """Cold, warm remote and warm local builds of the example monorepo."""
-    with nginx_cache(work) as server:
-        cold_repo = copy_example(work / "cold")
-        local = work / "cold-cache"
-        cold, output = timed_doit(cold_repo, FEDBUILD_CACHE_URL=server.url,
-                                  FEDBUILD_CACHE_DIR=str(local))
-        if restored(output):
-            raise BenchError("the cold build restored from the cache: it was not cold")
-        cacheable = len(re.findall(r"^\S+:\S+\s+built\b", output, re.M))
-        remote, local_times, counts = [], [], set()
-        for i in range(repeat):
+    """Cold, warm remote and warm local builds of the example monorepo, `repeat` rounds of
+    each; every cold build has its own empty server and cache folder."""
+    colds, remote, local_times, counts, cacheable = [], [], [], set(), set()
+    for i in range(repeat):
+        with nginx_cache(work) as server:  # a new server each round, in its own folder
+            local = work / f"cold{i}-cache"
+            cold, output = timed_doit(copy_example(work / f"cold{i}"),
+                                      FEDBUILD_CACHE_URL=server.url, FEDBUILD_CACHE_DIR=str(local))
+            if restored(output):
+                raise BenchError("the cold build restored from the cache: it was not cold")
+            colds.append(cold)
+            cacheable.add(len(re.findall(r"^\S+:\S+\s+built\b", output, re.M)))
             seconds, output = timed_doit(copy_example(work / f"remote{i}"),
                                          FEDBUILD_CACHE_URL=server.url,
                                          FEDBUILD_CACHE_DIR=str(work / f"remote{i}-cache"))
             remote.append(seconds)
             counts.add(restored(output))
-            seconds, output = timed_doit(copy_example(work / f"local{i}"),
-                                         FEDBUILD_CACHE_DIR=str(local))
-            local_times.append(seconds)
-            counts.add(restored(output))
+        seconds, output = timed_doit(copy_example(work / f"local{i}"),
+                                     FEDBUILD_CACHE_DIR=str(local))
+        local_times.append(seconds)
+        counts.add(restored(output))
     if len(counts) != 1 or not counts.pop():
         raise BenchError(f"warm builds restored different numbers of tasks: {counts}")
-    return {"cold": cold, "warm remote": min(remote), "warm local": min(local_times),
-            "tasks built cold": cacheable}
+    return {"cold": min(colds), "warm remote": min(remote), "warm local": min(local_times),
+            "tasks built cold": max(cacheable), "samples": {
+                "cold": colds, "warm remote": remote, "warm local": local_times}}
 
 
 def per_hit(work: Path, modules: int, repeat: int) -> dict[str, Any]:
@@ -128,8 +143,9 @@ def format_table(ex: dict[str, Any], hit: dict[str, Any], repeat: int) -> str:
     for name in ("cold", "warm remote", "warm local"):
         rows.append([name, seconds_text(ex[name]), f"{ex['cold'] / ex[name]:.1f}x"])
     lines = aligned(rows, left=1)
-    lines += ["", f"example monorepo ({ex['tasks built cold']} tasks built cold); warm: best "
-              f"of {repeat} fresh copies, each restoring every cacheable task."]
+    lines += ["", f"example monorepo ({ex['tasks built cold']} tasks built cold); each the best "
+              f"of {repeat} rounds of fresh copies; every warm build restored every cacheable "
+              "task."]
     rows = [["synthetic", "tasks", "no-op s", "all hits s", "per hit ms"],
             ["", str(hit["tasks"]), seconds_text(hit["no-op"]), seconds_text(hit["all hits"]),
              f"{hit['per hit'] * 1000:.1f}"]]
@@ -147,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modules", type=int, default=40, help="synthetic modules (x2 tasks)")
     parser.add_argument("--json", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    compile_fedbuild()
     work = Path(tempfile.mkdtemp(prefix="fedbuild-bench-cache-"))
     try:
         ex = example(work, args.repeat)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -42,10 +44,36 @@ def files_digest(root: Path, paths: Iterable[str], signature: Any) -> str:
     """A digest of a signature (JSON-able) and the paths and contents of files under `root`."""
     h = hashlib.sha256(json.dumps(signature, sort_keys=True, default=str).encode())
     for rel in sorted(paths):
-        path = root / rel
         h.update(f"\n{rel}\0".encode())
-        h.update(file_digest(path).encode() if path.is_file() else b"missing")
+        h.update(_known_digest(os.path.join(root, rel)).encode())
     return h.hexdigest()
+
+
+# Digests of files read in this process, by what stat says of them: a task's inputs are read
+# for its cache key and again for its record, and an input shared by several tasks once.
+# Only files last modified before this process began are kept: a file written during the
+# run could be written again within one tick of the file system's clock, size unchanged
+# (git's "racy" entries), so it is read every time.
+_digests: dict[tuple[str, int, int, int, int], str] = {}
+_SETTLED_BEFORE = time.time_ns() - 100_000_000  # 0.1 s: more than a clock tick
+
+
+def _known_digest(path: str) -> str:
+    """The file's SHA-256, or "missing" (no file there); not read again while its device,
+    inode, size and modification time are the same."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "missing"
+    if not stat.S_ISREG(st.st_mode):
+        return "missing"
+    if st.st_mtime_ns >= _SETTLED_BEFORE:
+        return file_digest(Path(path))
+    key = (path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    known = _digests.get(key)
+    if known is None:
+        known = _digests[key] = file_digest(Path(path))
+    return known
 
 
 def file_digest(path: Path) -> str:

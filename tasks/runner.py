@@ -264,9 +264,25 @@ def _resolve(command: Command, env: Mapping[str, str]) -> str | None:
     if os.sep in name:
         path = (command.cwd / name).absolute()
         return str(path) if path.is_file() and os.access(path, os.X_OK) else None
-    found = shutil.which(name, path=env.get("PATH", os.defpath))
+    found = which(name, env.get("PATH", os.defpath))
     # Absolute: Popen changes to cwd before exec, a relative PATH entry would then miss.
     return os.path.abspath(found) if found else None
+
+
+_found: dict[tuple[str, str], str] = {}
+
+
+def which(name: str, path: str | None = None) -> str | None:
+    """shutil.which, remembered for this process: a long PATH is a hundred stat calls, for each
+    command. What was found is checked again (one stat); what was not is looked for again."""
+    path = os.environ.get("PATH", os.defpath) if path is None else path
+    known = _found.get((name, path))
+    if known is not None and os.access(known, os.X_OK) and not os.path.isdir(known):
+        return known
+    found = shutil.which(name, path=path)
+    if found is not None:
+        _found[(name, path)] = found
+    return found
 
 
 def _missing_message(command: Command) -> str:

@@ -11,7 +11,6 @@ import dataclasses
 import functools
 import hashlib
 import os
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -33,7 +32,7 @@ from tasks.cache.actions import lookup as cache_lookup
 from tasks.cache.actions import warnings as cache_warnings
 from tasks.exclusive import STEPS_LOCK, slot
 from tasks.outcome import Outcome, Status
-from tasks.runner import Command, Result, run
+from tasks.runner import Command, Result, run, which
 from tasks.runner import Status as RunStatus
 from tasks.signature import Signature
 
@@ -188,11 +187,6 @@ def run_step(step: StepPlan, **board: str) -> dict[str, Any] | TaskFailed:
 
 def _execute(step: StepPlan, board: dict[str, str], started: float
              ) -> dict[str, Any] | TaskFailed:
-    missing = _missing_tool(step)
-    if missing:
-        return _finish(step, Outcome(task=step.task, status=Status.FAILED,
-                                     duration=time.monotonic() - started, log=str(step.log),
-                                     message=missing))
     cached = cache_lookup(step.task, step.module, _step_fields(step), step.root, step.inputs,
                           step.deps) if step.cache else None
     lock = step.root / STATE_DIR / STEPS_LOCK
@@ -201,6 +195,11 @@ def _execute(step: StepPlan, board: dict[str, str], started: float
             record = cached.restore(step.log, step.outputs)
         if record is not None:
             return _finish(step, _restored(step, record.duration, started))
+    missing = _missing_tool(step)  # only what runs needs its tool
+    if missing:
+        return _finish(step, Outcome(task=step.task, status=Status.FAILED,
+                                     duration=time.monotonic() - started, log=str(step.log),
+                                     message=missing))
     notes, failure = _run_lazy_deps(step)  # outside the slot: each takes its own
     if failure is not None:
         return _finish(step, Outcome(task=step.task, status=Status.FAILED,
@@ -325,7 +324,7 @@ def _run_commands(step: StepPlan, out: Path | None, board: dict[str, str]) -> li
 def _missing_tool(step: StepPlan) -> str | None:
     exe = step.commands[0][0]
     # A path (./gradlew) is the module's own script, found from the step's folder.
-    found = os.access(step.cwd / exe, os.X_OK) if os.sep in exe else shutil.which(exe)
+    found = os.access(step.cwd / exe, os.X_OK) if os.sep in exe else which(exe)
     if found:
         return None
     hint = f"; install it: {step.tool.install}" if step.tool else ""

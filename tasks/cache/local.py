@@ -92,7 +92,7 @@ class LocalStore:
             fd, temp = self._temp()
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
-            os.replace(temp, path)
+            _replace(temp, path)
         except OSError as err:
             if temp is not None:
                 Path(temp).unlink(missing_ok=True)
@@ -138,8 +138,7 @@ class LocalStore:
                 actual = digest if checked else _copy(src, out)
             if actual != digest:
                 raise CacheError(f"{path} changed while it was being stored")
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(temp, dest)
+            _replace(temp, dest)
             temp = None
         except OSError as err:
             raise CacheError(f"cannot store {path}: {err}") from err
@@ -161,9 +160,12 @@ class LocalStore:
         return self.folder / "ac" / key
 
     def _temp(self) -> tuple[int, str]:
-        for sub in ("tmp", "ac", "cas"):
-            (self.folder / sub).mkdir(parents=True, exist_ok=True)
-        return tempfile.mkstemp(dir=self.folder / "tmp")
+        try:
+            return tempfile.mkstemp(dir=self.folder / "tmp")
+        except FileNotFoundError:  # a new (or cleared) cache: made once, not for every write
+            for sub in ("tmp", "ac", "cas"):
+                (self.folder / sub).mkdir(parents=True, exist_ok=True)
+            return tempfile.mkstemp(dir=self.folder / "tmp")
 
     # Size, age, clearing ---------------------------------------------------------------------
 
@@ -308,6 +310,17 @@ class LocalStore:
                    "n INTEGER NOT NULL, seconds REAL NOT NULL)")
         self._db, self._db_pid = db, os.getpid()
         return db
+
+
+def _replace(temp: str, dest: Path) -> None:
+    """Rename `temp` to `dest`, making dest's folder the first time it is needed."""
+    try:
+        os.replace(temp, dest)
+    except FileNotFoundError:
+        if not os.path.exists(temp):
+            raise
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(temp, dest)
 
 
 def _copy(src: IO[bytes], out: IO[bytes]) -> str:

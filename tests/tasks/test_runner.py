@@ -14,7 +14,7 @@ from typing import Any
 import psutil
 import pytest
 
-from tasks.runner import Command, Result, Status, kill_all, run
+from tasks.runner import Command, Result, Status, kill_all, run, which
 from tests.conftest import eventually
 
 # Prints its own pid, then a plain, a setsid'd and a nested grandchild, then waits on them.
@@ -261,3 +261,23 @@ def test_kill_all_in_a_forked_worker_spares_the_parents_trees(tmp_path: Path) ->
     assert forked.exitcode == 0
     (result,) = results
     assert result.ok, result.describe()
+
+
+def test_which_remembers_what_it_found_and_looks_again_for_the_rest(tmp_path: Path) -> None:
+    """A command found once is not searched for on PATH again while it is there; one not
+    found (or gone since) is searched for again."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    path = f"{first}{os.pathsep}{second}"
+    assert which("fedbuild-probe-tool", path) is None
+    tool = second / "fedbuild-probe-tool"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    assert which("fedbuild-probe-tool", path) == str(tool)  # not found before: looked again
+    shadow = first / "fedbuild-probe-tool"
+    shadow.write_text("#!/bin/sh\n")
+    shadow.chmod(0o755)
+    assert which("fedbuild-probe-tool", path) == str(tool)  # remembered for the run
+    tool.unlink()
+    assert which("fedbuild-probe-tool", path) == str(shadow)  # gone: looked again
