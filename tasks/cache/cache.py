@@ -10,6 +10,7 @@ against their digest, paths kept inside the declared outputs.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import threading
@@ -27,7 +28,15 @@ from federation.loader import MANIFEST_FILE as MANIFEST
 from federation.staging import remove_tree
 from tasks.cache.backend import Backend, BadEntry, CacheError
 from tasks.cache.local import LocalStore
-from tasks.cache.record import ActionRecord, pack, unpack
+from tasks.cache.record import (
+    INLINE_LOG,
+    INLINE_TOTAL,
+    ActionRecord,
+    decoded,
+    inline,
+    pack,
+    unpack,
+)
 
 Warn = Callable[[str], None]
 GB = 1000**3
@@ -47,13 +56,15 @@ class Cache:
     """The local store and an optional remote one, behind restore and store."""
 
     def __init__(self, local: LocalStore | None, remote: Backend | None, read_only: bool,
-                 warn: Warn) -> None:
+                 warn: Warn, inline: int = INLINE_TOTAL) -> None:
         self.local = local
         self.remote = remote
         self.read_only = read_only
+        self.inline = inline  # bytes of small outputs (and a small log) kept inside a record
         self._warn = warn
         self._warned: set[str] = set()
         self._down: set[str] = set()  # remote stores that failed once: not asked again
+        self._corrupt: set[str] = set()  # blobs a store gave back corrupt: replaced on a store
         self._lock = threading.Lock()
 
     # Restoring -------------------------------------------------------------------------------
@@ -109,7 +120,9 @@ class Cache:
     def _unpack(self, store: Backend, record: ActionRecord, root: Path, log: Path) -> None:
         fetch = self._fetcher(store)
         with _temporary(log) as log_temp:  # fetched first: a failure leaves the old log too
-            if record.log_digest:
+            if record.log_data is not None:
+                log_temp.write_bytes(decoded(record.log_data, record.log_digest, "the log"))
+            elif record.log_digest:
                 fetch(record.log_digest, log_temp)
             else:
                 log_temp.write_bytes(b"")
@@ -124,11 +137,17 @@ class Cache:
                 if not local.get_blob(digest, dest):  # checked against its digest
                     raise CacheError(f"blob {digest[:12]} is missing")
                 return
-            if not store.get_blob(digest, dest):
-                raise CacheError(f"blob {digest[:12]} is missing")
-            # Checked here unless the store checked it as it came (HTTP, Redis: not hashed twice).
-            if not getattr(store, "checks_blobs", False) and file_digest(dest) != digest:
-                raise BadEntry(f"blob {digest[:12]} is corrupt")
+            try:
+                if not store.get_blob(digest, dest):
+                    raise CacheError(f"blob {digest[:12]} is missing")
+                # Checked here unless the store checked it as it came (HTTP, Redis: not
+                # hashed twice).
+                if not getattr(store, "checks_blobs", False) and file_digest(dest) != digest:
+                    raise BadEntry(f"blob {digest[:12]} is corrupt")
+            except BadEntry:
+                with self._lock:
+                    self._corrupt.add(digest)  # uploaded again by the next store that has it
+                raise
             if local is not None:
                 local.put_blob(digest, dest, checked=True)  # copied in
         return fetch
@@ -139,16 +158,20 @@ class Cache:
               outputs: Sequence[Path], log: Path, duration: float) -> None:
         """Store a successful action's outputs and log under `key`; never raises."""
         try:
-            packed = pack(root, outputs)
-            log_digest = file_digest(log) if log.is_file() else None
+            packed = pack(root, outputs, self.inline)
+            log_bytes = log.read_bytes() if self.inline and log.is_file() and \
+                log.stat().st_size <= INLINE_LOG else None
+            log_digest = hashlib.sha256(log_bytes).hexdigest() if log_bytes is not None else \
+                file_digest(log) if log.is_file() else None
         except (CacheError, OSError) as err:
             self._warn(f"fedbuild: cache: {task} not stored ({err})")
             return
         blobs = dict(packed.blobs)
-        if log_digest:
+        if log_digest and log_bytes is None:
             blobs[log_digest] = log
         record = ActionRecord(key, task, module, packed.roots, packed.entries, log_digest,
-                              duration, time.time())
+                              duration, time.time(),
+                              log_data=inline(log_bytes) if log_bytes is not None else None)
         data = record.to_json()
         checked = False  # whether the files to upload are known to match their digests
         if self.local is not None:
@@ -165,7 +188,7 @@ class Cache:
     def _put(self, store: Backend, blobs: Mapping[str, Path], key: str, data: bytes,
              checked: bool) -> None:
         for digest, path in blobs.items():
-            if store is self.local or not store.has_blob(digest):
+            if store is self.local or digest in self._corrupt or not store.has_blob(digest):
                 if not checked and file_digest(path) != digest:
                     raise CacheError(f"{path} changed while it was being stored")
                 store.put_blob(digest, path)

@@ -1,8 +1,17 @@
 """What a cached action left behind: its outputs as entries (files by digest, folders, links),
-packed from the working tree and unpacked back into it, never outside the declared outputs."""
+packed from the working tree and unpacked back into it, never outside the declared outputs.
+
+Small files and a small log travel inside the record (base64, as Bazel's ActionResult
+inlines small outputs and stdout): a restore of many little files is then one request, not
+one per file. Inline content is checked against its digest like any blob.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import dataclasses
+import hashlib
 import json
 import os
 import stat
@@ -16,8 +25,12 @@ from federation.digests import file_digest
 from federation.staging import remove_tree, replace_dir
 from tasks.cache.backend import BadEntry, CacheError
 
-SCHEMA = 1
+SCHEMA = 2  # 2: inline content (data, log_data); schema 1 records are read as they were
+SCHEMAS = (1, 2)
 KINDS = ("file", "dir", "link")
+INLINE_FILE = 16 * 1024  # files up to this size go inside the record...
+INLINE_TOTAL = 256 * 1024  # ...while the record's inline content stays under this
+INLINE_LOG = 64 * 1024  # a log up to this size goes inside the record
 _HEX = frozenset("0123456789abcdef")
 
 Fetch = Callable[[str, Path], None]  # fetch(digest, dest): write that blob to dest
@@ -38,6 +51,7 @@ class OutputEntry:
     size: int = 0
     mode: int = 0o644  # permission bits
     target: str | None = None  # a link's target, as readlink gives it
+    data: str | None = None  # a small file's content, base64 (else it is a blob)
 
 
 @dataclass(frozen=True)
@@ -49,15 +63,16 @@ class ActionRecord:
     module: str | None
     roots: tuple[str, ...]  # the declared outputs, relative to the repository root
     outputs: tuple[OutputEntry, ...]
-    log_digest: str | None  # the captured log, a blob
+    log_digest: str | None  # the captured log (a blob unless log_data holds it)
     duration: float  # seconds the action took: what a hit saves
     created: float  # epoch
     schema: int = SCHEMA
+    log_data: str | None = None  # a small log, base64
 
     def blobs(self) -> set[str]:
-        """Every blob the record needs: its files' contents and its log."""
-        found = {e.digest for e in self.outputs if e.digest}
-        return found | ({self.log_digest} if self.log_digest else set())
+        """Every blob the record needs: its files' contents and its log (not those inline)."""
+        found = {e.digest for e in self.outputs if e.digest and e.data is None}
+        return found | ({self.log_digest} if self.log_digest and self.log_data is None else set())
 
     def to_json(self) -> bytes:
         """The record as stored."""
@@ -68,15 +83,17 @@ class ActionRecord:
         """Parse a stored record; anything malformed raises CacheError (a miss, never a crash)."""
         try:
             raw = json.loads(data)
-            if not isinstance(raw, dict) or raw.get("schema") != SCHEMA:
-                raise ValueError(f"not a schema {SCHEMA} record")
+            if not isinstance(raw, dict) or raw.get("schema") not in SCHEMAS:
+                raise ValueError(f"not a schema {' or '.join(map(str, SCHEMAS))} record")
             record = cls(key=_typed(raw, "key", str), task=_typed(raw, "task", str),
                          module=_typed(raw, "module", (str, type(None))),
                          roots=tuple(_strings(raw.get("roots"))),
                          outputs=tuple(_entry(e) for e in _typed(raw, "outputs", list)),
                          log_digest=_typed(raw, "log_digest", (str, type(None))),
                          duration=float(_typed(raw, "duration", (int, float))),
-                         created=float(_typed(raw, "created", (int, float))))
+                         created=float(_typed(raw, "created", (int, float))),
+                         schema=raw["schema"],
+                         log_data=_base64(raw.get("log_data")))
         except (ValueError, TypeError, KeyError, RecursionError) as err:
             raise BadEntry(f"malformed action record: {err}") from err
         if not is_digest(record.key) or (record.log_digest and not is_digest(record.log_digest)):
@@ -97,15 +114,43 @@ def _strings(value: object) -> list[str]:
     return value
 
 
+def _base64(value: object) -> str | None:
+    """Inline content as stored: None, or base64 text (checked against its digest on use)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError("inline content is not text")
+    return value
+
+
+def decoded(data: str, digest: str | None, what: str) -> bytes:
+    """Inline content as bytes, checked against its digest (BadEntry if it does not match)."""
+    try:
+        content = base64.b64decode(data.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError) as err:
+        raise BadEntry(f"{what}: inline content is not base64") from err
+    if hashlib.sha256(content).hexdigest() != digest:
+        raise BadEntry(f"{what}: inline content is corrupt")
+    return content
+
+
+def inline(content: bytes) -> str:
+    """Content as it goes inside a record."""
+    return base64.b64encode(content).decode("ascii")
+
+
 def _entry(raw: object) -> OutputEntry:
     if not isinstance(raw, dict):
         raise ValueError("an output entry is not an object")
     entry = OutputEntry(path=_typed(raw, "path", str), kind=_typed(raw, "kind", str),
                         digest=_typed(raw, "digest", (str, type(None))),
                         size=_typed(raw, "size", int), mode=_typed(raw, "mode", int),
-                        target=_typed(raw, "target", (str, type(None))))
+                        target=_typed(raw, "target", (str, type(None))),
+                        data=_base64(raw.get("data")))
     if entry.kind not in KINDS:
         raise ValueError(f"{entry.path}: unknown kind {entry.kind!r}")
+    if entry.data is not None and entry.kind != "file":
+        raise ValueError(f"{entry.path}: a {entry.kind} with content")
     if (entry.kind == "file") != is_digest(entry.digest) or (entry.kind == "link") != bool(
             entry.target):
         raise ValueError(f"{entry.path}: a {entry.kind} with the wrong fields")
@@ -121,11 +166,12 @@ class Packed(NamedTuple):
 
     roots: tuple[str, ...]  # the outputs relative to the root ('/'-separated)
     entries: tuple[OutputEntry, ...]
-    blobs: dict[str, Path]  # the files to store, by SHA-256
+    blobs: dict[str, Path]  # the files to store, by SHA-256 (not those inline)
 
 
-def pack(root: Path, outputs: Sequence[Path]) -> Packed:
-    """The declared outputs under `root` as entries and the blobs to store.
+def pack(root: Path, outputs: Sequence[Path], inline_total: int = INLINE_TOTAL) -> Packed:
+    """The declared outputs under `root` as entries and the blobs to store; files up to
+    INLINE_FILE go inside the entries while their sum stays within `inline_total`.
 
     Folders are walked, symlinks recorded and never followed. A missing output, one
     outside `root`, a link leaving its output or a special file raises CacheError:
@@ -134,11 +180,19 @@ def pack(root: Path, outputs: Sequence[Path]) -> Packed:
     roots = _roots(root, outputs)
     entries: list[OutputEntry] = []
     blobs: dict[str, Path] = {}
+    inlined = 0
     for rel in roots:
         for path, entry in _walk(root / rel, rel):
             if entry.kind == "link":
                 _check_link(entry, rel)
-            if entry.digest:
+            if entry.digest and entry.size <= INLINE_FILE and \
+                    inlined + entry.size <= inline_total:
+                content = path.read_bytes()
+                if hashlib.sha256(content).hexdigest() != entry.digest:
+                    raise CacheError(f"{entry.path} changed while it was being stored")
+                entry = dataclasses.replace(entry, data=inline(content))
+                inlined += entry.size
+            elif entry.digest:
                 blobs[entry.digest] = path
             entries.append(entry)
     return Packed(roots, tuple(entries), blobs)
@@ -271,6 +325,9 @@ def _build(temp: Path, rel: str, group: Sequence[OutputEntry], fetch: Fetch) -> 
             folders.append((path, entry.mode))
         elif entry.kind == "link":
             os.symlink(entry.target or "", path)
+        elif entry.data is not None:
+            path.write_bytes(decoded(entry.data, entry.digest, entry.path))
+            os.chmod(path, entry.mode)
         else:
             fetch(entry.digest or "", path)
             os.chmod(path, entry.mode)

@@ -3,6 +3,7 @@ or a real server (nginx's WebDAV, redis-server) on loopback, and what goes wrong
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -10,6 +11,7 @@ import re
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 from federation.digests import content_digest
 from tasks.history import History
@@ -194,14 +196,27 @@ def test_a_server_stopped_mid_build_leaves_a_correct_build_and_one_warning(
     assert all(found[t] == "ok" for t in ("build:slow", "build:chatty", "build:broken")), found
 
 
-def test_a_blob_corrupted_on_the_server_is_rebuilt_with_a_warning(tmp_path: Path) -> None:
+def server_record(root: Path, task: str) -> tuple[Path, dict[str, Any]]:
+    """The action record the server holds for `task` (its file and its JSON)."""
+    for path in (root / "ac").iterdir():
+        record = json.loads(path.read_bytes())
+        if record["task"] == task:
+            return path, record
+    raise AssertionError(f"no record for {task} on the server")
+
+
+def test_an_output_corrupted_on_the_server_is_rebuilt_with_a_warning(tmp_path: Path) -> None:
+    """lib.txt is small, so it travels inside build:lib's record: content that does not
+    match its digest there is caught like a corrupt blob."""
     with nginx_cache(tmp_path) as server:
         first = copy_fixture("steps", tmp_path / "first")
         build(first, FEDBUILD_CACHE_URL=server.url)
         lib = (first / "dist/development/lib/lib.txt").read_bytes()
-        blob = server.root / "cas" / hashlib.sha256(lib).hexdigest()
-        assert blob.is_file()
-        blob.write_bytes(b"not what was stored\n")
+        path, record = server_record(server.root, "build:lib")
+        entry = next(e for e in record["outputs"] if e["path"].endswith("lib/lib.txt"))
+        assert base64.b64decode(entry["data"]) == lib
+        entry["data"] = base64.b64encode(b"not what was stored\n").decode()
+        path.write_text(json.dumps(record))
         second = copy_fixture("steps", tmp_path / "second")
         result = build(second, FEDBUILD_CACHE_URL=server.url)
     # Only the task whose blob is bad rebuilds; the server stays in use for the others.
@@ -214,8 +229,8 @@ def test_a_blob_corrupted_on_the_server_is_rebuilt_with_a_warning(tmp_path: Path
 
 def test_a_lazy_install_runs_only_for_a_build_that_misses(tmp_path: Path) -> None:
     """npm's install is lazy: a clone whose build:web is in the cache never runs npm ci, and
-    when that restore fails after all (a blob corrupted on the server), build:web runs the
-    install first itself."""
+    when that restore fails after all (app.js corrupted in the server's record), build:web
+    runs the install first itself."""
     with nginx_cache(tmp_path) as server:
         first = copy_example(tmp_path / "first")
         result = build(first, "build:web", FEDBUILD_CACHE_URL=server.url)
@@ -228,7 +243,10 @@ def test_a_lazy_install_runs_only_for_a_build_that_misses(tmp_path: Path) -> Non
         app = (first / "dist/development/web/app.js").read_bytes()
         assert (second / "dist/development/web/app.js").read_bytes() == app
 
-        (server.root / "cas" / hashlib.sha256(app).hexdigest()).write_bytes(b"corrupt\n")
+        path, record = server_record(server.root, "build:web")  # app.js is inline there
+        entry = next(e for e in record["outputs"] if e["path"].endswith("/app.js"))
+        entry["data"] = base64.b64encode(b"corrupt\n").decode()
+        path.write_text(json.dumps(record))
         third = copy_example(tmp_path / "third")
         result = build(third, "build:web", FEDBUILD_CACHE_URL=server.url)
     assert statuses(result) == {"install:web": "not needed", "build:web": "ok"}
@@ -348,3 +366,24 @@ def test_a_dependency_output_outside_dist_is_part_of_the_key(tmp_path: Path) -> 
     result = build(third, FEDBUILD_CACHE_DIR=shared)
     assert statuses(result) == {"gen:m": "cached", "use:m": "cached"}
     assert (third / "dist/development/m/use.txt").read_text() == "one\n"
+
+
+def test_a_blob_corrupted_on_the_server_is_rebuilt_with_a_warning(tmp_path: Path) -> None:
+    """gen.txt and use.txt (the same 64 KiB) are too big to travel inside their records: their
+    blob, corrupted on the server, is caught by its digest. gen is built again, which puts
+    the right blob in the local store (use is then restored from it) and back on the
+    server; one warning."""
+    big = "0123456789abcdef" * 4096  # 64 KiB
+    with nginx_cache(tmp_path) as server:
+        first = two_step_repo(tmp_path / "first", big)
+        build(first, FEDBUILD_CACHE_URL=server.url)
+        blob = server.root / "cas" / hashlib.sha256(big.encode()).hexdigest()
+        assert blob.is_file()
+        blob.write_bytes(b"not what was stored\n")
+        second = two_step_repo(tmp_path / "second", big)
+        result = build(second, FEDBUILD_CACHE_URL=server.url)
+        assert blob.read_text() == big  # the server's copy is whole again
+    assert (second / "dist/development/m/use.txt").read_text() == big
+    assert statuses(result) == {"gen:m": "ok", "use:m": "cached"}
+    lines = warnings(result)
+    assert len(lines) == 1 and "corrupt" in lines[0], result.stdout

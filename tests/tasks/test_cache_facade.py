@@ -9,6 +9,8 @@ against real servers with tasks/cache/remote.py).
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import time
 from pathlib import Path
@@ -163,10 +165,11 @@ def test_a_store_that_is_down_is_a_miss_and_one_warning(repo: Path, tmp_path: Pa
 def test_a_corrupt_remote_blob_is_a_miss_and_the_old_output_stays(repo: Path, tmp_path: Path
                                                                    ) -> None:
     """A blob whose content does not match its digest is caught on the way in: a miss, the
-    outputs as they were, nothing corrupt kept locally."""
+    outputs as they were, nothing corrupt kept locally (stored with nothing inline: every
+    file is a blob)."""
     shared = local(tmp_path, "shared")
-    Cache(None, shared, False, Warnings()).store(KEY, "build:web", "web", repo, OUTPUTS,
-                                                  log_of(repo), 1.0)
+    Cache(None, shared, False, Warnings(), inline=0).store(KEY, "build:web", "web", repo,
+                                                           OUTPUTS, log_of(repo), 1.0)
     png = file_digest(repo / "dist" / "web" / "img" / "a.png")
     shared.blob_path(png).write_bytes(b"not the picture")
     (repo / "dist" / "web" / "index.html").write_text("<p>edited</p>")
@@ -194,7 +197,7 @@ def test_without_a_local_store_remote_blobs_are_checked_too(repo: Path, tmp_path
 
     shared = Lying(tmp_path / "shared", 10**9, DAY)
     warn = Warnings()
-    cache = Cache(None, shared, False, warn)
+    cache = Cache(None, shared, False, warn, inline=0)
     cache.store(KEY, "build:web", "web", repo, OUTPUTS, log_of(repo), 1.0)
     before = content_digest(repo / "dist")
     assert cache.restore(KEY, repo, log_of(repo)) is None
@@ -365,8 +368,8 @@ def test_a_store_that_does_not_check_its_blobs_is_checked_with_a_local_store_too
             return True
 
     shared = Lying(tmp_path / "shared", 10**9, DAY)
-    Cache(None, shared, False, Warnings()).store(KEY, "build:web", "web", repo, OUTPUTS,
-                                                 log_of(repo), 1.0)
+    Cache(None, shared, False, Warnings(), inline=0).store(KEY, "build:web", "web", repo,
+                                                           OUTPUTS, log_of(repo), 1.0)
     local = LocalStore(tmp_path / "local", 10**9, DAY)
     warn = Warnings()
     before = content_digest(repo / "dist")
@@ -374,4 +377,28 @@ def test_a_store_that_does_not_check_its_blobs_is_checked_with_a_local_store_too
     assert content_digest(repo / "dist") == before
     assert local.get_action(KEY) is None
     assert not [p for p in (tmp_path / "local" / "cas").rglob("*") if p.is_file()]
+    assert len(warn) == 1 and "corrupt" in warn[0]
+
+
+def test_a_small_log_and_small_files_come_inside_the_record(repo: Path, tmp_path: Path) -> None:
+    """A small log and small files are restored from the record alone (no blob is stored for
+    them); a record whose inline log was tampered with is a miss that leaves the log alone."""
+    shared = local(tmp_path, "shared")
+    Cache(None, shared, False, Warnings()).store(KEY, "build:web", "web", repo, OUTPUTS,
+                                                  log_of(repo), 1.0)
+    assert not [p for p in (tmp_path / "shared" / "cas").rglob("*") if p.is_file()]
+    log = log_of(repo).read_bytes()
+    log_of(repo).write_text("a later run's log\n")
+    built = content_digest(repo / "dist")
+    (repo / "dist" / "web" / "index.html").write_text("<p>edited</p>")
+    assert Cache(None, shared, False, Warnings()).restore(KEY, repo, log_of(repo), OUTPUTS)
+    assert content_digest(repo / "dist") == built and log_of(repo).read_bytes() == log
+
+    record = json.loads(shared.get_action(KEY) or b"")
+    record["log_data"] = base64.b64encode(b"forged log\n").decode()
+    shared.put_action(KEY, json.dumps(record).encode())
+    log_of(repo).write_text("kept\n")
+    warn = Warnings()
+    assert Cache(None, shared, False, warn).restore(KEY, repo, log_of(repo), OUTPUTS) is None
+    assert log_of(repo).read_text() == "kept\n"
     assert len(warn) == 1 and "corrupt" in warn[0]

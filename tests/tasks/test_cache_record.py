@@ -3,6 +3,8 @@ and refusing every record that would write outside its outputs."""
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import json
 import os
 import shutil
@@ -15,7 +17,7 @@ import pytest
 
 from federation.digests import content_digest, file_digest
 from tasks.cache.backend import CacheError
-from tasks.cache.record import ActionRecord, Fetch, OutputEntry, pack, unpack
+from tasks.cache.record import INLINE_FILE, ActionRecord, Fetch, OutputEntry, pack, unpack
 
 KEY = "ab" * 32
 
@@ -71,7 +73,7 @@ def built(tmp_path: Path) -> Path:
 def test_pack_then_unpack_gives_byte_identical_outputs(built: Path, tmp_path: Path) -> None:
     """A round trip into another root: same bytes, same modes, same links, same empty folder."""
     outputs = [built / "dist" / "site", Path("dist/app.bin")]
-    packed = pack(built, outputs)
+    packed = pack(built, outputs, inline_total=0)  # every file a blob
     assert packed.roots == ("dist/app.bin", "dist/site")
     assert len(packed.blobs) == 4  # index.html and copy.html share one
     by_path = {e.path: e for e in packed.entries}
@@ -245,7 +247,7 @@ def test_a_link_climbing_within_its_output_is_restored(tmp_path: Path) -> None:
 def test_a_bad_blob_part_way_keeps_every_old_output(built: Path, tmp_path: Path) -> None:
     """A blob with the wrong content (the fetch refuses it) half-way through the second output:
     both old outputs stay as they were and no temporary is left beside them."""
-    packed = pack(built, [Path("dist/app.bin"), Path("dist/site")])
+    packed = pack(built, [Path("dist/app.bin"), Path("dist/site")], inline_total=0)
     store = blobs_of(tmp_path / "store", packed.blobs)
     (built / "dist" / "app.bin").write_text("old app")
     before = content_digest(built / "dist")
@@ -269,7 +271,7 @@ def test_a_bad_blob_part_way_keeps_every_old_output(built: Path, tmp_path: Path)
 def test_a_missing_blob_leaves_no_output_where_there_was_none(built: Path, tmp_path: Path
                                                               ) -> None:
     """Restoring into an empty root with a blob missing writes nothing but the parent folder."""
-    packed = pack(built, [Path("dist/site")])
+    packed = pack(built, [Path("dist/site")], inline_total=0)
     store = blobs_of(tmp_path / "store", packed.blobs)
     store.pop(next(iter(store)))
     other = tmp_path / "other"
@@ -321,3 +323,70 @@ def test_an_output_that_is_itself_a_link_is_not_cached(tmp_path: Path) -> None:
         unpack(root, ("latest",), [OutputEntry("latest", "link", target="/etc", mode=0)],
                fetcher({}))
     assert os.readlink(root / "latest") == "real"
+
+
+# Inline content -----------------------------------------------------------------------------
+
+def test_small_files_travel_inside_the_record(built: Path, tmp_path: Path) -> None:
+    """Files up to INLINE_FILE go inside the record, bigger ones are blobs; through JSON and
+    back, the restore is byte-identical with no blob fetched for the small ones."""
+    (built / "dist" / "big.bin").write_bytes(os.urandom(INLINE_FILE + 1))
+    packed = pack(built, [Path("dist")])
+    big = file_digest(built / "dist" / "big.bin")
+    assert set(packed.blobs) == {big}
+    inline_paths = {e.path for e in packed.entries if e.data is not None}
+    assert {"dist/app.bin", "dist/site/index.html", "dist/site/css/main.css"} <= inline_paths
+    record = ActionRecord(KEY, "build:x", None, packed.roots, packed.entries, None, 1.0, 2.0)
+    again = ActionRecord.from_json(record.to_json())
+    assert again.blobs() == {big}
+    fetched: list[str] = []
+
+    def fetch(digest: str, dest: Path) -> None:
+        fetched.append(digest)
+        fetcher(blobs_of(tmp_path / "store", packed.blobs))(digest, dest)
+
+    unpack(tmp_path / "other", again.roots, again.outputs, fetch)
+    assert fetched == [big]
+    assert content_digest(tmp_path / "other" / "dist") == content_digest(built / "dist")
+    assert modes(tmp_path / "other" / "dist") == modes(built / "dist")
+
+
+def test_inline_content_is_bounded_per_record(tmp_path: Path) -> None:
+    """Past `inline_total` bytes, small files are blobs again: a record stays small."""
+    root = tmp_path / "repo"
+    (root / "out").mkdir(parents=True)
+    for i in range(10):
+        (root / "out" / f"{i}.txt").write_bytes(bytes([i]) * 1000)
+    packed = pack(root, [Path("out")], inline_total=3500)
+    assert sum(e.data is not None for e in packed.entries) == 3
+    assert len(packed.blobs) == 7
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (base64.b64encode(b"other content").decode(), "corrupt"),
+    ("not base64!", "not base64"),
+])
+def test_bad_inline_content_keeps_the_old_output(built: Path, data: str, message: str) -> None:
+    """Inline content is checked against its digest like a blob: a mismatch or garbage is a
+    CacheError and the old output stays whole."""
+    packed = pack(built, [Path("dist/site")])
+    entries = [dataclasses.replace(e, data=data) if e.path == "dist/site/index.html" else e
+               for e in packed.entries]
+    before = content_digest(built / "dist")
+    with pytest.raises(CacheError, match=message):
+        unpack(built, packed.roots, entries, fetcher({}))
+    assert content_digest(built / "dist") == before
+
+
+def test_content_on_a_folder_and_schema_1_records(built: Path) -> None:
+    """Only a file may carry content; a record of schema 1 (no inline content) still reads."""
+    folder = {"path": "out", "kind": "dir", "digest": None, "size": 0, "mode": 0o755,
+              "target": None}
+    good = json.loads(ActionRecord(KEY, "build:x", None, ("out",), (OutputEntry(
+        "out", "dir", mode=0o755),), None, 1.0, 2.0).to_json())
+    with pytest.raises(CacheError, match="a dir with content"):
+        ActionRecord.from_json(json.dumps({**good, "outputs": [{**folder, "data": "eA=="}]}
+                                          ).encode())
+    old = {k: v for k, v in good.items() if k != "log_data"} | {"schema": 1}
+    old["outputs"] = [folder]
+    assert ActionRecord.from_json(json.dumps(old).encode()).schema == 1
