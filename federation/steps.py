@@ -11,6 +11,8 @@ its steps wait for the same step of those modules, or their build).
 from __future__ import annotations
 
 import fnmatch
+import functools
+import hashlib
 import os
 import re
 import sys
@@ -208,6 +210,20 @@ def _check_step_order(module: Module, steps: list[Step], label: str, index: int)
                             + " -> ".join(cycle))
 
 
+@functools.cache
+def hardware_digest(folder: Path = FEDBUILD / "hardware") -> str:
+    """A digest (16 hex digits) of fedbuild's firmware tooling and runtime: hardware/'s
+    Python and hardware/firmware/ (startup code, linker scripts, Unity). The firmware
+    toolchains put it in their steps' env, so editing any of it rebuilds firmware modules
+    and misses their cache entries, as a new compiler does."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and
+                       "__pycache__" not in p.parts):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
 class _Context:
     """Placeholder values and paths for one module in one mode."""
 
@@ -250,13 +266,16 @@ class _Context:
     def _value(self, name: str, where: str) -> str | list[str]:
         if name in RUNTIME:
             return "{" + name + "}"
+        if name == "hardware_digest":
+            return hardware_digest()
         if name.startswith("dist:"):
             other = name.partition(":")[2]
             if other not in self.modules:
                 raise self._error(where, f"{{{name}}} names no module of modules.json")
             return str(self.project.root / DIST / self.mode / other)
         if name not in self.values:
-            known = ", ".join(f"{{{k}}}" for k in sorted([*self.values, *RUNTIME, "dist:NAME"]))
+            known = ", ".join(f"{{{k}}}" for k in sorted([*self.values, *RUNTIME, "dist:NAME",
+                                                          "hardware_digest"]))
             raise self._error(where, f"unknown placeholder {{{name}}}; known: {known}")
         return self.values[name]
 
