@@ -131,6 +131,19 @@ _versions: dict[tuple[str, ...], Future[str | None]] = {}
 _probe_lock = threading.Lock()
 
 
+def _forked() -> None:
+    """In a `-P process` worker: the parent's probe threads did not come along, so a probe
+    still running there would never answer here; forget it (asked again if needed)."""
+    global _probe_lock, _lazy_lock
+    _probe_lock, _lazy_lock = threading.Lock(), threading.RLock()
+    for version, future in list(_versions.items()):
+        if not future.done():
+            del _versions[version]
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
 def tool_version(tool: ToolPlan | None, root: Path) -> str | None:
     """The tool's version line, asked once per run (None when it cannot be run). The first
     ask starts the probes of every tool the run's tasks use at once, so a run waits for the
@@ -231,7 +244,9 @@ def _execute(step: StepPlan, board: dict[str, str], started: float
 # this run needing it is in the cache, it is "not needed" and runs nothing; a task that then
 # misses the cache after all runs it first, itself.
 
-_lazy_lock = threading.RLock()  # one lazy step run at a time, however many dependents miss
+# One lazy step run at a time, however many dependents miss: this lock for threads, a lock
+# file for `-P process` workers.
+_lazy_lock = threading.RLock()
 
 
 def _not_needed(step: StepPlan) -> str | None:
@@ -265,7 +280,8 @@ def _run_lazy_deps(step: StepPlan) -> tuple[list[str], str | None]:
         lazy = _steps.get(dep)
         if lazy is None or not lazy.lazy:
             continue
-        with _lazy_lock:
+        lock = lazy.root / STATE_DIR / "locks" / f"lazy-{lazy.task.replace(':', '-')}"
+        with _lazy_lock, slot(lock, exclusive=True):
             last = Outcome.read(lazy.outcome)
             if last is None or not (last.status is Status.NOT_NEEDED or last.status.failed):
                 continue

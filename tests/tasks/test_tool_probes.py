@@ -4,7 +4,10 @@ started, which only probes started together can do."""
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -72,3 +75,38 @@ def test_without_a_plan_only_the_asked_tool_is_probed(tmp_path: Path, fresh_prob
     assert steps.tool_version(alone, tmp_path) == "alone 3.0"
     assert never.version not in steps._versions
     assert steps.tool_version(None, tmp_path) is None
+
+
+SLOW = """
+import sys, time
+time.sleep(float(sys.argv[1]))
+print(sys.argv[2])
+"""
+
+
+def test_a_forked_worker_probes_again_what_its_parent_was_still_probing(
+        tmp_path: Path, fresh_probes: None) -> None:
+    """A `-P process` worker is forked while the parent's probes may still run: it must not
+    wait for a probe whose thread stayed in the parent (it would wait forever), but ask
+    again itself."""
+    script = tmp_path / "slow.py"
+    script.write_text(SLOW)
+    fast = ToolPlan("fast", (sys.executable, str(script), "0", "fast 1.0"), "")
+    slow = ToolPlan("slow", (sys.executable, str(script), "1.5", "slow 2.0"), "")
+    plan_with({"build:a": fast, "build:b": slow})
+    assert steps.tool_version(fast, tmp_path) == "fast 1.0"  # slow's probe still runs
+    answer = tmp_path / "answer"
+    pid = os.fork()
+    if pid == 0:  # the worker
+        try:
+            answer.write_text(steps.tool_version(slow, tmp_path) or "none")
+        finally:
+            os._exit(0)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and os.waitpid(pid, os.WNOHANG) == (0, 0):
+        time.sleep(0.05)
+    if not answer.exists():
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert answer.read_text() == "slow 2.0"
+    assert steps.tool_version(slow, tmp_path) == "slow 2.0"  # the parent's own probe
