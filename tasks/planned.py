@@ -21,6 +21,7 @@ class Plan:
     tasks: tuple[str, ...]
     needs: Mapping[str, tuple[str, ...]]  # direct task_dep, setup and calc_dep
     named: frozenset[str]  # named on the command line (not by default), groups expanded
+    forks: bool = False  # doit forks worker processes (-P process) while the run goes on
 
     def dependents(self, task: str) -> list[str]:
         """The run's tasks that need `task` directly."""
@@ -38,9 +39,10 @@ def set_defaults(names: Iterable[str]) -> None:
     _defaults = tuple(names)
 
 
-def begin(tasks: Mapping[str, Any], planned: Iterable[str], selected: Iterable[str]) -> Plan:
-    """Record the plan from doit's tasks (name -> Task), the planned names and the selected
-    ones."""
+def begin(tasks: Mapping[str, Any], planned: Iterable[str], selected: Iterable[str],
+          forks: bool = False) -> Plan:
+    """Record the plan from doit's tasks (name -> Task), the planned names, the selected ones
+    and whether doit forks workers."""
     global _current
     selected = tuple(selected)
     named: set[str] = set()
@@ -52,7 +54,7 @@ def begin(tasks: Mapping[str, Any], planned: Iterable[str], selected: Iterable[s
     plan = Plan(tuple(planned),
                 {name: (*tasks[name].task_dep, *tasks[name].setup_tasks,
                         *getattr(tasks[name], "calc_dep", ())) for name in planned},
-                frozenset(named))
+                frozenset(named), forks)
     with _lock:
         _current = plan
     return plan

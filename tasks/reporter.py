@@ -84,6 +84,8 @@ class FedbuildReporter:
         argv = sys.argv[1:]
         self.verbosity = command_verbosity(argv)
         self.workers = command_workers(argv, type(self).workers)
+        # `-P process` with workers: doit forks them while the run goes on
+        self.forks = self.workers > 1 and command_par_type(argv) == "process"
         self.github = in_github_actions()
         self.display: Display = PlainDisplay(outstream, self.color)
         self.follower: LogFollower | None = None
@@ -104,7 +106,7 @@ class FedbuildReporter:
                        "without releasing the lock; its leftovers were removed")
         self._began = time.time()
         self._planned = _with_actions(tasks, selected_tasks)
-        planned.begin(tasks, self._planned, selected_tasks)  # for lazy steps and tool probes
+        planned.begin(tasks, self._planned, selected_tasks, forks=self.forks)
         self._deps = {name: tuple(sorted(needs(tasks, name))) for name in self._planned}
         self._targets = {name: tuple(tasks[name].targets) for name in self._planned}
         self.history.begin(Path.cwd(), sys.argv[1:], doit.get_var("mode", None) or "development")
@@ -426,6 +428,19 @@ def command_workers(argv: list[str], default: int) -> int:
     """doit's `-n N` / `--process N`; else the configured default (0 means serial: 1)."""
     value = _option(argv, "-n", "--process")
     return max(1, int(value) if value is not None else default)
+
+
+def command_par_type(argv: list[str]) -> str:
+    """doit's `-P TYPE` / `--parallel-type TYPE`; fedbuild's DOIT_CONFIG says thread."""
+    value = "thread"
+    for i, arg in enumerate(argv):
+        if arg in ("-P", "--parallel-type") and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif arg.startswith("--parallel-type="):
+            value = arg.split("=", 1)[1]
+        elif arg.startswith("-P") and len(arg) > 2:
+            value = arg[2:]
+    return value
 
 
 def _option(argv: list[str], short: str, long: str) -> str | None:

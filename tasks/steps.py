@@ -147,13 +147,15 @@ os.register_at_fork(after_in_child=_forked)
 def tool_version(tool: ToolPlan | None, root: Path) -> str | None:
     """The tool's version line, asked once per run (None when it cannot be run). The first
     ask starts the probes of every tool the run's tasks use at once, so a run waits for the
-    slowest probe, not for their sum (each is a process start: tens of milliseconds)."""
+    slowest probe, not for their sum (each is a process start: tens of milliseconds). Not
+    where doit forks workers (`-P process`): a probe starting its process while doit forks
+    can hang, so there each one is asked alone, and waited for."""
     if tool is None:
         return None
     with _probe_lock:
         plan = planned.current()
         wanted = [tool]
-        for name in plan.tasks if plan else ():
+        for name in plan.tasks if plan and not plan.forks else ():
             step = _steps.get(name)
             if step is not None and step.tool is not None and not step.skip:
                 wanted.append(step.tool)

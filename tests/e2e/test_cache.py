@@ -387,3 +387,16 @@ def test_a_blob_corrupted_on_the_server_is_rebuilt_with_a_warning(tmp_path: Path
     assert statuses(result) == {"gen:m": "ok", "use:m": "cached"}
     lines = warnings(result)
     assert len(lines) == 1 and "corrupt" in lines[0], result.stdout
+
+
+def test_process_workers_build_and_restore_too(tmp_path: Path) -> None:
+    """`doit -n 2 -P process`: forked workers store and restore like threads do (tool probes
+    run one at a time there, never beside a fork)."""
+    shared = str(tmp_path / "shared-cache")
+    first = copy_fixture("steps", tmp_path / "first")
+    build(first, "-n", "2", "-P", "process", FEDBUILD_CACHE_DIR=shared)
+    second = copy_fixture("steps", tmp_path / "second")
+    result = build(second, "-n", "2", "-P", "process", FEDBUILD_CACHE_DIR=shared)
+    assert ran(second) == set()
+    assert {n: s for n, s in statuses(result).items() if n in STEPS_TASKS} == \
+        dict.fromkeys(STEPS_TASKS, "cached")

@@ -17,6 +17,7 @@ import pytest
 
 from federation.steps import ToolPlan
 from tasks import planned, steps
+from tasks.reporter import command_par_type
 
 WAIT_FOR_OTHER = """
 import pathlib, sys, time
@@ -46,12 +47,12 @@ def tool(tmp_path: Path, name: str, other: str, version: str) -> ToolPlan:
     return ToolPlan(command=name, version=argv, install="")
 
 
-def plan_with(tasks: dict[str, ToolPlan]) -> None:
+def plan_with(tasks: dict[str, ToolPlan], forks: bool = False) -> None:
     doit_tasks: dict[str, Any] = {}
     for name, probe in tasks.items():
         steps._steps[name] = SimpleNamespace(tool=probe, skip=None)  # type: ignore[assignment]
         doit_tasks[name] = SimpleNamespace(actions=[object()], task_dep=[], setup_tasks=[])
-    planned.begin(doit_tasks, list(tasks), list(tasks))
+    planned.begin(doit_tasks, list(tasks), list(tasks), forks=forks)
 
 
 def test_the_first_ask_starts_every_planned_tools_probe(tmp_path: Path, fresh_probes: None
@@ -110,3 +111,24 @@ def test_a_forked_worker_probes_again_what_its_parent_was_still_probing(
         os.waitpid(pid, 0)
     assert answer.read_text() == "slow 2.0"
     assert steps.tool_version(slow, tmp_path) == "slow 2.0"  # the parent's own probe
+
+
+def test_where_doit_forks_workers_each_probe_runs_alone(tmp_path: Path, fresh_probes: None
+                                                        ) -> None:
+    """With `-P process` no probe is started beside the one asked for: a process starting
+    while doit forks a worker can hang."""
+    script = tmp_path / "slow.py"
+    script.write_text(SLOW)
+    first = ToolPlan("first", (sys.executable, str(script), "0", "first 1"), "")
+    second = ToolPlan("second", (sys.executable, str(script), "0", "second 1"), "")
+    plan_with({"build:a": first, "build:b": second}, forks=True)
+    assert steps.tool_version(first, tmp_path) == "first 1"
+    assert second.version not in steps._versions
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    ([], "thread"), (["-n", "2"], "thread"), (["-P", "process"], "process"),
+    (["-Pprocess", "-n2"], "process"), (["--parallel-type=process"], "process"),
+    (["--parallel-type", "thread"], "thread")])
+def test_the_parallel_type_from_the_command_line(argv: list[str], expected: str) -> None:
+    assert command_par_type(argv) == expected
