@@ -7,7 +7,7 @@ import json
 import os
 import stat
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +27,17 @@ def stat_fingerprint(folder: Path) -> str | None:
     return h.hexdigest()
 
 
-def content_digest(folder: Path) -> str:
-    """A digest of every file's path and content (symlinks by their target)."""
+def content_digest(folder: Path, known: Mapping[str, str] | None = None) -> str:
+    """A digest of every file's path and content (symlinks by their target). `known` gives
+    the SHA-256 of files already hashed (by path), which are then not read again."""
     h = hashlib.sha256()
     for rel, entry in list_files(folder):
         h.update(rel.encode() + b"\0")
         if entry.is_symlink():
             h.update(b"link:" + os.readlink(entry.path).encode())
         else:
-            h.update(file_digest(Path(entry.path)).encode())
+            digest = known.get(entry.path) if known else None
+            h.update((digest or file_digest(Path(entry.path))).encode())
         h.update(b"\n")
     return h.hexdigest()
 

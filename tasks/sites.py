@@ -158,7 +158,7 @@ def build_site(site: SiteBuild) -> dict[str, Any] | TaskFailed:
                 task=site.task, status=Status.CACHED, duration=time.monotonic() - started,
                 log=str(site.log), saved=record.duration, warnings=cache_warnings(),
                 inputs_digest=files_digest(site.root, resolved.inputs, fields),
-                output_digest=content_digest(site.staged)))
+                output_digest=content_digest(site.staged, record.file_digests(site.root))))
     work = new_workdir(site.tmp, site.name)
     try:
         out, scratch = work / "out", work / "tmp"

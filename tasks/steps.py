@@ -13,7 +13,7 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from tasks import planned
 from tasks.after_failures import AFTER_FAILURES
 from tasks.cache.actions import lookup as cache_lookup
 from tasks.cache.actions import warnings as cache_warnings
+from tasks.cache.record import ActionRecord
 from tasks.exclusive import STEPS_LOCK, slot
 from tasks.outcome import Outcome, Status
 from tasks.runner import Command, Result, run, which
@@ -209,7 +210,7 @@ def _execute(step: StepPlan, board: dict[str, str], started: float
         with slot(lock, step.exclusive):
             record = cached.restore(step.log, step.outputs)
         if record is not None:
-            return _finish(step, _restored(step, record.duration, started))
+            return _finish(step, _restored(step, record, started))
     missing = _missing_tool(step)  # only what runs needs its tool
     if missing:
         return _finish(step, Outcome(task=step.task, status=Status.FAILED,
@@ -310,12 +311,12 @@ def _lazy_up_to_date(step: StepPlan, task: Any, values: dict[str, Any]) -> bool:
     return not last.status.failed
 
 
-def _restored(step: StepPlan, saved: float, started: float) -> Outcome:
+def _restored(step: StepPlan, record: ActionRecord, started: float) -> Outcome:
     """A step whose outputs and log came from the cache."""
     return Outcome(task=step.task, status=Status.CACHED, duration=time.monotonic() - started,
-                   log=str(step.log), saved=saved, warnings=cache_warnings(),
+                   log=str(step.log), saved=record.duration, warnings=cache_warnings(),
                    inputs_digest=files_digest(step.root, step.inputs, _step_fields(step)),
-                   output_digest=outputs_digest(step))
+                   output_digest=outputs_digest(step, record.file_digests(step.root)))
 
 
 def _run_commands(step: StepPlan, out: Path | None, board: dict[str, str]) -> list[Result]:
@@ -385,16 +386,18 @@ def _record(step: StepPlan, results: list[Result], duration: float) -> Outcome:
                    output_digest=outputs_digest(step) if last.ok else "")
 
 
-def outputs_digest(step: StepPlan) -> str:
+def outputs_digest(step: StepPlan, known: Mapping[str, str] | None = None) -> str:
     """A digest of everything the step declares it makes, in dist/ or elsewhere (a work
     file): part of the cache keys of the steps that depend on it ("" when it declares none).
-    Paths are relative to the repository, so every clone computes the same digest."""
+    Paths are relative to the repository, so every clone computes the same digest. `known`:
+    the SHA-256 of files just restored (by path), not read again."""
     if not step.outputs:
         return ""
+    known = known or {}
     h = hashlib.sha256()
     for path in sorted(step.outputs):
-        kind = content_digest(path) if path.is_dir() else file_digest(path) \
-            if path.is_file() else "missing"
+        kind = content_digest(path, known) if path.is_dir() else \
+            known.get(str(path)) or file_digest(path) if path.is_file() else "missing"
         h.update(f"{os.path.relpath(path, step.root)}\0{kind}\n".encode())
     return h.hexdigest()
 

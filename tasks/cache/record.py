@@ -74,6 +74,11 @@ class ActionRecord:
         found = {e.digest for e in self.outputs if e.digest and e.data is None}
         return found | ({self.log_digest} if self.log_digest and self.log_data is None else set())
 
+    def file_digests(self, root: Path) -> dict[str, str]:
+        """The SHA-256 of each file the record restores under `root`, by path."""
+        return {os.path.join(root, *e.path.split("/")): e.digest for e in self.outputs
+                if e.kind == "file" and e.digest}
+
     def to_json(self) -> bytes:
         """The record as stored."""
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":")).encode()

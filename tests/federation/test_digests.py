@@ -51,3 +51,20 @@ def test_a_file_written_during_the_run_is_read_every_time(tmp_path: Path, reads:
     assert len(reads) == 2
     (tmp_path / "new.txt").write_text("FRESH")  # may keep its size and mtime tick
     assert files_digest(tmp_path, ["new.txt"], None) != first
+
+
+def test_content_digest_takes_known_digests_instead_of_reading(tmp_path: Path,
+                                                               reads: list[Path]) -> None:
+    """A restore knows its files' digests: the folder's digest is the same without reading
+    them again."""
+    (tmp_path / "out/sub").mkdir(parents=True)
+    (tmp_path / "out/a.txt").write_text("a")
+    (tmp_path / "out/sub/b.txt").write_text("b")
+    os.symlink("a.txt", tmp_path / "out/link")
+    plain = digests.content_digest(tmp_path / "out")
+    assert len(reads) == 2
+    known = {str(tmp_path / "out/a.txt"): file_digest(tmp_path / "out/a.txt"),
+             str(tmp_path / "out/sub/b.txt"): file_digest(tmp_path / "out/sub/b.txt")}
+    reads.clear()
+    assert digests.content_digest(tmp_path / "out", known) == plain
+    assert reads == []
