@@ -4,6 +4,12 @@ doit runs this file from its own folder (or the one given with `-d`): that
 folder is the repository whose modules.json is built.
 """
 
+import gc
+
+# Off while modules load and the plan is built (nothing there is garbage to find):
+# tasks.config.doit_config() freezes what was made, then turns it back on.
+gc.disable()
+
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any

@@ -91,4 +91,5 @@ def _settle_memory() -> None:
     every collection during the run, nor by the one at exit (registered first, this runs
     after every other exit handler, once the run's files and databases are closed)."""
     gc.freeze()
+    gc.enable()  # dodo.py disabled it while modules loaded: nothing there was garbage to find
     atexit.register(gc.freeze)
