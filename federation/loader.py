@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -30,9 +31,10 @@ class Project:
     manifest: Manifest
     toolchains: dict[str, Toolchain]
 
-    @property
+    @functools.cached_property
     def label(self) -> str:
-        """The manifest's name as error messages show it."""
+        """The manifest's name as error messages show it (resolved once: planning names it
+        for every module)."""
         return display_path(self.manifest_file)
 
     def module(self, name: str) -> Module:

@@ -85,11 +85,18 @@ def reporter_for(workers: int) -> type[FedbuildReporter]:
     return type("FedbuildReporter", (FedbuildReporter,), {"workers": max(1, workers)})
 
 
+GC_THRESHOLD = 20_000  # allocations between young collections (Python's default: 700)
+
+
 def _settle_memory() -> None:
     """Keep the garbage collector off what lives for the whole run (modules, the manifest's
-    models, the plans): moved to its permanent generation now, it is not walked again by
-    every collection during the run, nor by the one at exit (registered first, this runs
-    after every other exit handler, once the run's files and databases are closed)."""
+    models, the plans): moved to its permanent generation now (and doit's task objects when
+    the reporter starts the run), it is not walked again by the run's collections, nor by
+    the one at exit (registered first, this runs after every other exit handler, once the
+    run's files and databases are closed). Young collections come less often: a run makes
+    many small long-lived objects, and little cyclic garbage."""
     gc.freeze()
+    gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
     gc.enable()  # dodo.py disabled it while modules loaded: nothing there was garbage to find
     atexit.register(gc.freeze)
+

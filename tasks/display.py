@@ -114,23 +114,28 @@ class PlainDisplay:
     def task_finished(self, name: str, status: Status, text: str) -> None:
         with self.lock:
             self.done += 1
+            # An up-to-date line waits for the next line that matters (or the end): a no-op
+            # run of 1000 tasks is then a few writes, not 1000.
             self._write(f"[{self.done}/{max(self.total, self.done)}] {name} "
-                        f"{self._status(status, text)}")
+                        f"{self._status(status, text)}", flush=status is not Status.UP_TO_DATE)
 
     def message(self, text: str) -> None:
         with self.lock:
             self._write(text)
 
     def stop(self) -> None:
-        """Nothing to take down."""
+        """Write out what waits."""
+        with self.lock:
+            self.out.flush()
 
     def _status(self, status: Status, text: str) -> str:
         word, _, rest = text.partition(" ")
         return paint(status, word, self.color) + (f" {rest}" if rest else "")
 
-    def _write(self, text: str) -> None:
+    def _write(self, text: str, flush: bool = True) -> None:
         self.out.write(text + "\n")
-        self.out.flush()
+        if flush:
+            self.out.flush()
 
 
 def github_escape(text: str, prop: bool = False) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import gc
 import os
 import sys
 import threading
@@ -75,6 +76,7 @@ class FedbuildReporter:
         self._planned: list[str] = []
         self._deps: dict[str, tuple[str, ...]] = {}
         self._targets: dict[str, tuple[str, ...]] = {}
+        self._cwd = os.getcwd() + os.sep  # targets are shown relative to it
         self._started: dict[str, tuple[float, float]] = {}
         self._rows: dict[str, Row] = {}
         self._runs: dict[str, TaskRun] = {}
@@ -105,6 +107,7 @@ class FedbuildReporter:
             self._warn(f"fedbuild: the previous run ({self.session.stale.describe()}) ended "
                        "without releasing the lock; its leftovers were removed")
         self._began = time.time()
+        gc.freeze()  # doit's task objects live for the whole run: no collection walks them
         self._planned = _with_actions(tasks, selected_tasks)
         planned.begin(tasks, self._planned, selected_tasks, forks=self.forks)
         self._deps = {name: tuple(sorted(needs(tasks, name))) for name in self._planned}
@@ -112,15 +115,16 @@ class FedbuildReporter:
         self.history.begin(Path.cwd(), sys.argv[1:], doit.get_var("mode", None) or "development")
         # Interrupted (no complete_run): the run's row still says how it ended.
         atexit.register(self.history.end, "interrupted")
-        estimates = self.history.estimates()
+        # Read from the history only when needed: a no-op run in a pipe never does.
+        estimates = functools.cache(self.history.estimates)
         if doit.get_var("order", None) == "doit":
             schedule.deactivate()
         else:  # computed only if tasks run in parallel: a no-op run never pays for it
-            schedule.activate(lambda: schedule.priorities(tasks, estimates))
+            schedule.activate(lambda: schedule.priorities(tasks, estimates()))
         if wants_live(self.out) and not self.github:
             from tasks.live_display import LiveDisplay  # rich: loaded for a terminal only
 
-            self.display = LiveDisplay(self.out, ETA(estimates, self._planned, self.workers),
+            self.display = LiveDisplay(self.out, ETA(estimates(), self._planned, self.workers),
                                        self.workers)
             atexit.register(self.display.stop)  # never leave the cursor hidden
         self.display.start(len(self._planned))
@@ -252,7 +256,8 @@ class FedbuildReporter:
                 message=(outcome.message if outcome else note) or None,
                 inputs_digest=outcome.inputs_digest or None if outcome else None,
                 output_digest=outcome.output_digest or None if outcome else None,
-                outputs=tuple(_relative(t) for t in self._targets.get(name, ())),
+                outputs=tuple(t[len(self._cwd):] if t.startswith(self._cwd) else t
+                              for t in self._targets.get(name, ())),
                 test=name.startswith("test:"), saved=saved)
             self.history.task(TaskRecord(
                 name=name, status=status.value, ended=ended,
@@ -388,12 +393,6 @@ def _with_actions(tasks: dict[str, Any], selected: list[str]) -> list[str]:
     for name in selected:
         visit(name)
     return order
-
-
-def _relative(target: str) -> str:
-    """A target as the summary shows it: relative to the repository when inside it."""
-    prefix = os.getcwd() + os.sep
-    return target[len(prefix):] if target.startswith(prefix) else target
 
 
 def _paint(status: Status, text: str, color: bool) -> str:
