@@ -16,6 +16,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -431,27 +432,21 @@ def command_workers(argv: list[str], default: int) -> int:
 
 def command_par_type(argv: list[str]) -> str:
     """doit's `-P TYPE` / `--parallel-type TYPE`; fedbuild's DOIT_CONFIG says thread."""
-    value = "thread"
-    for i, arg in enumerate(argv):
-        if arg in ("-P", "--parallel-type") and i + 1 < len(argv):
-            value = argv[i + 1]
-        elif arg.startswith("--parallel-type="):
-            value = arg.split("=", 1)[1]
-        elif arg.startswith("-P") and len(arg) > 2:
-            value = arg[2:]
-    return value
+    return _option(argv, "-P", "--parallel-type", ("thread", "process").__contains__) or "thread"
 
 
-def _option(argv: list[str], short: str, long: str) -> str | None:
+def _option(argv: list[str], short: str, long: str,
+            valid: Callable[[str], bool] = str.isdigit) -> str | None:
+    """The option's last valid value: `-n 2`, `-n2`, `--process 2` or `--process=2`."""
     value = None
     for i, arg in enumerate(argv):
         if arg in (short, long) and i + 1 < len(argv):
             value = argv[i + 1]
         elif arg.startswith(long + "="):
             value = arg.split("=", 1)[1]
-        elif arg.startswith(short) and arg[len(short):].isdigit():
+        elif arg.startswith(short) and valid(arg[len(short):]):
             value = arg[len(short):]
-    return value if value is not None and value.isdigit() else None
+    return value if value is not None and valid(value) else None
 
 
 def _lock_wait() -> float:

@@ -159,10 +159,12 @@ class Cache:
         """Store a successful action's outputs and log under `key`; never raises."""
         try:
             packed = pack(root, outputs, self.inline)
-            log_bytes = log.read_bytes() if self.inline and log.is_file() and \
-                log.stat().st_size <= INLINE_LOG else None
-            log_digest = hashlib.sha256(log_bytes).hexdigest() if log_bytes is not None else \
-                file_digest(log) if log.is_file() else None
+            log_bytes, log_digest = None, None
+            if log.is_file() and self.inline and log.stat().st_size <= INLINE_LOG:
+                log_bytes = log.read_bytes()  # inside the record
+                log_digest = hashlib.sha256(log_bytes).hexdigest()
+            elif log.is_file():
+                log_digest = file_digest(log)  # a blob
         except (CacheError, OSError) as err:
             self._warn(f"fedbuild: cache: {task} not stored ({err})")
             return

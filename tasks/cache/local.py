@@ -135,7 +135,9 @@ class LocalStore:
             with open(path, "rb") as src, os.fdopen(fd, "wb") as out:
                 if checked:
                     shutil.copyfileobj(src, out, _CHUNK)
-                actual = digest if checked else _copy(src, out)
+                    actual = digest
+                else:
+                    actual = _copy(src, out)
             if actual != digest:
                 raise CacheError(f"{path} changed while it was being stored")
             _replace(temp, dest)

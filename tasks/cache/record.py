@@ -187,18 +187,14 @@ def pack(root: Path, outputs: Sequence[Path], inline_total: int = INLINE_TOTAL) 
     blobs: dict[str, Path] = {}
     inlined = 0
     for rel in roots:
-        for path, entry in _walk(root / rel, rel):
+        for path, entry in _walk(root / rel, rel):  # small files come with their content
             if entry.kind == "link":
                 _check_link(entry, rel)
-            if entry.digest and entry.size <= INLINE_FILE and \
-                    inlined + entry.size <= inline_total:
-                content = path.read_bytes()
-                if hashlib.sha256(content).hexdigest() != entry.digest:
-                    raise CacheError(f"{entry.path} changed while it was being stored")
-                entry = dataclasses.replace(entry, data=inline(content))
+            if entry.data is not None and inlined + entry.size <= inline_total:
                 inlined += entry.size
             elif entry.digest:
                 blobs[entry.digest] = path
+                entry = dataclasses.replace(entry, data=None)
             entries.append(entry)
     return Packed(roots, tuple(entries), blobs)
 
@@ -225,6 +221,10 @@ def _walk(path: Path, rel: str) -> Iterable[tuple[Path, OutputEntry]]:
     mode = stat.S_IMODE(st.st_mode)
     if stat.S_ISLNK(st.st_mode):
         yield path, OutputEntry(rel, "link", target=os.readlink(path), mode=0)
+    elif stat.S_ISREG(st.st_mode) and st.st_size <= INLINE_FILE:  # read once, kept as is
+        content = path.read_bytes()
+        yield path, OutputEntry(rel, "file", hashlib.sha256(content).hexdigest(), len(content),
+                                mode, data=inline(content))
     elif stat.S_ISREG(st.st_mode):
         yield path, OutputEntry(rel, "file", file_digest(path), st.st_size, mode)
     elif stat.S_ISDIR(st.st_mode):
