@@ -210,12 +210,18 @@ def _check_step_order(module: Module, steps: list[Step], label: str, index: int)
                             + " -> ".join(cycle))
 
 
-@functools.cache
-def hardware_digest(folder: Path = FEDBUILD / "hardware") -> str:
+def hardware_digest() -> str:
     """A digest (16 hex digits) of fedbuild's firmware tooling and runtime: hardware/'s
     Python and hardware/firmware/ (startup code, linker scripts, Unity). The firmware
     toolchains put it in their steps' env, so editing any of it rebuilds firmware modules
     and misses their cache entries, as a new compiler does."""
+    return folder_digest(FEDBUILD / "hardware")
+
+
+@functools.cache
+def folder_digest(folder: Path) -> str:
+    """A digest (16 hex digits) of the names and contents of the files under `folder`
+    (compiled Python left out), computed once per process."""
     digest = hashlib.sha256()
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and
                        "__pycache__" not in p.parts):

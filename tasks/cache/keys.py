@@ -1,34 +1,61 @@
 """An action's cache key: SHA-256 of its task name, its signature fields and the content of
-its input files. Paths inside the repository are written relative to it, so two clones at
-different places (a laptop, a CI machine) compute the same key for the same work."""
+its input files.
+
+Paths are written as placeholders: the repository's as `{root}`, fedbuild's own folder as
+`{fedbuild}` and the Python that runs fedbuild as `{python}`. Two clones at different
+places, on machines with fedbuild and Python installed at different places (a laptop, a CI
+machine), compute the same key for the same work. Where a step runs something from
+fedbuild's folder (a toolchain's helper script), the content of that folder's toolchains is
+in the key instead of its place; the Python's version is in the key as the tool version of
+the steps that run it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from federation.digests import files_digest
+from federation.steps import FEDBUILD, folder_digest, python_executable
 
-KEY_SCHEMA = 1  # raised when what goes into a key changes: old entries then simply miss
+KEY_SCHEMA = 2  # raised when what goes into a key changes: old entries then simply miss
 ROOT = "{root}"
+FEDBUILD_DIR = "{fedbuild}"
+PYTHON = "{python}"
+SHIPPED = Path("tasks") / "toolchains"  # under fedbuild's folder: toolchains and helpers
 
 
-def action_key(task: str, fields: Any, root: Path, inputs: Iterable[str]) -> str:
+def action_key(task: str, fields: Any, root: Path, inputs: Iterable[str],
+               fedbuild: Path = FEDBUILD, python: str | None = None) -> str:
     """The key of `task` with these signature fields and these input files (relative to
-    `root`)."""
-    signature = {"schema": KEY_SCHEMA, "task": task, "fields": relative_to(fields, str(root))}
+    `root`); `fedbuild` and `python` are where this machine has them."""
+    places = {str(fedbuild): FEDBUILD_DIR, python or python_executable(): PYTHON,
+              str(root): ROOT}  # last: the repository's place wins where fedbuild is in it
+    relative = relative_to(fields, places)
+    signature = {"schema": KEY_SCHEMA, "task": task, "fields": relative}
+    if FEDBUILD_DIR in json.dumps(relative):
+        signature["fedbuild"] = folder_digest(fedbuild / SHIPPED)
     return files_digest(root, inputs, signature)
 
 
-def relative_to(value: Any, root: str) -> Any:
-    """`value` (JSON-like) with every occurrence of the repository's path written `{root}`."""
-    if isinstance(value, str):
-        return value.replace(root, ROOT)
-    if isinstance(value, dict):
-        return {relative_to(str(k), root): relative_to(v, root) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [relative_to(v, root) for v in value]
+def relative_to(value: Any, places: dict[str, str]) -> Any:
+    """`value` (JSON-like) with every occurrence of each path in `places` written as its
+    placeholder, the longest path first (a virtualenv inside the repository is `{python}`)."""
+    order = sorted(places.items(), key=lambda item: -len(item[0]))
+    return _replaced(value, order)
+
+
+def _replaced(value: Any, order: list[tuple[str, str]]) -> Any:
     if isinstance(value, Path):
-        return str(value).replace(root, ROOT)
+        value = str(value)
+    if isinstance(value, str):
+        for path, placeholder in order:
+            if path in value:
+                value = value.replace(path, placeholder)
+        return value
+    if isinstance(value, dict):
+        return {_replaced(str(k), order): _replaced(v, order) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_replaced(v, order) for v in value]
     return value

@@ -10,24 +10,24 @@ from pathlib import Path
 from federation.loader import load_project
 from federation.platforms import host
 from federation.state import State
-from federation.steps import hardware_digest, plan_steps
+from federation.steps import folder_digest, hardware_digest, plan_steps
 from tests.conftest import REPO, copy_example
 
 
 def test_the_digest_follows_the_runtime_and_the_tooling(tmp_path: Path) -> None:
     hardware = tmp_path / "hardware"
     shutil.copytree(REPO / "hardware", hardware, ignore=shutil.ignore_patterns("__pycache__"))
-    before = hardware_digest.__wrapped__(hardware)
-    assert len(before) == 16 and hardware_digest.__wrapped__(hardware) == before
+    before = folder_digest.__wrapped__(hardware)
+    assert len(before) == 16 and folder_digest.__wrapped__(hardware) == before
     (hardware / "__pycache__").mkdir(exist_ok=True)
     (hardware / "__pycache__" / "x.pyc").write_bytes(b"compiled")  # not source: ignored
-    assert hardware_digest.__wrapped__(hardware) == before
+    assert folder_digest.__wrapped__(hardware) == before
     script = hardware / "firmware" / "esp32c3.ld"
     script.write_text(script.read_text() + "\n/* changed */\n")
-    after_script = hardware_digest.__wrapped__(hardware)
+    after_script = folder_digest.__wrapped__(hardware)
     assert after_script != before
     (hardware / "image.py").write_text((hardware / "image.py").read_text() + "\n# changed\n")
-    assert hardware_digest.__wrapped__(hardware) not in (before, after_script)
+    assert folder_digest.__wrapped__(hardware) not in (before, after_script)
 
 
 def test_every_firmware_step_carries_it_in_its_env(tmp_path: Path) -> None:

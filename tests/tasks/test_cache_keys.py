@@ -1,12 +1,14 @@
-"""Cache keys: the same work in two clones at different paths has the same key; any change
-to the task, its signature fields or its input files changes it."""
+"""Cache keys: the same work in two clones at different paths, on machines with fedbuild and
+Python installed at different paths, has the same key; any change to the task, its signature
+fields, its input files or the fedbuild scripts it runs changes it."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-from tasks.cache.keys import action_key
+from federation.steps import folder_digest
+from tasks.cache.keys import action_key, relative_to
 
 
 def clone(tmp_path: Path, name: str) -> Path:
@@ -52,3 +54,53 @@ def test_the_task_name_and_a_missing_input_change_the_key(tmp_path: Path) -> Non
     present = action_key("build:lib", fields, root, ["src/a.c", "src/b.c"])
     shutil.move(root / "src" / "b.c", tmp_path / "b.c")
     assert action_key("build:lib", fields, root, ["src/a.c", "src/b.c"]) != present
+
+
+def fedbuild_copy(tmp_path: Path, name: str) -> Path:
+    """A fedbuild folder with its toolchains' helper script."""
+    folder = tmp_path / name
+    (folder / "tasks" / "toolchains").mkdir(parents=True)
+    (folder / "tasks" / "toolchains" / "collect.py").write_text("print('collect')\n")
+    return folder
+
+
+def machine_key(root: Path, fedbuild: Path, python: str) -> str:
+    """A cargo-like step: runs fedbuild's helper script with fedbuild's Python."""
+    fields = {"commands": [[python, "-S", str(fedbuild / "tasks/toolchains/collect.py"),
+                            str(root / "target")]],
+              "env": {"PYTHONPATH": str(fedbuild)}, "tool": "cargo 1.95"}
+    return action_key("build:crate", fields, root, ["src/a.c"], fedbuild=fedbuild, python=python)
+
+
+def test_fedbuild_and_python_installed_elsewhere_share_the_key(tmp_path: Path) -> None:
+    """A teammate's fedbuild checkout and virtualenv are not where CI has them."""
+    here = machine_key(clone(tmp_path, "one"), fedbuild_copy(tmp_path, "opt/fedbuild"),
+                       "/opt/fedbuild/.venv/bin/python3.11")
+    there = machine_key(clone(tmp_path, "home/two"), fedbuild_copy(tmp_path, "home/me/fb"),
+                        "/home/me/fb/.venv/bin/python3.11")
+    assert here == there
+
+
+def test_the_fedbuild_scripts_a_step_runs_are_in_its_key_by_content(tmp_path: Path) -> None:
+    root, fedbuild = clone(tmp_path, "one"), fedbuild_copy(tmp_path, "fedbuild")
+    before = machine_key(root, fedbuild, "/usr/bin/python3")
+    (fedbuild / "tasks" / "toolchains" / "collect.py").write_text("print('changed')\n")
+    folder_digest.cache_clear()
+    assert machine_key(root, fedbuild, "/usr/bin/python3") != before
+
+
+def test_a_virtualenv_inside_the_repository_is_python_not_root(tmp_path: Path) -> None:
+    root = clone(tmp_path, "one")
+    fields = {"commands": [[str(root / ".venv/bin/python"), str(root / "src/a.c")]]}
+    assert relative_to(fields, {str(root): "{root}", str(root / ".venv/bin/python"): "{python}"}
+                       ) == {"commands": [["{python}", "{root}/src/a.c"]]}
+
+
+def test_the_repository_wins_where_it_is_fedbuilds_own_folder(tmp_path: Path) -> None:
+    """fedbuild's checkout building its own example: the same place is the repository."""
+    root = clone(tmp_path, "fedbuild")
+    (root / "tasks" / "toolchains").mkdir(parents=True)
+    fields = {"commands": [["python", str(root / "src/a.c")]]}
+    assert action_key("build:lib", fields, root, ["src/a.c"], fedbuild=root, python="/p") == \
+        action_key("build:lib", {"commands": [["python", "{root}/src/a.c"]]}, root, ["src/a.c"],
+                   fedbuild=root, python="/p")
