@@ -6,7 +6,6 @@ models, and every pydantic error becomes one ManifestError line here.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 import types
@@ -575,6 +574,8 @@ def _closest(name: str, valid: list[str]) -> str | None:
     by_norm = {norm(v): v for v in valid}
     if norm(name) in by_norm:
         return by_norm[norm(name)]
+    import difflib  # only for a mistake's suggestion
+
     close = difflib.get_close_matches(norm(name), list(by_norm), n=1, cutoff=0.6)
     return by_norm[close[0]] if close else None
 

@@ -8,17 +8,22 @@ the field.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+from contextlib import suppress
 from pathlib import Path
-
-import yaml
+from typing import Any
 
 from federation.errors import ManifestError
 from federation.manifest import Toolchain, parse_toolchain, read_config
 
-# libyaml's parser when PyYAML has it: every dodo load reads these files.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SHIPPED = Path(__file__).resolve().parent.parent / "tasks" / "toolchains"
 REPOSITORY_DIR = "toolchains"
+# What the shipped files parse to, as JSON named by their content's digest (like Python's
+# bytecode beside its source): every dodo load reads them, and importing PyYAML alone costs
+# 10 ms of each run's start.
+PARSED = SHIPPED / "__pycache__"
 
 
 def load_toolchains(root: Path) -> dict[str, Toolchain]:
@@ -35,13 +40,10 @@ def load_toolchains(root: Path) -> dict[str, Toolchain]:
 def read_toolchain(path: Path) -> Toolchain:
     """One toolchain file, validated (errors name that file)."""
     text, label = read_config(path)
-    try:
-        data = _parse(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise ManifestError(label, where, f"invalid YAML: {problem}") from None
+    if path.parent == SHIPPED:
+        data = _parsed_shipped(path.name, text, label)
+    else:
+        data = _parse(text, label)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -50,9 +52,49 @@ def read_toolchain(path: Path) -> Toolchain:
     return parse_toolchain(data, label)
 
 
-def _parse(text: str) -> object:
+def _parsed_shipped(name: str, text: str, label: str) -> Any:
+    """A shipped file's data: from its JSON copy when one matches its content, else parsed
+    (and the copy written, when fedbuild's folder is writable and the data is plain JSON)."""
+    memo = PARSED / f"{name}.{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
     try:
-        return yaml.load(text, Loader=_LOADER)
+        return json.loads(memo.read_bytes())
+    except (OSError, ValueError):
+        pass
+    data = _parse(text, label)
+    try:
+        encoded = json.dumps(data)
+    except (TypeError, ValueError):  # a YAML-only value (a date, a set): not kept
+        return data
+    if json.loads(encoded) != data:  # a number as a key, say: not kept either
+        return data
+    part = memo.with_name(f".{memo.name}.{os.getpid()}.part")
+    try:
+        PARSED.mkdir(exist_ok=True)
+        part.write_text(encoded)
+        os.replace(part, memo)
+        for older in PARSED.glob(f"{name}.*.json"):  # an earlier content's copy
+            if older != memo:
+                older.unlink(missing_ok=True)
+    except OSError:  # a read-only install parses every time
+        with suppress(OSError):
+            part.unlink()
+    return data
+
+
+def _parse(text: str, label: str) -> Any:
+    """The YAML's data; a syntax error is one ManifestError line naming line and column."""
+    import yaml  # here: a build whose toolchains are all shipped ones never needs it
+
+    try:
+        # libyaml's parser when PyYAML has it.
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError:
+        pass
+    try:
         # Say it in the pure-Python parser's words, the same with or without libyaml.
         return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ManifestError(label, where, f"invalid YAML: {problem}") from None

@@ -19,10 +19,10 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-import psutil
-
 if TYPE_CHECKING:
     from resource import struct_rusage
+
+    import psutil
 
 # How often a running tree's memory is sampled; exit itself wakes us at once via pidfd.
 SAMPLE_INTERVAL = 0.1
@@ -177,13 +177,47 @@ def kill_all() -> None:
 
 def kill_marked(variable: str, value: str) -> int:
     """Kill the processes whose environment has variable=value (a dead run's leftovers)."""
+    pids = _marked(variable, value)
+    if not pids:
+        return 0
+    import psutil  # see _kill_trees
+
     marked: list[psutil.Process] = []
-    for proc in psutil.process_iter():
+    for pid in pids:
         with suppress(psutil.Error):
-            if proc.environ().get(variable) == value:
+            proc = psutil.Process(pid)
+            if proc.environ().get(variable) == value:  # again: the pid may have been reused
                 marked.append(proc)
     _signal_and_wait(marked, signal.SIGKILL, 1.0)
     return len(marked)
+
+
+def _marked(variable: str, value: str) -> list[int]:
+    """The pids (not this one) whose environment holds variable=value: read from /proc where
+    there is one (a millisecond for a few hundred processes; every run's end looks), else
+    asked of psutil."""
+    if not os.path.isdir("/proc/self"):
+        import psutil  # see _kill_trees
+
+        found: list[int] = []
+        for proc in psutil.process_iter():
+            with suppress(psutil.Error):
+                if proc.environ().get(variable) == value:
+                    found.append(proc.pid)
+        return [pid for pid in found if pid != os.getpid()]
+    entry = f"{variable}={value}".encode()
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as environ:
+                data = environ.read()
+        except OSError:  # gone, or another user's
+            continue
+        if entry in data.split(b"\0"):
+            found.append(int(name))
+    return found
 
 
 def _after_fork_in_child() -> None:
@@ -207,6 +241,8 @@ class _Usage:
 
     def sample(self, pid: int) -> None:
         """Record the summed RSS of the tree under pid, if it is larger than before."""
+        import psutil  # see _kill_trees
+
         with suppress(psutil.Error):
             root = psutil.Process(pid)
             total = 0
@@ -353,6 +389,11 @@ def _finish(child: _Child, usage: _Usage) -> None:
 
 def _kill_trees(pids: list[int], grace: float) -> None:
     """SIGTERM each tree and its group, wait up to `grace`, then SIGKILL what is left."""
+    # psutil is imported where a tree is sampled or killed, not when this module loads: most
+    # commands finish before either is needed (a warm build runs only short probes), and the
+    # import costs 5 ms of every run's start.
+    import psutil
+
     tree: list[psutil.Process] = []
     for pid in pids:
         # Snapshot first: descendants that called setsid are out of reach of killpg.
@@ -377,6 +418,8 @@ def _signal_and_wait(
     procs: list[psutil.Process], signum: int, timeout: float
 ) -> list[psutil.Process]:
     """Send signum to procs and return those still alive after `timeout` seconds."""
+    import psutil  # see _kill_trees
+
     for proc in procs:
         with suppress(psutil.Error):
             proc.send_signal(signum)  # psutil refuses if the pid was reused meanwhile
@@ -391,6 +434,8 @@ def _signal_and_wait(
 def _gone(proc: psutil.Process) -> bool:
     # Never proc.wait(): psutil would reap our own child and lose its rusage. Zombies count
     # as gone: the parent (or a non-reaping container init) reaps them, not us.
+    import psutil  # see _kill_trees
+
     try:
         return proc.status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:

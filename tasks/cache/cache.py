@@ -65,6 +65,7 @@ class Cache:
         self._warned: set[str] = set()
         self._down: set[str] = set()  # remote stores that failed once: not asked again
         self._corrupt: set[str] = set()  # blobs a store gave back corrupt: replaced on a store
+        self._found: dict[tuple[str, str], bytes] = {}  # (store, key): a record has() fetched
         self._lock = threading.Lock()
 
     # Restoring -------------------------------------------------------------------------------
@@ -91,6 +92,8 @@ class Cache:
                 data = self._call(store, store.get_action, key)
                 if data is not None:
                     self._call(store, _parse, data, key, expected)
+                    with self._lock:  # the restore that usually follows reads it from here
+                        self._found[(store.name, key)] = data
                     return True
             except _Failed:
                 continue
@@ -105,7 +108,10 @@ class Cache:
     def _restore_from(self, store: Backend, key: str, root: Path, log: Path,
                       expected: tuple[str, ...] | None) -> ActionRecord | None:
         try:
-            data = self._call(store, store.get_action, key)
+            with self._lock:
+                data = self._found.pop((store.name, key), None)
+            if data is None:
+                data = self._call(store, store.get_action, key)
             if data is None:
                 return None
             record = self._call(store, _parse, data, key, expected)

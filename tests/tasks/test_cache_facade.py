@@ -402,3 +402,31 @@ def test_a_small_log_and_small_files_come_inside_the_record(repo: Path, tmp_path
     assert Cache(None, shared, False, warn).restore(KEY, repo, log_of(repo), OUTPUTS) is None
     assert log_of(repo).read_text() == "kept\n"
     assert len(warn) == 1 and "corrupt" in warn[0]
+
+
+class CountingReads(LocalStore):
+    """A real store that counts the action records asked of it."""
+
+    reads = 0
+
+    def get_action(self, key: str) -> bytes | None:
+        self.reads += 1
+        return super().get_action(key)
+
+
+def test_a_restore_after_has_reads_the_record_once(repo: Path, tmp_path: Path) -> None:
+    """A lazy step asks has() for its dependents, which are then restored: the record found
+    is not fetched twice (one request fewer per task from a server)."""
+    shared = CountingReads(tmp_path / "shared", 10**9, 7 * DAY)
+    Cache(None, shared, False, Warnings()).store(KEY, "build:web", "web", repo, OUTPUTS,
+                                                   log_of(repo), 3.0)
+    expected = content_digest(repo / "dist")
+    wipe(repo)
+    cache = Cache(local(tmp_path, "mine"), shared, False, Warnings())
+    shared.reads = 0
+    assert cache.has(KEY, repo, OUTPUTS)
+    assert cache.restore(KEY, repo, log_of(repo), OUTPUTS) is not None
+    assert shared.reads == 1
+    assert content_digest(repo / "dist") == expected
+    assert cache.restore(KEY, repo, log_of(repo), OUTPUTS) is not None  # now from the local one
+    assert shared.reads == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -14,7 +15,7 @@ from typing import Any
 import psutil
 import pytest
 
-from tasks.runner import Command, Result, Status, kill_all, run, which
+from tasks.runner import Command, Result, Status, _marked, kill_all, kill_marked, run, which
 from tests.conftest import eventually
 
 # Prints its own pid, then a plain, a setsid'd and a nested grandchild, then waits on them.
@@ -281,3 +282,25 @@ def test_which_remembers_what_it_found_and_looks_again_for_the_rest(tmp_path: Pa
     assert which("fedbuild-probe-tool", path) == str(tool)  # remembered for the run
     tool.unlink()
     assert which("fedbuild-probe-tool", path) == str(shadow)  # gone: looked again
+
+
+def test_kill_marked_kills_the_detached_processes_carrying_the_mark_and_no_others(
+        tmp_path: Path) -> None:
+    """A run's end: a daemon a build detached (setsid, reparented) still carries the run's
+    mark in its environment, and is found by it; a process with another mark is left."""
+    def detached(mark: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(["sleep", "100"], env={**os.environ, "FEDBUILD_TEST_MARK": mark},
+                                start_new_session=True)
+    ours, theirs = detached("run-1"), detached("run-2")
+    try:
+        assert eventually(lambda: ours.pid in _marked("FEDBUILD_TEST_MARK", "run-1"))
+        assert theirs.pid not in _marked("FEDBUILD_TEST_MARK", "run-1")
+        assert _marked("FEDBUILD_TEST_MARK", "run-") == []  # the whole value, not a prefix
+        assert kill_marked("FEDBUILD_TEST_MARK", "run-1") == 1
+        assert ours.wait(timeout=10) == -signal.SIGKILL
+        assert theirs.poll() is None
+        assert kill_marked("FEDBUILD_TEST_MARK", "run-1") == 0
+    finally:
+        for proc in (ours, theirs):
+            proc.kill()
+            proc.wait()
