@@ -4,11 +4,18 @@ fields, its input files or the fedbuild scripts it runs changes it."""
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from pathlib import Path
 
-from federation.steps import folder_digest
-from tasks.cache.keys import action_key, relative_to
+from federation.loader import load_project
+from federation.plan import plan_sites
+from federation.platforms import host
+from federation.state import State
+from federation.steps import FEDBUILD, folder_digest, plan_steps, python_executable
+from tasks.cache.keys import FEDBUILD_DIR, PYTHON, ROOT, action_key, relative_to
+from tests.conftest import copy_example
 
 
 def clone(tmp_path: Path, name: str) -> Path:
@@ -104,3 +111,21 @@ def test_the_repository_wins_where_it_is_fedbuilds_own_folder(tmp_path: Path) ->
     assert action_key("build:lib", fields, root, ["src/a.c"], fedbuild=root, python="/p") == \
         action_key("build:lib", {"commands": [["python", "{root}/src/a.c"]]}, root, ["src/a.c"],
                    fedbuild=root, python="/p")
+
+
+def test_no_path_of_this_machine_is_left_in_the_example_steps_keys(tmp_path: Path) -> None:
+    """Every step of the example (cargo, cmake, npm, Python, firmware) and every site build:
+    once the repository, fedbuild and Python are placeholders, no absolute path is left that
+    another machine would not have."""
+    repo = copy_example(tmp_path / "example")
+    project = load_project(repo)
+    state = State(repo)
+    steps = plan_steps(project, state, project.toolchains, "development", host()).steps
+    fields = [s.signature() for s in steps] + [s.signature() for s in plan_sites(project, state)]
+    places = {str(FEDBUILD): FEDBUILD_DIR, python_executable(): PYTHON, str(repo): ROOT}
+    text = json.dumps(relative_to(fields, places))
+    assert len(steps) >= 10 and FEDBUILD_DIR in text and PYTHON in text and ROOT in text
+    # What is left starting with "/" is a URL path (a mount such as /docs/), not a folder here.
+    local = [p for p in re.findall(r'"(/[^"]*)"', text)
+             if len(Path(p).parts) > 1 and Path("/", Path(p).parts[1]).exists()]
+    assert local == []
