@@ -76,8 +76,7 @@ class FedbuildReporter:
         self._lock = threading.Lock()
         self._planned: list[str] = []
         self._deps: dict[str, tuple[str, ...]] = {}
-        self._targets: dict[str, tuple[str, ...]] = {}
-        self._cwd = os.getcwd() + os.sep  # targets are shown relative to it
+        self._outputs: dict[str, tuple[str, ...]] = {}  # targets, relative to the cwd
         self._started: dict[str, tuple[float, float]] = {}
         self._rows: dict[str, Row] = {}
         self._runs: dict[str, TaskRun] = {}
@@ -112,7 +111,9 @@ class FedbuildReporter:
         self._planned = _with_actions(tasks, selected_tasks)
         planned.begin(tasks, self._planned, selected_tasks, forks=self.forks)
         self._deps = {name: tuple(sorted(needs(tasks, name))) for name in self._planned}
-        self._targets = {name: tuple(tasks[name].targets) for name in self._planned}
+        cwd = os.getcwd() + os.sep
+        self._outputs = {name: tuple(t[len(cwd):] if t.startswith(cwd) else t
+                                     for t in tasks[name].targets) for name in self._planned}
         self.history.begin(Path.cwd(), sys.argv[1:], doit.get_var("mode", None) or "development")
         # Interrupted (no complete_run): the run's row still says how it ended.
         atexit.register(self.history.end, "interrupted")
@@ -238,39 +239,37 @@ class FedbuildReporter:
 
     def _finish(self, name: str, status: Status, outcome: Outcome | None, note: str) -> None:
         ended = time.time()
-        saved = outcome.saved if outcome and outcome.status is Status.CACHED else None
         with self._lock:
             started = self._started.get(name)
-            duration = outcome.duration if outcome else (
-                time.monotonic() - started[0] if started else None)
-            log = display_path(Path(outcome.log)) if outcome else ""
-            self._rows[name] = Row(name, status, duration, log, note)
-            self._runs[name] = TaskRun(
-                name=name, status=status.value, ended=ended,
-                started=started[1] if started else None, duration=duration,
-                deps=self._deps.get(name, ()),
-                attempts=outcome.attempts if outcome else None,
-                exit_code=outcome.exit_code if outcome else None,
-                peak_rss=outcome.peak_rss if outcome else None,
-                cpu_time=outcome.cpu_time if outcome else None,
-                log=outcome.log if outcome else None,
-                message=(outcome.message if outcome else note) or None,
-                inputs_digest=outcome.inputs_digest or None if outcome else None,
-                output_digest=outcome.output_digest or None if outcome else None,
-                outputs=tuple(t[len(self._cwd):] if t.startswith(self._cwd) else t
-                              for t in self._targets.get(name, ())),
-                test=name.startswith("test:"), saved=saved)
+            begun = started[1] if started else None
+            if outcome is None:  # up to date, skipped, or failed before its action wrote one
+                run = TaskRun(name=name, status=status.value, ended=ended, started=begun,
+                              duration=time.monotonic() - started[0] if started else None,
+                              deps=self._deps.get(name, ()), message=note or None,
+                              outputs=self._outputs.get(name, ()),
+                              test=name.startswith("test:"))
+                log = ""
+            else:
+                run = TaskRun(
+                    name=name, status=status.value, ended=ended, started=begun,
+                    duration=outcome.duration, deps=self._deps.get(name, ()),
+                    attempts=outcome.attempts, exit_code=outcome.exit_code,
+                    peak_rss=outcome.peak_rss, cpu_time=outcome.cpu_time, log=outcome.log,
+                    message=outcome.message or None,
+                    inputs_digest=outcome.inputs_digest or None,
+                    output_digest=outcome.output_digest or None,
+                    outputs=self._outputs.get(name, ()), test=name.startswith("test:"),
+                    saved=outcome.saved if outcome.status is Status.CACHED else None)
+                log = display_path(Path(outcome.log))
+            self._rows[name] = Row(name, status, run.duration, log, note)
+            self._runs[name] = run
             self.history.task(TaskRecord(
-                name=name, status=status.value, ended=ended,
-                started=started[1] if started else None, duration=duration,
-                attempts=outcome.attempts if outcome else None,
-                exit_code=outcome.exit_code if outcome else None,
-                peak_rss=outcome.peak_rss if outcome else None,
-                cpu_time=outcome.cpu_time if outcome else None,
-                log=outcome.log if outcome else None,
-                message=(outcome.message if outcome else note) or None, saved=saved))
-        self.events.emit("task.finished", task=name, status=status.value, duration=duration,
-                         saved=saved, message=(outcome.message if outcome else note) or None)
+                name=name, status=run.status, ended=ended, started=begun, duration=run.duration,
+                attempts=run.attempts, exit_code=run.exit_code, peak_rss=run.peak_rss,
+                cpu_time=run.cpu_time, log=run.log, message=run.message, saved=run.saved))
+        duration, saved = run.duration, run.saved
+        self.events.emit("task.finished", task=name, status=run.status, duration=duration,
+                         saved=saved, message=run.message)
         if self.follower is not None:
             self.follower.finish(name)
         timing = f" {duration:.1f}s" if duration is not None and status != \
