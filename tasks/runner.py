@@ -22,6 +22,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from resource import struct_rusage
 
+    # Imported by the functions that sample or kill a process tree, not when this module
+    # loads: most commands end before either is needed (a warm build runs only short
+    # version probes), and the import is 5 ms of every run's start.
     import psutil
 
 # How often a running tree's memory is sampled; exit itself wakes us at once via pidfd.
@@ -180,7 +183,7 @@ def kill_marked(variable: str, value: str) -> int:
     pids = _marked(variable, value)
     if not pids:
         return 0
-    import psutil  # see _kill_trees
+    import psutil
 
     marked: list[psutil.Process] = []
     for pid in pids:
@@ -197,7 +200,7 @@ def _marked(variable: str, value: str) -> list[int]:
     there is one (a millisecond for a few hundred processes; every run's end looks), else
     asked of psutil."""
     if not os.path.isdir("/proc/self"):
-        import psutil  # see _kill_trees
+        import psutil
 
         found: list[int] = []
         for proc in psutil.process_iter():
@@ -241,7 +244,7 @@ class _Usage:
 
     def sample(self, pid: int) -> None:
         """Record the summed RSS of the tree under pid, if it is larger than before."""
-        import psutil  # see _kill_trees
+        import psutil
 
         with suppress(psutil.Error):
             root = psutil.Process(pid)
@@ -389,9 +392,6 @@ def _finish(child: _Child, usage: _Usage) -> None:
 
 def _kill_trees(pids: list[int], grace: float) -> None:
     """SIGTERM each tree and its group, wait up to `grace`, then SIGKILL what is left."""
-    # psutil is imported where a tree is sampled or killed, not when this module loads: most
-    # commands finish before either is needed (a warm build runs only short probes), and the
-    # import costs 5 ms of every run's start.
     import psutil
 
     tree: list[psutil.Process] = []
@@ -418,7 +418,7 @@ def _signal_and_wait(
     procs: list[psutil.Process], signum: int, timeout: float
 ) -> list[psutil.Process]:
     """Send signum to procs and return those still alive after `timeout` seconds."""
-    import psutil  # see _kill_trees
+    import psutil
 
     for proc in procs:
         with suppress(psutil.Error):
@@ -434,7 +434,7 @@ def _signal_and_wait(
 def _gone(proc: psutil.Process) -> bool:
     # Never proc.wait(): psutil would reap our own child and lose its rusage. Zombies count
     # as gone: the parent (or a non-reaping container init) reaps them, not us.
-    import psutil  # see _kill_trees
+    import psutil
 
     try:
         return proc.status() == psutil.STATUS_ZOMBIE
