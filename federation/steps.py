@@ -13,6 +13,7 @@ from __future__ import annotations
 import fnmatch
 import functools
 import hashlib
+import importlib.metadata
 import os
 import re
 import sys
@@ -210,12 +211,19 @@ def _check_step_order(module: Module, steps: list[Step], label: str, index: int)
                             + " -> ".join(cycle))
 
 
+@functools.cache
 def hardware_digest() -> str:
     """A digest (16 hex digits) of fedbuild's firmware tooling and runtime: hardware/'s
-    Python and hardware/firmware/ (startup code, linker scripts, Unity). The firmware
-    toolchains put it in their steps' env, so editing any of it rebuilds firmware modules
-    and misses their cache entries, as a new compiler does."""
-    return folder_digest(FEDBUILD / "hardware")
+    Python, hardware/firmware/ (startup code, linker scripts, Unity) and the version of
+    esptool that makes the images (elf2image, merge_bin). The firmware toolchains put it in
+    their steps' env, so changing any of it rebuilds firmware modules and misses their cache
+    entries, as a new compiler does."""
+    try:
+        esptool = importlib.metadata.version("esptool")
+    except importlib.metadata.PackageNotFoundError:
+        esptool = "not installed"
+    text = f"{folder_digest(FEDBUILD / 'hardware')} esptool {esptool}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @functools.cache

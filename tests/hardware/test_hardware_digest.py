@@ -4,8 +4,11 @@ changes every firmware step's fingerprint and cache key."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import shutil
 from pathlib import Path
+
+import pytest
 
 from federation.loader import load_project
 from federation.platforms import host
@@ -39,3 +42,14 @@ def test_every_firmware_step_carries_it_in_its_env(tmp_path: Path) -> None:
     assert all(s.env["FEDBUILD_HARDWARE"] == hardware_digest() for s in firmware)
     assert firmware[0].tool is not None
     assert firmware[0].tool.version == ("riscv64-unknown-elf-gcc", "--version")
+
+
+def test_the_esptool_version_is_part_of_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """esptool makes the images (elf2image, merge_bin): another version, another digest."""
+    installed = hardware_digest.__wrapped__()
+    assert importlib.metadata.version("esptool") and len(installed) == 16
+
+    def other(name: str) -> str:
+        return "4.0.0" if name == "esptool" else importlib.metadata.version(name)
+    monkeypatch.setattr(importlib.metadata, "version", other)
+    assert hardware_digest.__wrapped__() != installed
