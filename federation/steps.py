@@ -227,6 +227,25 @@ def hardware_digest() -> str:
 
 
 @functools.cache
+def python_env_digest(path: tuple[str, ...] | None = None) -> str:
+    """A digest (16 hex digits) of the distributions installed for fedbuild's Python: the
+    name-version folders (`*.dist-info`, `*.egg-info`) in the site-packages folders of
+    sys.path (or `path`). The Python toolchain puts it in its steps' env: `pip wheel
+    --no-build-isolation` builds with the installed backend and `pytest` runs with the
+    installed packages, so installing or upgrading any of them rebuilds Python modules and
+    misses their cache entries, as a new interpreter does."""
+    names: list[str] = []
+    for folder in sys.path if path is None else path:
+        if os.path.basename(folder.rstrip(os.sep)) not in ("site-packages", "dist-packages"):
+            continue
+        try:
+            names += [e for e in os.listdir(folder) if e.endswith((".dist-info", ".egg-info"))]
+        except OSError:
+            continue
+    return hashlib.sha256("\n".join(sorted(names)).encode()).hexdigest()[:16]
+
+
+@functools.cache
 def folder_digest(folder: Path) -> str:
     """A digest (16 hex digits) of the names and contents of the files under `folder`
     (compiled Python left out), computed once per process."""
@@ -282,6 +301,8 @@ class _Context:
             return "{" + name + "}"
         if name == "hardware_digest":
             return hardware_digest()
+        if name == "python_env_digest":
+            return python_env_digest()
         if name.startswith("dist:"):
             other = name.partition(":")[2]
             if other not in self.modules:
@@ -289,7 +310,8 @@ class _Context:
             return str(self.project.root / DIST / self.mode / other)
         if name not in self.values:
             known = ", ".join(f"{{{k}}}" for k in sorted([*self.values, *RUNTIME, "dist:NAME",
-                                                          "hardware_digest"]))
+                                                          "hardware_digest",
+                                                          "python_env_digest"]))
             raise self._error(where, f"unknown placeholder {{{name}}}; known: {known}")
         return self.values[name]
 

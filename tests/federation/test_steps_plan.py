@@ -222,7 +222,7 @@ def test_unknown_placeholder_is_one_error_line(tmp_path: Path) -> None:
         f"{project.label}: modules[0]: step 'run' of module 'm': unknown placeholder "
         "{srcdir}; known: {arch}, {baud}, {budget_args}, {chip}, {dist}, {dist:NAME}, "
         "{fedbuild}, {flags}, {hardware_digest}, {jobs}, {level}, {mode}, {module_dir}, "
-        "{name}, {out}, {platform}, {port}, {python}, {root}, {target}, {target_triple}, "
+        "{name}, {out}, {platform}, {port}, {python}, {python_env_digest}, {root}, {target}, {target_triple}, "
         "{work}")
 
 

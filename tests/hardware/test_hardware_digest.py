@@ -53,3 +53,4 @@ def test_the_esptool_version_is_part_of_it(monkeypatch: pytest.MonkeyPatch) -> N
         return "4.0.0" if name == "esptool" else importlib.metadata.version(name)
     monkeypatch.setattr(importlib.metadata, "version", other)
     assert hardware_digest.__wrapped__() != installed
+
