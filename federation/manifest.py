@@ -356,6 +356,9 @@ class Tool(_Model):
     command: str = Field(min_length=1, description="The executable (a {placeholder} allowed)")
     version: list[str] = Field(min_length=1, description="argv printing its version")
     install: str = Field(min_length=1, description="How to install it, said when it is missing")
+    also: list[Annotated[list[str], Field(min_length=1)]] = Field(
+        [], description="argvs printing the versions of other programs its steps run (the C "
+        "and C++ compilers cmake calls): each first line joins the tool's version")
 
 
 class Toolchain(_Model):

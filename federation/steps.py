@@ -47,6 +47,12 @@ class ToolPlan:
     command: str
     version: tuple[str, ...]
     install: str
+    also: tuple[tuple[str, ...], ...] = ()  # versions of other programs its steps run
+
+    def probes(self) -> tuple[ToolPlan, ...]:
+        """The version commands to run: the tool's, then each of `also` (as tools of their
+        own, named by their first argument)."""
+        return (self, *(ToolPlan(argv[0], argv, self.install) for argv in self.also))
 
 
 @dataclass(frozen=True)
@@ -346,8 +352,9 @@ class _Context:
             skip=self._skip(step), retries=step.retries or self.module.retries,
             timeout=step.timeout,
             default=step.default, mode=self.mode, host=self.host.name,
-            tool=ToolPlan(self._text_of(tool.command, where),
-                          self.argv(tool.version, where), tool.install) if tool else None,
+            tool=ToolPlan(self._text_of(tool.command, where), self.argv(tool.version, where),
+                          tool.install, tuple(self.argv(a, where) for a in tool.also))
+            if tool else None,
             log=self.state.log(task), outcome=self.state.outcome(task), tmp=self.state.tmp,
             root=self.project.root,
             cache=step.cache and self.module.build_options.cache_enabled

@@ -146,28 +146,32 @@ os.register_at_fork(after_in_child=_forked)
 
 
 def tool_version(tool: ToolPlan | None, root: Path) -> str | None:
-    """The tool's version line, asked once per run (None when it cannot be run). The first
-    ask starts the probes of every tool the run's tasks use at once, so a run waits for the
-    slowest probe, not for their sum (each is a process start: tens of milliseconds). Not
-    where doit forks workers (`-P process`): a probe starting its process while doit forks
-    can hang, so there each one is asked alone, and waited for."""
+    """The tool's version line, asked once per run (None when it cannot be run); with the
+    lines of the other programs it names (`also`), joined by " | " ("none" for one that
+    cannot be run). The first ask starts the probes of every tool the run's tasks use at
+    once, so a run waits for the slowest probe, not for their sum (each is a process start:
+    tens of milliseconds). Not where doit forks workers (`-P process`): a probe starting its
+    process while doit forks can hang, so there each one is asked alone, and waited for."""
     if tool is None:
         return None
     with _probe_lock:
         plan = planned.current()
-        wanted = [tool]
+        wanted = list(tool.probes())
         for name in plan.tasks if plan and not plan.forks else ():
             step = _steps.get(name)
             if step is not None and step.tool is not None and not step.skip:
-                wanted.append(step.tool)
+                wanted += step.tool.probes()
         for each in wanted:
             if each.version not in _versions:
                 future: Future[str | None] = Future()
                 _versions[each.version] = future
                 threading.Thread(target=_probe, args=(each, root, future), daemon=True,
                                  name=f"probe {each.command}").start()
-        asked = _versions[tool.version]
-    return asked.result()
+        asked = [_versions[each.version] for each in tool.probes()]
+    lines = [future.result() for future in asked]
+    if not tool.also:
+        return lines[0]
+    return " | ".join(line or "none" for line in lines)
 
 
 def _probe(tool: ToolPlan, root: Path, future: Future[str | None]) -> None:

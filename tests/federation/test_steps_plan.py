@@ -222,8 +222,8 @@ def test_unknown_placeholder_is_one_error_line(tmp_path: Path) -> None:
         f"{project.label}: modules[0]: step 'run' of module 'm': unknown placeholder "
         "{srcdir}; known: {arch}, {baud}, {budget_args}, {chip}, {dist}, {dist:NAME}, "
         "{fedbuild}, {flags}, {hardware_digest}, {jobs}, {level}, {mode}, {module_dir}, "
-        "{name}, {out}, {platform}, {port}, {python}, {python_env_digest}, {root}, {target}, {target_triple}, "
-        "{work}")
+        "{name}, {out}, {platform}, {port}, {python}, {python_env_digest}, {root}, {target}, "
+        "{target_triple}, {work}")
 
 
 def test_placeholder_of_another_mode_is_unknown_in_this_one(tmp_path: Path) -> None:
@@ -476,3 +476,19 @@ def test_python_is_one_name_whichever_link_started_it(tmp_path: Path) -> None:
     assert python_executable(str(base / "python3")) == str(base / "python3.11")
     assert python_executable(str(venv / "python3")) == str(venv / "python")
     assert python_executable(str(venv / "python")) == str(venv / "python")
+
+
+def test_a_tools_other_programs_expand_like_its_version(tmp_path: Path) -> None:
+    """`also` (the compilers under cmake) takes placeholders and a list placeholder splices,
+    as `version` does; the shipped cmake toolchain names cc and c++."""
+    chain = CHAIN.replace("steps:", 'tool: {command: cc, version: [cc, --version], install: x, '
+                          'also: [["{module_dir}/ld", "-v"], [cxx, "{flags}"]]}\nsteps:', 1)
+    project = make_repo(tmp_path, [chain_module()], {"tc": chain})
+    tool = tasks(plan(project, "production"))["build:m"].tool
+    assert tool is not None
+    assert tool.also == ((str(tmp_path / "m/m/ld"), "-v"), ("cxx", "-O2", "-s"))
+    assert [p.version for p in tool.probes()] == [("cc", "--version"), *tool.also]
+    cmake = make_repo(tmp_path / "c", [{"name": "lib", "toolchain": "cmake"}],
+                      files={"m/lib/CMakeLists.txt": ""})
+    clib = tasks(plan(cmake))["build:lib"].tool
+    assert clib is not None and clib.also == (("cc", "--version"), ("c++", "--version"))

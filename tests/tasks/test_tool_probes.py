@@ -132,3 +132,19 @@ def test_where_doit_forks_workers_each_probe_runs_alone(tmp_path: Path, fresh_pr
     (["--parallel-type", "thread"], "thread")])
 def test_the_parallel_type_from_the_command_line(argv: list[str], expected: str) -> None:
     assert command_par_type(argv) == expected
+
+
+def test_a_tool_with_other_programs_joins_their_version_lines(tmp_path: Path,
+                                                              fresh_probes: None) -> None:
+    """cmake's steps also run the C and C++ compilers: their versions join cmake's (and all
+    start together: each fake compiler waits for the other); one that cannot be run is
+    "none"."""
+    cc = tool(tmp_path, "cc", "cxx", "cc 12.2")
+    cxx = tool(tmp_path, "cxx", "cc", "c++ 12.2")
+    script = tmp_path / "slow.py"
+    script.write_text(SLOW)
+    cmake = ToolPlan("cmake", (sys.executable, str(script), "0", "cmake 3.25"), "",
+                     also=(cc.version, cxx.version))
+    assert steps.tool_version(cmake, tmp_path) == "cmake 3.25 | cc 12.2 | c++ 12.2"
+    broken = ToolPlan("cmake", cmake.version, "", also=((str(tmp_path / "no-such-cc"), "-v"),))
+    assert steps.tool_version(broken, tmp_path) == "cmake 3.25 | none"
