@@ -17,6 +17,7 @@ import importlib.metadata
 import os
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -251,6 +252,11 @@ def python_env_digest(path: tuple[str, ...] | None = None) -> str:
     return hashlib.sha256("\n".join(sorted(names)).encode()).hexdigest()[:16]
 
 
+# Placeholders whose value is a digest of what this machine has, computed once per process.
+DIGESTS: dict[str, Callable[[], str]] = {"hardware_digest": hardware_digest,
+                                         "python_env_digest": python_env_digest}
+
+
 @functools.cache
 def folder_digest(folder: Path) -> str:
     """A digest (16 hex digits) of the names and contents of the files under `folder`
@@ -305,10 +311,8 @@ class _Context:
     def _value(self, name: str, where: str) -> str | list[str]:
         if name in RUNTIME:
             return "{" + name + "}"
-        if name == "hardware_digest":
-            return hardware_digest()
-        if name == "python_env_digest":
-            return python_env_digest()
+        if name in DIGESTS:
+            return DIGESTS[name]()
         if name.startswith("dist:"):
             other = name.partition(":")[2]
             if other not in self.modules:
@@ -316,8 +320,7 @@ class _Context:
             return str(self.project.root / DIST / self.mode / other)
         if name not in self.values:
             known = ", ".join(f"{{{k}}}" for k in sorted([*self.values, *RUNTIME, "dist:NAME",
-                                                          "hardware_digest",
-                                                          "python_env_digest"]))
+                                                          *DIGESTS]))
             raise self._error(where, f"unknown placeholder {{{name}}}; known: {known}")
         return self.values[name]
 

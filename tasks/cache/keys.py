@@ -18,12 +18,13 @@ from typing import Any
 
 from federation.digests import files_digest
 from federation.steps import FEDBUILD, folder_digest, python_executable
+from federation.toolchains import SHIPPED
 
 KEY_SCHEMA = 2  # raised when what goes into a key changes: old entries then simply miss
 ROOT = "{root}"
 FEDBUILD_DIR = "{fedbuild}"
 PYTHON = "{python}"
-SHIPPED = Path("tasks") / "toolchains"  # under fedbuild's folder: toolchains and helpers
+TOOLCHAINS = SHIPPED.relative_to(FEDBUILD)  # fedbuild's toolchains and their helpers
 
 
 def action_key(task: str, fields: Any, root: Path, inputs: Iterable[str],
@@ -35,7 +36,7 @@ def action_key(task: str, fields: Any, root: Path, inputs: Iterable[str],
     relative = relative_to(fields, places)
     signature = {"schema": KEY_SCHEMA, "task": task, "fields": relative}
     if FEDBUILD_DIR in json.dumps(relative):
-        signature["fedbuild"] = folder_digest(fedbuild / SHIPPED)
+        signature["fedbuild"] = folder_digest(fedbuild / TOOLCHAINS)
     return files_digest(root, inputs, signature)
 
 
@@ -51,8 +52,7 @@ def _replaced(value: Any, order: list[tuple[str, str]]) -> Any:
         value = str(value)
     if isinstance(value, str):
         for path, placeholder in order:
-            if path in value:
-                value = value.replace(path, placeholder)
+            value = value.replace(path, placeholder)
         return value
     if isinstance(value, dict):
         return {_replaced(str(k), order): _replaced(v, order) for k, v in value.items()}
