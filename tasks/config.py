@@ -14,16 +14,20 @@ from federation.loader import Project
 from federation.manifest import MODES
 from federation.state import State
 from federation.steps import StepsPlan
-from tasks import after_failures, planned, schedule, shard
+from tasks import after_failures, command_line, planned, schedule, shard
 from tasks.cache import runtime
 from tasks.cache.cache import cache_config
+from tasks.command_line import check_variables
 from tasks.history import FILE as HISTORY_FILE
 from tasks.history import History
 from tasks.reporter import FedbuildReporter
 
 
 def run_mode() -> str:
-    """The build mode from doit's command line (`doit mode=production`); development if none."""
+    """The build mode from doit's command line (`doit mode=production`); development if none.
+    Asked first when dodo.py loads: a variable fedbuild does not read is an error before any
+    other (`doit mod=production` would otherwise build in development mode)."""
+    check_variables()
     mode = doit.get_var("mode", None) or "development"
     if mode not in MODES:
         raise ManifestError("command line", "mode", f"{mode!r} is not a mode; use "
@@ -56,6 +60,7 @@ def doit_config(project: Project, state: State, defaults: list[str] | None = Non
     state.dir.mkdir(parents=True, exist_ok=True)  # sqlite3 creates the file, not its folder
     after_failures.install()  # federate runs even when a module's build failed
     schedule.install()  # longest remaining path first, unless `doit order=doit`
+    command_line.install()  # an unknown task name gets the closest one as a suggestion
     schedule.order()  # a bad `order=` is a one-line error now, not in the middle of the run
     _settle_memory()
     fed = project.manifest.federation

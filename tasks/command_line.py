@@ -1,0 +1,89 @@
+"""What fedbuild accepts on doit's command line besides doit's own options: the variables
+it reads (`doit mode=production`) and task names, each mistake one line with a suggestion.
+
+doit keeps every `name=value` it is given and lets the dodo ask for the ones it wants; a
+mistyped name (`doit mod=production`) would silently do nothing. And doit's message for an
+unknown task name lists no task. Both become one `ERROR:` line naming the closest known
+name, exit code 3.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import doit.doit_cmd
+from doit.control import TaskControl
+from doit.exceptions import InvalidCommand
+
+from federation.errors import ManifestError
+
+# Every variable fedbuild reads, with what it does (README lists them too).
+VARIABLES: dict[str, str] = {
+    "mode": "build mode: development (default), production or test",
+    "order": "task order with workers: longest-path (default) or doit",
+    "shard": "CI part K of N of the default builds: shard=K/N",
+    "lock_wait": "seconds to wait for another run's lock in this repository (default 0)",
+    "port": "serial port of an ESP32 board; on-device steps join group runs (doit test)",
+    "ports": "several boards' ports, a,b; on-device steps join group runs",
+    "baud": "serial speed for flashing and on-device tests",
+    "chip": "the chip expected on the board (default: the module's target)",
+}
+
+
+def given_variables() -> dict[str, str]:
+    """The `name=value` pairs of this command line (doit keeps them; none outside a run)."""
+    return dict(getattr(doit.doit_cmd, "_CMDLINE_VARS", None) or {})
+
+
+def check_variables(given: Mapping[str, str] | None = None) -> None:
+    """Raise a one-line ManifestError for the first variable fedbuild does not read."""
+    for name in (given_variables() if given is None else given):
+        if name not in VARIABLES:
+            raise ManifestError("command line", f"{name}=", unknown_variable(name))
+
+
+def unknown_variable(name: str) -> str:
+    """What to say about a variable fedbuild does not read."""
+    close = closest(name, VARIABLES)
+    known = ", ".join(f"{v}=" for v in VARIABLES)
+    return f"fedbuild reads no variable {name!r}; did you mean {close}=? (it reads {known})"
+
+
+def closest(word: str, names: Iterable[str]) -> str:
+    """The name most like `word` (difflib's ratio; the first of equals)."""
+    best, score = "", -1.0
+    for name in names:
+        ratio = difflib.SequenceMatcher(None, word, name).ratio()
+        if ratio > score:
+            best, score = name, ratio
+    return best
+
+
+def unknown_task(name: str, tasks: Mapping[str, Any]) -> str:
+    """What to say about a task name (or target) that names no task."""
+    visible = [t for t in tasks if not t.startswith("_")]
+    basename, colon, _ = name.partition(":")
+    members = [t for t in visible if colon and t.startswith(basename + ":")]
+    if not visible:
+        return f"no task {name!r} (this repository has none)"
+    return (f"no task {name!r}; did you mean {closest(name, members or visible)}? "
+            "(`doit list` shows every task)")
+
+
+_original = TaskControl._filter_tasks
+
+
+def _filter_tasks(self: Any, task_selection: Any) -> Any:
+    try:
+        return _original(self, task_selection)
+    except InvalidCommand as err:
+        if err.not_found is None:
+            raise
+        raise InvalidCommand(unknown_task(str(err.not_found), self.tasks)) from None
+
+
+def install() -> None:
+    """Make doit suggest the closest task for an unknown name (idempotent)."""
+    TaskControl._filter_tasks = _filter_tasks
