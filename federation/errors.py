@@ -20,9 +20,30 @@ class ManifestError(InvalidDodoFile):
 
     @property
     def line(self) -> str:
-        """The whole error as the single line the user reads."""
+        """The whole error as the single line the user reads, whatever the values it quotes."""
         parts = [self.file, self.where, self.message]
-        return ": ".join(part for part in parts if part)
+        return escape(": ".join(part for part in parts if part))
 
     def __str__(self) -> str:
         return self.line
+
+
+def escape(text: str) -> str:
+    """`text` with every unprintable character written as its escape (\\n, \\x1b, \\ud800).
+
+    A value quoted in a message may hold a newline, a terminal control sequence or a
+    lone surrogate: printed as is, it would add a forged line, repaint the terminal or
+    fail to encode. Escaped here, once, every message stays the one line it was.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape_char(c) for c in text)
+
+
+def _escape_char(char: str) -> str:
+    code = ord(char)
+    if char in "\n\r\t":
+        return repr(char)[1:-1]
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
