@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     model_validator,
 )
 
@@ -30,6 +31,11 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _BRANCH = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9/_.-]*")
 _GIT_URL = re.compile(r"(https?|ssh|git|file)://\S+|[\w.-]+@[\w.-]+:\S+")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# fedbuild sets these itself; FEDBUILD_RUN marks every process of a run, so that a later
+# run can find what a killed one left running: a declared env must not move that mark.
+RESERVED_ENV_PREFIX = "FEDBUILD_"
+# Validation context key: the toolchains fedbuild ships may set its own variables.
+SHIPPED = "fedbuild_shipped"
 _SEGMENT = re.compile(r"[A-Za-z0-9_.~-]+")
 
 
@@ -147,10 +153,15 @@ def _memory(value: int | str) -> int:
     return int(float(match[1]) * scale)
 
 
-def _env(value: dict[str, str]) -> dict[str, str]:
+def _env(value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+    shipped = bool((info.context or {}).get(SHIPPED))
     for key in value:
         if not _ENV_NAME.fullmatch(key):
             raise ValueError(f"{key!r} is not a valid environment variable name")
+        if key.startswith(RESERVED_ENV_PREFIX) and not shipped:
+            raise ValueError(f"{key!r} is reserved: fedbuild sets {RESERVED_ENV_PREFIX}* "
+                             "variables itself (FEDBUILD_RUN marks a run's processes); "
+                             "use another name")
     return value
 
 
@@ -494,9 +505,10 @@ def parse_module_config(text: str, file: str) -> ModuleConfig:
     return _validate(ModuleConfig, _parse_json(text, file), file)
 
 
-def parse_toolchain(data: Any, file: str) -> Toolchain:
-    """Validate a toolchain YAML document (already parsed)."""
-    return _validate(Toolchain, data, file)
+def parse_toolchain(data: Any, file: str, shipped: bool = False) -> Toolchain:
+    """Validate a toolchain YAML document (already parsed); only fedbuild's own (`shipped`)
+    may set FEDBUILD_* variables."""
+    return _validate(Toolchain, data, file, {SHIPPED: shipped})
 
 
 def json_schema() -> dict[str, Any]:
@@ -515,11 +527,12 @@ def _parse_json(text: str, file: str) -> Any:
                             f"invalid JSON: {err.msg}") from None
 
 
-def _validate(model: type[_M], data: Any, file: str) -> _M:
+def _validate(model: type[_M], data: Any, file: str,
+              context: dict[str, Any] | None = None) -> _M:
     if not isinstance(data, dict):
         raise ManifestError(file, "", f"expected a JSON object, got {type(data).__name__}")
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as err:
         errors = err.errors()
         # A misspelt field also shows up as the real one missing: name the typo.

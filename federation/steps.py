@@ -26,7 +26,7 @@ from federation.errors import ManifestError
 from federation.graph import find_cycle
 from federation.inputs import SKIP_DIRS, SKIP_FILES
 from federation.loader import Project
-from federation.manifest import Artifact, Module, SkipIf, Step, Toolchain
+from federation.manifest import SHIPPED, Artifact, Module, SkipIf, Step, Toolchain
 from federation.platforms import Host
 from federation.state import State
 
@@ -192,7 +192,9 @@ def merged_steps(module: Module, chain: Toolchain, label: str, index: int) -> li
             raise ManifestError(label, f"modules[{index}].steps[{j}]",
                                 f"step {override.name!r} is not a step of toolchain "
                                 f"{module.toolchain!r}; give it argv or commands")
-        steps[override.name] = Step.model_validate(data)
+        # Both halves were validated where they were declared (a shipped step may set
+        # FEDBUILD_* variables, a module's override may not): this only merges them.
+        steps[override.name] = Step.model_validate(data, context={SHIPPED: True})
     return list(steps.values())
 
 

@@ -49,7 +49,7 @@ def read_toolchain(path: Path) -> Toolchain:
     if not isinstance(data, dict):
         raise ManifestError(label, "", "must be a mapping with steps:, not "
                             f"{type(data).__name__}")
-    return parse_toolchain(data, label)
+    return parse_toolchain(data, label, shipped=path.parent == SHIPPED)
 
 
 def _parsed_shipped(name: str, text: str, label: str) -> Any:

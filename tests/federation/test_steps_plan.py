@@ -25,6 +25,7 @@ from federation.steps import (
     python_executable,
     skip_reason,
 )
+from federation.toolchains import load_toolchains
 
 LINUX = Host("linux", "x64")
 FEDERATION = {"name": "plan", "baseURL": "https://plan.example.org"}
@@ -104,6 +105,17 @@ def test_override_changes_only_the_fields_it_gives() -> None:
                                           ["install", "--prefix", "{out}"]]
     assert steps["build"]["depends_on"] == ["configure"]
     assert steps["test"] == merged([])["test"]
+
+
+def test_override_keeps_the_fedbuild_variables_of_a_shipped_step() -> None:
+    """A shipped step may set FEDBUILD_* (a module may not): overriding its timeout keeps them."""
+    module = Module.model_validate({"name": "m", "source": {"repository": "local"},
+                                    "toolchain": "npm", "steps": [{"name": "build",
+                                                                   "timeout": 5}]})
+    chain = load_toolchains(Path("/nonexistent"))["npm"]
+    steps = {s.name: s for s in merged_steps(module, chain, "modules.json", 0)}
+    assert steps["build"].timeout == 5
+    assert steps["build"].env["FEDBUILD_OUT"] == "{out}"
 
 
 def test_override_argv_replaces_commands_and_commands_replace_argv() -> None:
