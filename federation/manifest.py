@@ -99,6 +99,14 @@ def _toolchain_name(value: str) -> str:
     return value
 
 
+def _regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as err:
+        raise ValueError(f"{value!r} is not a regular expression: {err}") from None
+    return value
+
+
 def _repository(value: str) -> str:
     if value != "local" and not _GIT_URL.fullmatch(value):
         raise ValueError(
@@ -174,6 +182,7 @@ Branch = Annotated[str, AfterValidator(_branch)]
 BaseURL = Annotated[str, AfterValidator(_base_url)]
 Env = Annotated[dict[str, str], AfterValidator(_env)]
 CacheURL = Annotated[str, AfterValidator(_cache_url)]
+Regex = Annotated[str, AfterValidator(_regex)]
 Size = Annotated[int | str, AfterValidator(_size)]
 Memory = Annotated[int | str, AfterValidator(_memory)]
 
@@ -370,6 +379,9 @@ class Tool(_Model):
     also: list[Annotated[list[str], Field(min_length=1)]] = Field(
         [], description="argvs printing the versions of other programs its steps run (the C "
         "and C++ compilers cmake calls): each first line joins the tool's version")
+    line: Regex | None = Field(None, min_length=1, description="A regular expression: the "
+                             "version is the first line of the output it matches (default: "
+                             "the first line), for tools whose wrappers print a banner first")
 
 
 class Toolchain(_Model):

@@ -6,6 +6,7 @@ nothing and runs nothing. Running the plan is tasks/sites.py's job.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +25,12 @@ from federation.manifest import (
 )
 from federation.sources import GitSource
 from federation.state import State
+from federation.steps import FEDBUILD, PLACEHOLDER, ToolPlan, python_executable, tool_plan
 
 Walk = Callable[[Path, Path], list[str]]
 
 OUT = "{out}"  # placeholder for the temporary output folder in argv
+SITE_TOOLCHAIN = "build.sh"
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class SiteBuild:
     entry: dict[str, Any] = field(repr=False)
     git: GitSource | None = None
     cache: bool = True  # its output may be restored from, and stored in, the action cache
+    tool: ToolPlan | None = None  # the site builder the script runs (Hugo): its version counts
 
     @property
     def task(self) -> str:
@@ -80,12 +84,31 @@ class ResolvedSite:
 
 def plan_sites(project: Project, state: State) -> list[SiteBuild]:
     """One SiteBuild per build.sh module, highest priority first, manifest order otherwise."""
-    builds = [_site(project, state, module) for module in project.manifest.modules
+    tool = site_tool(project)
+    builds = [_site(project, state, module, tool) for module in project.manifest.modules
               if module.toolchain == "build.sh"]
     return sorted(builds, key=lambda b: -b.priority)
 
 
-def _site(project: Project, state: State, module: Module) -> SiteBuild:
+def site_tool(project: Project) -> ToolPlan | None:
+    """The tool of the build.sh toolchain (fedbuild's: Hugo; a repository may name its own),
+    with {root}, {python} and {fedbuild} filled in."""
+    chain = project.toolchains.get(SITE_TOOLCHAIN)
+    if chain is None or chain.tool is None:
+        return None
+    values = {"root": str(project.root), "python": python_executable(), "fedbuild": str(FEDBUILD)}
+
+    def fill(match: re.Match[str]) -> str:
+        if match.group(1) not in values:
+            known = ", ".join(f"{{{k}}}" for k in sorted(values))
+            raise ManifestError(f"the {SITE_TOOLCHAIN} toolchain", "tool", f"unknown "
+                                f"placeholder {match.group(0)}; known: {known}")
+        return values[match.group(1)]
+
+    return tool_plan(chain.tool, lambda argv: tuple(PLACEHOLDER.sub(fill, a) for a in argv))
+
+
+def _site(project: Project, state: State, module: Module, tool: ToolPlan | None) -> SiteBuild:
     fed = project.manifest.federation
     git = None
     if module.source.is_local:
@@ -121,6 +144,7 @@ def _site(project: Project, state: State, module: Module) -> SiteBuild:
         entry=module.model_dump(mode="json", by_alias=True),
         git=git,
         cache=module.build_options.cache_enabled and fed.build_settings.cache_enabled,
+        tool=tool,
     )
 
 
@@ -234,6 +258,7 @@ def resolve_site(site: SiteBuild, walk: Walk = files_under) -> ResolvedSite:
         argv += ["--title", site.overrides["title"]]
     inputs = set(files_under(site.folder, site.root)) if site.git is None else set()
     inputs.add(_rel(module_json, site.root))
+    inputs.add(site.script)  # by content: another script, another build (and cache key)
     inputs.update(_asset_files(site, template, theme, components, walk))
     inputs.update(glob_files(site.folder, site.extra_inputs, site.root))
     return ResolvedSite(argv=tuple(argv), inputs=tuple(sorted(inputs)), module_json=module_json)

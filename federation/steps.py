@@ -26,7 +26,7 @@ from federation.errors import ManifestError
 from federation.graph import find_cycle
 from federation.inputs import SKIP_DIRS, SKIP_FILES
 from federation.loader import Project
-from federation.manifest import SHIPPED, Artifact, Module, SkipIf, Step, Toolchain
+from federation.manifest import SHIPPED, Artifact, Module, SkipIf, Step, Tool, Toolchain
 from federation.platforms import Host
 from federation.state import State
 
@@ -37,7 +37,7 @@ BOARD_OPTIONS = ("port", "baud", "chip")
 RUNTIME = ("out", "jobs", *BOARD_OPTIONS)
 # Where fedbuild itself lives: `{python} -m hardware` runs with it on PYTHONPATH.
 FEDBUILD = Path(__file__).resolve().parent.parent
-_PLACEHOLDER = re.compile(r"\{([a-z_]+(?::[A-Za-z0-9_.-]+)?)\}")
+PLACEHOLDER = re.compile(r"\{([a-z_]+(?::[A-Za-z0-9_.-]+)?)\}")
 DIST = "dist"
 
 
@@ -49,11 +49,18 @@ class ToolPlan:
     version: tuple[str, ...]
     install: str
     also: tuple[tuple[str, ...], ...] = ()  # versions of other programs its steps run
+    line: str = ""  # a regex picking the version line of the output ("": the first line)
 
     def probes(self) -> tuple[ToolPlan, ...]:
         """The version commands to run: the tool's, then each of `also` (as tools of their
         own, named by their first argument)."""
         return (self, *(ToolPlan(argv[0], argv, self.install) for argv in self.also))
+
+
+def tool_plan(tool: Tool, expand: Callable[[list[str]], tuple[str, ...]]) -> ToolPlan:
+    """A toolchain's tool with its placeholders filled in by `expand` (argv to argv)."""
+    return ToolPlan(" ".join(expand([tool.command])), expand(tool.version), tool.install,
+                    tuple(expand(a) for a in tool.also), tool.line or "")
 
 
 @dataclass(frozen=True)
@@ -292,11 +299,11 @@ class _Context:
 
     def expand(self, text: str, where: str) -> str | list[str]:
         """One value with its placeholders filled in (a lone list placeholder stays a list)."""
-        lone = _PLACEHOLDER.fullmatch(text)
+        lone = PLACEHOLDER.fullmatch(text)
         if lone:
             value = self._value(lone.group(1), where)
             return list(value) if isinstance(value, list) else value
-        return _PLACEHOLDER.sub(lambda m: self._text(m.group(1), where), text)
+        return PLACEHOLDER.sub(lambda m: self._text(m.group(1), where), text)
 
     def argv(self, argv: list[str], where: str) -> tuple[str, ...]:
         """An argv with list placeholders spliced in."""
@@ -357,9 +364,7 @@ class _Context:
             skip=self._skip(step), retries=step.retries or self.module.retries,
             timeout=step.timeout,
             default=step.default, mode=self.mode, host=self.host.name,
-            tool=ToolPlan(self._text_of(tool.command, where), self.argv(tool.version, where),
-                          tool.install, tuple(self.argv(a, where) for a in tool.also))
-            if tool else None,
+            tool=tool_plan(tool, lambda argv: self.argv(argv, where)) if tool else None,
             log=self.state.log(task), outcome=self.state.outcome(task), tmp=self.state.tmp,
             root=self.project.root,
             cache=step.cache and self.module.build_options.cache_enabled

@@ -33,6 +33,7 @@ from tasks.outcome import Outcome, Status
 from tasks.runner import Command, Result, run
 from tasks.runner import Status as RunStatus
 from tasks.signature import Signature
+from tasks.steps import register_tool, tool_version
 
 TaskDict = dict[str, Any]
 
@@ -67,6 +68,7 @@ def build_tasks(sites: list[SiteBuild]) -> Iterator[TaskDict]:
 
 
 def _build_task(site: SiteBuild, walk: Walk) -> TaskDict:
+    register_tool(site.task, site.tool)
     file_dep = [site.script]
     calc_dep: list[str] = []
     task_dep = [f"build:{dep}" for dep in site.depends_on]
@@ -87,10 +89,16 @@ def _build_task(site: SiteBuild, walk: Walk) -> TaskDict:
         "calc_dep": calc_dep,
         "task_dep": task_dep,
         "targets": [str(site.staged)],
-        "uptodate": [Signature(site.signature), StagedOutputIntact(site.staged),
+        "uptodate": [Signature(functools.partial(site_fields, site)),
+                     StagedOutputIntact(site.staged),
                      *(result_dep(f"build:{dep}") for dep in site.depends_on)],
         "clean": [(remove_tree, [site.staged])],
     }
+
+
+def site_fields(site: SiteBuild) -> dict[str, Any]:
+    """The build's signature with the version of the site builder the script runs (Hugo)."""
+    return {**site.signature(), "tool": tool_version(site.tool, site.root)}
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -147,7 +155,7 @@ def build_site(site: SiteBuild) -> dict[str, Any] | TaskFailed:
     except ManifestError as err:
         return _finish(site, _failure(site, str(err), started))
     commit = site.git.recorded_head() if site.git else None
-    fields = [site.signature(), resolved.argv, commit]
+    fields = [site_fields(site), resolved.argv, commit]
     cached = cache_lookup(site.task, site.name, fields, site.root, resolved.inputs,
                           [f"build:{dep}" for dep in site.depends_on]) if site.cache else None
     if cached is not None:

@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import hashlib
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -128,7 +129,15 @@ def _step_fields(step: StepPlan) -> dict[str, Any]:
 
 
 _steps: dict[str, StepPlan] = {}  # every step task of this dodo, by task name
-_versions: dict[tuple[str, ...], Future[str | None]] = {}
+_tools: dict[str, ToolPlan] = {}  # the tools of other tasks (site builds), by task name
+_versions: dict[tuple[tuple[str, ...], str], Future[str | None]] = {}
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def register_tool(task: str, tool: ToolPlan | None) -> None:
+    """Let the probes started for a run include `task`'s tool (a site build's Hugo)."""
+    if tool is not None:
+        _tools[task] = tool
 _probe_lock = threading.Lock()
 
 
@@ -161,13 +170,15 @@ def tool_version(tool: ToolPlan | None, root: Path) -> str | None:
             step = _steps.get(name)
             if step is not None and step.tool is not None and not step.skip:
                 wanted += step.tool.probes()
+            elif name in _tools:
+                wanted += _tools[name].probes()
         for each in wanted:
-            if each.version not in _versions:
+            if (each.version, each.line) not in _versions:
                 future: Future[str | None] = Future()
-                _versions[each.version] = future
+                _versions[each.version, each.line] = future
                 threading.Thread(target=_probe, args=(each, root, future), daemon=True,
                                  name=f"probe {each.command}").start()
-        asked = [_versions[each.version] for each in tool.probes()]
+        asked = [_versions[each.version, each.line] for each in tool.probes()]
     lines = [future.result() for future in asked]
     if not tool.also:
         return lines[0]
@@ -180,8 +191,11 @@ def _probe(tool: ToolPlan, root: Path, future: Future[str | None]) -> None:
         tag = hashlib.sha256("\0".join(tool.version).encode()).hexdigest()[:8]
         log = root / STATE_DIR / "logs" / "tools" / f"{name}-{tag}.log"
         result = run(Command(argv=tool.version, cwd=root, log=log, timeout=_VERSION_TIMEOUT))
-        text = log.read_text(errors="replace").splitlines()
+        text = _ANSI.sub("", log.read_text(errors="replace")).splitlines()
         lines = [line for line in text if not line.startswith("$ ")]
+        if tool.line:  # the line it names, or the whole output when none matches
+            pattern = re.compile(tool.line)
+            lines = [line for line in lines if pattern.search(line)] or [" ".join(lines)]
         future.set_result(lines[0].strip() if result.ok and lines else None)
     except BaseException as err:  # the asking task fails with it, not this thread
         future.set_exception(err)

@@ -52,13 +52,14 @@ def test_overrides_win_over_module_json(monorepo: Repo) -> None:
 
 
 def test_inputs_are_module_files_and_used_assets_only(monorepo: Repo) -> None:
-    """Inputs: the module's files, its module.json, and the template/theme/components it names."""
+    """Inputs: the module's files, its module.json, the template/theme/components it names and
+    the build script (by content, so an edited script also misses the cache)."""
     repo = monorepo("basic")
     (repo / "site/components/unused").mkdir()
     (repo / "site/components/unused/x.html").write_text("x")
     assert resolve_site(plan(repo)["alpha"]).inputs == (
         "modules/alpha/content/one.md", "modules/alpha/content/two.md",
-        "modules/alpha/module.json", "site/components/note/note.html",
+        "modules/alpha/module.json", "scripts/build.sh", "site/components/note/note.html",
         "site/templates/default/hugo.toml", "site/themes/plain/layout.html")
 
 
