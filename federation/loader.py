@@ -15,6 +15,8 @@ from federation.manifest import (
     Toolchain,
     display_path,
     parse_manifest,
+    read_bounded,
+    unreadable,
 )
 from federation.state import STATE_DIR
 from federation.toolchains import REPOSITORY_DIR, load_toolchains
@@ -52,12 +54,12 @@ def load_project(root: Path, manifest_name: str = MANIFEST_FILE) -> Project:
     file = root / manifest_name
     label = display_path(file)
     try:
-        text = file.read_text(encoding="utf-8")
+        text = read_bounded(file, label)
     except FileNotFoundError:
         raise ManifestError(label, "", f"not found; create it or run doit in the folder "
                             f"that has it (looked in {root})") from None
     except (OSError, UnicodeDecodeError) as err:
-        raise ManifestError(label, "", f"cannot be read: {err}") from None
+        raise unreadable(label, err) from None
     manifest = parse_manifest(text, label)
     project = Project(root.resolve(), file, manifest, load_toolchains(root.resolve()))
     check_modules(project)

@@ -7,6 +7,7 @@ models, and every pydantic error becomes one ManifestError line here.
 from __future__ import annotations
 
 import json
+import os
 import re
 import types
 from pathlib import Path, PurePosixPath
@@ -26,6 +27,14 @@ from pydantic import (
 from federation.errors import ManifestError
 
 SCHEMA_FILE = "modules.schema.json"
+
+# Limits checked before a configuration file is parsed: its parsers recurse once per level
+# (json raises RecursionError, libyaml's composer overflows the C stack), and a file of
+# hundreds of megabytes is a mistake, not a manifest (500 modules take about 100 KB).
+MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_NAME_BYTES = 255  # a file name's limit on Linux and macOS
+MAX_PATH_CHARS = 1024  # a path relative to the repository, leaving room for where it is
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _BRANCH = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9/_.-]*")
@@ -47,9 +56,26 @@ def _relative_path(value: str) -> str:
         raise ValueError(f"{value!r} is absolute; give a path relative to the manifest's folder")
     if ".." in path.parts:
         raise ValueError(f"{value!r} escapes the repository; use a path inside it, without '..'")
+    if len(value) > MAX_PATH_CHARS or any(len(part.encode("utf-8", "replace")) > MAX_NAME_BYTES
+                                          for part in path.parts):
+        raise ValueError(f"{_quote(value)} is too long for a path: at most {MAX_NAME_BYTES} "
+                         f"bytes a name and {MAX_PATH_CHARS} characters in all")
     if value.startswith("-"):
         raise ValueError(f"{value!r} starts with '-'; rename it or prefix it with './'")
     return value
+
+
+def _asset_name(kind: str) -> Any:
+    """A validator of a template, theme or component name: one folder below the assets folder."""
+    def check(value: str) -> str:
+        if (value in {"", ".", ".."} or not value.isprintable() or any(c in value for c in "/\\,")
+                or value.startswith("-") or len(value.encode("utf-8", "replace")) > MAX_NAME_BYTES):
+            raise ValueError(f"{_quote(value)} is not a {kind} name: give the name of a folder in "
+                             f"the assets folder's {kind}s/ (no '/', '\\' or ',', not '.' or "
+                             f"'..', no leading '-', no control characters, at most "
+                             f"{MAX_NAME_BYTES} bytes)")
+        return value
+    return check
 
 
 def _module_name(value: str) -> str:
@@ -185,6 +211,9 @@ CacheURL = Annotated[str, AfterValidator(_cache_url)]
 Regex = Annotated[str, AfterValidator(_regex)]
 Size = Annotated[int | str, AfterValidator(_size)]
 Memory = Annotated[int | str, AfterValidator(_memory)]
+TemplateName = Annotated[str, AfterValidator(_asset_name("template"))]
+ThemeName = Annotated[str, AfterValidator(_asset_name("theme"))]
+ComponentName = Annotated[str, AfterValidator(_asset_name("component"))]
 
 MergeStrategy = Literal["overwrite", "preserve", "merge", "error"]
 ToolchainName = Annotated[str, AfterValidator(_toolchain_name)]
@@ -267,9 +296,9 @@ class Overrides(_Model):
     """Values that win over the module's own module.json."""
 
     baseURL: BaseURL | None = None
-    template: str | None = None
-    theme: str | None = None
-    components: list[str] | None = None
+    template: TemplateName | None = None
+    theme: ThemeName | None = None
+    components: list[ComponentName] | None = None
     title: str | None = None
 
 
@@ -482,9 +511,9 @@ class _Lenient(BaseModel):
 class HugoConfig(_Lenient):
     """The `hugo_config` (or older `build`) object of a module's own module.json."""
 
-    template: str | None = None
-    theme: str | None = None
-    components: list[str] | None = None
+    template: TemplateName | None = None
+    theme: ThemeName | None = None
+    components: list[ComponentName] | None = None
 
 
 class SiteInfo(_Lenient):
@@ -532,11 +561,77 @@ def json_schema() -> dict[str, Any]:
 
 
 def _parse_json(text: str, file: str) -> Any:
+    check_depth(text, file)
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as err:
         raise ManifestError(file, f"line {err.lineno} column {err.colno}",
                             f"invalid JSON: {err.msg}") from None
+    except ValueError:  # Python refuses to convert an integer of more than 4300 digits
+        raise ManifestError(file, _line_of(text, _LONG_NUMBER.search(text)),
+                            "invalid JSON: a number of more than 4300 digits") from None
+    check_text(data, file)
+    return data
+
+
+_LONG_NUMBER = re.compile(r"\d{4300,}")
+# A JSON string (skipped: brackets inside it do not nest) or a bracket.
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+
+
+def check_depth(text: str, file: str) -> None:
+    """Refuse JSON nested deeper than MAX_DEPTH, found without parsing it."""
+    depth = 0
+    for token in _JSON_TOKEN.finditer(text):
+        bracket = token[0]
+        if bracket in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ManifestError(file, _line_of(text, token), f"nested more than {MAX_DEPTH} "
+                                    "levels deep; flatten it")
+        elif bracket in "]}":
+            depth -= 1
+
+
+def _line_of(text: str, match: re.Match[str] | None) -> str:
+    if match is None:
+        return ""
+    start = match.start()
+    line = text.count("\n", 0, start) + 1
+    return f"line {line} column {start - text.rfind(chr(10), 0, start)}"
+
+
+def check_text(data: Any, file: str, where: tuple[Any, ...] = ()) -> None:
+    """Refuse strings (values or keys) holding NUL or a lone surrogate: neither can reach a
+    path, an argument or an environment variable, nor be printed."""
+    if isinstance(data, str):
+        _check_string(data, file, where)
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            if isinstance(key, str):
+                _check_string(key, file, where)
+            check_text(value, file, (*where, key))
+    elif isinstance(data, (list, tuple, set, frozenset)):
+        for i, value in enumerate(data):
+            check_text(value, file, (*where, i))
+
+
+_BAD_TEXT = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def _check_string(value: str, file: str, where: tuple[Any, ...]) -> None:
+    bad = _BAD_TEXT.search(value)
+    if bad is None:
+        return
+    what = "a NUL character" if bad[0] == "\0" else f"a lone surrogate ({bad[0]!r})"
+    raise ManifestError(file, json_path(where), f"{_quote(value)} holds {what}; "
+                        "write text without it")
+
+
+def _quote(value: Any, limit: int = 60) -> str:
+    """A value as messages show it: repr, cut short when long."""
+    shown = repr(value)
+    return shown if len(shown) <= limit else f"{shown[:limit - 5]}...{shown[-2:]}"
 
 
 def _validate(model: type[_M], data: Any, file: str,
@@ -569,12 +664,14 @@ def json_path(loc: tuple[Any, ...]) -> str:
     """('modules', 1, 'destination') -> 'modules[1].destination'."""
     out = ""
     for part in loc:
-        if isinstance(part, int):
+        if isinstance(part, int) and not isinstance(part, bool):
             out += f"[{part}]"
-        elif part.startswith("function-after") or part.startswith("function-"):
+        elif not isinstance(part, str):  # a YAML key that is not text: a number, a date
+            out += f"[{part!r}]"
+        elif part.startswith("function-"):
             continue
         else:
-            out += f".{part}" if out else str(part)
+            out += f".{part}" if out else part
     return out
 
 
@@ -639,9 +736,28 @@ def read_config(path: Path) -> tuple[str, str]:
     """A configuration file's text and the label its errors name it by."""
     label = display_path(path)
     try:
-        return path.read_text(encoding="utf-8"), label
+        return read_bounded(path, label), label
     except (OSError, UnicodeDecodeError) as err:
-        raise ManifestError(label, "", f"cannot be read: {err}") from None
+        raise unreadable(label, err) from None
+
+
+def read_bounded(path: Path, label: str) -> str:
+    """A file's UTF-8 text; a file over MAX_FILE_BYTES is refused before it is read whole."""
+    with path.open("rb") as stream:
+        data = stream.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise ManifestError(label, "", f"is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; "
+                            "a configuration file is a few kilobytes")
+    return data.decode("utf-8")
+
+
+def unreadable(label: str, err: OSError | UnicodeDecodeError) -> ManifestError:
+    """The error for a file that could not be read, saying why without repeating its path."""
+    if isinstance(err, UnicodeDecodeError):
+        reason = f"not UTF-8 text (byte {err.start}: {err.reason})"
+    else:
+        reason = err.strerror or str(err)
+    return ManifestError(label, "", f"cannot be read: {reason}")
 
 
 def display_path(path: Path) -> str:
@@ -650,3 +766,7 @@ def display_path(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+    except (OSError, RuntimeError):  # a symlink loop, a name too long: shown as written
+        absolute = os.path.abspath(path)
+        relative = os.path.relpath(absolute)
+        return absolute if relative.startswith("..") else relative

@@ -10,7 +10,6 @@ its steps wait for the same step of those modules, or their build).
 
 from __future__ import annotations
 
-import fnmatch
 import functools
 import hashlib
 import importlib.metadata
@@ -24,7 +23,7 @@ from typing import Any
 
 from federation.errors import ManifestError
 from federation.graph import find_cycle
-from federation.inputs import SKIP_DIRS, SKIP_FILES
+from federation.inputs import walk_files
 from federation.loader import Project
 from federation.manifest import SHIPPED, Artifact, Module, SkipIf, Step, Tool, Toolchain
 from federation.platforms import Host
@@ -470,29 +469,13 @@ class _ModuleFiles:
     def files(self) -> list[str]:
         """Every file below the module, outputs and vendored folders skipped."""
         if self._files is None:
-            self._files = _list(self.folder, self.skip_dirs)
+            self._files = _list(self.folder, self.root, self.skip_dirs)
         return self._files
 
 
-def _list(folder: Path, skip_dirs: list[str]) -> list[str]:
-    found: list[str] = []
+def _list(folder: Path, root: Path, skip_dirs: list[str]) -> list[str]:
     cut = len(os.fspath(folder).rstrip(os.sep)) + 1
-    stack = [os.fspath(folder)]
-    while stack:
-        current = stack.pop()
-        try:
-            entries = list(os.scandir(current))
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                if entry.name not in SKIP_DIRS and not any(
-                        fnmatch.fnmatchcase(entry.name, pattern) for pattern in skip_dirs):
-                    stack.append(entry.path)
-            elif entry.name not in SKIP_FILES and (
-                    not entry.is_symlink() or os.path.exists(entry.path)):
-                found.append(entry.path[cut:].replace(os.sep, "/"))
-    return sorted(found)
+    return sorted(path[cut:].replace(os.sep, "/") for path in walk_files(folder, root, skip_dirs))
 
 
 def _glob_regex(pattern: str) -> str:

@@ -11,12 +11,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 from federation.errors import ManifestError
-from federation.manifest import Toolchain, parse_toolchain, read_config
+from federation.manifest import (
+    MAX_DEPTH,
+    Toolchain,
+    check_text,
+    parse_toolchain,
+    read_config,
+)
 
 SHIPPED = Path(__file__).resolve().parent.parent / "tasks" / "toolchains"
 REPOSITORY_DIR = "toolchains"
@@ -24,6 +31,11 @@ REPOSITORY_DIR = "toolchains"
 # bytecode beside its source): every dodo load reads them, and importing PyYAML alone costs
 # 10 ms of each run's start.
 PARSED = SHIPPED / "__pycache__"
+# Nodes a YAML file may stand for once its aliases are expanded: ten lines of anchors each
+# naming the one before ten times make 10^10 (validating them would never end).
+MAX_NODES = 1_000_000
+# A plain scalar PyYAML reads as an integer Python refuses to convert (over 4300 digits).
+_LONG_INTEGER = re.compile(r"[-+]?(?:_*[0-9]){4301,}_*")
 
 
 def load_toolchains(root: Path) -> dict[str, Toolchain]:
@@ -46,6 +58,7 @@ def read_toolchain(path: Path) -> Toolchain:
         data = _parse(text, label)
     if data is None:
         data = {}
+    check_text(data, label)
     if not isinstance(data, dict):
         raise ManifestError(label, "", "must be a mapping with steps:, not "
                             f"{type(data).__name__}")
@@ -86,10 +99,13 @@ def _parse(text: str, label: str) -> Any:
     import yaml  # here: a build whose toolchains are all shipped ones never needs it
 
     try:
+        _check_shape(text, label)
         # libyaml's parser when PyYAML has it.
         return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError:
         pass
+    except (ValueError, OverflowError) as err:  # a value no Python type holds: a 13th month
+        raise ManifestError(label, "", f"invalid YAML value: {_first_line(err)}") from None
     try:
         # Say it in the pure-Python parser's words, the same with or without libyaml.
         return yaml.safe_load(text)
@@ -98,3 +114,58 @@ def _parse(text: str, label: str) -> Any:
         where = f"line {mark.line + 1} column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise ManifestError(label, where, f"invalid YAML: {problem}") from None
+
+
+def _check_shape(text: str, label: str) -> None:
+    """Refuse YAML nested deeper than MAX_DEPTH, expanding (through aliases) to more than
+    MAX_NODES values, or holding itself, read from its event stream before it is composed:
+    libyaml's parser keeps its own stack, but composing recurses on the C stack (50,000 '['
+    end the interpreter with a segfault)."""
+    import yaml
+
+    open_: list[tuple[str | None, list[int]]] = []  # anchor and size of each open collection
+    sizes: dict[str, int] = {}  # of each anchor seen whole
+    total = 0
+    for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+        if isinstance(event, yaml.CollectionStartEvent):
+            if len(open_) >= MAX_DEPTH:
+                raise ManifestError(label, _where(event), f"nested more than {MAX_DEPTH} "
+                                    "levels deep; flatten it")
+            open_.append((event.anchor, [1]))
+            size = 1
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, (size,) = open_.pop()
+            if anchor is not None:
+                sizes[anchor] = size
+            if open_:
+                open_[-1][1][0] += size
+            continue
+        elif isinstance(event, yaml.AliasEvent):
+            if any(anchor == event.anchor for anchor, _ in open_):
+                raise ManifestError(label, _where(event), f"*{event.anchor} is inside the value "
+                                    f"it names (&{event.anchor}); a value cannot hold itself")
+            size = sizes.get(event.anchor or "", 1)
+        elif isinstance(event, yaml.ScalarEvent):
+            size = 1
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+            if not event.style and _LONG_INTEGER.fullmatch(event.value):
+                raise ManifestError(label, _where(event), "a number of more than 4300 digits; "
+                                    "quote it if it is text")
+        else:
+            continue
+        total += size
+        if total > MAX_NODES:
+            raise ManifestError(label, _where(event), f"stands for more than {MAX_NODES:,} "
+                                "values once its aliases are expanded; write them out")
+        if open_ and not isinstance(event, yaml.CollectionStartEvent):
+            open_[-1][1][0] += size
+
+
+def _where(event: Any) -> str:
+    mark = getattr(event, "start_mark", None)
+    return f"line {mark.line + 1} column {mark.column + 1}" if mark else ""
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).splitlines() or [type(err).__name__])[0]
