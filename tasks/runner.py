@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     # version probes), and the import is 5 ms of every run's start.
     import psutil
 
+# Every process a run starts carries this variable (tasks/session.py sets it): a later run
+# that finds the lock of a killed one can then find, and kill, what it left running.
+RUN_VARIABLE = "FEDBUILD_RUN"
 # How often a running tree's memory is sampled; exit itself wakes us at once via pidfd.
 SAMPLE_INTERVAL = 0.1
 _TAIL_BLOCK = 8192
@@ -145,6 +148,8 @@ def run(command: Command) -> Result:
     started = time.monotonic()
     usage = _Usage()
     env = {**os.environ, **command.env}
+    if RUN_VARIABLE in os.environ:  # the run's mark, whatever a declared env says
+        env[RUN_VARIABLE] = os.environ[RUN_VARIABLE]
     command.log.parent.mkdir(parents=True, exist_ok=True)
     flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
     if not command.append:

@@ -16,11 +16,9 @@ from types import FrameType, TracebackType
 
 from federation.state import State
 from tasks.lock import Holder, RepoLock
-from tasks.runner import kill_all, kill_marked
+from tasks.runner import RUN_VARIABLE, kill_all, kill_marked
 
-# Every process a run starts inherits this variable: a later run that finds the
-# lock of a killed run can then find, and kill, what that run left running.
-RUN_VARIABLE = "FEDBUILD_RUN"
+__all__ = ["RUN_VARIABLE", "Session", "interrupted", "interrupts_deferred", "sweep"]
 
 
 class Session:
@@ -38,6 +36,7 @@ class Session:
         self.state.dir.mkdir(parents=True, exist_ok=True)
         self.stale = self.lock.acquire(wait=wait)
         self._active = True
+        _Forks.run_pid = os.getpid()
         assert self.lock.holder is not None
         os.environ[RUN_VARIABLE] = self.lock.holder.token
         if self.stale is not None:
@@ -58,6 +57,38 @@ class Session:
         kill_marked(RUN_VARIABLE, self.lock.holder.token)
         sweep(self.state)
         self.lock.release()
+        _Forks.run_pid = None
+
+
+class _Forks:
+    """What a child forked by a running session (a `-P process` worker) needs to know."""
+
+    run_pid: int | None = None  # the process whose session is running
+    from_main_thread = False  # PR_SET_PDEATHSIG fires when the forking *thread* ends
+
+
+def _before_fork() -> None:
+    _Forks.from_main_thread = threading.current_thread() is threading.main_thread()
+
+
+def _die_with_parent() -> None:
+    """In a worker forked by a run: be killed when the run's process dies, even by SIGKILL.
+
+    Its builds' trees are left for the next run, which kills them by their FEDBUILD_RUN mark.
+    """
+    parent, _Forks.run_pid = _Forks.run_pid, None
+    if parent is None or not _Forks.from_main_thread or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # it died before prctl: the signal will never come
+        os._exit(1)
+
+
+os.register_at_fork(before=_before_fork, after_in_child=_die_with_parent)
 
 
 def _stop_workers(grace: float = 5.0) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -131,3 +132,42 @@ def test_lock_of_a_killed_run_is_taken_over(monorepo: Repo, tmp_path: Path) -> N
     assert f"the previous run (pid {first.pid}" in result.stdout
     assert list((repo / ".fedbuild/tmp").iterdir()) == []
     wait_for(lambda: alive([int(p) for p in lines(pids)]) == [], timeout=5)
+
+
+@pytest.fixture
+def leftovers() -> Iterator[list[int]]:
+    """Pids a test must not leave running, whatever it asserts: SIGKILLed at teardown."""
+    pids: list[int] = []
+    yield pids
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            psutil.Process(pid).kill()
+
+
+@pytest.mark.parametrize("par_type", ["thread", "process"])
+def test_sigkill_of_a_parallel_run_leaves_no_process_and_no_lock(
+        monorepo: Repo, tmp_path: Path, par_type: str, leftovers: list[int]) -> None:
+    """SIGKILL of the main `doit -n 2`: its workers die with it, the next run takes the lock
+    over and kills what the builds left running, and a no-op then does nothing."""
+    repo = monorepo("basic")
+    pids = tmp_path / "pids"
+    set_env(repo, {"BEHAVIOR": "spawn", "PIDS_FILE": str(pids)}, ("alpha", "beta"))
+    first = start_doit(repo, "-n", "2", "-P", par_type)
+    wait_for(lambda: len(lines(pids)) == 6)  # two builds, three processes each
+    spawned = [int(p) for p in lines(pids)]
+    workers = [c.pid for c in psutil.Process(first.pid).children()
+               if c.name().startswith("python")]
+    leftovers += spawned + workers
+    assert len(workers) == (2 if par_type == "process" else 0)
+    first.kill()
+    first.wait(timeout=10)  # not communicate(): a surviving worker would keep its pipes open
+    wait_for(lambda: alive(workers) == [], timeout=10)  # died with their parent
+    set_env(repo, {}, ("alpha", "beta"))
+    result = run_doit(repo)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"the previous run (pid {first.pid}" in result.stdout
+    assert alive(spawned) == []
+    assert list((repo / ".fedbuild/tmp").iterdir()) == []
+    again = run_doit(repo)
+    assert again.returncode == 0, again.stdout
+    assert again.stdout.count("up to date") >= 4, again.stdout  # three builds and federate

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -139,3 +140,128 @@ def test_partial_content_reads_as_no_holder(tmp_path: Path) -> None:
     path.write_text('{"pid": 12')
     with RepoLock(path) as lock:
         assert lock.stale is None
+
+
+# Run in a subprocess: takes the lock, forks a child that sleeps, prints the child's pid and
+# dies without releasing (as a SIGKILLed run would).
+FORK_AND_DIE = """
+import os, sys, time
+sys.path.insert(0, {root!r})
+from tasks.lock import RepoLock
+RepoLock(__import__("pathlib").Path(sys.argv[1])).acquire()
+child = os.fork()
+if child == 0:
+    null = os.open(os.devnull, os.O_WRONLY)  # the test reads our parent's output to its end
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+    time.sleep(30)
+    os._exit(0)
+print(child, flush=True)
+os._exit(0)
+"""
+
+# Run in a subprocess: locks the file by hand the way RepoLock does, but its forked child
+# keeps the locked descriptor (what a worker of an older fedbuild did); then dies.
+LEFTOVER_KEEPS_IT = """
+import fcntl, os, sys, time
+sys.path.insert(0, {root!r})
+from tasks.lock import Holder, _write
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+_write(fd, Holder.current())
+child = os.fork()
+if child == 0:
+    null = os.open(os.devnull, os.O_WRONLY)  # the test reads our parent's output to its end
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+    time.sleep(30)
+    os._exit(0)
+print(child, flush=True)
+os._exit(0)
+"""
+
+# Run in a subprocess: holds the lock alive, but the file names another (dead) pid, as in
+# the moment between a new run's flock and its writing itself into the file.
+LIVE_BUT_NAMING_THE_DEAD = """
+import fcntl, os, socket, sys, time
+sys.path.insert(0, {root!r})
+from tasks.lock import Holder, _write
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+_write(fd, Holder(int(sys.argv[2]), time.time(), ["doit"], socket.gethostname()))
+print("locked", flush=True)
+time.sleep(30)
+"""
+
+
+def alive(pid: int) -> bool:
+    """Whether pid runs (a zombie does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def reaped() -> Iterator[list[int]]:
+    """Pids a test started outside subprocess (forked grandchildren): killed at teardown."""
+    pids: list[int] = []
+    yield pids
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_forked_child_does_not_inherit_the_lock(tmp_path: Path, reaped: list[int]) -> None:
+    """A child forked while the lock is held (a `-P process` worker) does not keep it locked
+    after its parent dies: the next acquire finds a stale holder and leaves the child be."""
+    path = tmp_path / "lock"
+    out = subprocess.run(python(FORK_AND_DIE, str(path)), capture_output=True, text=True,
+                         timeout=20, check=True)
+    child = int(out.stdout)
+    reaped.append(child)
+    lock = RepoLock(path)
+    stale = lock.acquire()
+    assert stale is not None and stale.pid != child
+    assert alive(child)  # it never held the lock: nothing had to be killed
+    assert not any(os.path.realpath(f"/proc/{child}/fd/{fd}") == str(path.resolve())
+                   for fd in os.listdir(f"/proc/{child}/fd"))
+    lock.release()
+
+
+def test_leftovers_of_a_dead_holder_are_killed_and_the_lock_taken_over(
+        tmp_path: Path, reaped: list[int]) -> None:
+    """The holder died, but a process it forked still holds its locked descriptor: that
+    process is the dead run's leftover, so it is killed and the lock taken over."""
+    path = tmp_path / "lock"
+    out = subprocess.run(python(LEFTOVER_KEEPS_IT, str(path)), capture_output=True, text=True,
+                         timeout=20, check=True)
+    child = int(out.stdout)
+    reaped.append(child)
+    lock = RepoLock(path)
+    stale = lock.acquire()
+    assert stale is not None and stale.pid != child and not alive(stale.pid)
+    assert not alive(child)
+    assert written_by(path, os.getpid())
+    lock.release()
+
+
+def test_a_live_holder_is_never_taken_over_whatever_the_file_says(tmp_path: Path) -> None:
+    """Who holds the flock decides, not the file's content: a live run whose file still
+    names a dead pid keeps its lock, and nothing of it is killed."""
+    path = tmp_path / "lock"
+    dead = subprocess.run(["true"], check=True)
+    gone = subprocess.Popen(["true"])
+    gone.wait(timeout=10)
+    del dead
+    proc = subprocess.Popen(python(LIVE_BUT_NAMING_THE_DEAD, str(path), str(gone.pid)),
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+        with pytest.raises(LockHeld):
+            RepoLock(path).acquire(wait=0.3)
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait(timeout=5)
