@@ -14,7 +14,7 @@ from federation.loader import Project
 from federation.manifest import MODES
 from federation.state import State
 from federation.steps import StepsPlan
-from tasks import after_failures, command_line, planned, schedule, shard
+from tasks import after_failures, command_line, locked_clean, planned, schedule, shard
 from tasks.cache import runtime
 from tasks.cache.cache import cache_config
 from tasks.command_line import check_variables
@@ -59,6 +59,7 @@ def doit_config(project: Project, state: State, defaults: list[str] | None = Non
     settings = project.manifest.federation.build_settings
     state.dir.mkdir(parents=True, exist_ok=True)  # sqlite3 creates the file, not its folder
     after_failures.install()  # federate runs even when a module's build failed
+    locked_clean.install()  # `doit clean` never runs beside a build
     schedule.install()  # longest remaining path first, unless `doit order=doit`
     command_line.install()  # an unknown task name gets the closest one as a suggestion
     schedule.order()  # a bad `order=` is a one-line error now, not in the middle of the run

@@ -46,7 +46,7 @@ from tasks.lock import LockHeld
 from tasks.needs import needs
 from tasks.outcome import Outcome, Status
 from tasks.run_files import RunFiles, write_run_files
-from tasks.session import Session, interrupted
+from tasks.session import Session, interrupted, lock_wait
 from tasks.timeline import RunInfo, TaskRun
 
 
@@ -99,7 +99,7 @@ class FedbuildReporter:
     def initialize(self, tasks: dict[str, Any], selected_tasks: list[str]) -> None:
         """Take the repository lock; plan the display, the ETA and the task order."""
         try:
-            self.session.begin(wait=_lock_wait())
+            self.session.begin(wait=lock_wait())
         except LockHeld as err:
             self._locked_out = True
             raise InvalidTask(str(err)) from None
@@ -446,12 +446,3 @@ def _option(argv: list[str], short: str, long: str,
         elif arg.startswith(short) and valid(arg[len(short):]):
             value = arg[len(short):]
     return value if value is not None and valid(value) else None
-
-
-def _lock_wait() -> float:
-    """Seconds to wait for another run's lock: doit var `lock_wait=S` or FEDBUILD_LOCK_WAIT."""
-    value = doit.get_var("lock_wait", None) or os.environ.get("FEDBUILD_LOCK_WAIT", "0")
-    try:
-        return float(value)
-    except ValueError:
-        return 0.0

@@ -14,11 +14,13 @@ import time
 from collections.abc import Iterator
 from types import FrameType, TracebackType
 
+import doit
+
 from federation.state import State
 from tasks.lock import Holder, RepoLock
 from tasks.runner import RUN_VARIABLE, kill_all, kill_marked
 
-__all__ = ["RUN_VARIABLE", "Session", "interrupted", "interrupts_deferred", "sweep"]
+__all__ = ["RUN_VARIABLE", "Session", "interrupted", "interrupts_deferred", "lock_wait", "sweep"]
 
 
 class Session:
@@ -89,6 +91,15 @@ def _die_with_parent() -> None:
 
 
 os.register_at_fork(before=_before_fork, after_in_child=_die_with_parent)
+
+
+def lock_wait() -> float:
+    """Seconds to wait for another run's lock: doit var `lock_wait=S` or FEDBUILD_LOCK_WAIT."""
+    value = doit.get_var("lock_wait", None) or os.environ.get("FEDBUILD_LOCK_WAIT", "0")
+    try:
+        return float(value)
+    except ValueError:
+        return 0.0
 
 
 def _stop_workers(grace: float = 5.0) -> None:

@@ -171,3 +171,30 @@ def test_sigkill_of_a_parallel_run_leaves_no_process_and_no_lock(
     again = run_doit(repo)
     assert again.returncode == 0, again.stdout
     assert again.stdout.count("up to date") >= 4, again.stdout  # three builds and federate
+
+
+def test_clean_takes_the_lock_of_a_run(monorepo: Repo, tmp_path: Path) -> None:
+    """`doit clean` during a build is refused with the run's line and removes nothing;
+    with lock_wait= it waits for the build, then cleans."""
+    repo = monorepo("basic")
+    assert run_doit(repo).returncode == 0
+    published = sorted(str(p.relative_to(repo)) for p in (repo / "public").rglob("*"))
+    staged = staged_files(repo)
+    runs = tmp_path / "runs"
+    set_env(repo, {"BEHAVIOR": "slow", "SLOW_SECONDS": "3"}, ("alpha",))
+    build = start_doit(repo, env={"RUNS_LOG": str(runs)})
+    wait_for(lambda: "start" in runs.read_text() if runs.exists() else False)
+    refused = run_doit(repo, "clean")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    [line] = refused.stderr.splitlines()
+    assert line.startswith(f"ERROR: another fedbuild run holds {repo / '.fedbuild/lock'}: ")
+    assert f"pid {build.pid}" in refused.stderr and "lock_wait=SECONDS" in refused.stderr
+    assert sorted(str(p.relative_to(repo)) for p in (repo / "public").rglob("*")) == published
+    assert staged_files(repo) == staged
+    waited = run_doit(repo, "clean", "lock_wait=60")
+    out, _ = build.communicate(timeout=60)
+    assert build.returncode == 0, out
+    assert waited.returncode == 0, waited.stdout + waited.stderr
+    assert not (repo / "public").exists()
+    assert staged_files(repo) == {}
+    assert not (repo / ".fedbuild/lock").read_text().strip()  # released
