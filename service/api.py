@@ -1,36 +1,41 @@
 """The HTTP API of `doit serve`: create_app(config) -> FastAPI.
 
 Every mutating endpoint needs `Authorization: Bearer <token>`; reads too unless the
-service runs with public reads. Errors are `{"detail": "<one line>"}`. The dashboard
-(service/static/) is served at / and /static/ without a token: it reads the token from
-the URL's fragment (`/#token=...`).
+service runs with public reads (the OpenAPI schema at /openapi.json is a read). Errors are
+`{"detail": "<one line>"}`. The dashboard (service/static/) is served at / and /static/
+without a token: it reads the token from the URL's fragment (`/#token=...`). Every request
+first passes service.gate (Host, Origin, body limits, security headers).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Request, Security
+from fastapi import APIRouter, Body, Depends, FastAPI, Header, HTTPException, Request, Security
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from service.builds import BuildQueue
-from service.config import ServiceConfig, ensure_token
+from service.builds import BuildQueue, QueueFull
+from service.config import LOGGER, ServiceConfig, ensure_token
 from service.context import Services
 from service.db import FINISHED, PENDING, RUNNING, Database, seconds_since
 from service.events import EventBus, percent
+from service.gate import Gate
 from service.git import Git, GitError
 from service.job import OUTPUT_LINES
 from service.live import live_router
 from service.models import BuildRequest, Detail, Page, ProjectCreate, ProjectUpdate, Status
 from service.projects import ProjectError, Projects
+from service.refs import RefError
 from service.webhook import webhook_router
 from tasks.runner import tail_lines
 
@@ -43,6 +48,11 @@ _REFUSED: _Responses = {401: {"model": Detail, "description": "Missing or wrong 
 _MISSING: _Responses = {404: {"model": Detail, "description": "No such project or build"}}
 _CONFLICT: _Responses = {409: {"model": Detail,
                                "description": "Not possible in its current state"}}
+_BUSY: _Responses = {429: {"model": Detail, "description": "The queue is full; see "
+                           "Retry-After"}}
+# SQLite's integers are 64-bit: a larger id is simply no build, not an overflow.
+BuildId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
+RETRY_AFTER = 30  # seconds a client is told to wait when the queue is full
 
 
 def create_app(config: ServiceConfig, token: str | None = None) -> FastAPI:
@@ -65,9 +75,12 @@ def create_app(config: ServiceConfig, token: str | None = None) -> FastAPI:
 
     app = FastAPI(title="fedbuild build service", version=VERSION, lifespan=lifespan,
                   description="Register repositories, build them in the background with "
-                  "fedbuild's doit engine, follow builds live and read their history.")
+                  "fedbuild's doit engine, follow builds live and read their history.",
+                  docs_url=None, redoc_url=None, openapi_url=None)
     app.state.services = services
+    app.add_middleware(Gate, services=services)
     _error_bodies(app)
+    _schema(app, services)
     app.include_router(health_router(services))
     app.include_router(api_router(services))
     app.include_router(webhook_router(services))
@@ -91,9 +104,12 @@ def health_router(services: Services) -> APIRouter:
     router = APIRouter(prefix="/api")
 
     @router.get("/health", tags=["service"])
-    def health() -> dict[str, Any]:
-        """Whether the service runs (no token needed)."""
-        return {"status": "ok", "service": "fedbuild", "version": VERSION,
+    def health(request: Request) -> dict[str, Any]:
+        """Whether the service runs (no token needed); its settings and queue with one."""
+        basic = {"status": "ok", "service": "fedbuild", "version": VERSION}
+        if services.refusal(request.headers.get("authorization"), write=True) is not None:
+            return basic
+        return {**basic,
                 "workers": services.config.workers, "running": len(services.queue.running()),
                 "pending": services.db.builds(status=PENDING, limit=1)[1],
                 "public_reads": services.config.public_reads,
@@ -136,18 +152,30 @@ def api_router(services: Services) -> APIRouter:
         return _project_view(services, changed or {})
 
     @router.post("/projects/{project_id}/build", tags=["builds"], status_code=202,
-                 dependencies=[write], responses=_CONFLICT)
+                 dependencies=[write], responses={**_CONFLICT, **_BUSY})
     def trigger(project_id: str,
-                body: Annotated[BuildRequest | None, Body()] = None) -> dict[str, Any]:
+                body: Annotated[BuildRequest | None, Body()] = None,
+                idempotency_key: Annotated[str | None, Header(
+                    max_length=200, pattern=r"^[\x21-\x7e]+$",
+                    description="a retry with the same key answers with the same build")]
+                = None) -> dict[str, Any]:
         """Queue a build; answers at once with the pending build."""
         ask = body or BuildRequest()
         project = _project(services, project_id)
-        _validate(services, project)
-        commit = ask.commit
-        if commit is not None and not services.config.is_clone(project["path"]):
-            commit = _known_commit(services, project, commit)
-        build = queue.submit(project, commit=commit, branch=ask.branch, tasks=ask.tasks,
-                             mode=ask.mode, trigger=ask.trigger)
+        key = f"{project_id}:{idempotency_key}" if idempotency_key else None
+        # One build per key, even when the same key is sent twice at once.
+        with services.idempotency if key else nullcontext():
+            earlier = db.idempotent_build(key) if key else None
+            if earlier is not None:
+                return {**_build_view(services, _build(services, earlier)), "build_id": earlier}
+            _validate(services, project, ask.tasks)
+            commit = ask.commit
+            if commit is not None and not services.config.is_clone(project["path"]):
+                commit = _known_commit(services, project, commit)
+            build = _submit(services, project, commit=commit, branch=ask.branch,
+                            tasks=ask.tasks, mode=ask.mode, trigger=ask.trigger)
+            if key:
+                db.remember_key(key, build["id"])
         return {**_build_view(services, build), "build_id": build["id"]}
 
     @router.get("/projects/{project_id}/builds", tags=["builds"], dependencies=[read])
@@ -170,14 +198,14 @@ def api_router(services: Services) -> APIRouter:
         return _page(services, page, project_id, status)
 
     @router.get("/builds/{build_id}", tags=["builds"], dependencies=[read])
-    def get_build(build_id: int) -> dict[str, Any]:
+    def get_build(build_id: BuildId) -> dict[str, Any]:
         """A build: status, times, output tail, test results, artifacts, its tasks' results
         and its latest events."""
         return _build_view(services, _build(services, build_id), full=True)
 
     @router.get("/builds/{build_id}/log", tags=["builds"], dependencies=[read],
                 response_class=Response)
-    def build_log(build_id: int) -> Response:
+    def build_log(build_id: BuildId) -> Response:
         """The build's whole output (text/plain)."""
         _build(services, build_id)
         log = services.config.build_dir(build_id) / "output.log"
@@ -186,23 +214,24 @@ def api_router(services: Services) -> APIRouter:
         return FileResponse(log, media_type="text/plain; charset=utf-8")
 
     @router.post("/builds/{build_id}/retry", tags=["builds"], status_code=202,
-                 dependencies=[write], responses=_CONFLICT)
-    def retry(build_id: int) -> dict[str, Any]:
+                 dependencies=[write], responses={**_CONFLICT, **_BUSY})
+    def retry(build_id: BuildId) -> dict[str, Any]:
         """Queue a new build like a failed or cancelled one (409 for any other)."""
         old = _build(services, build_id)
         if old["status"] not in ("failed", "cancelled"):
             raise HTTPException(409, f"build {build_id} is {old['status']}; only failed or "
                                 "cancelled builds can be retried")
         project = _project(services, old["project_id"])
-        _validate(services, project)
-        build = queue.submit(project, commit=old["commit_sha"] if old["worktree"] else None,
-                             branch=old["branch"], tasks=old["tasks"], mode=old["mode"],
-                             trigger="manual", retry_of=build_id)
+        _validate(services, project, old["tasks"])
+        build = _submit(services, project,
+                        commit=old["commit_sha"] if old["worktree"] else None,
+                        branch=old["branch"], tasks=old["tasks"], mode=old["mode"],
+                        trigger="manual", retry_of=build_id)
         return {**_build_view(services, build), "build_id": build["id"]}
 
     @router.post("/builds/{build_id}/cancel", tags=["builds"], dependencies=[write],
                  responses=_CONFLICT)
-    def cancel(build_id: int) -> dict[str, Any]:
+    def cancel(build_id: BuildId) -> dict[str, Any]:
         """Cancel a pending build, or kill a running one's whole process tree."""
         previous = queue.cancel(build_id)
         if previous is None:
@@ -236,11 +265,22 @@ def _build(services: Services, build_id: int) -> dict[str, Any]:
     return build
 
 
-def _validate(services: Services, project: dict[str, Any]) -> None:
+def _validate(services: Services, project: dict[str, Any],
+              tasks: list[str] | None = None) -> None:
     try:
-        services.projects.validate_for_build(project)
+        services.projects.validate_for_build(project, tasks)
     except ProjectError as err:
         raise HTTPException(err.status, err.detail) from None
+
+
+def _submit(services: Services, project: dict[str, Any], **build: Any) -> dict[str, Any]:
+    """Queue a build: 422 for a bad commit or branch, 429 when the queue is full."""
+    try:
+        return services.queue.submit(project, **build)
+    except RefError as err:
+        raise HTTPException(422, str(err)) from None
+    except QueueFull as err:
+        raise HTTPException(429, str(err), headers={"Retry-After": str(RETRY_AFTER)}) from None
 
 
 def _known_commit(services: Services, project: dict[str, Any], commit: str) -> str:
@@ -282,14 +322,31 @@ def _build_view(services: Services, build: dict[str, Any], full: bool = False) -
 
 
 def _error_bodies(app: FastAPI) -> None:
-    """Validation errors as one line, like every other error."""
+    """Validation errors as one line, like every other error; a bug answers a one-line
+    500 (and is logged) instead of breaking the connection."""
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, err: RequestValidationError) -> JSONResponse:
         lines = []
         for problem in err.errors():
             where = ".".join(str(p) for p in problem.get("loc", ()) if p != "body")
-            lines.append(f"{where}: {problem.get('msg')}" if where else str(problem.get("msg")))
+            message = str(problem.get("msg"))[:200]
+            lines.append(f"{where}: {message}" if where else message)
         return JSONResponse({"detail": "; ".join(lines) or "invalid request"}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def bug(request: Request, err: Exception) -> JSONResponse:
+        logging.getLogger(LOGGER).error("%s %s: internal error: %r", request.method,
+                                        request.url.path, err)
+        return JSONResponse({"detail": "internal error (see the service's log)"},
+                            status_code=500)
+
+
+def _schema(app: FastAPI, services: Services) -> None:
+    """GET /openapi.json: a read, so it needs the token unless reads are public."""
+    @app.get("/openapi.json", include_in_schema=False,
+             dependencies=[_guard(services, write=False)])
+    def schema() -> JSONResponse:
+        return JSONResponse(app.openapi())
 
 
 def _dashboard(app: FastAPI) -> None:
@@ -300,6 +357,7 @@ def _dashboard(app: FastAPI) -> None:
         if page.is_file():
             return FileResponse(page, media_type="text/html; charset=utf-8")
         return HTMLResponse("<!doctype html><title>fedbuild</title><p>fedbuild build service: "
-                            "the dashboard is not installed; see /docs for the API.</p>")
+                            "the dashboard is not installed; /openapi.json describes the "
+                            "API.</p>")
 
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")

@@ -13,13 +13,18 @@ from service.config import LOGGER, ServiceConfig
 from service.db import CANCELLED, FAILED, PENDING, RUNNING, Database, now
 from service.events import EventBus
 from service.git import Git, GitError
-from service.job import MARKER, BuildJob
-from tasks.runner import kill_marked
+from service.job import BuildJob
+from service.refs import branch_name, full_commit
+from service.tree import kill_build
 
 IDLE_WAIT = 1.0  # a worker with nothing to do looks again at least this often
 STOP_WAIT = 15.0
 
 log = logging.getLogger(LOGGER)
+
+
+class QueueFull(Exception):
+    """max_pending builds already wait; str() is the one-line reason."""
 
 
 class BuildQueue:
@@ -55,7 +60,7 @@ class BuildQueue:
         Pending builds stay pending: the workers take them as usual."""
         interrupted = self.db.recover()
         for build_id in interrupted:
-            kill_marked(MARKER, self.config.marker(build_id))
+            kill_build(self.config, build_id)
             self._sweep(build_id)
             log.warning("build %s: interrupted: the service stopped while it ran", build_id)
         return interrupted
@@ -66,11 +71,19 @@ class BuildQueue:
                message: str | None = None, author: str | None = None,
                retry_of: int | None = None) -> dict[str, Any]:
         """Record a pending build and wake a worker. A build with a commit, or of a cloned
-        project, runs in a worktree of its own."""
+        project, runs in a worktree of its own. Every way into the queue comes here: a
+        commit must be a full id and a branch a sane git branch name (RefError), and the
+        queue must have room (QueueFull)."""
+        commit = full_commit(commit) if commit is not None else None
+        branch = branch_name(branch) if branch is not None else None
         build = self.db.add_build(
-            project["id"], trigger, mode, list(tasks or []), commit_sha=commit, branch=branch,
-            commit_message=message, commit_author=author, retry_of=retry_of,
+            project["id"], trigger, mode, list(tasks or []), self.config.max_pending,
+            commit_sha=commit, branch=branch, commit_message=message, commit_author=author,
+            retry_of=retry_of,
             worktree=int(commit is not None or self.config.is_clone(project["path"])))
+        if build is None:
+            raise QueueFull(f"{self.config.max_pending} builds are waiting already; try again "
+                            "later")
         self._publish(build, PENDING)
         log.info("build %s of %s queued (%s%s)", build["id"], project["name"], trigger,
                  f", commit {commit}" if commit else "")
@@ -93,9 +106,9 @@ class BuildQueue:
         elif previous == RUNNING:
             if flag is not None:
                 flag.set()
-            # The whole tree, wherever its processes moved to (setsid); the worker then
-            # records the build as cancelled once its runner has reaped the doit process.
-            kill_marked(MARKER, self.config.marker(build_id))
+            # The whole tree, wherever its processes moved to (setsid, env -i); the worker
+            # records the build as cancelled once its runner has reaped the process.
+            kill_build(self.config, build_id)
         return previous
 
     def running(self) -> dict[int, str]:

@@ -2,14 +2,18 @@
 
 It runs in its own process, in the repository, so that its one-line error names files
 exactly as `doit` run there prints them (paths are shown relative to the working folder).
-Exit 0 when the manifest loads and every ESP-IDF module is a buildable project; otherwise
-print the error's one line and exit 3, like `doit` does.
+Exit 0 when the manifest loads and every ESP-IDF module is a buildable project, printing
+the repository's task names as one `tasks: [json]` line; otherwise print the error's one
+line and exit 3, like `doit` does.
 """
 
 from __future__ import annotations
 
+import json
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from federation.errors import ManifestError
 from federation.loader import load_project
@@ -17,6 +21,7 @@ from hardware.errors import HardwareError
 from hardware.idf import check_project
 
 FAILED = 3
+TASKS = "tasks: "
 
 
 def check(root: Path) -> None:
@@ -28,13 +33,54 @@ def check(root: Path) -> None:
             check_project(project.local_dir(module), module.target)
 
 
+def task_names(root: Path) -> list[str]:
+    """Every task `doit list --all` shows for the repository at root, without loading
+    dodo.py (its DOIT_CONFIG makes the state folder: a check writes nothing). The creators
+    here are dodo.py's, one for one; tests/service/test_abuse.py compares with `doit list`."""
+    from doit.loader import load_tasks
+
+    from federation.plan import plan_federation, plan_sites
+    from federation.platforms import host
+    from federation.state import State
+    from federation.steps import plan_steps
+    from tasks import sites, steps
+    from tasks.federate import federate_task
+
+    project, state = load_project(root), State(root)
+    planned = plan_sites(project, state)
+    plan = plan_steps(project, state, project.toolchains, "development", host())
+    merged = plan_federation(project, state, planned)
+
+    def task_build() -> Iterator[dict[str, Any]]:
+        yield from sites.fetch_tasks(planned)
+        yield from sites.build_tasks(planned)
+        yield from steps.step_tasks([s for s in plan.steps if s.step == "build"], groups=False)
+
+    def task_steps() -> Iterator[dict[str, Any]]:
+        yield from steps.step_tasks([s for s in plan.steps if s.step != "build"])
+
+    def task_verify() -> Iterator[dict[str, Any]]:
+        yield from steps.verify_tasks(plan.verifies)
+
+    def task_federate() -> Iterator[dict[str, Any]]:
+        if merged.mounts:
+            yield federate_task(merged)
+
+    creators: dict[str, Callable[[], Iterator[dict[str, Any]]]] = {
+        "task_build": task_build, "task_steps": task_steps, "task_verify": task_verify,
+        "task_federate": task_federate}
+    return sorted(task.name for task in load_tasks(creators))
+
+
 def main() -> int:
-    """Check the current folder; print the problem's one line."""
+    """Check the current folder; print the problem's one line, or its task names."""
     try:
         check(Path.cwd())
+        names = task_names(Path.cwd())
     except (ManifestError, HardwareError) as err:
         print(str(err), flush=True)
         return FAILED
+    print(TASKS + json.dumps(names), flush=True)
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -34,6 +35,12 @@ class ServiceConfig:
     public_reads: bool = False
     webhook_secret: str | None = None
     timeout: float = 3600.0  # one build's limit, seconds
+    allowed_hosts: frozenset[str] = frozenset()  # names the Host header may give, beyond
+    # loopback names and IP addresses
+    max_pending: int = 100  # builds waiting in the queue; past it a submission gets 429
+    connections: int = 1000  # open connections; past it a request gets 503
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
     @property
     def db(self) -> Path:
@@ -85,6 +92,23 @@ def read_secret(file: Path | None) -> str | None:
     return text
 
 
+def make_private(config: ServiceConfig) -> None:
+    """The data folder 0700 and the service's own files in it 0600, whatever the umask
+    was when they were made (a folder made by an older version keeps its mode otherwise)."""
+    config.data.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(config.data, 0o700)
+    for name in ("service.sqlite", "service.sqlite-wal", "service.sqlite-shm", "service.log",
+                 "service.lock", "token"):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(config.data / name, 0o600)
+
+
+def private_file(path: Path) -> None:
+    """Create path (if missing) readable and writable by its owner only."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    os.chmod(path, 0o600)
+
+
 def ensure_token(config: ServiceConfig) -> tuple[str, bool]:
     """The API token and whether it was created now (0600, on the first start)."""
     config.data.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -105,7 +129,8 @@ def ensure_token(config: ServiceConfig) -> tuple[str, bool]:
 def lock_data(config: ServiceConfig) -> IO[str]:
     """Hold the data folder for this process (until the returned file is closed or the
     process ends): a second service on it would take its builds for interrupted ones."""
-    config.data.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_private(config)
+    private_file(config.data / "service.lock")
     held = (config.data / "service.lock").open("a+", encoding="utf-8")
     try:
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -127,7 +152,8 @@ def setup_logging(config: ServiceConfig) -> logging.Logger:
     logger = logging.getLogger(LOGGER)
     logger.setLevel(logging.INFO)
     if not logger.handlers:
-        config.data.mkdir(parents=True, exist_ok=True)
+        config.data.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_file(config.data / "service.log")
         to_file = logging.FileHandler(config.data / "service.log", encoding="utf-8")
         to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         to_err = logging.StreamHandler()

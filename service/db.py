@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -75,9 +76,23 @@ MIGRATIONS = (
         PRIMARY KEY (build_id, task)
     );
     """,
+    # Hardening: tags build only where asked; webhook deliveries and idempotency keys are
+    # remembered for a while, so a replay or a client's retry queues nothing twice.
+    """
+    ALTER TABLE projects ADD COLUMN build_tags INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE deliveries (id TEXT PRIMARY KEY, received REAL NOT NULL);
+    CREATE INDEX deliveries_by_age ON deliveries (received);
+    CREATE TABLE idempotency (key TEXT PRIMARY KEY, build_id INTEGER NOT NULL,
+                              created REAL NOT NULL);
+    CREATE INDEX idempotency_by_age ON idempotency (created);
+    """,
 )
+# How long, and how many, deliveries and idempotency keys are remembered (GitHub lets a
+# delivery be redelivered for 3 days; the table's size is bounded whatever the traffic).
+RETENTION = 7 * 24 * 3600.0
+REMEMBERED = 10_000
 
-_PROJECT_FIELDS = {"name", "path", "git_url", "branch", "github", "status"}
+_PROJECT_FIELDS = {"name", "path", "git_url", "branch", "github", "status", "build_tags"}
 _BUILD_FIELDS = {
     "commit_sha", "commit_message", "commit_author", "branch", "status", "started_at",
     "completed_at", "duration", "build_output", "test_results", "artifacts_path", "error",
@@ -155,11 +170,11 @@ class Database:
     def project(self, project_id: str) -> dict[str, Any] | None:
         """One project, or None."""
         found = self.rows("SELECT * FROM projects WHERE id = ?", (project_id,))
-        return found[0] if found else None
+        return _project(found[0]) if found else None
 
     def projects(self) -> list[dict[str, Any]]:
         """Every project, oldest first."""
-        return self.rows("SELECT * FROM projects ORDER BY created_at, id")
+        return [_project(p) for p in self.rows("SELECT * FROM projects ORDER BY created_at, id")]
 
     def update_project(self, project_id: str, **fields: Any) -> dict[str, Any] | None:
         """Change some of a project's fields and return it (None if there is no such one)."""
@@ -169,12 +184,17 @@ class Database:
     # builds ---------------------------------------------------------------------
 
     def add_build(self, project_id: str, triggered_by: str, mode: str, tasks: list[str],
-                  **fields: Any) -> dict[str, Any]:
-        """Insert a pending build and return it."""
+                  most_pending: int | None = None, **fields: Any) -> dict[str, Any] | None:
+        """Insert a pending build and return it; None (nothing inserted) when
+        `most_pending` builds are pending already."""
         row = {"project_id": project_id, "triggered_by": triggered_by, "mode": mode,
                "tasks": json.dumps(tasks), "status": PENDING, "created_at": now(),
                **{k: v for k, v in fields.items() if k in _BUILD_FIELDS | {"retry_of"}}}
         with self.transaction() as conn:
+            if most_pending is not None and conn.execute(
+                    "SELECT COUNT(*) FROM builds WHERE status = ?",
+                    (PENDING,)).fetchone()[0] >= most_pending:
+                return None
             cursor = conn.execute(
                 f"INSERT INTO builds ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                 tuple(row.values()))
@@ -291,6 +311,41 @@ class Database:
                          "build_tasks WHERE build_id = ? ORDER BY COALESCE(started_at, "
                          "ended_at), rowid", (build_id,))
 
+    # replays and retries --------------------------------------------------------
+
+    def remember_delivery(self, delivery: str) -> bool:
+        """Record a webhook delivery id; False if it was already recorded (a replay)."""
+        return self._remember("deliveries", "id", "received", delivery, ())
+
+    def forget_delivery(self, delivery: str) -> None:
+        """Drop a delivery whose build could not be queued, so a redelivery may queue it."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM deliveries WHERE id = ?", (delivery,))
+
+    def idempotent_build(self, key: str) -> int | None:
+        """The build an Idempotency-Key made (within the retention period), or None."""
+        found = self.rows("SELECT build_id FROM idempotency WHERE key = ? AND created > ?",
+                          (key, time.time() - RETENTION))
+        return int(found[0]["build_id"]) if found else None
+
+    def remember_key(self, key: str, build_id: int) -> bool:
+        """Tie an Idempotency-Key to its build; False if another request took it first."""
+        return self._remember("idempotency", "key", "created", key, (build_id,))
+
+    def _remember(self, table: str, key: str, stamp: str, value: str,
+                  extra: tuple[Any, ...]) -> bool:
+        """Insert a row unless its key is there; prune rows past the retention period and
+        the oldest beyond REMEMBERED."""
+        moment = time.time()
+        holes = ", ".join("?" * (2 + len(extra)))
+        with self.transaction() as conn:
+            conn.execute(f"DELETE FROM {table} WHERE {stamp} <= ?", (moment - RETENTION,))
+            added = conn.execute(f"INSERT OR IGNORE INTO {table} VALUES ({holes})",
+                                 (value, *extra, moment))
+            conn.execute(f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} "
+                         f"ORDER BY {stamp} DESC LIMIT -1 OFFSET ?)", (REMEMBERED,))
+        return added.rowcount == 1
+
     # statistics -----------------------------------------------------------------
 
     def stats(self, project_id: str) -> dict[str, Any]:
@@ -330,6 +385,11 @@ def _filter(project_id: str | None, status: str | None) -> tuple[str, tuple[Any,
         clauses.append("status = ?")
         args.append(status)
     return ("WHERE " + " AND ".join(clauses) if clauses else ""), tuple(args)
+
+
+def _project(row: dict[str, Any]) -> dict[str, Any]:
+    row["build_tags"] = bool(row.get("build_tags"))
+    return row
 
 
 def _decoded(row: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import sys
 import threading
@@ -18,11 +19,12 @@ from service.config import FEDBUILD_ROOT, LOGGER, ServiceConfig
 from service.db import CANCELLED, FAILED, INTERRUPTED, SUCCESS, Database, now, seconds_since
 from service.events import EventBus, translate
 from service.git import Git, GitError
-from tasks.runner import Command, Result, Status, kill_marked, run, tail_lines
+from service.tree import MARKER, build_cgroup, kill_build
+from tasks.runner import Command, Result, Status, run, tail_lines
 
-MARKER = "FEDBUILD_SERVICE_BUILD"
 OUTPUT_LINES = 200  # kept in the record as build_output
 POLL = 0.1  # how often the events file is read and a cancel looked for
+BACKSTOP = 60.0  # the runner's own timeout comes this much later than the build's
 
 log = logging.getLogger(LOGGER)
 
@@ -43,6 +45,7 @@ class BuildJob:
         self.git = Git(self.dir / "git.log", transcript=self.output)
         self.worktree: Path | None = None
         self.run_files: Path | None = None
+        self.timed_out = False
 
     def run(self) -> None:
         """Prepare, build, record; the record is written whatever happens."""
@@ -110,26 +113,24 @@ class BuildJob:
 
     def _execute(self, folder: Path) -> tuple[str, str | None]:
         """Run doit in folder, following its events until it ends; (status, error)."""
-        # -v 2: the reporter follows each task's log, so the build output holds what tasks print.
-        argv = (sys.executable, "-m", "doit", "run", "-f", str(FEDBUILD_ROOT / "dodo.py"),
-                "-d", str(folder), "-v", "2", *self.build["tasks"], f"mode={self.build['mode']}")
-        env = {"FEDBUILD_EVENTS": str(self.events), "NO_COLOR": "1", "PYTHONUNBUFFERED": "1",
-               MARKER: self.config.marker(self.id)}
+        command = self._command(folder)
         self.events.unlink(missing_ok=True)
-        command = Command(argv=argv, cwd=FEDBUILD_ROOT, log=self.output, env=env,
-                          timeout=self.config.timeout, append=True)
         outcome: list[Result | BaseException] = []
         thread = threading.Thread(target=_run_into, args=(command, outcome),
                                   name=f"build-{self.id}", daemon=True)
+        started = time.monotonic()
         thread.start()
         tail = _Tail(self.events)
         last_kill = 0.0
         while thread.is_alive():
             thread.join(POLL)
             self._follow(tail.lines(), folder)
-            if self._stopped() and time.monotonic() - last_kill > 1.0:
-                # Repeated: a cancel may come before the process has started.
-                kill_marked(MARKER, self.config.marker(self.id))
+            if not self.timed_out and time.monotonic() - started > self.config.timeout:
+                self.timed_out = True
+            if (self._stopped() or self.timed_out) and time.monotonic() - last_kill > 1.0:
+                # One way to kill for cancel, stop and timeout; repeated: a cancel may come
+                # before the process has started.
+                kill_build(self.config, self.id)
                 last_kill = time.monotonic()
         self._follow(tail.lines(), folder)
         result = outcome[0]
@@ -137,9 +138,23 @@ class BuildJob:
             raise result
         if self._stopped():
             raise _Stop
-        if result.ok:
+        if result.ok and not self.timed_out:
             return SUCCESS, None
         return FAILED, self._failure(result)
+
+    def _command(self, folder: Path) -> Command:
+        """doit under service.supervise: it dies with the service, keeps what the build
+        orphans in its tree (and cgroup) and gives the event channel to doit alone."""
+        # -v 2: the reporter follows each task's log, so the build output holds what tasks print.
+        doit = (sys.executable, "-m", "doit", "run", "-f", str(FEDBUILD_ROOT / "dodo.py"),
+                "-d", str(folder), "-v", "2", *self.build["tasks"], f"mode={self.build['mode']}")
+        group = build_cgroup(self.config, self.id)
+        argv = (sys.executable, "-m", "service.supervise", "--parent", str(os.getpid()),
+                "--events", str(self.events),
+                *(("--cgroup", str(group)) if group is not None else ()), "--", *doit)
+        env = {"NO_COLOR": "1", "PYTHONUNBUFFERED": "1", MARKER: self.config.marker(self.id)}
+        return Command(argv=argv, cwd=FEDBUILD_ROOT, log=self.output, env=env,
+                       timeout=self.config.timeout + BACKSTOP, append=True)
 
     def _follow(self, lines: list[dict[str, Any]], folder: Path) -> None:
         """Record and publish each reporter event."""
@@ -155,14 +170,28 @@ class BuildJob:
                                       raw.get("duration"), raw.get("message"),
                                       int(raw.get("done", 0)), int(raw.get("total", 0)))
             elif kind == "run.finished" and raw.get("run_files"):
-                self.run_files = folder / str(raw["run_files"])  # absolute stays absolute
+                self.run_files = self._inside(folder, str(raw["run_files"]))
             event = translate(raw, self.id, self.project["id"])
             if event is not None:
                 self.bus.publish(event)
 
+    def _inside(self, folder: Path, named: str) -> Path | None:
+        """The run-files folder an event names, if it is inside the build's folder (symlinks
+        followed); None, and a warning, for anything else: the file is only a report."""
+        try:
+            path = (folder / named).resolve()
+            inside = path.is_relative_to(folder.resolve())
+        except (OSError, ValueError):
+            inside = False
+        if not inside:
+            log.warning("build %s: run files %r are outside the build's folder; ignored",
+                        self.id, named[:200])
+            return None
+        return path
+
     def _failure(self, result: Result) -> str:
         """Why the build failed, in one line."""
-        if result.status is Status.TIMED_OUT:
+        if self.timed_out or result.status is Status.TIMED_OUT:
             return f"timed out after {self.config.timeout:g}s; the build was killed"
         failed = [t["task"] for t in self.db.tasks(self.id)
                   if t["status"] in ("failed", "timed out")]

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import fnmatch
+import hashlib
+import json
 import shutil
 import sys
+import threading
+import time
 import uuid
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+from service.check import TASKS
 from service.config import FEDBUILD_ROOT, ServiceConfig
 from service.db import Database
 from service.git import Git, GitError
@@ -19,6 +26,12 @@ CHECK_TIMEOUT = 120.0
 _CHECK = (f"import sys; sys.path[0] = {str(FEDBUILD_ROOT)!r}; "
           "from service.check import main; sys.exit(main())")
 ACTIVE, INACTIVE = "active", "inactive"
+# A manifest checked once is not checked again while its digest stays the same (for up to
+# CHECK_TTL seconds, a bound on what a change outside modules.json may go unnoticed); at most
+# CHECKERS check processes run at once, whatever the number of requests.
+CHECK_TTL = 600.0
+CHECKED = 256
+CHECKERS = 2
 
 
 class ProjectError(Exception):
@@ -36,10 +49,15 @@ class Projects:
     def __init__(self, config: ServiceConfig, db: Database) -> None:
         self.config = config
         self.db = db
+        self._checked: OrderedDict[tuple[str, str], tuple[float, list[str]]] = OrderedDict()
+        self._keys: dict[tuple[str, str], threading.Lock] = {}
+        self._guard = threading.Lock()
+        self._checkers = threading.BoundedSemaphore(CHECKERS)
 
     def register(self, *, name: str | None = None, path: str | None = None,
                  git_url: str | None = None, branch: str | None = None,
-                 status: str = ACTIVE, github: str | None = None) -> dict[str, Any]:
+                 status: str = ACTIVE, github: str | None = None,
+                 build_tags: bool = False) -> dict[str, Any]:
         """Check and record a project; a git URL without a path is cloned first."""
         project_id = str(uuid.uuid4())
         if path is not None:
@@ -53,19 +71,75 @@ class Projects:
             raise ProjectError(422, "give the project's path, or its git_url (and branch)")
         return self.db.add_project(id=project_id, name=name or _default_name(folder, git_url),
                                    path=str(folder), git_url=git_url, branch=branch,
-                                   status=status, github=github)
+                                   status=status, github=github, build_tags=int(build_tags))
 
-    def validate_for_build(self, project: dict[str, Any]) -> None:
-        """Refuse (ProjectError) a build of an inactive, missing or broken project."""
+    def validate_for_build(self, project: dict[str, Any],
+                           tasks: list[str] | None = None) -> None:
+        """Refuse (ProjectError) a build of an inactive, missing or broken project, or of
+        tasks the repository does not have (422)."""
         if project["status"] != ACTIVE:
             raise ProjectError(409, f"project {project['name']!r} is {project['status']}; "
                                "set its status to active to build it")
         folder = Path(project["path"])
         self._require_folder(folder)
-        self._require_buildable(folder)
+        known = self._require_buildable(folder)
+        unknown = [t for t in tasks or () if not _known_task(t, known)]
+        if unknown:
+            raise ProjectError(422, f"tasks: {', '.join(repr(t[:80]) for t in unknown[:5])} "
+                               f"{'is' if len(unknown) == 1 else 'are'} not a task of "
+                               f"{project['name']!r}; `doit list` there shows its tasks")
+
+    def checked_out_branch(self, project: dict[str, Any]) -> str | None:
+        """The branch the project's checkout is on (None: detached, or not git)."""
+        git = Git(self.config.data / "checks" / f"branch-{uuid.uuid4().hex}.log")
+        try:
+            name = git.output(Path(project["path"]), "rev-parse", "--abbrev-ref", "HEAD",
+                              quiet=True).strip()
+        except GitError:
+            return None
+        finally:
+            git.scratch.unlink(missing_ok=True)
+        return None if name in ("", "HEAD") else name
 
     def problem(self, folder: Path) -> str | None:
         """The one line `doit` would print for the repository at folder, or None if it loads."""
+        problem, _ = self._check(folder)
+        return problem
+
+    def tasks(self, folder: Path) -> list[str]:
+        """The repository's task names (ProjectError 422 if it cannot be built)."""
+        return self._require_buildable(folder)
+
+    def _check(self, folder: Path) -> tuple[str | None, list[str]]:
+        """(the problem, None if it loads; its task names), from the cache when the
+        manifest's digest was checked before; one check at a time per manifest."""
+        key = (str(folder), _digest(folder))
+        with self._guard:
+            lock = self._keys.setdefault(key, threading.Lock())
+        with lock:
+            cached = self._cached(key)
+            if cached is not None:
+                return None, cached
+            with self._checkers:
+                problem, names = self._run_check(folder)
+            if problem is None and key[1]:
+                with self._guard:
+                    self._checked[key] = (time.monotonic(), names)
+                    while len(self._checked) > CHECKED:
+                        self._checked.popitem(last=False)
+        with self._guard:
+            self._keys.pop(key, None)
+        return problem, names
+
+    def _cached(self, key: tuple[str, str]) -> list[str] | None:
+        with self._guard:
+            found = self._checked.get(key)
+            if found is None or time.monotonic() - found[0] > CHECK_TTL:
+                return None
+            self._checked.move_to_end(key)
+            return found[1]
+
+    def _run_check(self, folder: Path) -> tuple[str | None, list[str]]:
         scratch = self.config.data / "checks" / f"{uuid.uuid4().hex}.log"
         try:
             result = run(Command(argv=(sys.executable, "-c", _CHECK), cwd=folder, log=scratch,
@@ -73,10 +147,11 @@ class Projects:
             text = scratch.read_text(encoding="utf-8", errors="replace")
         finally:
             scratch.unlink(missing_ok=True)
-        if result.ok:
-            return None
         lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("$ ")]
-        return lines[-1] if lines else result.describe().splitlines()[0]
+        if result.ok:
+            listed = [ln for ln in lines if ln.startswith(TASKS)]
+            return None, json.loads(listed[-1][len(TASKS):]) if listed else []
+        return (lines[-1] if lines else result.describe().splitlines()[0]), []
 
     def _require_folder(self, folder: Path) -> None:
         if not folder.exists():
@@ -84,10 +159,11 @@ class Projects:
         if not folder.is_dir():
             raise ProjectError(422, f"{folder} is not a folder")
 
-    def _require_buildable(self, folder: Path) -> None:
-        line = self.problem(folder)
+    def _require_buildable(self, folder: Path) -> list[str]:
+        line, names = self._check(folder)
         if line is not None:
             raise ProjectError(422, line)
+        return names
 
     def _refuse_duplicate(self, folder: Path) -> None:
         for known in self.db.projects():
@@ -111,6 +187,21 @@ class Projects:
         finally:
             git.scratch.unlink(missing_ok=True)
         return dest
+
+
+def _digest(folder: Path) -> str:
+    """The manifest's sha256 ("" when it cannot be read: such a check is never cached)."""
+    try:
+        return hashlib.sha256((folder / "modules.json").read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+def _known_task(name: str, known: list[str]) -> bool:
+    """Whether doit would find the task: a name it lists, or a pattern matching one."""
+    if name in known:
+        return True
+    return any(ch in name for ch in "*?[") and bool(fnmatch.filter(known, name))
 
 
 def _default_name(folder: Path, git_url: str | None) -> str:

@@ -1,8 +1,10 @@
 """The run as a stream of events, for a program watching it (the build service).
 
-When FEDBUILD_EVENTS names a file, the reporter appends one JSON object per line
+When FEDBUILD_EVENTS names a file (or `fd:N`, a descriptor open for appending: the
+build service hands one to doit alone), the reporter appends one JSON object per line
 as things happen, flushed at once so a reader tailing the file sees each event
-when it happens:
+when it happens. The variable is taken out of the environment as it is read, so the
+steps a run starts never see it (and cannot forge events):
 
     {"event": "run.started", "time": ..., "run_id": 7, "total": 12, "tasks": [...]}
     {"event": "task.started", "time": ..., "task": "build:web", "done": 3, "total": 12}
@@ -29,7 +31,12 @@ class EventStream:
     A file that cannot be written is reported once through `warn` and then left alone."""
 
     def __init__(self, warn: Any, path: str | None = None) -> None:
-        target = path if path is not None else os.environ.get(ENV)
+        target = path if path is not None else os.environ.pop(ENV, None)
+        self.fd: int | None = None
+        if target and target.startswith("fd:") and target[3:].isdigit():
+            self.fd = int(target[3:])
+            os.set_inheritable(self.fd, False)  # a step started otherwise gets no copy
+            target = f"/dev/fd/{self.fd}"  # how a warning names it
         self.path = Path(target) if target else None
         self._warn = warn
         self._lock = threading.Lock()
@@ -50,8 +57,11 @@ class EventStream:
             line = json.dumps({"event": event, "time": time.time(), **fields},
                               default=str) + "\n"
             try:
-                with self.path.open("a", encoding="utf-8") as f:
-                    f.write(line)
+                if self.fd is not None:
+                    os.write(self.fd, line.encode())  # one write: O_APPEND keeps lines whole
+                else:
+                    with self.path.open("a", encoding="utf-8") as f:
+                        f.write(line)
             except OSError as err:
                 self._warn(f"fedbuild: events not written to {self.path} ({err})")
                 self.path = None

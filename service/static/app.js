@@ -524,11 +524,14 @@
     scheduleRefresh({ projects: changesProject, builds: listed, build: ours });
   }
 
-  function eventsUrl() {
+  // A browser cannot send the token with a WebSocket: it asks for a single-use ticket
+  // (valid for a minute) with the token, and only the ticket goes into the URL.
+  async function eventsUrl() {
+    const answer = await api("events/ticket", { method: "POST" });
     const url = new URL("api/events", location.href);
     url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
     url.hash = "";
-    url.search = `?token=${encodeURIComponent(state.token)}`;
+    url.search = `?ticket=${encodeURIComponent(answer.ticket)}`;
     return url.toString();
   }
 
@@ -538,15 +541,20 @@
     node.textContent = { live: "live", polling: "polling every 2 s", offline: "offline" }[mode];
   }
 
-  function connect() {
+  async function connect() {
     if (state.stopped) return;
     let socket;
     try {
-      socket = new WebSocket(eventsUrl());
-    } catch (_) {
+      socket = new WebSocket(await eventsUrl());
+    } catch (error) {
+      if (error instanceof AuthError) { stop(); failed(error); return; }
+      if (state.stopped) return;
       startPolling();
+      state.reconnectTimer = setTimeout(connect, state.reconnectDelay);
+      state.reconnectDelay = Math.min(RECONNECT_MAX_MS, state.reconnectDelay * 2);
       return;
     }
+    if (state.stopped) return;
     state.socket = socket;
     socket.addEventListener("open", () => {
       state.socketOpen = true;

@@ -72,6 +72,12 @@ class Service:
         """POST with the token."""
         return self.request("POST", path, **kwargs)
 
+    def ticket(self) -> str:
+        """A single-use ticket for one event stream (`?ticket=`)."""
+        answer = self.post("/api/events/ticket")
+        assert answer.status_code == 200, answer.text
+        return str(answer.json()["ticket"])
+
     def register(self, path: Path, **fields: Any) -> dict[str, Any]:
         """Register a repository (which must succeed) and return the project."""
         answer = self.post("/api/projects", json={"path": str(path), **fields})

@@ -11,7 +11,8 @@ from tests.service.service_server import Service, running_service, service_repo
 
 def test_health_needs_no_token_and_the_openapi_document_is_served(service: Service) -> None:
     assert service.request("GET", "/api/health", token=None).json()["status"] == "ok"
-    document = service.request("GET", "/openapi.json", token=None).json()
+    assert service.request("GET", "/openapi.json", token=None).status_code == 401
+    document = service.get("/openapi.json").json()
     for path in ("/api/projects", "/api/projects/{project_id}/build", "/api/builds/{build_id}",
                  "/api/builds/{build_id}/retry", "/api/builds/{build_id}/cancel",
                  "/api/projects/{project_id}/stats", "/api/webhooks/github"):
@@ -120,12 +121,15 @@ def test_a_failing_build_says_which_task_failed(service: Service, tmp_path: Path
 
 
 def test_paging_and_statistics(service: Service, tmp_path: Path) -> None:
-    project = service.register(service_repo("quick", tmp_path / "quick"))
+    repo = service_repo("quick", tmp_path / "quick")
+    project = service.register(repo)
     ids = []
-    for tasks in ([], ["build:hello"], ["build:nonesuch"]):
+    for tasks in ([], ["build:hello"], ["test:hello"]):
+        if tasks == ["test:hello"]:  # the test step fails on an empty hello.txt
+            (repo / "modules" / "hello" / "msg.txt").write_text("")
         ids.append(service.wait_build(service.trigger(project["id"], tasks=tasks)["id"])["id"])
     failed = service.build(ids[2])
-    assert failed["status"] == "failed" and "build:nonesuch" in failed["error"]
+    assert failed["status"] == "failed" and "test:hello" in failed["error"]
 
     builds = f"/api/projects/{project['id']}/builds"
     first = service.get(builds, params={"page": 1, "per_page": 2}).json()

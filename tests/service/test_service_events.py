@@ -39,7 +39,7 @@ def until_completed(receive: Any, build_id: int | None = None) -> list[dict[str,
 
 def test_a_websocket_client_follows_a_build(service: Service, tmp_path: Path) -> None:
     project = service.register(service_repo("quick", tmp_path / "quick"))
-    with connect(ws_url(service, f"token={service.token}&project_id={project['id']}"),
+    with connect(ws_url(service, f"ticket={service.ticket()}&project_id={project['id']}"),
                  open_timeout=10) as socket:
         build = service.trigger(project["id"])
         events = until_completed(lambda: json.loads(socket.recv(timeout=WAIT)), build["id"])
@@ -65,8 +65,8 @@ def test_a_websocket_client_follows_a_build(service: Service, tmp_path: Path) ->
         e["type"] for e in events if e["type"].startswith("workflow.")]
 
 
-def test_a_websocket_needs_the_token_unless_reads_are_public(service: Service) -> None:
-    for query in ("", "token=wrong"):
+def test_a_websocket_needs_the_token_or_a_ticket_unless_reads_are_public(service: Service) -> None:
+    for query in ("", "ticket=wrong", f"token={service.token}"):
         with pytest.raises(InvalidStatus) as refused:
             connect(ws_url(service, query), open_timeout=10)
         assert refused.value.response.status_code == 401
@@ -78,8 +78,11 @@ def test_a_websocket_needs_the_token_unless_reads_are_public(service: Service) -
 
 def test_server_sent_events_carry_the_same_payloads(service: Service, tmp_path: Path) -> None:
     project = service.register(service_repo("failing", tmp_path / "failing"))
-    url = f"/api/events/stream?token={service.token}&project_id={project['id']}"
+    url = f"/api/events/stream?ticket={service.ticket()}&project_id={project['id']}"
     assert service.request("GET", "/api/events/stream", token=None).status_code == 401
+    # The token itself is never taken from a URL (it would end up in logs and history).
+    assert service.request("GET", f"/api/events/stream?token={service.token}",
+                           token=None).status_code == 401
     with service.client.stream("GET", url, timeout=httpx.Timeout(WAIT)) as stream:
         assert stream.headers["content-type"].startswith("text/event-stream")
         lines = stream.iter_lines()

@@ -1,0 +1,124 @@
+"""The parent of one build's doit process, so that nothing the build starts outlives it.
+
+    python -m service.supervise --parent PID [--cgroup DIR] [--events FILE] -- ARGV...
+
+- It dies with the service: PR_SET_PDEATHSIG delivers SIGTERM when the service goes (even
+  by SIGKILL), and SIGTERM kills the whole build.
+- It is a child subreaper (PR_SET_CHILD_SUBREAPER): whatever the build orphans is
+  re-parented here, not to PID 1, so it stays in this process's tree.
+- The build runs in its own cgroup when one is given (service.tree makes it).
+- The event channel is a file descriptor handed to doit only (FEDBUILD_EVENTS=fd:N): steps
+  get no copy of it (the runner closes every descriptor) and no path in their environment.
+When doit ends, whatever it left behind is killed; the exit code is doit's (143 when the
+build was killed by a signal to this process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from types import FrameType
+
+from service.tree import kill_cgroup, kill_tree, remove_cgroup
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+EVENTS_ENV = "FEDBUILD_EVENTS"
+KILLED = 143  # 128 + SIGTERM, as a shell reports it
+
+
+def prctl(option: int, value: int) -> bool:
+    """Call prctl(2); False where it is missing or refused (not Linux)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(option, value, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+class Supervisor:
+    """Runs argv as its child and kills everything under it at the end."""
+
+    def __init__(self, argv: list[str], cgroup: Path | None, events: Path | None) -> None:
+        self.argv, self.cgroup, self.events = argv, cgroup, events
+        self.stopping = False
+
+    def run(self) -> int:
+        """Start the child, reap every process re-parented here, return the child's code."""
+        env = dict(os.environ)
+        fds: tuple[int, ...] = ()
+        if self.events is not None:
+            fd = os.open(self.events, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            env[EVENTS_ENV] = f"fd:{fd}"
+            fds = (fd,)
+        if self.cgroup is not None:
+            self.cgroup.mkdir(exist_ok=True)
+        child = subprocess.Popen(self.argv, env=env, pass_fds=fds,
+                                 preexec_fn=self._join_cgroup if self.cgroup else None)
+        for fd in fds:
+            os.close(fd)
+        code = self._reap(child.pid)
+        child.returncode = code  # reaped here: Popen must not wait for it again
+        self.kill_all()
+        if self.cgroup is not None:
+            remove_cgroup(self.cgroup)
+        return KILLED if self.stopping else code
+
+    def kill_all(self) -> None:
+        """Kill the cgroup and every process under this one."""
+        if self.cgroup is not None:
+            kill_cgroup(self.cgroup)
+        import psutil
+
+        try:
+            children = [p.pid for p in psutil.Process().children()]
+        except psutil.Error:
+            children = []
+        kill_tree(children)
+
+    def stop(self, _signum: int, _frame: FrameType | None) -> None:
+        """A signal (or the service's death): kill the build; run() then returns."""
+        self.stopping = True
+        self.kill_all()
+
+    def _reap(self, pid: int) -> int:
+        """Wait for any child (orphans come here) until `pid` has exited; its exit code."""
+        while True:
+            try:
+                done, status = os.waitpid(-1, 0)
+            except ChildProcessError:
+                return KILLED
+            if done == pid:
+                return os.waitstatus_to_exitcode(status)
+
+    def _join_cgroup(self) -> None:
+        # In the child between fork and exec: everything it starts is in the cgroup too.
+        assert self.cgroup is not None
+        (self.cgroup / "cgroup.procs").write_text(str(os.getpid()))
+
+
+def main(args: list[str] | None = None) -> int:
+    """Parse the arguments, arm the death signal, supervise the command."""
+    parser = argparse.ArgumentParser(prog="python -m service.supervise")
+    parser.add_argument("--parent", type=int, required=True)
+    parser.add_argument("--cgroup", type=Path)
+    parser.add_argument("--events", type=Path)
+    parser.add_argument("argv", nargs="+")
+    options = parser.parse_args(args)
+    prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != options.parent:  # the service died before the signal was armed
+        return KILLED
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
+    supervisor = Supervisor(options.argv, options.cgroup, options.events)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, supervisor.stop)
+    return supervisor.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
