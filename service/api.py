@@ -24,10 +24,10 @@ from fastapi.security import HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from service.builds import BuildQueue, QueueFull
-from service.config import LOGGER, ServiceConfig, ensure_token
+from service.builds import BuildQueue
+from service.config import LOGGER, ServiceConfig, ensure_token, make_private, private_file
 from service.context import Services
-from service.db import FINISHED, PENDING, RUNNING, Database, seconds_since
+from service.db import FINISHED, PENDING, RUNNING, Database, QueueFull, seconds_since
 from service.events import EventBus, percent
 from service.gate import Gate
 from service.git import Git, GitError
@@ -60,7 +60,9 @@ def create_app(config: ServiceConfig, token: str | None = None) -> FastAPI:
     interrupted builds are recovered) while the app's lifespan lasts."""
     if token is None:
         token, _ = ensure_token(config)
+    private_file(config.db)  # SQLite gives its -wal and -shm files the same mode
     db = Database(config.db)
+    make_private(config)
     bus = EventBus()
     services = Services(config, token, db, bus, BuildQueue(config, db, bus), Projects(config, db))
 

@@ -23,10 +23,6 @@ STOP_WAIT = 15.0
 log = logging.getLogger(LOGGER)
 
 
-class QueueFull(Exception):
-    """max_pending builds already wait; str() is the one-line reason."""
-
-
 class BuildQueue:
     """Pending builds in the database, run by a fixed number of worker threads."""
 
@@ -73,7 +69,7 @@ class BuildQueue:
         """Record a pending build and wake a worker. A build with a commit, or of a cloned
         project, runs in a worktree of its own. Every way into the queue comes here: a
         commit must be a full id and a branch a sane git branch name (RefError), and the
-        queue must have room (QueueFull)."""
+        queue must have room (service.db.QueueFull)."""
         commit = full_commit(commit) if commit is not None else None
         branch = branch_name(branch) if branch is not None else None
         build = self.db.add_build(
@@ -81,9 +77,6 @@ class BuildQueue:
             commit_sha=commit, branch=branch, commit_message=message, commit_author=author,
             retry_of=retry_of,
             worktree=int(commit is not None or self.config.is_clone(project["path"])))
-        if build is None:
-            raise QueueFull(f"{self.config.max_pending} builds are waiting already; try again "
-                            "later")
         self._publish(build, PENDING)
         log.info("build %s of %s queued (%s%s)", build["id"], project["name"], trigger,
                  f", commit {commit}" if commit else "")

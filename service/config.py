@@ -105,6 +105,7 @@ def make_private(config: ServiceConfig) -> None:
 
 def private_file(path: Path) -> None:
     """Create path (if missing) readable and writable by its owner only."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
     os.chmod(path, 0o600)
 

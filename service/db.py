@@ -100,6 +100,10 @@ _BUILD_FIELDS = {
 }
 
 
+class QueueFull(Exception):
+    """The queue holds as many pending builds as it may; str() is the one-line reason."""
+
+
 def now() -> str:
     """The current time as ISO 8601 UTC (`2024-01-15T10:30:00.123Z`)."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -184,8 +188,8 @@ class Database:
     # builds ---------------------------------------------------------------------
 
     def add_build(self, project_id: str, triggered_by: str, mode: str, tasks: list[str],
-                  most_pending: int | None = None, **fields: Any) -> dict[str, Any] | None:
-        """Insert a pending build and return it; None (nothing inserted) when
+                  most_pending: int | None = None, **fields: Any) -> dict[str, Any]:
+        """Insert a pending build and return it; QueueFull (nothing inserted) when
         `most_pending` builds are pending already."""
         row = {"project_id": project_id, "triggered_by": triggered_by, "mode": mode,
                "tasks": json.dumps(tasks), "status": PENDING, "created_at": now(),
@@ -194,7 +198,7 @@ class Database:
             if most_pending is not None and conn.execute(
                     "SELECT COUNT(*) FROM builds WHERE status = ?",
                     (PENDING,)).fetchone()[0] >= most_pending:
-                return None
+                raise QueueFull(f"{most_pending} builds are waiting already; try again later")
             cursor = conn.execute(
                 f"INSERT INTO builds ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                 tuple(row.values()))

@@ -80,6 +80,11 @@ class Gate:
                     headers: Headers) -> None:
         path, method = scope["path"], scope["method"]
         limit = WEBHOOK_BODY if path == WEBHOOK else API_BODY
+        if path.startswith("/api/") and path != WEBHOOK and method in _WRITES:
+            why = self.services.refusal(headers.get("authorization"), write=True)
+            if why is not None:  # refused before a byte of the body is read
+                await _answer(send, 401, why, {"www-authenticate": "Bearer"})
+                return
         length = headers.get("content-length")
         if length is not None and (not length.isdigit() or len(length) > 12):
             await _answer(send, 400, "Content-Length must be a number of bytes")
@@ -88,11 +93,6 @@ class Gate:
             await _answer(send, 413, f"the request body is {length} bytes; at most {limit} "
                           "are accepted here")
             return
-        if path.startswith("/api/") and path != WEBHOOK and method in _WRITES:
-            why = self.services.refusal(headers.get("authorization"), write=True)
-            if why is not None:  # refused before a byte of the body is read
-                await _answer(send, 401, why, {"www-authenticate": "Bearer"})
-                return
         if path == WEBHOOK and not (self.services.config.webhook_secret
                                     and headers.get("x-hub-signature-256")):
             await self.app(scope, receive, send)  # refused by the handler, body unread

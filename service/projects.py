@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import logging
 import shutil
 import sys
 import threading
@@ -15,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from service.check import TASKS
-from service.config import FEDBUILD_ROOT, ServiceConfig
+from service.config import FEDBUILD_ROOT, LOGGER, ServiceConfig
 from service.db import Database
 from service.git import Git, GitError
 from tasks.runner import Command, run
 
 CHECK_TIMEOUT = 120.0
+log = logging.getLogger(LOGGER)
 # service.check, run in the repository but imported from this checkout, never from a
 # same-named folder of the repository (as doit does: dodo.py's folder comes first).
 _CHECK = (f"import sys; sys.path[0] = {str(FEDBUILD_ROOT)!r}; "
@@ -122,6 +124,8 @@ class Projects:
                 return None, cached
             with self._checkers:
                 problem, names = self._run_check(folder)
+            log.info("checked %s (manifest %s): %s", folder, key[1][:12] or "unreadable",
+                     problem or "buildable")
             if problem is None and key[1]:
                 with self._guard:
                     self._checked[key] = (time.monotonic(), names)

@@ -1,10 +1,12 @@
-"""A service killed mid-build: on its next start the build it ran is failed (interrupted)
-and its processes are gone, and the builds still pending run."""
+"""A service killed mid-build: its build's processes die with it (PR_SET_PDEATHSIG on the
+build's supervisor); on its next start the build it ran is failed (interrupted), and the
+builds still pending run."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from tests.conftest import eventually
 from tests.service.service_server import marked, running_service, service_repo
 
 
@@ -18,7 +20,8 @@ def test_a_restart_fails_the_interrupted_build_and_runs_the_pending_one(tmp_path
         first.kill()
         printed = len(first.log_text())
         assert first.token in first.log_text()
-        assert marked(first.data, slow["id"])  # its build lives on, orphaned
+        # Its build does not live on, unsupervised, until the next start.
+        assert eventually(lambda: not marked(first.data, slow["id"]), timeout=10)
 
     with running_service(data, "--workers", "1") as second:
         interrupted = second.build(slow["id"])
