@@ -14,7 +14,7 @@ from federation.loader import Project
 from federation.manifest import MODES
 from federation.state import State
 from federation.steps import StepsPlan
-from tasks import after_failures, command_line, locked_clean, planned, schedule, shard
+from tasks import after_failures, command_line, exit_codes, locked_clean, planned, schedule, shard
 from tasks.cache import runtime
 from tasks.cache.cache import cache_config
 from tasks.command_line import check_variables
@@ -62,6 +62,7 @@ def doit_config(project: Project, state: State, defaults: list[str] | None = Non
     locked_clean.install()  # `doit clean` never runs beside a build
     schedule.install()  # longest remaining path first, unless `doit order=doit`
     command_line.install()  # an unknown task name gets the closest one as a suggestion
+    exit_codes.install()  # a run stopped by SIGINT exits 130, by SIGTERM 143
     schedule.order()  # a bad `order=` is a one-line error now, not in the middle of the run
     _settle_memory()
     fed = project.manifest.federation

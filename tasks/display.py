@@ -21,7 +21,8 @@ from tasks.outcome import Status
 
 _ANSI = {Status.BUILT: "32", Status.CACHED: "36", Status.FLAKY: "33", Status.UP_TO_DATE: "2",
          Status.FAILED: "31", Status.TIMED_OUT: "31", Status.SKIPPED: "33",
-         Status.NOT_NEEDED: "2"}
+         Status.NOT_NEEDED: "2", Status.NO_TESTS: "31", Status.INTERRUPTED: "31",
+         Status.NO_BOARD: "33"}
 
 
 class Display(Protocol):

@@ -74,24 +74,43 @@ def federate(plan: FederationPlan) -> dict[str, Any] | TaskFailed:
     state = "published"
     # Ctrl-C is taken between files and before the swap (publish polls for it), and
     # raised again once the records below are written.
+    status = Status.FAILED
     with interrupts_deferred():
         try:
-            report = publish(plan, runs, cancelled=interrupted)
-            if not report.published:
-                state = "kept old tree"
+            if not any(run.built for run in runs):
+                report, state, status = _nothing_built(plan)
+            else:
+                report = publish(plan, runs, cancelled=interrupted)
+                if not report.published:
+                    state = "kept old tree"
         except Cancelled:
             report, state = Report(published=False, reason="interrupted"), "kept old tree"
+            status = Status.INTERRUPTED
         except OSError as err:
             report, state = Report(published=False, reason=f"{err}"), "failed"
         duration = time.monotonic() - started
         _write_log(plan, report, state)
         _write_result(plan, report, state)
         message = "" if report.published else _failure_message(plan, report, state)
-        Outcome(task=plan.task, status=Status.BUILT if report.published else Status.FAILED,
-                duration=duration, log=str(plan.log), message=message).write(plan.outcome)
+        status = Status.BUILT if report.published else status
+        Outcome(task=plan.task, status=status, duration=duration, log=str(plan.log),
+                message=message).write(plan.outcome)
+    if status is Status.SKIPPED:  # not up to date next time: the next build may succeed
+        return {"skipped": message}
     if not report.published:
         return TaskFailed(message)
     return {"key": published_key(plan)}
+
+
+def _nothing_built(plan: FederationPlan) -> tuple[Report, str, Status]:
+    """No site module built: publishing would only replace the tree by the same old files
+    (or, with none, by an empty one). Nothing is published, and the task says so."""
+    output = _shown(plan.output)
+    if plan.output.is_dir():
+        reason = "no site module built, nothing new to publish"
+        return Report(published=False, reason=reason), "kept old tree", Status.SKIPPED
+    reason = f"no site module built, so there is nothing to publish ({output}/ not created)"
+    return Report(published=False, reason=reason), "not published", Status.SKIPPED
 
 
 def module_run(mount: Mount) -> ModuleRun:
@@ -159,8 +178,8 @@ def _write_log(plan: FederationPlan, report: Report, state: str) -> None:
 def _failure_message(plan: FederationPlan, report: Report, state: str) -> str:
     output = _shown(plan.output)
     head = (f"federate failed, the published tree {output}/ was left as it was: {report.reason}"
-            if state == "failed" else
-            f"federate kept the published tree {output}/ as it was: {report.reason}")
+            if state == "failed" else f"federate: {report.reason}" if state == "not published"
+            else f"federate kept the published tree {output}/ as it was: {report.reason}")
     shown = [f"  {p.describe()}" for p in report.problems[:_SHOWN_PROBLEMS]]
     more = len(report.problems) - len(shown)
     if more > 0:

@@ -18,7 +18,8 @@ from tasks.outcome import Status
 
 _STYLES = {Status.BUILT: "green", Status.CACHED: "cyan", Status.FLAKY: "yellow",
            Status.UP_TO_DATE: "dim", Status.FAILED: "red", Status.TIMED_OUT: "red",
-           Status.SKIPPED: "yellow", Status.NOT_NEEDED: "dim"}
+           Status.SKIPPED: "yellow", Status.NOT_NEEDED: "dim", Status.NO_TESTS: "red",
+           Status.INTERRUPTED: "red", Status.NO_BOARD: "yellow"}
 _MAX_RUNNING_SHOWN = 8
 
 

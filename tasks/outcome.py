@@ -20,11 +20,14 @@ class Status(str, enum.Enum):
     TIMED_OUT = "timed out"
     SKIPPED = "skipped"
     NOT_NEEDED = "not needed"  # a lazy step whose every dependent was in the cache
+    NO_TESTS = "no tests"  # a test step whose runner found no test to run: a failure
+    INTERRUPTED = "interrupted"  # stopped, or never started, by SIGINT or SIGTERM
+    NO_BOARD = "no board"  # an on-device step left out: no board's port was given
 
     @property
     def failed(self) -> bool:
         """True for the statuses that mean the task did not produce its output."""
-        return self in (Status.FAILED, Status.TIMED_OUT)
+        return self in (Status.FAILED, Status.TIMED_OUT, Status.NO_TESTS, Status.INTERRUPTED)
 
     @property
     def succeeded(self) -> bool:

@@ -61,6 +61,9 @@ class Row:
     note: str = ""
 
 
+FEDERATE_STOP_TIMEOUT = 10.0  # seconds an interrupted federate has to say what it did
+
+
 class FedbuildReporter:
     """Live progress (or plain lines) while the run goes; a table, build-time statistics, the
     critical path and the run's files at the end; every task's end in the run history."""
@@ -210,6 +213,8 @@ class FedbuildReporter:
         try:
             if self.follower is not None:
                 self.follower.stop()
+            if interrupted() and not self._locked_out:
+                self._stopped()
             self.display.stop()
             failed = any(r.status.failed for r in self._rows.values()) or self._errors
             # doit calls complete_run even when the run was interrupted.
@@ -228,6 +233,30 @@ class FedbuildReporter:
             self.session.end()
 
     # helpers --------------------------------------------------------------------
+
+    def _stopped(self) -> None:
+        """The run was interrupted: each planned task doit did not report on was stopped
+        while it ran, or never started; it says `interrupted` everywhere (a task that ended
+        just before, its own status)."""
+        self._await_federate()
+        for name in self._planned:
+            if name in self._rows:
+                continue
+            outcome = self._outcome(name)
+            if outcome is not None and not outcome.status.failed:
+                self._finish(name, outcome.status, outcome, outcome.message)
+                continue
+            note = "stopped while running" if name in self._started else "not started"
+            self._finish(name, Status.INTERRUPTED, outcome, note)
+
+    def _await_federate(self, timeout: float = FEDERATE_STOP_TIMEOUT) -> None:
+        """Under workers (`-n`) a federate still running polls for the interruption and
+        stops between two files: wait for its record, so the summary says what it did."""
+        if "federate" not in self._started or "federate" in self._rows:
+            return
+        deadline = time.monotonic() + timeout
+        while self._outcome("federate") is None and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def _outcome(self, name: str) -> Outcome | None:
         started = self._started.get(name)
@@ -300,7 +329,7 @@ class FedbuildReporter:
 
     def _summary(self, run: RunInfo, files: RunFiles | None) -> None:
         rows = [self._rows.get(name) or Row(name, Status.SKIPPED, note="not started")
-                for name in self._planned]
+                for name in self._planned]  # (an interrupted run has a row for each)
         planned = set(self._planned)
         rows += [row for name, row in self._rows.items() if name not in planned]
         if not rows:
@@ -315,13 +344,21 @@ class FedbuildReporter:
         if files is not None:
             lines.append(f"run files: {display_path(files.folder)}/ ({files.summary.name}, "
                          f"{files.trace.name}, {files.junit.name})")
-        federate = self._rows.get("federate")
-        if federate is None and "federate" in self._planned:
-            lines.append("\nfederation: not run; the published tree was left as it was")
-        elif federate is not None and federate.status is not Status.SKIPPED:
-            lines += summary_lines(self.session.state.dir, federate.status is Status.BUILT)
+        lines += self._federation_lines()
         self.out.write("\n".join(lines) + "\n")
         self.out.flush()
+
+
+    def _federation_lines(self) -> list[str]:
+        """What federate did to the published tree in this run (nothing if not planned)."""
+        if "federate" not in self._planned and "federate" not in self._rows:
+            return []
+        federate = self._rows.get("federate")
+        if federate is None or (federate.status in (Status.SKIPPED, Status.INTERRUPTED)
+                                and "federate" not in self._started):
+            why = " (the run was interrupted)" if interrupted() else ""
+            return ["", f"federation: not run{why}; the published tree was left as it was"]
+        return summary_lines(self.session.state.dir, federate.status is Status.BUILT)
 
 
 def run_lines(run: RunInfo) -> list[str]:

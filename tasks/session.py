@@ -120,12 +120,20 @@ def sweep(state: State) -> None:
 
 
 _interrupted = threading.Event()
+_signal: int | None = None  # the signal that stopped the run
 _deferred = 0  # > 0 while the main thread runs code that polls interrupted() instead
+INTERRUPTED = ("fedbuild: interrupted; running builds were stopped and their temporary "
+               "folders removed, last good outputs kept\n")
 
 
 def interrupted() -> bool:
     """Whether SIGINT or SIGTERM has asked this run to stop (long actions poll it)."""
     return _interrupted.is_set()
+
+
+def stopping_signal() -> int | None:
+    """The signal (SIGINT, SIGTERM) that stopped this run, if one did."""
+    return _signal
 
 
 @contextlib.contextmanager
@@ -151,8 +159,10 @@ def interrupts_deferred() -> Iterator[None]:
 
 def _interrupt(signum: int, _frame: FrameType | None) -> None:
     # The first signal stops the run; later ones must not abort its cleanup halfway.
+    global _signal
     if _interrupted.is_set():
         return
+    _signal = signum
     _interrupted.set()
     if _deferred:
         return
@@ -162,8 +172,7 @@ def _interrupt(signum: int, _frame: FrameType | None) -> None:
 def _quiet_interrupt(kind: type[BaseException], value: BaseException,
                      tb: TracebackType | None) -> None:
     if issubclass(kind, KeyboardInterrupt):
-        sys.stderr.write("fedbuild: interrupted; running builds were stopped and their "
-                         "temporary folders removed, last good outputs kept\n")
+        sys.stderr.write(INTERRUPTED)
         return
     sys.__excepthook__(kind, value, tb)
 

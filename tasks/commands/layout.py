@@ -12,7 +12,7 @@ from tasks.history import FILE, History
 
 # The order statuses are counted in (tasks/outcome.py Status, and the cache's "cached").
 STATUS_ORDER = ("built", "flaky", "cached", "up to date", "failed", "timed out", "skipped",
-                "not needed")
+                "not needed", "no tests", "interrupted", "no board")
 
 
 def repository_history(root: Path) -> History:

@@ -25,8 +25,8 @@ from tasks.commands.layout import (
 )
 from tasks.history import History, RunRecord
 
-SUCCESS = frozenset({"built", "flaky", "cached", "skipped", "not needed"})
-FAILURE = frozenset({"failed", "timed out"})
+SUCCESS = frozenset({"built", "flaky", "cached", "skipped", "not needed", "no board"})
+FAILURE = frozenset({"failed", "timed out", "no tests"})
 TIMED = frozenset({"built", "flaky"})
 LOOKUPS = frozenset({"built", "flaky", "cached", "failed", "timed out"})  # asked the cache
 _ALL_RUNS = 1 << 62

@@ -183,7 +183,8 @@ def test_timed_out_step_is_recorded_as_timed_out(monorepo: Repo) -> None:
 def test_interrupted_run_is_recorded_as_interrupted(monorepo: Repo,
                                                     signum: signal.Signals) -> None:
     """A signal while beta's build hangs: the run's row is ended and says 'interrupted';
-    alpha, built before it, keeps its row."""
+    alpha, built before it, keeps its row; beta, stopped, and gamma, never started, say
+    'interrupted'."""
     repo = monorepo("basic")
     set_module(repo, "beta", env={"BEHAVIOR": "hang"})
     proc = start_doit(repo)
@@ -199,7 +200,11 @@ def test_interrupted_run_is_recorded_as_interrupted(monorepo: Repo,
     assert run["ended"] is not None and run["ended"] > run["started"]
     rows = tasks(repo, run["id"])
     assert_built(repo, rows["build:alpha"])
-    assert "build:gamma" not in rows
+    assert rows["build:beta"]["status"] == "interrupted"
+    assert rows["build:beta"]["started"] is not None
+    assert rows["build:gamma"]["status"] == "interrupted"
+    assert rows["build:gamma"]["started"] is None
+    assert rows["build:gamma"]["message"] == "not started"
     assert run["status"] == "interrupted"
 
 
