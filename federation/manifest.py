@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     ValidationError,
     ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -330,6 +331,31 @@ class SkipIf(_Model):
     missing: RelPath | None = Field(None, description="Skip when this file does not exist")
 
 
+class NoTests(_Model):
+    """How a test step's output shows that its runner found no test to run: then the step
+    fails (`no tests`) unless its module says `allow_no_tests: true`."""
+
+    lines: list[str] = Field([], description="Text that, in a line of the step's log, means "
+                             "no test ran (ctest's 'No tests were found!!!')")
+    count: str | None = Field(None, description="A regular expression whose one group is the "
+                              "number of tests a part of the run ran (cargo's 'running (\\d+) "
+                              "tests?'): no test ran when it matched and every match is 0")
+    exit_code: int | None = Field(None, description="The runner's exit code for 'no tests "
+                                  "collected' (pytest's 5)")
+
+    @field_validator("count")
+    @classmethod
+    def _one_group(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                groups = re.compile(value, re.MULTILINE).groups
+            except re.error as err:
+                raise ValueError(f"{value!r} is not a regular expression: {err}") from None
+            if groups != 1:
+                raise ValueError(f"{value!r} must have exactly one group (the count)")
+        return value
+
+
 class Step(_Model):
     """One step of a toolchain (or a module's own): a command and what it reads and writes."""
 
@@ -363,6 +389,9 @@ class Step(_Model):
     lazy: bool = Field(False, description="Runs only for a task that will really run: when "
                        "every task needing it is restored from the cache, it is not needed "
                        "(npm's install); named on the command line, it always runs")
+    no_tests: NoTests | None = Field(None, description="A test step: how its output shows "
+                                     "that no test ran (then it fails, unless the module "
+                                     "allows it)")
 
     @model_validator(mode="after")
     def _one_command_form(self) -> Step:
@@ -397,6 +426,7 @@ class StepOverride(_Model):
     cache: bool | None = None
     always_run: bool | None = None
     lazy: bool | None = None
+    no_tests: NoTests | None = None
 
 
 class Tool(_Model):
@@ -478,6 +508,8 @@ class Module(_Model):
                                 "for (esp-idf and esp-baremetal toolchains)")
     budget: MemoryBudget | None = Field(None, description="Firmware size budgets that "
                                         "size:<module> enforces")
+    allow_no_tests: bool = Field(False, description="A test step whose runner found no test "
+                                 "passes instead of failing with `no tests`")
 
     @property
     def site_destination(self) -> str:

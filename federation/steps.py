@@ -25,7 +25,7 @@ from federation.errors import ManifestError
 from federation.graph import find_cycle
 from federation.inputs import walk_files
 from federation.loader import Project
-from federation.manifest import SHIPPED, Artifact, Module, SkipIf, Step, Tool, Toolchain
+from federation.manifest import SHIPPED, Artifact, Module, NoTests, SkipIf, Step, Tool, Toolchain
 from federation.platforms import Host
 from federation.state import State
 
@@ -95,6 +95,8 @@ class StepPlan:
     always_run: bool = False  # never up to date (flashing, on-device tests)
     lazy: bool = False  # not run when every task needing it is restored from the cache
     board_options: tuple[str, ...] = ()  # the BOARD_OPTIONS its commands use
+    no_tests: NoTests | None = None  # how its log shows that no test ran (a test step)
+    allow_no_tests: bool = False  # the module accepts a test step that ran no test
 
     @property
     def task(self) -> str:
@@ -104,9 +106,12 @@ class StepPlan:
     def signature(self) -> dict[str, Any]:
         """What decides the step's result besides its input files (the tool version is added
         when the run first needs it)."""
-        return {"commands": self.commands, "env": self.env, "cwd": str(self.cwd),
-                "mode": self.mode, "platform": self.host, "skip": self.skip,
-                "outputs": [str(o) for o in self.outputs]}
+        fields: dict[str, Any] = {"commands": self.commands, "env": self.env, "cwd": str(self.cwd),
+                                  "mode": self.mode, "platform": self.host,
+                                  "skip": self.skip, "outputs": [str(o) for o in self.outputs]}
+        if self.no_tests is not None:  # whether running no test passes decides the result
+            fields["no_tests"] = [self.no_tests.model_dump(), self.allow_no_tests]
+        return fields
 
 
 @dataclass(frozen=True)
@@ -370,7 +375,8 @@ class _Context:
             and self.project.manifest.federation.build_settings.cache_enabled,
             always_run=step.always_run, lazy=step.lazy,
             board_options=tuple(o for o in BOARD_OPTIONS if any(
-                f"{{{o}}}" in a for c in commands for a in c)))
+                f"{{{o}}}" in a for c in commands for a in c)),
+            no_tests=step.no_tests, allow_no_tests=self.module.allow_no_tests)
 
     def _text_of(self, text: str, where: str) -> str:
         value = self.expand(text, where)

@@ -160,8 +160,10 @@ class FedbuildReporter:
         outcome = self._outcome(task.name)
         status = outcome.status if outcome else Status.BUILT
         note = "failed, tolerated (skip_on_error)" if outcome and outcome.tolerated else ""
-        if outcome and outcome.status in (Status.SKIPPED, Status.FLAKY, Status.NOT_NEEDED):
-            note = outcome.message  # why it was skipped or not needed; which attempt passed
+        if outcome and outcome.status in (Status.SKIPPED, Status.FLAKY, Status.NOT_NEEDED,
+                                          Status.BUILT) and not outcome.tolerated:
+            # why it was skipped or not needed; which attempt passed; that it ran no tests
+            note = outcome.message or note
         if outcome and outcome.status is Status.CACHED:
             note = f"saved {outcome.saved:.1f}s"
         self._finish(task.name, status, outcome, note)
@@ -395,7 +397,7 @@ def format_summary(rows: list[Row], paint: Any = lambda status, text: text) -> s
     lines.append("")
     lines.append(f"{len(counted)} tasks: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
     timed = [r for r in rows if r.duration is not None and r.status in (
-        Status.BUILT, Status.FLAKY, Status.FAILED, Status.TIMED_OUT)]
+        Status.BUILT, Status.FLAKY, Status.FAILED, Status.TIMED_OUT, Status.NO_TESTS)]
     if timed:
         total = sum(r.duration or 0.0 for r in timed)
         fastest = min(timed, key=lambda r: r.duration or 0.0)

@@ -33,6 +33,7 @@ from tasks.cache.actions import lookup as cache_lookup
 from tasks.cache.actions import warnings as cache_warnings
 from tasks.cache.record import ActionRecord
 from tasks.exclusive import STEPS_LOCK, slot
+from tasks.no_tests import ran_no_tests
 from tasks.outcome import Outcome, Status
 from tasks.runner import Command, Result, run, which
 from tasks.runner import Status as RunStatus
@@ -396,12 +397,20 @@ def _record(step: StepPlan, results: list[Result], duration: float) -> Outcome:
         message = last.describe()
         if last.status is RunStatus.MISSING_TOOL and step.tool:
             message += f"\ninstall it: {step.tool.install}"
+    if step.no_tests is not None and last.status is not RunStatus.TIMED_OUT:
+        why = ran_no_tests(step.no_tests, step.log, last.exit_code)
+        if why and step.allow_no_tests:
+            status, message = Status.BUILT, f"ran no tests ({why}); allowed: allow_no_tests"
+        elif why:
+            status = Status.NO_TESTS
+            message = (f"{step.task} ran no tests: {why}; add tests, or set "
+                       "\"allow_no_tests\": true on the module if none is expected")
     return Outcome(task=step.task, status=status, duration=duration, log=str(step.log),
                    exit_code=last.exit_code, attempts=attempts,
                    peak_rss=max(r.peak_rss for r in results),
                    cpu_time=sum(r.cpu_time for r in results), message=message,
                    inputs_digest=files_digest(step.root, step.inputs, _step_fields(step)),
-                   output_digest=outputs_digest(step) if last.ok else "")
+                   output_digest=outputs_digest(step) if status.succeeded else "")
 
 
 def outputs_digest(step: StepPlan, known: Mapping[str, str] | None = None) -> str:
