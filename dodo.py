@@ -35,14 +35,14 @@ DOIT_CONFIG = doit_config(PROJECT, STATE,
                           default_tasks(STEPS, MODE, [s.name for s in SITES], STATE), MODE)
 
 
-def task_build() -> Iterator[dict[str, Any]]:
+def task_build() -> Iterator[steps.TaskDef]:
     """Build every module (build:<module> for one, with what it depends on)."""
     yield from sites.fetch_tasks(SITES)
     yield from sites.build_tasks(SITES)
     yield from steps.step_tasks([s for s in STEPS.steps if s.step == "build"], groups=False)
 
 
-def task_steps() -> Iterator[dict[str, Any]]:
+def task_steps() -> Iterator[steps.TaskDef]:
     """The modules' other toolchain steps: install, configure, check, test, ..."""
     yield from steps.step_tasks([s for s in STEPS.steps if s.step != "build"])
 

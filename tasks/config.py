@@ -21,6 +21,7 @@ from tasks.command_line import check_variables
 from tasks.history import FILE as HISTORY_FILE
 from tasks.history import History
 from tasks.reporter import FedbuildReporter
+from tasks.steps import board_given, on_device
 
 
 def run_mode() -> str:
@@ -41,7 +42,7 @@ def default_tasks(steps: StepsPlan, mode: str, sites: list[str],
     there are site modules); verify in production. With `shard=K/N`, only the builds and steps
     of part K (no federate, no verify: those need every part)."""
     names = [f"build:{site}" for site in sites]
-    names += [s.task for s in steps.steps if s.default]
+    names += [s.task for s in steps.steps if s.default and (board_given() or not on_device(s))]
     wanted = shard.requested()
     if wanted is not None:
         estimates = History(state.dir / HISTORY_FILE).estimates() if state else {}

@@ -28,6 +28,10 @@ class Plan:
         return [name for name in self.tasks if task in self.needs.get(name, ())]
 
 
+# Task meta of an on-device step (a board's port in its commands) when the command line gives
+# no port: {"default": bool}. Group runs (`doit test`) and plain `doit` leave it out.
+ON_DEVICE = "fedbuild.on_device"
+
 _lock = threading.Lock()
 _current: Plan | None = None
 _defaults: tuple[str, ...] = ()
@@ -71,3 +75,19 @@ def end() -> None:
     global _current
     with _lock:
         _current = None
+
+
+def left_out(tasks: Mapping[str, Any], selected: Iterable[str],
+             planned: Iterable[str]) -> list[str]:
+    """The on-device tasks this run leaves out for want of a board's port: members of a
+    selected group (`doit test`), or default steps under plain `doit`."""
+    selected = tuple(selected)
+    chosen, by_default = set(planned), selected == _defaults
+    found = []
+    for name, task in tasks.items():
+        device = (task.meta or {}).get(ON_DEVICE)
+        if device is None or name in chosen:
+            continue
+        if task.subtask_of in selected or (by_default and device.get("default")):
+            found.append(name)
+    return sorted(found)

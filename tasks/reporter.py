@@ -84,6 +84,7 @@ class FedbuildReporter:
         self._rows: dict[str, Row] = {}
         self._runs: dict[str, TaskRun] = {}
         self._locked_out = False
+        self._left_out: list[str] = []  # on-device tasks left out: no board's port given
         self._errors: list[str] = []
         self._began = time.time()
         argv = sys.argv[1:]
@@ -132,7 +133,10 @@ class FedbuildReporter:
             self.display = LiveDisplay(self.out, ETA(estimates(), self._planned, self.workers),
                                        self.workers)
             atexit.register(self.display.stop)  # never leave the cursor hidden
-        self.display.start(len(self._planned))
+        self._left_out = planned.left_out(tasks, selected_tasks, self._planned)
+        self.display.start(len(self._planned) + len(self._left_out))
+        for name in self._left_out:
+            self._finish(name, Status.NO_BOARD, None, "on-device; no board's port given")
         self.events.emit("run.started", run_id=self.history.run_id, total=len(self._planned),
                          tasks=self._planned)
         if self.verbosity >= 2:
@@ -347,6 +351,8 @@ class FedbuildReporter:
             lines.append(f"run files: {display_path(files.folder)}/ ({files.summary.name}, "
                          f"{files.trace.name}, {files.junit.name})")
         lines += self._federation_lines()
+        if self._left_out:
+            lines += ["", left_out_line(self._left_out)]
         self.out.write("\n".join(lines) + "\n")
         self.out.flush()
 
@@ -361,6 +367,15 @@ class FedbuildReporter:
             why = " (the run was interrupted)" if interrupted() else ""
             return ["", f"federation: not run{why}; the published tree was left as it was"]
         return summary_lines(self.session.state.dir, federate.status is Status.BUILT)
+
+
+def left_out_line(names: list[str]) -> str:
+    """The one line naming the on-device steps a run left out, and how to run them."""
+    them = "it" if len(names) == 1 else "them"
+    group = names[0].partition(":")[0]
+    return (f"on-device: left out {', '.join(names)} (no board's port given); run {them} with "
+            f"a board: doit {names[0]} port=/dev/ttyUSB0, or doit {group} port=... "
+            "(ports=a,b for several boards)")
 
 
 def run_lines(run: RunInfo) -> list[str]:

@@ -256,9 +256,12 @@ def _event_args(task: TaskRun) -> dict[str, Any]:
 
 # junit.xml ---------------------------------------------------------------------
 
-_FAILED = (Status.FAILED.value, Status.TIMED_OUT.value)
+# Each status a test case can end with, as JUnit's element for it (passed: none); the status
+# word itself is the element's type or message, so every reader sees fedbuild's word.
+_FAILED = (Status.FAILED.value, Status.TIMED_OUT.value, Status.NO_TESTS.value)
 _PASSED = (Status.BUILT.value, Status.FLAKY.value, Status.UP_TO_DATE.value, "cached",
            Status.NOT_NEEDED.value)
+_SKIPPED = (Status.SKIPPED.value, Status.NO_BOARD.value)
 
 
 def junit_tree(run: RunInfo) -> ET.ElementTree:
@@ -267,9 +270,8 @@ def junit_tree(run: RunInfo) -> ET.ElementTree:
     cases = [_testcase(t) for t in tests]
     counts = {"tests": len(cases),
               "failures": sum(t.status in _FAILED for t in tests),
-              "errors": sum(t.status not in (*_FAILED, *_PASSED, Status.SKIPPED.value)
-                            for t in tests),
-              "skipped": sum(t.status == Status.SKIPPED.value for t in tests)}
+              "errors": sum(t.status not in (*_FAILED, *_PASSED, *_SKIPPED) for t in tests),
+              "skipped": sum(t.status in _SKIPPED for t in tests)}
     seconds = _seconds(sum(t.duration or 0.0 for t in tests if t.executed))
     root = ET.Element("testsuites", {"name": "fedbuild", **_text(counts), "time": seconds})
     suite = ET.SubElement(root, "testsuite", {
@@ -291,11 +293,10 @@ def _testcase(task: TaskRun) -> ET.Element:
         failure = ET.SubElement(case, "failure", {"message": xml_text(_failure_message(task)),
                                                   "type": task.status})
         failure.text = "\n".join(output.splitlines()[-FAILURE_LINES:])
-    elif task.status == Status.SKIPPED.value:
-        ET.SubElement(case, "skipped", {"message": xml_text(task.message or "skipped")})
+    elif task.status in _SKIPPED:
+        ET.SubElement(case, "skipped", {"message": xml_text(_worded(task))})
     elif task.status not in _PASSED:
-        ET.SubElement(case, "error", {"message": xml_text(task.message or task.status),
-                                      "type": task.status})
+        ET.SubElement(case, "error", {"message": xml_text(_worded(task)), "type": task.status})
     ET.SubElement(case, "system-out").text = _note(task) + output
     return case
 
@@ -306,10 +307,16 @@ def _note(task: TaskRun) -> str:
         where = f"; the output of its last run is in {task.log}" if task.log else ""
         return f"up to date: not re-run in this run{where}\n"
     if task.status == "cached":
-        return "restored from the cache: not re-run in this run\n"
+        return "cached: restored from the cache, not re-run in this run\n"
     if task.status == Status.FLAKY.value:
         return f"flaky: passed on attempt {task.attempts}\n"
     return ""
+
+
+def _worded(task: TaskRun) -> str:
+    """`<status>: <message>` (the status alone without a message)."""
+    message = (task.message or "").strip()
+    return f"{task.status}: {message}" if message else task.status
 
 
 def _failure_message(task: TaskRun) -> str:

@@ -17,10 +17,11 @@ import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import doit
 from doit.exceptions import TaskFailed
+from doit.task import Task, dict_to_task
 from doit.tools import result_dep
 
 from federation.digests import content_digest, file_digest, files_digest, stat_fingerprint
@@ -35,15 +36,18 @@ from tasks.cache.record import ActionRecord
 from tasks.exclusive import STEPS_LOCK, slot
 from tasks.no_tests import ran_no_tests
 from tasks.outcome import Outcome, Status
+from tasks.planned import ON_DEVICE
 from tasks.runner import Command, Result, run, which
 from tasks.runner import Status as RunStatus
 from tasks.signature import Signature
 
 TaskDict = dict[str, Any]
+# What a task generator yields: doit makes a Task of a dict (or takes one made already).
+TaskDef: TypeAlias = "dict[str, Any] | Task"
 _VERSION_TIMEOUT = 60.0
 
 
-def step_tasks(steps: list[StepPlan], groups: bool = True) -> Iterator[TaskDict]:
+def step_tasks(steps: list[StepPlan], groups: bool = True) -> Iterator[TaskDef]:
     """A subtask per module (`test:web`) and, with `groups`, a group task per step name
     (`doit test`)."""
     names: dict[str, list[str]] = {}
@@ -53,7 +57,33 @@ def step_tasks(steps: list[StepPlan], groups: bool = True) -> Iterator[TaskDict]
         yield {"basename": name, "name": None, "meta": {AFTER_FAILURES: True},
                "doc": f"the {name} step of every module having one ({', '.join(modules)})"}
     for step in steps:
-        yield step_task(step)
+        task = step_task(step)
+        if on_device(step) and not board_given():
+            task["meta"] = {ON_DEVICE: {"default": step.default}}
+            yield outside_group(task) if groups else task
+        else:
+            yield task
+
+
+def on_device(step: StepPlan) -> bool:
+    """A step that needs a board on a serial port (its commands use {port}): flashing, tests
+    on the chip. QEMU's are not."""
+    return "port" in step.board_options
+
+
+def board_given() -> bool:
+    """Whether the command line names a board's port (`port=` or `ports=`)."""
+    return bool(doit.get_var("port", None) or doit.get_var("ports", None))
+
+
+def outside_group(task: TaskDict) -> Task:
+    """The task `<step>:<module>` made here rather than by doit's loader, which would add it
+    to the group `<step>`: `doit test` then leaves it out, `doit test:fw` still runs it."""
+    data = {key: value for key, value in task.items() if key != "basename"}
+    data["name"] = f"{task['basename']}:{task['name']}"
+    made = dict_to_task(data)
+    made.subtask_of = task["basename"]
+    return made
 
 
 def step_task(step: StepPlan) -> TaskDict:

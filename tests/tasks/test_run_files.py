@@ -251,7 +251,7 @@ def test_junit_failures_carry_the_log_and_escape_what_xml_cannot_hold(files: Run
     assert (timeout.get("type"), timeout.get("message")) == ("timed out", "timed out after 1.5 s")
     assert timeout.text == "waiting"
     skipped = cases["docs"].find("skipped")
-    assert skipped is not None and skipped.get("message") == "build:gone failed"
+    assert skipped is not None and skipped.get("message") == "skipped: build:gone failed"
     assert cases["lib"].findtext("system-out") == "3 passed\n"
     assert list(cases["lib"]) == [cases["lib"][0]]  # a pass: its output, nothing else
     old = cases["old"].findtext("system-out") or ""
