@@ -1,12 +1,13 @@
-"""The critical path of a run: the chain of dependent tasks that bounded its wall time, and
-how much of the workers' capacity the run used.
+"""The critical path of a run: the chain of dependent tasks with the longest total duration,
+and how much of the workers' capacity the run used.
 
-Read from the run's timeline (tasks/timeline.py) after the fact: start from the task
-that ended last, step back to the dependency it waited for longest (the one that ended
-last), and so on. Up-to-date dependencies took no time, so the walk passes through them
-to what they depend on. Where a task was ready (its chain predecessor done) but every
-worker was busy, the gap is time spent waiting for a free worker: a sign the scheduler,
-or the number of workers, cost time.
+Read from the run's timeline (tasks/timeline.py) after the fact: of every chain of executed
+tasks each depending on the one before, the one whose durations add up to the most. It
+depends on what ran and how long each took, not on how many workers there were or in
+which order they took the tasks: no run with these tasks could be shorter. Up-to-date
+dependencies took no time, so chains pass through them to what they depend on. Where a
+chain task was ready (its predecessor done) but every worker was busy, the gap is time
+spent waiting for a free worker: a sign the scheduler, or the number of workers, cost time.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ class CriticalPath:
             links = [*links[:2], f"({hidden} more)", *links[-(SHOWN - 3):]]
         path = (f"critical path: {' -> '.join(links)} = {_seconds(self.length)} "
                 f"of {_seconds(self.wall)} wall")
-        if self.waited >= max(0.1, NOTABLE_WAIT * self.wall):
+        # With one worker every task waits for the one before: not worth a mention.
+        if self.workers > 1 and self.waited >= max(0.1, NOTABLE_WAIT * self.wall):
             path += f" (waited {_seconds(self.waited)} for a free worker)"
         workers = "worker" if self.workers == 1 else "workers"
         use = (f"parallelism: {self.parallelism:.1f} of {self.workers} {workers} on average "
@@ -60,7 +62,8 @@ class CriticalPath:
 
 
 def critical_path(run: RunInfo) -> CriticalPath | None:
-    """The chain of dependent executed tasks that bounded the run; None if nothing executed."""
+    """The chain of dependent executed tasks with the longest total duration (whatever the
+    number of workers that ran them); None if nothing executed."""
     # A skipped step "runs" only to say why it is skipped (a lazy one, why it is not needed):
     # it bounds nothing.
     executed = [t for t in run.tasks if t.executed and t.status not in ("skipped", "not needed")]
@@ -68,11 +71,7 @@ def critical_path(run: RunInfo) -> CriticalPath | None:
         return None
     by_name = {t.name: t for t in run.tasks}
     by_name.update((t.name, t) for t in executed)  # an executed record wins over any other
-    chain = [max(executed, key=lambda t: t.ended)]
-    on_chain = {chain[0].name}
-    while (previous := _latest_dep(chain[-1], by_name, on_chain)) is not None:
-        chain.append(previous)
-    chain.reverse()
+    chain = _longest_chain(executed, by_name)
     spans = [_span(t) for t in executed]
     return CriticalPath(
         chain=tuple(t.name for t in chain),
@@ -84,23 +83,55 @@ def critical_path(run: RunInfo) -> CriticalPath | None:
         waited=_waited(chain, spans, min(s for s, _ in spans), max(run.workers, 1)))
 
 
-def _latest_dep(task: TaskRun, by_name: dict[str, TaskRun], chain: set[str]) -> TaskRun | None:
-    """The executed dependency of `task` that ended last, looking through up-to-date ones."""
-    best: TaskRun | None = None
-    todo, visited = list(task.deps), set()
+def _longest_chain(executed: list[TaskRun], by_name: dict[str, TaskRun]) -> list[TaskRun]:
+    """The heaviest path through the executed tasks' dependencies (oldest first); of equal
+    ones, the one ending latest. Iterative: chains can be thousands of tasks long."""
+    deps = {t.name: _executed_deps(t, by_name) for t in executed}
+    best: dict[str, tuple[float, str | None]] = {}  # heaviest chain ending here, predecessor
+    busy: set[str] = set()  # being computed: a dependency back to it is a cycle, ignored
+    for root in sorted(executed, key=lambda t: -t.ended):
+        stack = [root.name]
+        while stack:
+            name = stack[-1]
+            if name in best:
+                stack.pop()
+                continue
+            if name not in busy:
+                busy.add(name)
+                todo = [d for d in deps[name] if d not in best and d not in busy]
+                if todo:
+                    stack.extend(todo)
+                    continue
+            done = [d for d in deps[name] if d in best]
+            prev = max(done, key=lambda d: (best[d][0], by_name[d].ended), default=None)
+            best[name] = (_duration(by_name[name]) + (best[prev][0] if prev else 0.0), prev)
+            busy.discard(name)
+            stack.pop()
+    end: str | None = max(best, key=lambda n: (best[n][0], by_name[n].ended))
+    chain: list[TaskRun] = []
+    while end is not None and all(t.name != end for t in chain):
+        chain.append(by_name[end])
+        end = best[end][1]
+    chain.reverse()
+    return chain
+
+
+def _executed_deps(task: TaskRun, by_name: dict[str, TaskRun]) -> list[str]:
+    """The executed tasks `task` waited for, looking through up-to-date ones (they took no
+    time: what they waited for is what mattered)."""
+    found: list[str] = []
+    todo, visited = list(task.deps), {task.name}
     while todo:
         name = todo.pop()
         dep = by_name.get(name)
-        if dep is None or name in visited or name in chain:  # `chain`: a cyclic record ends
+        if dep is None or name in visited:
             continue
         visited.add(name)
-        if not dep.executed:
-            todo.extend(dep.deps)  # it took no time: what it waited for is what mattered
-        elif best is None or dep.ended > best.ended:
-            best = dep
-    if best is not None:
-        chain.add(best.name)
-    return best
+        if dep.executed:
+            found.append(name)
+        else:
+            todo.extend(dep.deps)
+    return found
 
 
 def _duration(task: TaskRun) -> float:

@@ -52,7 +52,7 @@ def test_a_chain_beside_a_short_task() -> None:
         "parallelism: 1.0 of 2 workers on average (peak 2); work 9.0s"]
 
 
-def test_a_diamond_follows_the_branch_that_ended_last() -> None:
+def test_a_diamond_follows_the_longer_branch() -> None:
     info = run(ran("a", 0, 1), ran("b", 1, 2, "a"), ran("c", 1, 4, "a"),
                ran("d", 4, 5, "b", "c"))
 
@@ -79,8 +79,8 @@ def test_a_dependency_not_in_the_run_ends_the_chain() -> None:
 
 
 def test_waiting_for_a_free_worker_is_measured_and_named() -> None:
-    # one worker: "long" was ready at 0 but "s1" and "s2" held the worker until 2
-    info = run(ran("s1", 0, 1), ran("s2", 1, 2), ran("long", 2, 5), workers=1)
+    # two workers: "long" was ready at 0 but s1 and s2 held both until 2
+    info = run(ran("s1", 0, 2), ran("s2", 0, 2), ran("long", 2, 5), workers=2)
 
     path = path_of(info)
 
@@ -88,7 +88,37 @@ def test_waiting_for_a_free_worker_is_measured_and_named() -> None:
     assert path.waited == 2
     assert path.describe()[0] == "critical path: long 3.0s = 3.0s of 5.0s wall " \
         "(waited 2.0s for a free worker)"
-    assert path.describe()[1] == "parallelism: 1.0 of 1 worker on average (peak 1); work 5.0s"
+
+
+def test_with_one_worker_waiting_is_no_news() -> None:
+    info = run(ran("s1", 0, 1), ran("s2", 1, 2), ran("long", 2, 5), workers=1)
+
+    path = path_of(info)
+
+    assert path.chain == ("long",)
+    assert path.describe() == [
+        "critical path: long 3.0s = 3.0s of 5.0s wall",
+        "parallelism: 1.0 of 1 worker on average (peak 1); work 5.0s"]
+
+
+def test_the_longest_chain_not_the_task_that_ended_last() -> None:
+    # the run: one worker; test:ui (0.9 s, no dependency) only waited for the worker
+    # and ended last; the chain build:greet -> test:greet took 17.1 s
+    info = run(ran("build:greet", 0, 7.6), ran("test:greet", 7.6, 17.1, "build:greet"),
+               ran("test:ui", 17.1, 18.0), workers=1)
+
+    path = path_of(info)
+
+    assert path.chain == ("build:greet", "test:greet")
+    assert path.describe()[0] == ("critical path: build:greet 7.6s -> test:greet 9.5s = "
+                                  "17.1s of 18.0s wall")
+
+
+def test_the_path_does_not_depend_on_the_number_of_workers() -> None:
+    serial = run(ran("a", 0, 2), ran("b", 2, 3, "a"), ran("c", 3, 5.5), workers=1)
+    parallel = run(ran("a", 0, 2), ran("c", 0, 2.5), ran("b", 2, 3, "a"), workers=2)
+
+    assert path_of(serial).chain == path_of(parallel).chain == ("a", "b")
 
 
 def test_a_gap_with_a_free_worker_is_not_a_wait() -> None:
@@ -104,7 +134,7 @@ def test_a_gap_with_a_free_worker_is_not_a_wait() -> None:
 
 def test_a_wait_within_a_chain_counts_only_while_every_worker_was_busy() -> None:
     # b was ready at 1; x and y held both workers from 1 to 3 (y until 3.5 on its own)
-    info = run(ran("a", 0, 1), ran("x", 0.5, 3), ran("y", 1, 3.5), ran("b", 3.5, 4, "a"))
+    info = run(ran("a", 0, 1), ran("x", 0.5, 3), ran("y", 1, 3.5), ran("b", 3.5, 6, "a"))
 
     path = path_of(info)
 
