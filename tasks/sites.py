@@ -34,6 +34,7 @@ from tasks.runner import Command, Result, run
 from tasks.runner import Status as RunStatus
 from tasks.signature import Signature
 from tasks.steps import register_tool, tool_version
+from tasks.temp_paths import TempPaths
 
 TaskDict = dict[str, Any]
 
@@ -183,6 +184,9 @@ def build_site(site: SiteBuild) -> dict[str, Any] | TaskFailed:
                                           "exited 0 but wrote nothing to --output", started))
         if result.ok:
             replace_dir(out, site.staged)
+        else:  # its errors name files of the copy about to be removed: name the sources
+            temp_paths = TempPaths(work, site.root, resolved.inputs, site.folder)
+            temp_paths.rewrite_log(site.log)
     finally:
         remove_tree(work)
     inputs_digest = output_digest = ""
@@ -193,6 +197,8 @@ def build_site(site: SiteBuild) -> dict[str, Any] | TaskFailed:
             cached.store([site.staged], site.log, result.duration)
     outcome = dataclasses.replace(_record(site, result), inputs_digest=inputs_digest,
                                   output_digest=output_digest)
+    if not result.ok:
+        outcome = dataclasses.replace(outcome, message=temp_paths.map(outcome.message))
     return _finish(site, dataclasses.replace(outcome, warnings=cache_warnings()))
 
 
