@@ -28,7 +28,8 @@ from tasks.history import History, RunRecord
 SUCCESS = frozenset({"built", "flaky", "cached", "skipped", "not needed", "no board"})
 FAILURE = frozenset({"failed", "timed out", "no tests"})
 TIMED = frozenset({"built", "flaky"})
-LOOKUPS = frozenset({"built", "flaky", "cached", "failed", "timed out"})  # asked the cache
+# the statuses of tasks that asked the cache
+LOOKUPS = frozenset({"built", "flaky", "cached", "failed", "timed out", "no tests"})
 _ALL_RUNS = 1 << 62
 
 opt_last = {
