@@ -79,16 +79,33 @@ def test_interrupted_tasks_say_interrupted_and_the_exit_code_names_the_signal(
     assert summary_statuses(repo)["federate"] == "interrupted"
 
 
-def test_a_publish_stopped_halfway_says_it_kept_the_old_tree(monorepo: Repo) -> None:
+def stop_as_publish_starts(repo: Path, *args: str) -> subprocess.Popen[str]:
+    """Start `doit ARGS`, send SIGINT as soon as federate assembles its new tree."""
+    if not args:
+        return stop_during_publish(repo, signal.SIGINT, 0.0)
+    leftovers = set(repo.glob(".public.new-*"))
+    proc = subprocess.Popen(doit_argv(repo, *args), cwd=repo, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**os.environ, "NO_COLOR": "1"})
+    assert eventually(lambda: bool(set(repo.glob(".public.new-*")) - leftovers) or
+                      proc.poll() is not None, timeout=60)
+    proc.send_signal(signal.SIGINT)
+    return proc
+
+
+@pytest.mark.parametrize("args", [(), ("-n", "2")], ids=["serial", "two-threads"])
+def test_a_publish_stopped_halfway_says_it_kept_the_old_tree(monorepo: Repo,
+                                                             args: tuple[str, ...]) -> None:
     """SIGINT as federate starts assembling the new tree: whenever the old tree is still the
-    published one, federate says `interrupted` and the federation line `kept old tree`."""
+    published one, federate says `interrupted` and the federation line `kept old tree`
+    (with workers too, where federate runs in a thread and stops at its next file)."""
     repo = monorepo("pages")
     write_version(repo, 0)
     first = run_doit(repo)
     assert first.returncode == 0, first.stdout + first.stderr
     for version in range(1, 6):  # until a stop lands before the swap (nearly always the first)
         write_version(repo, version)
-        proc = stop_during_publish(repo, signal.SIGINT, 0.0)
+        proc = stop_as_publish_starts(repo, *args)
         out, _ = proc.communicate(timeout=120)
         assert_whole(repo / "public")
         if published_versions(repo / "public") == {str(version - 1)}:
