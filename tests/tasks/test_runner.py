@@ -15,7 +15,17 @@ from typing import Any
 import psutil
 import pytest
 
-from tasks.runner import Command, Result, Status, _marked, kill_all, kill_marked, run, which
+from tasks.runner import (
+    RUN_VARIABLE,
+    Command,
+    Result,
+    Status,
+    _marked,
+    kill_all,
+    kill_marked,
+    run,
+    which,
+)
 from tests.conftest import eventually
 
 # Prints its own pid, then a plain, a setsid'd and a nested grandchild, then waits on them.
@@ -62,6 +72,16 @@ def test_success_captures_output_and_env(tmp_path: Path) -> None:
     assert log[0].startswith("$ bash -c ") and "(attempt 1/1, cwd " in log[0]
     assert log[1:] == ["hello world", "oops", str(tmp_path)]
     assert result.tail(2) == f"oops\n{tmp_path}"
+
+
+def test_the_run_mark_wins_over_a_declared_env(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A command's env cannot move its process out of the run (FEDBUILD_RUN finds leftovers)."""
+    monkeypatch.setenv(RUN_VARIABLE, "run-1")
+    cmd = command(tmp_path, "bash", "-c", f'echo "${RUN_VARIABLE}"',
+                  env={RUN_VARIABLE: "elsewhere"})
+    assert run(cmd).ok
+    assert cmd.log.read_text().splitlines()[1:] == ["run-1"]
 
 
 def test_relative_program_resolves_against_cwd(tmp_path: Path) -> None:
