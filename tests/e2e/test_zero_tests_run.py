@@ -1,7 +1,8 @@
 """A test step whose runner found no test fails as `no tests`, through real doit and the real
-runners: ctest (a CMake project without add_test: "No tests were found!!!", exit 0) and
-pytest (a package without tests: exit 5). With `allow_no_tests: true` on the module it
-passes."""
+runners: ctest (a CMake project without add_test: "No tests were found!!!", exit 0), pytest
+(a package without tests: exit 5), cargo (a crate without tests: "running 0 tests", exit 0)
+and npm test running node --test without test files ("tests 0", exit 0). With
+`allow_no_tests: true` on the module it passes."""
 
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ addopts = "-p no:benchmark"
 
 
 def make_repo(root: Path) -> Path:
-    """A repository with a cmake module without add_test and a Python package without
-    tests (both otherwise real: they build)."""
+    """A repository with a cmake module without add_test, a Python package, a crate and an
+    npm package without tests (otherwise real: they build)."""
     root.mkdir()
     clib = root / "modules/clib"
     shutil.copytree(REPO / "modules/clib", clib)
@@ -40,14 +41,38 @@ def make_repo(root: Path) -> Path:
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("VALUE = 1\n")
     (root / "modules/pylib/pyproject.toml").write_text(PYPROJECT)
+    crate = root / "modules/crate"
+    (crate / "src").mkdir(parents=True)
+    (crate / "Cargo.toml").write_text('[package]\nname = "notests"\nversion = "0.1.0"\n'
+                                      'edition = "2021"\n\n[dependencies]\n')
+    (crate / "Cargo.lock").write_text('version = 3\n\n[[package]]\nname = "notests"\n'
+                                      'version = "0.1.0"\n')
+    (crate / "src/main.rs").write_text('fn main() {\n    println!("hello");\n}\n')
+    web = root / "modules/web"
+    web.mkdir()
+    (web / "package.json").write_text(json.dumps({
+        "name": "notests", "version": "1.0.0", "private": True,
+        "scripts": {"build": "node -e \"require('fs').writeFileSync("
+                             "process.env.FEDBUILD_OUT + '/x.txt', 'x')\"",
+                    "test": "node --test"}}))
+    (web / "package-lock.json").write_text(json.dumps({
+        "name": "notests", "version": "1.0.0", "lockfileVersion": 3, "requires": True,
+        "packages": {"": {"name": "notests", "version": "1.0.0"}}}))
     (root / "modules.json").write_text(json.dumps({
         "federation": {"name": "no tests", "baseURL": "https://x.example.org"},
         "modules": [
             {"name": "clib", "source": {"repository": "local", "path": "modules/clib"},
              "toolchain": "cmake"},
             {"name": "pylib", "source": {"repository": "local", "path": "modules/pylib"},
-             "toolchain": "python"}]}, indent=2))
+             "toolchain": "python"},
+            {"name": "crate", "source": {"repository": "local", "path": "modules/crate"},
+             "toolchain": "cargo"},
+            {"name": "web", "source": {"repository": "local", "path": "modules/web"},
+             "toolchain": "npm"}]}, indent=2))
     return root
+
+
+TESTS = ("test:clib", "test:pylib", "test:crate", "test:web")
 
 
 def row_status(out: str, task: str) -> str:
@@ -58,20 +83,23 @@ def row_status(out: str, task: str) -> str:
 
 def test_a_test_step_that_ran_no_test_fails_unless_allowed(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
-    result = run_doit(repo, "test:clib", "test:pylib", timeout=600)
+    result = run_doit(repo, *TESTS, timeout=900)
     out = result.stdout + result.stderr
     assert result.returncode == 1, out
-    assert row_status(result.stdout, "test:clib") == "no tests", out
-    assert row_status(result.stdout, "test:pylib") == "no tests", out
+    for task in TESTS:
+        assert row_status(result.stdout, task) == "no tests", out
     assert "test:clib ran no tests: its log says 'No tests were found!!!'" in out
     assert "test:pylib ran no tests: the test runner exited with 5" in out
+    assert "test:crate ran no tests: its log says 'running 0 tests'" in out
+    assert "test:web ran no tests: its log says '# tests 0'" in out
     assert '"allow_no_tests": true' in out
-    assert row_status(result.stdout, "build:clib") == "built"
+    for task in ("build:clib", "build:pylib", "build:crate", "build:web"):
+        assert row_status(result.stdout, task) == "built"
 
-    for name in ("clib", "pylib"):
+    for name in ("clib", "pylib", "crate", "web"):
         set_module(repo, name, allow_no_tests=True)
-    again = run_doit(repo, "test:clib", "test:pylib", timeout=600)
+    again = run_doit(repo, *TESTS, timeout=900)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert row_status(again.stdout, "test:clib") == "built", again.stdout
-    assert row_status(again.stdout, "test:pylib") == "built", again.stdout
+    for task in TESTS:
+        assert row_status(again.stdout, task) == "built", again.stdout
     assert "ran no tests" in again.stdout  # the note says why it passed
