@@ -86,7 +86,8 @@ def critical_path(run: RunInfo) -> CriticalPath | None:
 def _longest_chain(executed: list[TaskRun], by_name: dict[str, TaskRun]) -> list[TaskRun]:
     """The heaviest path through the executed tasks' dependencies (oldest first); of equal
     ones, the one ending latest. Iterative: chains can be thousands of tasks long."""
-    deps = {t.name: _executed_deps(t, by_name) for t in executed}
+    names = {t.name for t in executed}
+    deps = {t.name: _executed_deps(t, by_name, names) for t in executed}
     best: dict[str, tuple[float, str | None]] = {}  # heaviest chain ending here, predecessor
     busy: set[str] = set()  # being computed: a dependency back to it is a cycle, ignored
     for root in sorted(executed, key=lambda t: -t.ended):
@@ -116,9 +117,9 @@ def _longest_chain(executed: list[TaskRun], by_name: dict[str, TaskRun]) -> list
     return chain
 
 
-def _executed_deps(task: TaskRun, by_name: dict[str, TaskRun]) -> list[str]:
-    """The executed tasks `task` waited for, looking through up-to-date ones (they took no
-    time: what they waited for is what mattered)."""
+def _executed_deps(task: TaskRun, by_name: dict[str, TaskRun], executed: set[str]) -> list[str]:
+    """The executed tasks `task` waited for, looking through up-to-date, skipped and
+    not-needed ones (they took no time: what they waited for is what mattered)."""
     found: list[str] = []
     todo, visited = list(task.deps), {task.name}
     while todo:
@@ -127,7 +128,7 @@ def _executed_deps(task: TaskRun, by_name: dict[str, TaskRun]) -> list[str]:
         if dep is None or name in visited:
             continue
         visited.add(name)
-        if dep.executed:
+        if name in executed:
             found.append(name)
         else:
             todo.extend(dep.deps)

@@ -163,3 +163,13 @@ def test_a_cyclic_record_ends() -> None:
     info = run(ran("a", 0, 1, "b"), ran("b", 1, 2, "a"))
 
     assert path_of(info).chain == ("a", "b")
+
+
+def test_a_lazy_step_not_needed_is_looked_through() -> None:
+    # install:web executed only to say it was not needed (every dependent was cached):
+    # it bounds nothing, and a chain through it must not fail to find it
+    not_needed = TaskRun("install:web", "not needed", ended=T0 + 0.1, started=T0,
+                         duration=0.0, deps=("codegen",))
+    info = run(ran("codegen", 0, 2), not_needed, ran("build:web", 2, 3, "install:web"))
+
+    assert path_of(info).chain == ("codegen", "build:web")
