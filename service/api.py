@@ -33,7 +33,15 @@ from service.gate import Gate
 from service.git import Git, GitError
 from service.job import OUTPUT_LINES
 from service.live import live_router
-from service.models import BuildRequest, Detail, Page, ProjectCreate, ProjectUpdate, Status
+from service.models import (
+    BuildRequest,
+    Detail,
+    Page,
+    ProjectCreate,
+    ProjectUpdate,
+    Status,
+    paging,
+)
 from service.projects import ProjectError, Projects
 from service.refs import RefError
 from service.webhook import webhook_router
@@ -93,8 +101,8 @@ def create_app(config: ServiceConfig, token: str | None = None) -> FastAPI:
 
 def _guard(services: Services, *, write: bool) -> Any:
     """A dependency refusing (401) a request without the right bearer token."""
-    def check(request: Request,
-              _scheme: Annotated[Any, Security(_BEARER)] = None) -> None:
+    async def check(request: Request,
+                    _scheme: Annotated[Any, Security(_BEARER)] = None) -> None:
         why = services.refusal(request.headers.get("authorization"), write=write)
         if why is not None:
             raise HTTPException(401, why, headers={"WWW-Authenticate": "Bearer"})
@@ -106,7 +114,7 @@ def health_router(services: Services) -> APIRouter:
     router = APIRouter(prefix="/api")
 
     @router.get("/health", tags=["service"])
-    def health(request: Request) -> dict[str, Any]:
+    async def health(request: Request) -> dict[str, Any]:
         """Whether the service runs (no token needed); its settings and queue with one."""
         basic = {"status": "ok", "service": "fedbuild", "version": VERSION}
         if services.refusal(request.headers.get("authorization"), write=True) is not None:
@@ -127,7 +135,7 @@ def api_router(services: Services) -> APIRouter:
     db, queue, projects = services.db, services.queue, services.projects
 
     @router.get("/projects", tags=["projects"], dependencies=[read])
-    def list_projects() -> list[dict[str, Any]]:
+    async def list_projects() -> list[dict[str, Any]]:
         """Every registered project, with its latest build."""
         return [_project_view(services, p) for p in db.projects()]
 
@@ -142,7 +150,7 @@ def api_router(services: Services) -> APIRouter:
         return _project_view(services, project)
 
     @router.get("/projects/{project_id}", tags=["projects"], dependencies=[read])
-    def get_project(project_id: str) -> dict[str, Any]:
+    async def get_project(project_id: str) -> dict[str, Any]:
         """One project."""
         return _project_view(services, _project(services, project_id))
 
@@ -181,26 +189,26 @@ def api_router(services: Services) -> APIRouter:
         return {**_build_view(services, build), "build_id": build["id"]}
 
     @router.get("/projects/{project_id}/builds", tags=["builds"], dependencies=[read])
-    def project_builds(project_id: str, page: Annotated[Page, Depends()],
+    async def project_builds(project_id: str, page: Annotated[Page, Depends(paging)],
                        status: Status | None = None) -> dict[str, Any]:
         """A project's builds, newest first, a page at a time."""
         _project(services, project_id)
         return _page(services, page, project_id, status)
 
     @router.get("/projects/{project_id}/stats", tags=["builds"], dependencies=[read])
-    def stats(project_id: str) -> dict[str, Any]:
+    async def stats(project_id: str) -> dict[str, Any]:
         """Builds per status, success rate (percent of all builds), average duration."""
         _project(services, project_id)
         return db.stats(project_id)
 
     @router.get("/builds", tags=["builds"], dependencies=[read])
-    def all_builds(page: Annotated[Page, Depends()], status: Status | None = None,
+    async def all_builds(page: Annotated[Page, Depends(paging)], status: Status | None = None,
                    project_id: str | None = None) -> dict[str, Any]:
         """Every project's builds, newest first, a page at a time."""
         return _page(services, page, project_id, status)
 
     @router.get("/builds/{build_id}", tags=["builds"], dependencies=[read])
-    def get_build(build_id: BuildId) -> dict[str, Any]:
+    async def get_build(build_id: BuildId) -> dict[str, Any]:
         """A build: status, times, output tail, test results, artifacts, its tasks' results
         and its latest events."""
         return _build_view(services, _build(services, build_id), full=True)

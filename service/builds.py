@@ -15,7 +15,7 @@ from service.events import EventBus
 from service.git import Git, GitError
 from service.job import BuildJob
 from service.refs import branch_name, full_commit
-from service.tree import kill_build
+from service.tree import kill_build, remove_cgroups
 
 IDLE_WAIT = 1.0  # a worker with nothing to do looks again at least this often
 STOP_WAIT = 15.0
@@ -50,6 +50,7 @@ class BuildQueue:
             self._cond.notify_all()
         for thread in self._threads:
             thread.join(STOP_WAIT)
+        remove_cgroups(self.config)
 
     def recover(self) -> list[int]:
         """Builds a killed service left running: failed, their processes and worktrees gone.

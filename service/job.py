@@ -148,7 +148,7 @@ class BuildJob:
         # -v 2: the reporter follows each task's log, so the build output holds what tasks print.
         doit = (sys.executable, "-m", "doit", "run", "-f", str(FEDBUILD_ROOT / "dodo.py"),
                 "-d", str(folder), "-v", "2", *self.build["tasks"], f"mode={self.build['mode']}")
-        group = build_cgroup(self.config, self.id)
+        group = build_cgroup(self.config, self.id, make=True)
         argv = (sys.executable, "-m", "service.supervise", "--parent", str(os.getpid()),
                 "--events", str(self.events),
                 *(("--cgroup", str(group)) if group is not None else ()), "--", *doit)

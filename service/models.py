@@ -102,3 +102,11 @@ class Page:
                  offset: Annotated[int | None, Query(ge=0, le=10**12)] = None) -> None:
         self.limit = per_page or limit or 20
         self.offset = offset if offset is not None else ((page or 1) - 1) * self.limit
+
+
+async def paging(page: Annotated[int | None, Query(ge=1, le=10**9)] = None,
+                 per_page: Annotated[int | None, Query(ge=1, le=200)] = None,
+                 limit: Annotated[int | None, Query(ge=1, le=200)] = None,
+                 offset: Annotated[int | None, Query(ge=0, le=10**12)] = None) -> Page:
+    """The Page of a request's query (async: built on the event loop, not in a thread)."""
+    return Page(page, per_page, limit, offset)

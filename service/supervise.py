@@ -57,7 +57,7 @@ class Supervisor:
             env[EVENTS_ENV] = f"fd:{fd}"
             fds = (fd,)
         if self.cgroup is not None:
-            self.cgroup.mkdir(exist_ok=True)
+            self.cgroup.mkdir(parents=True, exist_ok=True)
         child = subprocess.Popen(self.argv, env=env, pass_fds=fds,
                                  preexec_fn=self._join_cgroup if self.cgroup else None)
         for fd in fds:

@@ -30,26 +30,37 @@ KILL_WAIT = 5.0  # seconds to wait for killed processes to be gone
 _ROUNDS = 10  # snapshots taken until one finds nothing new
 
 
-def cgroup_base(config: ServiceConfig) -> Path | None:
-    """The cgroup v2 folder holding this service's build cgroups, made if needed; None
-    where the machine has no cgroup v2 or does not let this user make one."""
+def cgroup_base(config: ServiceConfig, make: bool = False) -> Path | None:
+    """The cgroup v2 folder holding this service's build cgroups (made if `make`); None
+    where the machine has no cgroup v2, or does not let this user make one, or (without
+    `make`) there is none yet."""
     mount = _cgroup2_mount()
     own = _own_cgroup()
     if mount is None or own is None:
         return None
     digest = hashlib.sha256(str(config.data).encode()).hexdigest()[:12]
     base = mount / own.lstrip("/") / f"fedbuild-{digest}"
-    try:
-        base.mkdir(exist_ok=True)
-    except OSError:
-        return None
+    if make:
+        try:
+            base.mkdir(exist_ok=True)
+        except OSError:
+            return None
     return base if os.access(base / "cgroup.procs", os.W_OK) else None
 
 
-def build_cgroup(config: ServiceConfig, build_id: int) -> Path | None:
+def build_cgroup(config: ServiceConfig, build_id: int, make: bool = False) -> Path | None:
     """Where a build's cgroup is (or would be); None without cgroup v2."""
-    base = cgroup_base(config)
+    base = cgroup_base(config, make)
     return base / f"build-{build_id}" if base is not None else None
+
+
+def remove_cgroups(config: ServiceConfig) -> None:
+    """Remove the service's cgroup folder once its builds' are gone (at stop)."""
+    base = cgroup_base(config)
+    if base is not None:
+        for group in base.glob("build-*"):
+            remove_cgroup(group)
+        remove_cgroup(base)
 
 
 def kill_build(config: ServiceConfig, build_id: int) -> int:
