@@ -34,6 +34,11 @@ opt_allow_host = {
     "help": "a name the Host header may give (repeatable); loopback names and IP addresses "
             "are always served, other names are refused (DNS rebinding)",
 }
+opt_max_connections = {
+    "name": "max_connections", "short": "", "long": "max-connections", "type": int,
+    "default": 1000, "help": "open connections (event streams included); past it a request "
+                             "gets 503 [default: %(default)s]",
+}
 opt_max_pending = {
     "name": "max_pending", "short": "", "long": "max-pending", "type": int, "default": 100,
     "help": "builds that may wait in the queue; past it a submission gets 429 "
@@ -79,8 +84,8 @@ class ServeCommand(Command):
                        "as `doit`; every change needs the API token printed on the first "
                        "start (stored in DATA/token).")
     cmd_options = (opt_host, opt_port, opt_data, opt_workers, opt_public_reads, opt_secret,
-                   opt_timeout, opt_max_pending, opt_tls_cert, opt_tls_key, opt_insecure,
-                   opt_allow_host)
+                   opt_timeout, opt_max_pending, opt_max_connections, opt_tls_cert,
+                   opt_tls_key, opt_insecure, opt_allow_host)
 
     def execute(self, params: Any, args: list[str]) -> int:
         """Start the service and serve until interrupted."""
@@ -117,7 +122,8 @@ class ServeCommand(Command):
                 workers=params["workers"], public_reads=params["public_reads"],
                 webhook_secret=secret, timeout=params["timeout"],
                 allowed_hosts=frozenset(h.lower().rstrip(".") for h in params["allow_host"]),
-                max_pending=params["max_pending"], tls_cert=tls[0], tls_key=tls[1])
+                max_pending=params["max_pending"], connections=params["max_connections"],
+                tls_cert=tls[0], tls_key=tls[1])
             held = lock_data(config)
             token, created = ensure_token(config)
             setup_logging(config)
@@ -151,9 +157,9 @@ class ServeCommand(Command):
 
 def _check_numbers(params: Any) -> None:
     if params["workers"] < 1 or not 0 < params["port"] < 65536 or params["timeout"] <= 0 \
-            or params["max_pending"] < 1:
+            or params["max_pending"] < 1 or params["max_connections"] < 2:
         raise InvalidCommand("--workers must be at least 1, --port 1-65535, --timeout > 0, "
-                             "--max-pending at least 1")
+                             "--max-pending at least 1, --max-connections at least 2")
 
 
 def _tls(params: Any) -> tuple[Path | None, Path | None]:

@@ -290,6 +290,22 @@ def test_half_sent_requests_and_stalled_bodies_are_cut_off(service: Service) -> 
     assert service.get("/api/health").status_code == 200
 
 
+def test_past_the_connection_limit_a_request_gets_503(tmp_path: Path) -> None:
+    with running_service(tmp_path / "data", "--max-connections", "20") as limited:
+        held = [socket.create_connection((HOST, limited.port), timeout=10) for _ in range(25)]
+        try:
+            for sock in held:
+                sock.sendall(b"GET /api/hea")  # half a request: each holds its connection
+            status, _, _ = raw(limited, f"GET /api/health HTTP/1.1\nHost: {HOST}")
+            assert status == 503
+        finally:
+            for sock in held:
+                sock.close()
+        # Once they are gone the service answers again.
+        eventually(lambda: raw(limited, f"GET /api/health HTTP/1.1\nHost: {HOST}")[0] == 200,
+                   what="the service answering again")
+
+
 # --- 8. malformed inputs ------------------------------------------------------------------------
 
 def test_malformed_inputs_are_one_line_4xx_and_the_connection_lives_on(
