@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import types
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -774,8 +775,12 @@ def read_config(path: Path) -> tuple[str, str]:
 
 
 def read_bounded(path: Path, label: str) -> str:
-    """A file's UTF-8 text; a file over MAX_FILE_BYTES is refused before it is read whole."""
-    with path.open("rb") as stream:
+    """A regular file's UTF-8 text; a FIFO or a device is refused before it is read (it could
+    block forever or never end), a file over MAX_FILE_BYTES before it is read whole."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as stream:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ManifestError(label, "", "is not a regular file; make it one")
         data = stream.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
         raise ManifestError(label, "", f"is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; "
@@ -793,12 +798,12 @@ def unreadable(label: str, err: OSError | UnicodeDecodeError) -> ManifestError:
 
 
 def display_path(path: Path) -> str:
-    """A path as the user would type it: relative to the working folder when inside it."""
+    """A path as the user would type it: relative to the working folder when inside it
+    (resolved, or as written when only that is: a symlink leading out is named itself)."""
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-    except (OSError, RuntimeError):  # a symlink loop, a name too long: shown as written
-        absolute = os.path.abspath(path)
-        relative = os.path.relpath(absolute)
-        return absolute if relative.startswith("..") else relative
+    except (ValueError, OSError, RuntimeError):  # outside; a symlink loop; a name too long
+        pass
+    absolute = os.path.abspath(path)
+    relative = os.path.relpath(absolute)
+    return absolute if relative.startswith("..") else relative

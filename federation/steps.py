@@ -10,6 +10,7 @@ its steps wait for the same step of those modules, or their build).
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import hashlib
 import importlib.metadata
@@ -484,6 +485,13 @@ def _list(folder: Path, root: Path, skip_dirs: list[str]) -> list[str]:
     return sorted(path[cut:].replace(os.sep, "/") for path in walk_files(folder, root, skip_dirs))
 
 
+def _class_regex(bracket: str) -> str:
+    """A glob's `[...]` as fnmatch reads it: always a valid regex (`[z-a]` matches nothing,
+    `[\\]` a backslash) where copying it into the regex could fail to compile."""
+    translated = fnmatch.translate(bracket)  # "(?s:" + the class + ")\\Z"
+    return translated[len("(?s:"):-len(")\\Z")]
+
+
 def _glob_regex(pattern: str) -> str:
     """A glob (`*` within a folder, `**` across folders, `?`, `[...]`) as a regex."""
     out, i = [], 0
@@ -507,7 +515,7 @@ def _glob_regex(pattern: str) -> str:
                 out.append(re.escape(pattern[i]))
                 i += 1
             else:
-                out.append(pattern[i:end + 1].replace("[!", "[^"))
+                out.append(_class_regex(pattern[i:end + 1]))
                 i = end + 1
         else:
             out.append(re.escape(pattern[i]))

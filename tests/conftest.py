@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
@@ -108,3 +109,13 @@ def run_command(repo: Path, *args: str, env: dict[str, str] | None = None,
     full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
     return subprocess.run(argv, cwd=REPO, env=full_env, text=True, capture_output=True,
                           timeout=timeout, check=False)
+
+
+# Profiles of the hypothesis tests (tests/robustness/): registered here, before pytest reads
+# --hypothesis-profile. `ci` (the default) runs a few hundred fuzzed files;
+# `python3 -m pytest tests/robustness --hypothesis-profile=long` runs 10,000.
+settings.register_profile("ci", max_examples=200, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow,
+                                                 HealthCheck.data_too_large])
+settings.register_profile("long", settings.get_profile("ci"), max_examples=10_000)
+settings.load_profile("ci")

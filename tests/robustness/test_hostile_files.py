@@ -7,6 +7,7 @@ hostile, and expects exit code 3 with exactly one `ERROR:` line naming that file
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -132,6 +133,10 @@ CASES: dict[str, tuple[Callable[[Path], None], str]] = {
                       f"{TOOLCHAIN}: invalid YAML value: month must be in 1..12"),
     "yaml-surrogate": (with_toolchain(MINE.replace('"copy the module"', '"\\ud800"')),
                        f"{TOOLCHAIN}: steps[0].description: '\\ud800' holds a lone surrogate"),
+    "toolchain-fifo": (lambda repo: _fifo(repo, with_toolchain(MINE)),
+                       f"{TOOLCHAIN}: is not a regular file"),  # reading it blocked forever
+    "yaml-glob-classes": (with_toolchain(MINE + 'inputs: ["[z-a]", "[\\\\]*", "[!a]"]\n'),
+                          ""),  # classes that copied into a regex did not compile: listed
     "yaml-nul": (with_toolchain(MINE.replace('"copy the module"', '"a\\0b"')),
                  f"{TOOLCHAIN}: steps[0].description: 'a\\x00b' holds a NUL character"),
 }
@@ -161,6 +166,12 @@ def _replace_with_folder(path: Path) -> None:
     path.unlink()
     path.mkdir()
     (path.parent / "module.json" / "x").write_text("{}")
+
+
+def _fifo(repo: Path, setup: Callable[[Path], None]) -> None:
+    setup(repo)
+    (repo / TOOLCHAIN).unlink()
+    os.mkfifo(repo / TOOLCHAIN)
 
 
 def _theme_file(repo: Path) -> None:
