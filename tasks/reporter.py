@@ -356,7 +356,6 @@ class FedbuildReporter:
         self.out.write("\n".join(lines) + "\n")
         self.out.flush()
 
-
     def _federation_lines(self) -> list[str]:
         """What federate did to the published tree in this run (nothing if not planned)."""
         if "federate" not in self._planned and "federate" not in self._rows:
