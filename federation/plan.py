@@ -6,6 +6,7 @@ nothing and runs nothing. Running the plan is tasks/sites.py's job.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from federation.confine import Roots, resolved
 from federation.errors import ManifestError
 from federation.inputs import files_under, glob_files
 from federation.loader import Project, find_module_json
@@ -61,6 +63,9 @@ class SiteBuild:
     git: GitSource | None = None
     cache: bool = True  # its output may be restored from, and stored in, the action cache
     tool: ToolPlan | None = None  # the site builder the script runs (Hugo): its version counts
+    label: str = ""  # the manifest, as errors name it
+    index: int = 0  # the module's place in the manifest's modules
+    roots: Roots | None = None  # what it may read (federation/confine.py)
 
     @property
     def task(self) -> str:
@@ -85,9 +90,22 @@ class ResolvedSite:
 def plan_sites(project: Project, state: State) -> list[SiteBuild]:
     """One SiteBuild per build.sh module, highest priority first, manifest order otherwise."""
     tool = site_tool(project)
-    builds = [_site(project, state, module, tool) for module in project.manifest.modules
-              if module.toolchain == "build.sh"]
+    builds = [_site(project, state, module, i, tool) for i, module in
+              enumerate(project.manifest.modules) if module.toolchain == "build.sh"]
+    if builds:
+        _check_site_paths(project, state)
     return sorted(builds, key=lambda b: -b.priority)
+
+
+def _check_site_paths(project: Project, state: State) -> None:
+    """The build script (run) and the assets folder (read) resolve inside the repository."""
+    fed = project.manifest.federation
+    for name, value in (("build_script", fed.build_script), ("assets_dir", fed.assets_dir)):
+        path = project.root / value
+        if not state.roots.may_read(path):
+            raise ManifestError(project.label, f"federation.{name}", f"{value!r} is a link to "
+                                f"{resolved(path)}, outside the repository {project.root}; "
+                                "copy it into the repository or point the link inside it")
 
 
 def site_tool(project: Project) -> ToolPlan | None:
@@ -108,7 +126,8 @@ def site_tool(project: Project) -> ToolPlan | None:
     return tool_plan(chain.tool, lambda argv: tuple(PLACEHOLDER.sub(fill, a) for a in argv))
 
 
-def _site(project: Project, state: State, module: Module, tool: ToolPlan | None) -> SiteBuild:
+def _site(project: Project, state: State, module: Module, index: int,
+          tool: ToolPlan | None) -> SiteBuild:
     fed = project.manifest.federation
     git = None
     if module.source.is_local:
@@ -144,7 +163,7 @@ def _site(project: Project, state: State, module: Module, tool: ToolPlan | None)
         entry=module.model_dump(mode="json", by_alias=True),
         git=git,
         cache=module.build_options.cache_enabled and fed.build_settings.cache_enabled,
-        tool=tool,
+        tool=tool, label=project.label, index=index, roots=state.roots,
     )
 
 
@@ -177,6 +196,7 @@ class FederationPlan:
     records: Path  # fedbuild's own records of what it published (state folder)
     log: Path
     outcome: Path
+    roots: Roots  # where publishing may write and delete (the repository's)
 
     @property
     def task(self) -> str:
@@ -218,11 +238,36 @@ def plan_federation(project: Project, state: State, sites: list[SiteBuild]) -> F
             head_file=site.git.head_file if site.git else None))
     return FederationPlan(
         name=fed.name, base_url=fed.baseURL, strategy=fed.strategy,
-        output=project.root / fed.output_dir, site_path=site_path,
+        output=_published_folder(project, state), site_path=site_path,
         origin=f"{url.scheme}://{url.netloc}".lower(),
         preserve_base=project.manifest.preserve_base_site, mounts=tuple(mounts),
         records=state.dir / "federate", log=state.log("federate"),
-        outcome=state.outcome("federate"))
+        outcome=state.outcome("federate"), roots=state.roots)
+
+
+def _published_folder(project: Project, state: State) -> Path:
+    """federation.output_dir, refused when it is a link out of the repository (publishing
+    replaces the folder a link points to) or to a folder holding what it must not replace."""
+    fed = project.manifest.federation
+    output = project.root / fed.output_dir
+    target = resolved(output)
+    fix = ("remove the link, or set federation.output_dir to a folder of its own inside the "
+           "repository such as 'public'")
+    if not state.roots.may_write(output):
+        raise ManifestError(project.label, "federation.output_dir", f"{fed.output_dir!r} is a "
+                            f"link to {target}, outside the repository {project.root}; "
+                            f"publishing would replace that folder: {fix}")
+    kept = [(state.dir, "fedbuild's state folder"), (project.manifest_file, "the manifest"),
+            (project.root / fed.build_script, "the build script")]
+    kept += [(project.local_dir(m), f"the source of module {m.name!r}")
+             for m in project.manifest.modules if m.source.is_local]
+    for path, what in kept:
+        real = resolved(path)
+        if real != project.root and (real.is_relative_to(target) or target.is_relative_to(real)):
+            raise ManifestError(project.label, "federation.output_dir", f"{fed.output_dir!r} "
+                                f"resolves to {target}, which holds or is inside {what}; "
+                                f"publishing would replace it: {fix}")
+    return output
 
 
 def resolve_site(site: SiteBuild, walk: Walk = files_under) -> ResolvedSite:
@@ -236,6 +281,10 @@ def resolve_site(site: SiteBuild, walk: Walk = files_under) -> ResolvedSite:
         raise ManifestError(display_path(site.folder / site.module_json), "",
                             f"module {site.name!r} has no {site.module_json}; create it or set "
                             "module_json in modules.json")
+    if site.roots is not None and not site.roots.may_read(module_json):
+        raise ManifestError(site.label, f"modules[{site.index}].module_json",
+                            f"{site.module_json!r} is a link to {resolved(module_json)}, outside "
+                            "the repository; copy the file into the module")
     config = read_module_config(module_json)
     hugo = config.hugo
     template = site.overrides.get("template") or hugo.template
@@ -259,15 +308,61 @@ def resolve_site(site: SiteBuild, walk: Walk = files_under) -> ResolvedSite:
     inputs = set(files_under(site.folder, site.root)) if site.git is None else set()
     inputs.add(_rel(module_json, site.root))
     inputs.add(site.script)  # by content: another script, another build (and cache key)
+    _check_assets(site, module_json, config, template, theme, components)
     inputs.update(_asset_files(site, template, theme, components, walk))
-    inputs.update(glob_files(site.folder, site.extra_inputs, site.root))
+    inputs.update(_extra_inputs(site))
     return ResolvedSite(argv=tuple(argv), inputs=tuple(sorted(inputs)), module_json=module_json)
+
+
+def _extra_inputs(site: SiteBuild) -> list[str]:
+    """The files the module's `inputs` globs match, none of them reached through a link out
+    of the repository (a glob follows links to folders)."""
+    found = glob_files(site.folder, site.extra_inputs, site.root)
+    roots = site.roots
+    if roots is None:
+        return found
+    for rel in found:
+        if not roots.may_read(site.root / rel):
+            raise ManifestError(site.label, f"modules[{site.index}].inputs", f"{rel} is "
+                                f"{resolved(site.root / rel)}, outside the repository; narrow "
+                                "the globs or copy the files into the module")
+    return found
 
 
 def read_module_config(path: Path) -> ModuleConfig:
     """A module's own module.json, validated (errors name that file)."""
     text, label = read_config(path)
     return parse_module_config(text, label)
+
+
+def _check_assets(site: SiteBuild, module_json: Path, config: ModuleConfig,
+                  template: str | None, theme: str | None, components: list[str]) -> None:
+    """The template, theme and component folders the build copies resolve inside the
+    repository: a name with '/' or '..', or a link among the assets, would make it copy
+    (and make doit read) files from anywhere."""
+    roots = site.roots
+    if roots is None:
+        return
+    assets = site.root / site.assets_dir
+    named = [("template", template, assets / "templates"), ("theme", theme, assets / "themes")]
+    named += [("components", name, assets / "components") for name in components]
+    for what, name, kind in named:
+        if not name:
+            continue
+        folder = kind / name
+        if roots.may_read(folder):
+            continue
+        if what in site.overrides:
+            label, where = site.label, f"modules[{site.index}].overrides.{what}"
+        else:
+            label, where = display_path(module_json), f"hugo_config.{what}"
+        lexical = os.path.normpath(folder)
+        if os.path.isabs(name) or ".." in Path(name).parts or "\0" in name:
+            raise ManifestError(label, where, f"{name!r} is not a name of a folder in "
+                                f"{display_path(kind)}; give the folder's name")
+        raise ManifestError(display_path(Path(lexical)), "", f"a link to {resolved(folder)}, "
+                            f"outside the repository, named by {where} of {label}; copy the "
+                            "folder into the repository")
 
 
 def _asset_files(site: SiteBuild, template: str | None, theme: str | None,

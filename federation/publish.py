@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from federation.compose import BASE, RECORDS_DIR, Collision, Layer, MergeConflict, compose
+from federation.confine import OutsideRoots, remove_tree, resolved
 from federation.digests import list_files, stat_fingerprint
 from federation.links import LinkRules, rewrite_css, rewrite_html
 from federation.plan import FederationPlan, Mount
@@ -36,7 +37,7 @@ from federation.records import (
     prune_records,
     write_published,
 )
-from federation.staging import remove_tree, replace_dir
+from federation.staging import replace_dir
 from federation.validate import Problem, validate
 
 # Bump when the way files are processed changes: every module is then processed again.
@@ -87,8 +88,8 @@ class Report:
 def publish(plan: FederationPlan, runs: list[ModuleRun],
             cancelled: Callable[[], bool] = lambda: False) -> Report:
     """Build the new tree, validate it and swap it in; the Report says what happened."""
-    output = plan.output.resolve() if plan.output.is_symlink() else plan.output
-    sweep_leftovers(output)
+    output = published_folder(plan)
+    sweep_leftovers(output, plan)
     old = Record.load(plan.records, output) if output.is_dir() else None
     keys = {run.mount.name: module_key(plan, run.mount) for run in runs}
     sources = {run.mount.name: _module_files(run, old, output) for run in runs}
@@ -128,12 +129,23 @@ def publish(plan: FederationPlan, runs: list[ModuleRun],
                files).save(plan.records)
         if cancelled():
             raise Cancelled()
-        replace_dir(new, output)
+        replace_dir(new, output, plan.roots)
         prune_records(plan.records, keep=publish_id)
         report.published = True
         return report
     finally:
-        remove_tree(new)
+        remove_tree(new, plan.roots)
+
+
+def published_folder(plan: FederationPlan) -> Path:
+    """The folder the tree is published in, a link to it followed: OutsideRoots unless it
+    lies inside the repository (checked again here, not only when the manifest loaded: a
+    link made since must not make publishing replace a folder elsewhere)."""
+    output = resolved(plan.output) if plan.output.is_symlink() else plan.output
+    if not plan.roots.may_write(output):
+        raise OutsideRoots(f"{plan.output} is {resolved(plan.output)}, outside the repository; "
+                           "publishing would replace it: make it a folder of the repository")
+    return output
 
 
 def module_key(plan: FederationPlan, mount: Mount) -> str:
@@ -143,27 +155,27 @@ def module_key(plan: FederationPlan, mount: Mount) -> str:
     return hashlib.sha256(json.dumps(data).encode()).hexdigest()
 
 
-def sweep_leftovers(output: Path) -> None:
+def sweep_leftovers(output: Path, plan: FederationPlan) -> None:
     """Remove new trees of interrupted publishes and old trees not yet removed."""
     if not output.parent.is_dir():
         return
     for pattern in (f".{output.name}.new-*", f".{output.name}.old-*"):
         for path in output.parent.glob(pattern):
-            remove_tree(path)
+            remove_tree(path, plan.roots)
 
 
 def clean_published(plan: FederationPlan) -> None:
     """`doit clean federate`: remove the published tree (only module files with preserve-base)."""
-    output = plan.output
+    output = published_folder(plan)
     if plan.preserve_base and output.is_dir():
         old = Record.load(plan.records, output)
         for path, info in (old.files.items() if old else ()):
             if info.owner != BASE:
-                (output / path).unlink(missing_ok=True)
-        remove_tree(output / RECORDS_DIR)
+                remove_tree(output / path, plan.roots)
+        remove_tree(output / RECORDS_DIR, plan.roots)
     else:
-        remove_tree(output)
-    remove_tree(plan.records)
+        remove_tree(plan.output, plan.roots)
+    remove_tree(plan.records, plan.roots)
 
 
 def _module_files(run: ModuleRun, old: Record | None, output: Path) -> set[str]:

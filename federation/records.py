@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from federation.compose import RECORDS_DIR
+from federation.confine import remove_tree
 
 CHECKSUMS = "checksums.sha256"
 MANIFEST = "federation-manifest.json"
@@ -91,7 +92,7 @@ def prune_records(folder: Path, keep: str) -> None:
     """Remove the records of trees that are no longer published."""
     for path in folder.glob("record-*.json"):
         if path.name != f"record-{keep}.json":
-            path.unlink(missing_ok=True)
+            remove_tree(path, folder)
 
 
 def published_id(output: Path) -> str | None:

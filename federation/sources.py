@@ -6,8 +6,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from federation.confine import remove_tree
 from federation.manifest import display_path
-from federation.staging import new_workdir, remove_tree, replace_dir
+from federation.staging import new_workdir, replace_dir
 from tasks.runner import Command, Result, run
 
 _HEAD_LINE = re.compile(r"^([0-9a-f]{40})\trefs/heads/(\S+)$", re.MULTILINE)
@@ -66,7 +67,7 @@ class GitSource:
     def record(self, commit: str | None) -> None:
         """Write the head stamp (None removes it, so the next run syncs again)."""
         if commit is None:
-            self.head_file.unlink(missing_ok=True)
+            remove_tree(self.head_file, self.tmp.parent)
             return
         tmp = self.head_file.with_suffix(".tmp")
         tmp.write_text(commit + "\n")
@@ -86,9 +87,9 @@ class GitSource:
             target = work / "clone"
             self._check(self._git("clone", "--depth", "1", "--single-branch", "--branch",
                                   self.branch, "--", self.url, str(target), in_clone=False))
-            replace_dir(target, self.clone)
+            replace_dir(target, self.clone, self.tmp.parent)
         finally:
-            remove_tree(work)
+            remove_tree(work, self.tmp.parent)
 
     def _head(self) -> str:
         result = self._git("rev-parse", "--verify", "HEAD^{commit}")

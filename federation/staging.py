@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import ctypes
 import os
-import shutil
 import tempfile
 import uuid
 from pathlib import Path
+
+from federation.confine import Roots, confined, remove_tree
 
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
@@ -19,40 +20,27 @@ def new_workdir(tmp_root: Path, prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir=tmp_root))
 
 
-def replace_dir(new: Path, dest: Path) -> None:
+def replace_dir(new: Path, dest: Path, within: Roots | Path) -> None:
     """Make `new` appear at `dest` at once; the old `dest` is removed afterwards.
 
     Readers see the old tree or the new one, never a mix: on Linux the two
     folders are exchanged by renameat2(RENAME_EXCHANGE); elsewhere the old one
     is renamed aside first (a crash in between leaves `dest` missing, never
-    half-written, and the aside copy is swept by the next run).
+    half-written, and the aside copy is swept by the next run). What is removed must lie
+    inside `within` (federation/confine.py).
     """
+    confined(dest, within)
     dest.parent.mkdir(parents=True, exist_ok=True)
     if not dest.exists():
         os.rename(new, dest)
         return
     if _exchange(new, dest):
-        remove_tree(new)
+        remove_tree(new, within)
         return
     aside = dest.with_name(f".{dest.name}.old-{uuid.uuid4().hex[:8]}")
     os.rename(dest, aside)
     os.rename(new, dest)
-    remove_tree(aside)
-
-
-def remove_tree(path: Path) -> None:
-    """Remove a folder (or file) if it exists, even one a build made read-only."""
-    if path.is_symlink() or path.is_file():
-        path.unlink(missing_ok=True)
-        return
-    if not path.exists():
-        return
-    try:
-        shutil.rmtree(path)
-    except PermissionError:
-        for folder, _dirs, _files in os.walk(path):
-            os.chmod(folder, 0o700)
-        shutil.rmtree(path)
+    remove_tree(aside, within)
 
 
 def _exchange(a: Path, b: Path) -> bool:

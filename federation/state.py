@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from federation.confine import Roots
+
 STATE_DIR = ".fedbuild"
 
 
@@ -18,6 +20,12 @@ class State:
     def dir(self) -> Path:
         """The state folder."""
         return self.root / STATE_DIR
+
+    @property
+    def roots(self) -> Roots:
+        """Where fedbuild may write and delete: the repository and its state folder (which
+        may be a link to another disk)."""
+        return Roots.of([self.root, self.dir])
 
     def db(self, mode: str = "development") -> Path:
         """doit's dependency database; one per mode, since each mode has its own outputs,

@@ -22,13 +22,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from federation.confine import resolved
 from federation.errors import ManifestError
 from federation.graph import find_cycle
 from federation.inputs import walk_files
 from federation.loader import Project
-from federation.manifest import SHIPPED, Artifact, Module, NoTests, SkipIf, Step, Tool, Toolchain
+from federation.manifest import (
+    SHIPPED,
+    Artifact,
+    Module,
+    NoTests,
+    SkipIf,
+    Step,
+    Tool,
+    Toolchain,
+    display_path,
+)
 from federation.platforms import Host
 from federation.state import State
+from federation.toolchains import REPOSITORY_DIR
+from federation.toolchains import SHIPPED as SHIPPED_DIR
 
 # Filled in when the step runs, never part of its fingerprint: {out} and {jobs} by fedbuild,
 # the board options from the command line (`doit flash:fw port=/dev/ttyUSB0`, or the task's
@@ -179,7 +192,7 @@ def plan_steps(project: Project, state: State, toolchains: dict[str, Toolchain],
                                     "{work} instead")
             plan.steps.append(planned)
             built.append(planned)
-        artifacts = [_artifact(a, ctx) for a in module.outputs]
+        artifacts = [_artifact(a, ctx, index, k) for k, a in enumerate(module.outputs)]
         if artifacts:
             plan.verifies.append(VerifyPlan(
                 module=module.name, artifacts=tuple(artifacts),
@@ -352,19 +365,25 @@ class _Context:
         env = {k: self._text_of(v, where) for k, v in declared.items()}
         uses_out = any("{out}" in a for c in commands for a in c) or \
             any("{out}" in v for v in env.values())
-        outputs = tuple(self._output(o, where) for o in step.outputs)
+        outputs = tuple(self._written(step, "outputs", k, o) for k, o in enumerate(step.outputs))
         if uses_out and not step.outputs:
             outputs = (self.dist,)
         patterns = [*(step.inputs if step.inputs is not None else self.chain.inputs),
                     *self.module.inputs]
+        self._check_patterns(step)
+        cwd = self.module_dir / self._text_of(step.cwd, where)
+        if not self.state.roots.may_read(cwd):
+            raise self._outside(step, "cwd", 0, step.cwd, cwd,
+                                "give a folder of the module, relative to it")
+        inputs = tuple(walk.matching(patterns))
         tool = self.chain.tool
         task = f"{step.name}:{self.module.name}"
         return StepPlan(
             module=self.module.name, step=step.name, toolchain=self.module.toolchain,
             description=step.description or " ".join(commands[0]),
-            commands=commands, cwd=self.module_dir / self._text_of(step.cwd, where), env=env,
-            inputs=tuple(walk.matching(patterns)), outputs=outputs,
-            clean=tuple(self._output(c, where) for c in step.clean), dist=self.dist,
+            commands=commands, cwd=cwd, env=env, inputs=inputs, outputs=outputs,
+            clean=tuple(self._written(step, "clean", k, c) for k, c in enumerate(step.clean)),
+            dist=self.dist,
             uses_out=uses_out, deps=tuple(deps), exclusive=step.exclusive,
             skip=self._skip(step), retries=step.retries or self.module.retries,
             timeout=step.timeout,
@@ -378,6 +397,50 @@ class _Context:
             board_options=tuple(o for o in BOARD_OPTIONS if any(
                 f"{{{o}}}" in a for c in commands for a in c)),
             no_tests=step.no_tests, allow_no_tests=self.module.allow_no_tests)
+
+    # Confinement: what a step writes, deletes, runs in or reads lies inside the repository
+    # (or fedbuild's state folder), symlinks followed (federation/confine.py).
+
+    def _written(self, step: Step, field: str, k: int, text: str) -> Path:
+        """An output or clean path, expanded; refused when it resolves outside the roots."""
+        path = self._output(text, f"step {step.name!r}")
+        if not self.state.roots.may_write(path):
+            raise self._outside(step, field, k, text, path, "give a path inside the repository: "
+                                "relative to the module's dist folder, or under {work} or "
+                                "{module_dir}")
+        return path
+
+    def _check_patterns(self, step: Step) -> None:
+        """The step's own globs (the module's `inputs` are checked as the manifest loads)."""
+        for k, pattern in enumerate(step.inputs if step.inputs is not None else self.chain.inputs):
+            if pattern.startswith("/") or ".." in pattern.replace("\\", "/").split("/"):
+                raise self._outside(step, "inputs", k, pattern, None, "give globs relative to "
+                                    "the module, without '..' or a leading '/'")
+
+    def _outside(self, step: Step, field: str, k: int, value: str, path: Path | None,
+                 fix: str) -> ManifestError:
+        """The one-line error for a step field naming a path outside the repository, naming
+        the file that sets it: the manifest (a module's own step) or the toolchain file."""
+        label, where = self._origin(step.name, field, k)
+        found = "" if path is None else f" resolves to {resolved(path)}, which is"
+        return ManifestError(label, where, f"{value!r}{found} outside the repository "
+                             f"{self.project.root}; {fix}")
+
+    def _origin(self, name: str, field: str, k: int) -> tuple[str, str]:
+        """(file, field) of the value: a module's own step in the manifest, else a step of the
+        toolchain file, else (inputs) the toolchain's default inputs."""
+        item = "" if field == "cwd" else f"[{k}]"
+        index = self.project.manifest.modules.index(self.module)
+        for j, override in enumerate(self.module.steps):
+            if override.name == name and getattr(override, field, None) is not None:
+                return self.project.label, f"modules[{index}].steps[{j}].{field}{item}"
+        own = self.project.root / REPOSITORY_DIR / f"{self.module.toolchain}.yaml"
+        file = display_path(own if own.is_file() else
+                            SHIPPED_DIR / f"{self.module.toolchain}.yaml")
+        for j, step in enumerate(self.chain.steps):
+            if step.name == name and (field != "inputs" or step.inputs is not None):
+                return file, f"steps[{j}].{field}{item}"
+        return file, f"{field}{item}"
 
     def _text_of(self, text: str, where: str) -> str:
         value = self.expand(text, where)
@@ -450,9 +513,17 @@ def skip_reason(cond: SkipIf | None, mode: str, host: Host, module_dir: Path) ->
     return "skip_if: " + ", ".join(reasons) if reasons else None
 
 
-def _artifact(item: str | Artifact, ctx: _Context) -> tuple[Path, int | None]:
-    path, budget = (item, None) if isinstance(item, str) else (item.path, item.max_bytes)
-    return ctx._output(path, "outputs"), budget
+def _artifact(item: str | Artifact, ctx: _Context, index: int, k: int
+              ) -> tuple[Path, int | None]:
+    """A declared artifact: verify reads it, so it must lie inside the repository."""
+    text, budget = (item, None) if isinstance(item, str) else (item.path, item.max_bytes)
+    path = ctx._output(text, "outputs")
+    if not ctx.state.roots.may_write(path):
+        where = f"modules[{index}].outputs[{k}]" + ("" if isinstance(item, str) else ".path")
+        raise ManifestError(ctx.project.label, where, f"{text!r} resolves to {resolved(path)}, "
+                            f"which is outside the repository {ctx.project.root}; give a path "
+                            f"relative to the module's dist/<mode>/{ctx.module.name}/ folder")
+    return path, budget
 
 
 class _ModuleFiles:
@@ -470,8 +541,11 @@ class _ModuleFiles:
         if not patterns:
             return []
         regex = re.compile("|".join(f"(?:{_glob_regex(p)})" for p in patterns))
-        base = "" if self._prefix == "." else self._prefix + "/"
-        return [base + rel for rel in self.files() if regex.fullmatch(rel)]
+        return [self._base + rel for rel in self.files() if regex.fullmatch(rel)]
+
+    @property
+    def _base(self) -> str:
+        return "" if self._prefix == "." else self._prefix + "/"
 
     def files(self) -> list[str]:
         """Every file below the module, outputs and vendored folders skipped."""

@@ -16,6 +16,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from federation.confine import remove_tree
 from federation.errors import ManifestError
 from federation.manifest import (
     MAX_DEPTH,
@@ -87,10 +88,10 @@ def _parsed_shipped(name: str, text: str, label: str) -> Any:
         os.replace(part, memo)
         for older in PARSED.glob(f"{name}.*.json"):  # an earlier content's copy
             if older != memo:
-                older.unlink(missing_ok=True)
+                remove_tree(older, PARSED)
     except OSError:  # a read-only install parses every time
         with suppress(OSError):
-            part.unlink()
+            remove_tree(part, PARSED)
     return data
 
 

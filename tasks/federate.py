@@ -17,6 +17,7 @@ from typing import Any
 
 from doit.exceptions import TaskFailed
 
+from federation.confine import OutsideRoots
 from federation.digests import stat_fingerprint
 from federation.manifest import display_path
 from federation.plan import FederationPlan, Mount
@@ -86,7 +87,7 @@ def federate(plan: FederationPlan) -> dict[str, Any] | TaskFailed:
         except Cancelled:
             report, state = Report(published=False, reason="interrupted"), "kept old tree"
             status = Status.INTERRUPTED
-        except OSError as err:
+        except (OSError, OutsideRoots) as err:
             report, state = Report(published=False, reason=f"{err}"), "failed"
         duration = time.monotonic() - started
         _write_log(plan, report, state)

@@ -21,7 +21,6 @@ import functools
 import json
 import os
 import re
-import shutil
 import socket
 import time
 import xml.etree.ElementTree as ET
@@ -31,6 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from federation.confine import remove_tree
 from tasks.outcome import Status
 from tasks.timeline import RunInfo, TaskRun
 
@@ -63,7 +63,7 @@ def write_run_files(runs_dir: Path, run: RunInfo, keep: int = KEEP) -> RunFiles:
     name = folder_name(run)
     runs_dir.mkdir(parents=True, exist_ok=True)
     tmp = runs_dir / f"{_TMP_PREFIX}{name}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
+    remove_tree(tmp, runs_dir, ignore_errors=True)
     tmp.mkdir()
     lanes = assign_lanes(run)
     _write_json(tmp / SUMMARY, summary(run, lanes, name), rows="tasks")
@@ -71,7 +71,7 @@ def write_run_files(runs_dir: Path, run: RunInfo, keep: int = KEEP) -> RunFiles:
     junit_tree(run).write(tmp / JUNIT, encoding="utf-8", xml_declaration=True)
     folder = runs_dir / name
     if folder.exists():  # the same run written again: the new files win
-        shutil.rmtree(folder)
+        remove_tree(folder, runs_dir)
     tmp.rename(folder)
     _point_latest(runs_dir, name)
     prune(runs_dir, keep, current=name)
@@ -109,14 +109,11 @@ def prune(runs_dir: Path, keep: int, current: str | None = None) -> None:
     folders = run_folders(runs_dir)
     for folder in folders[:max(0, len(folders) - keep)]:
         if folder.name != current:
-            shutil.rmtree(folder, ignore_errors=True)
+            remove_tree(folder, runs_dir, ignore_errors=True)
     for entry in os.scandir(runs_dir):
         pid = entry.name.rpartition("-")[2]
         if entry.name.startswith(_TMP_PREFIX) and pid.isdigit() and not _alive(int(pid)):
-            if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path, ignore_errors=True)
-            else:
-                Path(entry.path).unlink(missing_ok=True)
+            remove_tree(entry.path, runs_dir, ignore_errors=True)
 
 
 # summary.json ------------------------------------------------------------------
@@ -381,7 +378,7 @@ def _point_latest(runs_dir: Path, name: str) -> None:
     tmp.replace(runs_dir / f"{LATEST}.json")
     link = runs_dir / f"{_TMP_PREFIX}{LATEST}-{os.getpid()}"
     with contextlib.suppress(OSError):  # no symlinks here: latest.json alone says it
-        link.unlink(missing_ok=True)
+        remove_tree(link, runs_dir)
         link.symlink_to(name, target_is_directory=True)
         link.replace(runs_dir / LATEST)
 

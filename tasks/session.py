@@ -6,7 +6,6 @@ import atexit
 import contextlib
 import multiprocessing
 import os
-import shutil
 import signal
 import sys
 import threading
@@ -16,6 +15,7 @@ from types import FrameType, TracebackType
 
 import doit
 
+from federation.confine import remove_tree
 from federation.state import State
 from tasks.lock import Holder, RepoLock
 from tasks.runner import RUN_VARIABLE, kill_all, kill_marked
@@ -116,7 +116,7 @@ def sweep(state: State) -> None:
     """Remove every temporary build folder; only the lock holder may call this."""
     if state.tmp.is_dir():
         for entry in os.scandir(state.tmp):
-            shutil.rmtree(entry.path, ignore_errors=True)
+            remove_tree(entry.path, state.tmp, ignore_errors=True)
 
 
 _interrupted = threading.Event()

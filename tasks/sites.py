@@ -17,14 +17,15 @@ from typing import Any
 from doit.exceptions import TaskFailed
 from doit.tools import result_dep
 
+from federation.confine import remove_tree
 from federation.digests import content_digest, files_digest, stat_fingerprint
 from federation.errors import ManifestError
 from federation.inputs import files_under
 from federation.manifest import display_path
 from federation.plan import OUT, SiteBuild, Walk, resolve_site
 from federation.sources import SourceError
-from federation.staging import new_workdir, remove_tree, replace_dir
-from federation.state import STATE_DIR
+from federation.staging import new_workdir, replace_dir
+from federation.state import STATE_DIR, State
 from tasks.after_failures import AFTER_FAILURES
 from tasks.cache.actions import lookup as cache_lookup
 from tasks.cache.actions import warnings as cache_warnings
@@ -53,7 +54,8 @@ def fetch_tasks(sites: list[SiteBuild]) -> Iterator[TaskDict]:
                    "refreshed when the branch head moves",
             "actions": [(fetch_source, [site])],
             "uptodate": [BranchUnmoved(site)],
-            "clean": [(remove_tree, [site.git.clone]), (remove_tree, [site.git.head_file])],
+            "clean": [(remove_tree, [site.git.clone, State(site.root).roots]),
+                      (remove_tree, [site.git.head_file, State(site.root).roots])],
         }
 
 
@@ -93,7 +95,7 @@ def _build_task(site: SiteBuild, walk: Walk) -> TaskDict:
         "uptodate": [Signature(functools.partial(site_fields, site)),
                      StagedOutputIntact(site.staged),
                      *(result_dep(f"build:{dep}") for dep in site.depends_on)],
-        "clean": [(remove_tree, [site.staged])],
+        "clean": [(remove_tree, [site.staged, State(site.root).roots])],
     }
 
 
@@ -183,12 +185,12 @@ def build_site(site: SiteBuild) -> dict[str, Any] | TaskFailed:
             return _finish(site, _failure(site, f"{display_path(site.root / site.script)} "
                                           "exited 0 but wrote nothing to --output", started))
         if result.ok:
-            replace_dir(out, site.staged)
+            replace_dir(out, site.staged, State(site.root).roots)
         else:  # its errors name files of the copy about to be removed: name the sources
             temp_paths = TempPaths(work, site.root, resolved.inputs, site.folder)
             temp_paths.rewrite_log(site.log)
     finally:
-        remove_tree(work)
+        remove_tree(work, State(site.root).roots)
     inputs_digest = output_digest = ""
     if result.ok:
         inputs_digest = files_digest(site.root, resolved.inputs, fields)

@@ -24,9 +24,10 @@ from doit.exceptions import TaskFailed
 from doit.task import Task, dict_to_task
 from doit.tools import result_dep
 
+from federation.confine import remove_tree
 from federation.digests import content_digest, file_digest, files_digest, stat_fingerprint
-from federation.staging import new_workdir, remove_tree, replace_dir
-from federation.state import STATE_DIR
+from federation.staging import new_workdir, replace_dir
+from federation.state import STATE_DIR, State
 from federation.steps import BOARD_OPTIONS, StepPlan, ToolPlan, VerifyPlan
 from tasks import planned
 from tasks.after_failures import AFTER_FAILURES
@@ -281,10 +282,10 @@ def _execute(step: StepPlan, board: dict[str, str], started: float
                 out.mkdir()
             results = _run_commands(step, out, board)
             if all(r.ok for r in results) and out is not None:
-                merge_into(out, step.dist)
+                merge_into(out, step.dist, step.root)
         finally:
             if work:
-                remove_tree(work)
+                remove_tree(work, State(step.root).roots)
     outcome = _record(step, results, time.monotonic() - started)
     if cached and outcome.status in (Status.BUILT, Status.FLAKY):
         cached.store(step.outputs, step.log, outcome.duration)
@@ -399,9 +400,9 @@ def _missing_tool(step: StepPlan) -> str | None:
     return f"{step.task} needs {exe!r}, which is not installed (not found on PATH){hint}"
 
 
-def merge_into(out: Path, dist: Path) -> None:
+def merge_into(out: Path, dist: Path, root: Path) -> None:
     """Make `out` the module's dist folder in one rename: nothing stale survives a rebuild."""
-    replace_dir(out, dist)
+    replace_dir(out, dist, State(root).roots)
 
 
 def clean_outputs(step: StepPlan) -> None:
@@ -413,7 +414,7 @@ def clean_outputs(step: StepPlan) -> None:
         if output.resolve() == step.cwd.resolve() or step.cwd.resolve().is_relative_to(
                 output.resolve()):
             continue  # never a folder that holds the module itself
-        remove_tree(output)
+        remove_tree(output, State(step.root).roots)
 
 
 def _record(step: StepPlan, results: list[Result], duration: float) -> Outcome:

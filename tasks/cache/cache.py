@@ -10,6 +10,7 @@ against their digest, paths kept inside the declared outputs.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
@@ -22,10 +23,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from federation.confine import remove_tree
 from federation.digests import file_digest
 from federation.errors import ManifestError
 from federation.loader import MANIFEST_FILE as MANIFEST
-from federation.staging import remove_tree
 from tasks.cache.backend import Backend, BadEntry, CacheError
 from tasks.cache.local import LocalStore
 from tasks.cache.record import (
@@ -214,14 +215,25 @@ class Cache:
 
     def _failed(self, store: Backend, err: Exception) -> None:
         why = str(err) if isinstance(err, (CacheError, OSError)) else f"{type(err).__name__}: {err}"
-        with self._lock:
-            first = store.name not in self._warned
-            self._warned.add(store.name)
-            if store is not self.local and not isinstance(err, BadEntry):
-                self._down.add(store.name)  # a slow or broken server: stop paying its timeouts
-        if first:
-            self._warn(f"fedbuild: cache {store.name} unavailable, building instead ({why})")
+        if isinstance(err, BadEntry):  # one entry, not the store: the others are still used
+            self._warn_once(f"{store.name} corrupt", f"fedbuild: cache {store.name}: a corrupt "
+                            f"entry was skipped, building instead ({why})")
+        else:
+            if store is not self.local:
+                with self._lock:  # a slow or broken server: stop paying its timeouts
+                    self._down.add(store.name)
+            self._warn_once(store.name, _full_line(store.name, why) if _full(err) else
+                            f"fedbuild: cache {store.name} unavailable, building instead ({why})")
         self._count("error")
+
+    def _warn_once(self, key: str, line: str) -> bool:
+        """Say `line` unless something was said under `key` already in this process."""
+        with self._lock:
+            first = key not in self._warned
+            self._warned.add(key)
+        if first:
+            self._warn(line)
+        return first
 
     def _count(self, event: str, seconds: float = 0.0) -> None:
         if self.local is None:
@@ -229,11 +241,33 @@ class Cache:
         try:
             self.local.count(event, seconds)
         except CacheError as err:
+            # A full disk fails the counters and the store alike: one line for both, under the
+            # store's name; nothing more about counters once the store itself was warned of.
             with self._lock:
-                first = "counters" not in self._warned
-                self._warned.add("counters")
-            if first:
-                self._warn(f"fedbuild: cache counters not kept ({err})")
+                said = self.local.name in self._warned
+            if said:
+                return
+            if _full(err):
+                self._warn_once(self.local.name, _full_line(self.local.name, str(err)))
+            else:
+                self._warn_once("counters", f"fedbuild: cache counters not kept ({err})")
+
+
+def _full(err: BaseException) -> bool:
+    """Whether a failure is a full disk (or quota), however wrapped."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "disk is full" in str(seen) or "No space left on device" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _full_line(name: str, why: str) -> str:
+    return (f"fedbuild: cache {name} is full, building without it ({why}); free space or "
+            "lower federation.cache.max_size")
 
 
 def _parse(data: bytes, key: str, expected: tuple[str, ...] | None) -> ActionRecord:
@@ -266,7 +300,7 @@ def _temporary(beside: Path) -> Iterator[Path]:
         yield temp
     finally:
         if os.path.lexists(temp):
-            remove_tree(temp)
+            remove_tree(temp, beside.parent)
 
 
 # Configuration -------------------------------------------------------------------------------

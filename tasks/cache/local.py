@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from federation.confine import remove_tree
 from tasks.cache.backend import BadEntry, CacheError
 from tasks.cache.record import ActionRecord, is_digest
 from tasks.history import wal_mode
@@ -95,7 +96,7 @@ class LocalStore:
             _replace(temp, path)
         except OSError as err:
             if temp is not None:
-                Path(temp).unlink(missing_ok=True)
+                remove_tree(temp, self.folder)
             raise CacheError(f"cannot write {path}: {err}") from err
 
     def has_blob(self, digest: str) -> bool:
@@ -113,11 +114,11 @@ class LocalStore:
                 return False
             raise CacheError(f"cannot write {dest}: {err}") from err
         except OSError as err:
-            dest.unlink(missing_ok=True)
+            remove_tree(dest, dest.parent)
             raise CacheError(f"cannot copy blob {digest[:12]} to {dest}: {err}") from err
         if actual != digest:
-            dest.unlink(missing_ok=True)
-            source.unlink(missing_ok=True)
+            remove_tree(dest, dest.parent)
+            remove_tree(source, self.folder)
             raise BadEntry(f"blob {digest[:12]} is corrupt (removed)")
         return True
 
@@ -146,7 +147,7 @@ class LocalStore:
             raise CacheError(f"cannot store {path}: {err}") from err
         finally:
             if temp is not None:
-                Path(temp).unlink(missing_ok=True)
+                remove_tree(temp, self.folder)
 
     # Layout ----------------------------------------------------------------------------------
 
@@ -212,7 +213,7 @@ class LocalStore:
         blobs, blob_bytes = self._remove_orphans(_needed(kept), set(), float("inf"))
         if module is None:
             for leftover in _files(self.folder / "tmp"):
-                leftover.unlink(missing_ok=True)
+                remove_tree(leftover, self.folder)
         return GcResult(evicted=len(gone), blobs=blobs, freed=freed + blob_bytes)
 
     def _entries(self) -> Iterator[_Entry]:
@@ -230,7 +231,7 @@ class LocalStore:
 
     def _remove(self, entry: _Entry) -> int:
         try:
-            entry.path.unlink()
+            remove_tree(entry.path, self.folder, missing_ok=False)
         except FileNotFoundError:
             return 0
         return entry.size
@@ -246,13 +247,13 @@ class LocalStore:
                 cutoff = start if path.name in released else start - ORPHAN_GRACE
                 if path.name in needed or st.st_mtime > cutoff:
                     continue
-                path.unlink()
+                remove_tree(path, self.folder, missing_ok=False)
             except FileNotFoundError:
                 continue
             count, freed = count + 1, freed + st.st_size
         for leftover in _files(self.folder / "tmp"):  # from a writer that died
             if _mtime(leftover) < time.time() - ORPHAN_GRACE:
-                leftover.unlink(missing_ok=True)
+                remove_tree(leftover, self.folder)
         return count, freed
 
     # Counters --------------------------------------------------------------------------------

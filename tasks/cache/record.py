@@ -21,8 +21,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from federation.confine import remove_tree
 from federation.digests import file_digest
-from federation.staging import remove_tree, replace_dir
+from federation.staging import replace_dir
+from federation.state import State
 from tasks.cache.backend import BadEntry, CacheError
 
 SCHEMA = 2  # 2: inline content (data, log_data); schema 1 records are read as they were
@@ -303,6 +305,7 @@ def unpack(root: Path, roots: Sequence[str], entries: Sequence[OutputEntry],
     record or a failed fetch leaves every old output as it was, and no temporaries.
     """
     groups = check_entries(roots, entries)
+    within = State(root).roots
     built: list[tuple[Path, Path]] = []
     try:
         for rel, group in groups.items():
@@ -313,12 +316,12 @@ def unpack(root: Path, roots: Sequence[str], entries: Sequence[OutputEntry],
             _build(temp, rel, group, fetch)
         for temp, dest in built:
             if os.path.islink(dest) and not dest.exists():
-                dest.unlink()  # a dangling link: replace_dir would rename a folder onto it
-            replace_dir(temp, dest)
+                remove_tree(dest, within)  # dangling: replace_dir would rename onto it
+            replace_dir(temp, dest, within)
     finally:
         for temp, _dest in built:
             if os.path.lexists(temp):
-                remove_tree(temp)
+                remove_tree(temp, within)
 
 
 def _build(temp: Path, rel: str, group: Sequence[OutputEntry], fetch: Fetch) -> None:

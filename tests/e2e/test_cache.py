@@ -400,3 +400,23 @@ def test_process_workers_build_and_restore_too(tmp_path: Path) -> None:
     assert ran(second) == set()
     assert {n: s for n, s in statuses(result).items() if n in STEPS_TASKS} == \
         dict.fromkeys(STEPS_TASKS, "cached")
+
+
+def test_a_full_local_cache_disk_is_one_warning_line(tmp_path: Path) -> None:
+    """The local cache on a full disk (a 12 KiB tmpfs, filled, in a mount namespace of the
+    run's own): the build succeeds, and one line says the cache is full (not one for the
+    counters and one for the store)."""
+    repo = copy_fixture("steps", tmp_path / "repo")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    script = ('mount -t tmpfs -o size=12k tmpfs "$1" && head -c 12288 /dev/zero > "$1/filler"; '
+              'shift; exec "$@"')
+    argv = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, "sh",
+            str(disk), *doit_argv(repo, "build:lib", "build:app")]
+    result = subprocess.run(argv, cwd=repo, text=True, capture_output=True, timeout=120,
+                            env={**os.environ, "NO_COLOR": "1",
+                                 "FEDBUILD_CACHE_DIR": str(disk / "cache")}, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = warnings(result)
+    assert len(lines) == 1 and "is full" in lines[0], result.stdout
+    assert (repo / "dist/development/app/app.txt").is_file()

@@ -230,8 +230,8 @@ def test_a_store_that_fails_never_raises(repo: Path, tmp_path: Path) -> None:
     cache.store(KEY, "build:web", "web", repo, OUTPUTS, log_of(repo), 1.0)
     assert warn[1].startswith(f"fedbuild: cache local cache {blocked} unavailable, building "
                               "instead (")
-    assert warn[2].startswith("fedbuild: cache counters not kept")
-    assert warn[3:] == ["fedbuild: cache http://127.0.0.1:9/ unavailable, building instead "
+    # Its counters fail too (the same folder): not a second line about the same store.
+    assert warn[2:] == ["fedbuild: cache http://127.0.0.1:9/ unavailable, building instead "
                         "(connection refused)"]
     assert broken.calls == 1  # tried once (the local copy failed: straight from the outputs)
     assert blocked.read_text() == "a file where the cache folder should be"
@@ -430,3 +430,26 @@ def test_a_restore_after_has_reads_the_record_once(repo: Path, tmp_path: Path) -
     assert content_digest(repo / "dist") == expected
     assert cache.restore(KEY, repo, log_of(repo), OUTPUTS) is not None  # now from the local one
     assert shared.reads == 1
+
+
+def test_one_corrupt_local_entry_is_not_the_whole_cache_unavailable(repo: Path,
+                                                                      tmp_path: Path) -> None:
+    """A record spoiled on disk is skipped with one line that says so; the other entries are
+    still restored, and the store is still written to (a later failure of the store itself
+    is still said)."""
+    warn = Warnings()
+    store = local(tmp_path)
+    cache = Cache(store, None, False, warn)
+    other = "2e" * 32
+    cache.store(KEY, "build:web", "web", repo, OUTPUTS, log_of(repo), 1.0)
+    cache.store(other, "build:web", "web", repo, OUTPUTS, log_of(repo), 2.0)
+    (tmp_path / "local" / "ac" / KEY).write_text("{ not json")
+    wipe(repo)
+    assert cache.restore(KEY, repo, log_of(repo), OUTPUTS) is None
+    assert len(warn) == 1 and "corrupt" in warn[0] and "unavailable" not in warn[0], warn
+    record = cache.restore(other, repo, log_of(repo), OUTPUTS)
+    assert record is not None and record.duration == 2.0
+    assert len(warn) == 1
+    (tmp_path / "local" / "ac" / other).write_text("{ not json either")
+    assert cache.restore(other, repo, log_of(repo), OUTPUTS) is None
+    assert len(warn) == 1  # once per store and process, like every cache warning

@@ -6,10 +6,10 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from federation.confine import remove_tree
 from federation.digests import stat_fingerprint
 from federation.loader import load_project
 from federation.plan import plan_sites
-from federation.staging import remove_tree
 from federation.state import State
 from tasks.sites import StagedOutputIntact, build_site, build_tasks
 
@@ -33,7 +33,7 @@ def test_build_task_dict(monorepo: Repo) -> None:
                                 "site/themes/plain/layout.html"]
     assert beta["targets"] == [str(repo / ".fedbuild/staging/beta")]
     assert beta["task_dep"] == ["build:alpha"]
-    assert beta["clean"] == [(remove_tree, [repo / ".fedbuild/staging/beta"])]
+    assert beta["clean"] == [(remove_tree, [repo / ".fedbuild/staging/beta", State(repo).roots])]
     assert beta["doc"] == "build.sh site modules/beta -> .fedbuild/staging/beta"
     assert not (repo / ".fedbuild/staging").exists()  # describing built nothing
 
