@@ -39,6 +39,8 @@ def walk_files(folder: Path, root: Path, skip_dirs: Sequence[str] = ()) -> Itera
         current, real = stack.pop()
         for entry in _entries(current):
             name = entry.name
+            if not name.isascii():
+                _check_name(entry.path)
             if entry.is_dir(follow_symlinks=False):
                 if not _skipped(name, skip_dirs):
                     stack.append((entry.path, os.path.join(real, name)))
@@ -80,6 +82,16 @@ def _entries(folder: str) -> list[os.DirEntry[str]]:
     except OSError as err:
         raise ManifestError(_shown(folder), "", f"cannot be listed: {err.strerror}; fedbuild "
                             "reads it for the inputs of a build") from None
+
+
+def _check_name(path: str) -> None:
+    """Refuse a file name that is not UTF-8: it could not be written into a cache key, a
+    log or a message (Python holds its bytes as lone surrogates)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ManifestError(_shown(path), "", "its name is not UTF-8 text; rename it (the "
+                            "inputs of a build are named in UTF-8)") from None
 
 
 def _target(path: str, inside: str) -> str | None:

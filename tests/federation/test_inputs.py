@@ -53,3 +53,11 @@ def test_a_link_out_of_the_repository_is_refused(tmp_path: Path, target: str) ->
         files_under(module, root)
     with pytest.raises(ManifestError, match="outside the repository"):
         glob_files(module, ["src/out", "src/out/*"], root)
+
+
+def test_a_name_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    """A file whose name is not UTF-8 (a cache key, a log could not name it) is one line."""
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m/caf\udce9.txt").write_text("x")  # the bytes caf\xe9.txt
+    with pytest.raises(ManifestError, match=r"caf\\udce9.txt: its name is not UTF-8 text"):
+        files_under(tmp_path / "m", tmp_path)

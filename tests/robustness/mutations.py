@@ -278,7 +278,8 @@ def planted_links(data: st.DataObject, repo: Path, outside: Path) -> list[str]:
         place = repo / data.draw(st.sampled_from(LINK_PLACES), label="in")
         fifo = data.draw(st.integers(0, 4), label="fifo") == 0
         name = data.draw(st.sampled_from([f"link{i}", "self", "mine.yaml", "other.yaml",
-                                          "module.json", "node_modules", "one.md"]),
+                                          "module.json", "node_modules", "one.md",
+                                          "\udcff.md"]),
                          label="named")
         path = place / name
         if os.path.lexists(path):

@@ -17,6 +17,7 @@ from tests.conftest import copy_fixture, run_doit
 
 ALPHA = "modules/alpha/module.json"
 TOOLCHAIN = "toolchains/mine.yaml"
+CONTENT = "modules/alpha/content"
 MINE = """description: a repository toolchain
 steps:
   - name: build
@@ -114,6 +115,9 @@ CASES: dict[str, tuple[Callable[[Path], None], str]] = {
         f"modules.json: modules[0].module_json: '{'m' * 54}...m' is too long for a path"),
     "source-path-too-long": (lambda repo: _set_source(repo, path="p" * 5000),
                              "modules.json: modules[0].source.path: 'ppppp"),
+    # "\udcff" is how Python names the byte 0xff of a file name that is not UTF-8
+    "file-name-not-utf8": (lambda repo: _write_bytes(repo / CONTENT / "\udcff.md", b"x"),
+                           "modules/alpha/content/\\udcff.md: its name is not UTF-8 text"),
     "theme-is-a-file": (lambda repo: _theme_file(repo),
                         ""),  # a file where a theme folder should be: not an error, no crash
     "yaml-deep-flow": (with_toolchain("[" * 50_000),
