@@ -45,8 +45,11 @@ class Project:
 
     def local_dir(self, module: Module) -> Path:
         """The folder of a local module's source."""
-        base = self.root / (module.source.local_path or ".")
-        return (base / module.source.path).resolve()
+        folder = self.root / (module.source.local_path or ".") / module.source.path
+        try:
+            return folder.resolve()
+        except (OSError, RuntimeError):  # a symlink loop: not a folder, as check_files says
+            return Path(os.path.abspath(folder))
 
 
 def load_project(root: Path, manifest_name: str = MANIFEST_FILE) -> Project:
@@ -128,7 +131,7 @@ def _check_firmware(project: Project, i: int, module: Module) -> None:
         return  # checked once fetched, by the toolchain's own build
     folder = project.local_dir(module)
     for name in chain.project_files:
-        if not (folder / name).is_file():
+        if not os.path.isfile(folder / name):
             shown = os.path.relpath(folder / name, project.root)
             raise ManifestError(label, f"modules[{i}].source.path", f"{shown} is missing: "
                                 f"modules of toolchain {module.toolchain!r} have {name} at "
@@ -189,7 +192,7 @@ def check_files(project: Project) -> None:
             continue  # checked once the clone exists
         folder = project.local_dir(module)
         where = "source.local_path" if module.source.local_path else "source.path"
-        if not folder.is_dir():
+        if not os.path.isdir(folder):
             raise ManifestError(label, f"modules[{i}].{where}",
                                 f"{display_path(folder)} does not exist or is not a folder")
         if not _inside(folder, root):
@@ -203,7 +206,7 @@ def check_files(project: Project) -> None:
                                 "create it or point module_json at the module's config file")
     script = root / project.manifest.federation.build_script
     uses_script = any(m.toolchain == "build.sh" for m in project.manifest.modules)
-    if uses_script and not script.is_file():
+    if uses_script and not os.path.isfile(script):
         raise ManifestError(label, "federation.build_script",
                             f"{display_path(script)} does not exist; create it or set "
                             "federation.build_script")
@@ -212,7 +215,7 @@ def check_files(project: Project) -> None:
 def find_module_json(folder: Path, source_root: Path, name: str) -> Path | None:
     """The module's config: relative to its folder, or (older manifests) to its source root."""
     for candidate in (folder / name, source_root / name):
-        if candidate.is_file():
+        if os.path.isfile(candidate):  # False, not OSError, for a link too long to follow
             return candidate
     return None
 

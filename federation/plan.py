@@ -295,7 +295,7 @@ def resolve_site(site: SiteBuild, walk: Walk = files_under) -> ResolvedSite:
     content = site.folder / "content"
     argv = [site.script, "--config", _rel(module_json, site.root), "--output", OUT,
             "--base-url", site.base_url]
-    if content.is_dir():
+    if os.path.isdir(content):
         argv += ["--content", _rel(content, site.root)]
     if template:
         argv += ["--template", template]

@@ -43,7 +43,7 @@ def load_toolchains(root: Path) -> dict[str, Toolchain]:
     """Every toolchain by name: shipped ones, then the repository's (which win)."""
     found: dict[str, Toolchain] = {}
     for folder in (SHIPPED, root / REPOSITORY_DIR):
-        if not folder.is_dir():
+        if not os.path.isdir(folder):
             continue
         for path in sorted(folder.glob("*.yaml")):
             found[path.name.removesuffix(".yaml")] = read_toolchain(path)

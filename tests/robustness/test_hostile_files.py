@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -118,6 +119,12 @@ CASES: dict[str, tuple[Callable[[Path], None], str]] = {
     # "\udcff" is how Python names the byte 0xff of a file name that is not UTF-8
     "file-name-not-utf8": (lambda repo: _write_bytes(repo / CONTENT / "\udcff.md", b"x"),
                            "modules/alpha/content/\\udcff.md: its name is not UTF-8 text"),
+    "module-json-link-too-long": (lambda repo: _relink(repo / ALPHA, "x" * 300),
+                                  "modules.json: modules[0].module_json: 'module.json' not "
+                                  "found in modules/alpha"),
+    "source-is-a-symlink-loop": (lambda repo: _relink(repo / "modules/alpha", "alpha"),
+                                 "modules.json: modules[0].source.path: modules/alpha does "
+                                 "not exist or is not a folder"),
     "theme-is-a-file": (lambda repo: _theme_file(repo),
                         ""),  # a file where a theme folder should be: not an error, no crash
     "yaml-deep-flow": (with_toolchain("[" * 50_000),
@@ -170,6 +177,15 @@ def _replace_with_folder(path: Path) -> None:
     path.unlink()
     path.mkdir()
     (path.parent / "module.json" / "x").write_text("{}")
+
+
+def _relink(path: Path, target: str) -> None:
+    """Replace a file or folder by a symlink to `target`."""
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+    os.symlink(target, path)
 
 
 def _fifo(repo: Path, setup: Callable[[Path], None]) -> None:
