@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -40,3 +41,18 @@ def test_mypy_is_clean() -> None:
     result = subprocess.run([sys.executable, "-m", "mypy"], cwd=REPO,
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_no_test_imports_a_bare_conftest() -> None:
+    """Tests import shared helpers as `tests.conftest`: a bare `conftest` is whichever
+    conftest.py pytest imported first (tests/service's when folders run together)."""
+    bare = []
+    for path in sorted((REPO / "tests").rglob("*.py")):
+        if "fixtures" in path.relative_to(REPO / "tests").parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            names = ([node.module] if isinstance(node, ast.ImportFrom) else
+                     [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            if "conftest" in names:
+                bare.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert bare == []

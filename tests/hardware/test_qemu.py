@@ -16,11 +16,11 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import FIXTURES, REPO
 
 from hardware.errors import HardwareError
 from hardware.qemu import has_machine, qemu_argv, run_in_qemu
 from hardware.unity import TestCase
+from tests.conftest import FIXTURES, REPO
 
 CASES = FIXTURES / "firmware" / "unity-cases"
 QEMU = "qemu-system-riscv32"
