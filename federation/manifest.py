@@ -6,6 +6,7 @@ models, and every pydantic error becomes one ManifestError line here.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -603,17 +604,30 @@ def _parse_json(text: str, file: str) -> Any:
     except ValueError:  # Python refuses to convert an integer of more than 4300 digits
         raise ManifestError(file, _line_of(text, _LONG_NUMBER.search(text)),
                             "invalid JSON: a number of more than 4300 digits") from None
-    check_text(data, file)
+    if _MAYBE_BAD_TEXT.search(text):  # else no string can hold NUL or a lone surrogate
+        check_text(data, file)
     return data
 
 
 _LONG_NUMBER = re.compile(r"\d{4300,}")
+# Where a decoded JSON string could get NUL or a surrogate from: \u escapes (raw control
+# characters are invalid JSON; UTF-8 text holds no surrogates), or text that came otherwise.
+_MAYBE_BAD_TEXT = re.compile(r"\\u(?:0000|[dD][89a-fA-F])|[\x00\ud800-\udfff]")
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 # A JSON string (skipped: brackets inside it do not nest) or a bracket.
 _JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
 
 
 def check_depth(text: str, file: str) -> None:
-    """Refuse JSON nested deeper than MAX_DEPTH, found without parsing it."""
+    """Refuse JSON nested deeper than MAX_DEPTH, found without parsing it (the brackets
+    left once strings are cut out, counted at C speed; the place found only for an error)."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return
+    brackets = _NOT_BRACKETS.sub("", _STRING.sub("", text))
+    if max(itertools.accumulate(map(_STEP.__getitem__, brackets)), default=0) <= MAX_DEPTH:
+        return
     depth = 0
     for token in _JSON_TOKEN.finditer(text):
         bracket = token[0]
