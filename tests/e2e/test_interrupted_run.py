@@ -17,12 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import doit_argv, eventually, run_doit, set_module
-from tests.e2e.test_publish_interrupt import (
-    assert_whole,
-    published_versions,
-    stop_during_publish,
-    write_version,
-)
+from tests.e2e.test_publish_interrupt import ASSEMBLING, Publish, assert_whole, write_version
 
 Repo = Callable[[str], Path]
 
@@ -79,40 +74,23 @@ def test_interrupted_tasks_say_interrupted_and_the_exit_code_names_the_signal(
     assert summary_statuses(repo)["federate"] == "interrupted"
 
 
-def stop_as_publish_starts(repo: Path, *args: str) -> subprocess.Popen[str]:
-    """Start `doit ARGS`, send SIGINT as soon as federate assembles its new tree."""
-    if not args:
-        return stop_during_publish(repo, signal.SIGINT, 0.0)
-    leftovers = set(repo.glob(".public.new-*"))
-    proc = subprocess.Popen(doit_argv(repo, *args), cwd=repo, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**os.environ, "NO_COLOR": "1"})
-    assert eventually(lambda: bool(set(repo.glob(".public.new-*")) - leftovers) or
-                      proc.poll() is not None, timeout=60)
-    proc.send_signal(signal.SIGINT)
-    return proc
-
-
 @pytest.mark.parametrize("args", [(), ("-n", "2")], ids=["serial", "two-threads"])
 def test_a_publish_stopped_halfway_says_it_kept_the_old_tree(monorepo: Repo,
                                                              args: tuple[str, ...]) -> None:
-    """SIGINT as federate starts assembling the new tree: whenever the old tree is still the
-    published one, federate says `interrupted` and the federation line `kept old tree`
-    (with workers too, where federate runs in a thread and stops at its next file)."""
+    """SIGINT while federate assembles the new tree (the run frozen there when the signal is
+    sent): the old tree stays published, federate says `interrupted` and the federation
+    line `kept old tree` (with workers too, where federate runs in a thread and stops at its
+    next file)."""
     repo = monorepo("pages")
     write_version(repo, 0)
     first = run_doit(repo)
     assert first.returncode == 0, first.stdout + first.stderr
-    for version in range(1, 6):  # until a stop lands before the swap (nearly always the first)
-        write_version(repo, version)
-        proc = stop_as_publish_starts(repo, *args)
-        out, _ = proc.communicate(timeout=120)
-        assert_whole(repo / "public")
-        if published_versions(repo / "public") == {str(version - 1)}:
-            break
-    else:
-        pytest.fail("no stop landed before the swap")
-    assert proc.returncode == 130, out
+    write_version(repo, 1)
+    with Publish(repo, *args) as run:
+        assert run.stop_at(ASSEMBLING, signal.SIGINT) == ASSEMBLING
+        out = run.finish()
+    assert assert_whole(repo / "public") == "0"
+    assert run.proc.returncode == 130, out
     row = next(line for line in out.splitlines() if line.startswith("federate "))
     assert row.split()[1] == "interrupted", out
     assert "federation: kept old tree public/: interrupted" in out, out

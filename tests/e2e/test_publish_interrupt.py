@@ -1,16 +1,18 @@
 """SIGKILL and SIGINT while federate publishes: the published tree is always one whole tree.
 
-docs gets enough pages that a publish takes a measurable time; each round
-writes a new version into every page, starts `doit`, waits until federate has
-begun assembling the new tree beside the old one, and stops the run at a
-different moment of the publish (before, around and after the swap). Whatever
-the moment, public/ must be exactly one published version: its checksums verify,
-they list every file on disk, and every page carries the same version.
+docs gets enough pages that assembling its tree takes a while. Each round writes a new
+version into every page, starts `doit` and watches the publish on disk: the new tree being
+assembled beside the old one, its checksums written, public/ exchanged for it. At the
+round's chosen state the whole run is frozen (SIGSTOP), what public/ holds at that moment
+is noted, and the run is then stopped (SIGKILL or SIGINT) and let go. public/ must then be
+exactly one published version, and the one the moment dictates: the old tree when the run
+was stopped before the exchange (a SIGINT before the new tree is complete cancels the
+publish), the new one once public/ had been exchanged. No clock decides anything.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import signal
 import subprocess
@@ -20,12 +22,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import doit_argv, eventually, run_doit
+from tests.conftest import doit_argv, run_doit
 
 Repo = Callable[[str], Path]
 PAGES = 1200
-# Moments to stop at, as fractions of one measured publish after assembly began.
-MOMENTS = (0.0, 0.3, 0.6, 0.8, 0.9, 1.0, 1.1, 1.3, 3.0)
+# The states of a publish, in the order it passes them.
+ASSEMBLING, WRITTEN, SWAPPED, EXITED = "assembling", "written", "swapped", "exited"
+ORDER = (ASSEMBLING, WRITTEN, SWAPPED, EXITED)
 
 
 def write_version(repo: Path, version: int) -> None:
@@ -44,13 +47,13 @@ def write_version(repo: Path, version: int) -> None:
         f'<a href="/p0000/">first</a></body></html>\n')
 
 
+def page_version(page: Path) -> str:
+    return page.read_text().split(" version ", 1)[1].split("<", 1)[0]
+
+
 def published_versions(public: Path) -> set[str]:
     """The versions the published docs pages carry (one, if the tree is whole)."""
-    versions = set()
-    for page in (public / "docs").glob("p*/index.html"):
-        text = page.read_text()
-        versions.add(text.split(" version ", 1)[1].split("<", 1)[0])
-    return versions
+    return {page_version(page) for page in (public / "docs").glob("p*/index.html")}
 
 
 def assert_whole(public: Path) -> str:
@@ -69,61 +72,107 @@ def assert_whole(public: Path) -> str:
     return versions.pop()
 
 
-def publish_seconds(repo: Path) -> float:
-    """How long the last federate took, from its outcome record."""
-    data = json.loads((repo / ".fedbuild/logs/federate/federate.json").read_text())
-    return float(data["duration"])
-
-
 @pytest.fixture
 def repo(monorepo: Repo) -> Path:
-    """The pages fixture with a large docs module, published at version -1, then 0."""
+    """The pages fixture with a large docs module, published at version 0."""
     path = monorepo("pages")
-    for version in (-1, 0):
-        write_version(path, version)
-        result = run_doit(path)
-        assert result.returncode == 0, result.stdout + result.stderr
+    write_version(path, 0)
+    result = run_doit(path)
+    assert result.returncode == 0, result.stdout + result.stderr
     assert assert_whole(path / "public") == "0"
     return path
 
 
-def stop_during_publish(repo: Path, sig: signal.Signals, delay: float) -> subprocess.Popen[str]:
-    """Start `doit`, wait until federate assembles its new tree, wait `delay`, send `sig`."""
-    leftovers = set(repo.glob(".public.new-*"))  # a killed run's, swept by this one
-    proc = subprocess.Popen(doit_argv(repo), cwd=repo, text=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1"})
-    started = eventually(lambda: bool(set(repo.glob(".public.new-*")) - leftovers) or
-                         proc.poll() is not None, timeout=60)
-    assert started
-    time.sleep(delay)
-    proc.send_signal(sig)
-    return proc
+class Publish:
+    """A `doit` run in its own process group, and the state of its publish on disk."""
+
+    def __init__(self, repo: Path, *args: str) -> None:
+        self.repo = repo
+        self.old = published_versions(repo / "public")
+        self.leftovers = set(repo.glob(".public.new-*"))  # a killed run's, swept by this one
+        self.proc = subprocess.Popen(doit_argv(repo, *args), cwd=repo, text=True,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     env={**os.environ, "NO_COLOR": "1"},
+                                     start_new_session=True)
+
+    def __enter__(self) -> Publish:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        # A failed round must not leave a frozen or running doit behind.
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.communicate(timeout=60)
+
+    def state(self) -> str | None:
+        """How far the publish got: None before its new tree exists."""
+        if self.proc.poll() is not None:
+            return EXITED
+        with contextlib.suppress(OSError, IndexError):  # public/ read mid-exchange
+            if page_version(self.repo / "public/docs/p0000/index.html") not in self.old:
+                return SWAPPED
+        new = set(self.repo.glob(".public.new-*")) - self.leftovers
+        if not new:
+            return None
+        if any((folder / ".federation/checksums.sha256").exists() for folder in new):
+            return WRITTEN
+        return ASSEMBLING
+
+    def stop_at(self, target: str, sig: signal.Signals, timeout: float = 120) -> str:
+        """Once the publish reaches `target` (or a later state), freeze the run, send `sig`
+        to doit, let the run go on; return the state the run was frozen in."""
+        deadline = time.monotonic() + timeout
+        while (state := self.state()) is None or ORDER.index(state) < ORDER.index(target):
+            assert time.monotonic() < deadline, f"the publish never reached {target}"
+            time.sleep(0.002)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGSTOP)
+        frozen = self.state()  # the state at the stop: the run cannot move on from it
+        assert frozen is not None
+        if frozen != EXITED:
+            self.proc.send_signal(sig)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGCONT)
+        return frozen
+
+    def finish(self) -> str:
+        """The run's output, once it ended."""
+        out, _ = self.proc.communicate(timeout=120)
+        return out
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
 def test_stopping_a_publish_at_any_moment_leaves_one_whole_tree(repo: Path,
                                                                 sig: signal.Signals) -> None:
-    """Kill or interrupt at several moments: public/ is always the old or the new tree."""
-    seconds = publish_seconds(repo)  # of a publish replacing a tree of the same size
-    seen, outcomes = {"0"}, set()
-    for version, moment in enumerate(MOMENTS, start=1):
+    """Kill or interrupt at each state of a publish: public/ is the old tree if the stop came
+    before the exchange, the new one after it; always whole, never a mix."""
+    frozen_in, published = [], "0"
+    for version, target in enumerate((ASSEMBLING, WRITTEN, SWAPPED), start=1):
         write_version(repo, version)
-        proc = stop_during_publish(repo, sig, moment * seconds)
-        out, _ = proc.communicate(timeout=60)
-        # A SIGINT that lands after the run's summary (while the process exits) stops
-        # nothing left to report; one that stops the run says so.
-        if sig is signal.SIGINT and proc.returncode != 0 and "federation: published" not in out:
-            assert "interrupted" in out
+        with Publish(repo) as run:
+            frozen = run.stop_at(target, sig)
+            out = run.finish()
+        frozen_in.append(frozen)
         found = assert_whole(repo / "public")
-        assert found in (str(version - 1), str(version)) or found in seen, (moment, found)
-        seen.add(found)
-        outcomes.add("new" if found == str(version) else "old")
-        if sig is signal.SIGINT:  # the run cleaned up after itself
-            assert not list(repo.glob(".public.*")), moment
-    # The moments spanned the publish: some stops came before the swap, some after it.
-    assert outcomes == {"old", "new"}
+        if frozen == ASSEMBLING or (frozen == WRITTEN and sig is signal.SIGKILL):
+            assert found == published, (target, frozen, out)
+        elif frozen in (SWAPPED, EXITED):
+            assert found == str(version), (target, frozen, out)
+        else:  # SIGINT once the tree is written: the publish may pass its last check first
+            assert found in (published, str(version)), (target, frozen, out)
+        published = found
+        if sig is signal.SIGINT:  # the run cleaned up after itself, and said so
+            if frozen == ASSEMBLING:
+                assert run.proc.returncode == 130, out
+                assert "federation: kept old tree public/: interrupted" in out, out
+            elif run.proc.returncode != 0 and "federation: published" not in out:
+                assert "interrupted" in out, out
+            assert not list(repo.glob(".public.*")), frozen
+    # The publish is watched closely enough that the first stop lands while it assembles.
+    assert frozen_in[0] == ASSEMBLING, frozen_in
     # The next run finishes the job and sweeps whatever a killed run left.
     result = run_doit(repo)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert assert_whole(repo / "public") == str(len(MOMENTS))
+    assert assert_whole(repo / "public") == "3"
     assert not list(repo.glob(".public.*"))
