@@ -12,7 +12,9 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from federation.errors import ManifestError
 
@@ -22,28 +24,36 @@ SKIP_DIRS = frozenset({".git", ".hg", ".svn", ".fedbuild", "__pycache__", "node_
 SKIP_FILES = frozenset({".DS_Store", ".hugo_build.lock"})
 
 
-def files_under(folder: Path, root: Path) -> list[str]:
-    """Every file below `folder`, as sorted POSIX paths relative to `root`."""
+def files_under(folder: Path, root: Path, ignores: GitIgnores | None = None) -> list[str]:
+    """Every file below `folder` that is not ignored (fedbuild's own list, the repository's
+    .gitignore rules), as sorted POSIX paths relative to `root`."""
     prefix = _prefix(folder, root)
-    return sorted(_relative(path, prefix, root) for path in walk_files(folder, root))
+    ignores = GitIgnores() if ignores is None else ignores
+    return sorted(_relative(path, prefix, root)
+                  for path in walk_files(folder, root, ignores=ignores))
 
 
-def walk_files(folder: Path, root: Path, skip_dirs: Sequence[str] = ()) -> Iterator[str]:
+def walk_files(folder: Path, root: Path, skip_dirs: Sequence[str] = (),
+               ignores: GitIgnores | None = None) -> Iterator[str]:
     """The path (below `folder`, as found) of every regular file there, following symlinks
-    that stay in `root`; folders in SKIP_DIRS or matching a `skip_dirs` glob are left out."""
+    that stay in `root`; folders in SKIP_DIRS or matching a `skip_dirs` glob are left out, and
+    what the .gitignore rules of `ignores` ignore (none given: none)."""
     inside = os.path.realpath(root)
     start = os.fspath(folder)
     followed = {os.path.realpath(start)}  # folders reached through a symlink, and the start
-    stack = [(start, os.path.realpath(start))]
+    ignores = NO_IGNORES if ignores is None else ignores
+    stack = [(start, os.path.realpath(start), ignores.above(start))]
     while stack:
-        current, real = stack.pop()
-        for entry in _entries(current):
+        current, real, rules = stack.pop()
+        entries = _entries(current)
+        rules = ignores.within(current, entries, rules)
+        for entry in entries:
             name = entry.name
             if not name.isascii():
                 _check_name(entry.path)
             if entry.is_dir(follow_symlinks=False):
-                if not _skipped(name, skip_dirs):
-                    stack.append((entry.path, os.path.join(real, name)))
+                if not (_skipped(name, skip_dirs) or (rules and ignored(rules, entry.path, True))):
+                    stack.append((entry.path, os.path.join(real, name), rules))
             elif name in SKIP_FILES or _litter(name):
                 continue
             elif entry.is_symlink():
@@ -51,13 +61,16 @@ def walk_files(folder: Path, root: Path, skip_dirs: Sequence[str] = ()) -> Itera
                 if target is None:
                     continue
                 if not os.path.isdir(target):
-                    if os.path.isfile(target):
+                    if os.path.isfile(target) and not (
+                            rules and ignored(rules, entry.path, False)):
                         yield entry.path
                 elif not (_skipped(name, skip_dirs) or target in followed
-                          or _contains(target, real)):
+                          or _contains(target, real) or (rules and
+                          ignored(rules, entry.path, True))):
                     followed.add(target)
-                    stack.append((entry.path, target))
-            elif entry.is_file(follow_symlinks=False):  # not a FIFO, socket or device
+                    stack.append((entry.path, target, rules))
+            elif entry.is_file(follow_symlinks=False) and not (  # not a FIFO, socket, device
+                    rules and ignored(rules, entry.path, False)):
                 yield entry.path
 
 
@@ -136,3 +149,103 @@ def _relative(path: str, prefix: str | None, root: Path) -> str:
 
 def _litter(name: str) -> bool:
     return name.endswith(("~", ".swp", ".swo")) or name.startswith(".#")
+
+
+# The repository's .gitignore rules -----------------------------------------------------------
+# Where the repository is a git checkout, what its .gitignore files ignore is not an input (the
+# committed files only: every clone then has the same inputs, and the same cache keys).
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """The patterns of one .gitignore file, which apply below its folder."""
+
+    base: str  # the folder, with a trailing separator
+    spec: Any  # a pathspec.GitIgnoreSpec
+
+
+Rules = tuple[_Rules, ...]  # outermost folder first
+
+
+class GitIgnores:
+    """The .gitignore files of the git checkout holding the folders asked about (none outside
+    a checkout), each read once; one instance serves one listing of a repository's modules."""
+
+    def __init__(self) -> None:
+        self._above: dict[str, Rules | None] = {}  # None: not in a git checkout
+        self._files: dict[str, _Rules | None] = {}
+
+    def above(self, folder: str) -> Rules:
+        """The rules holding in `folder` from .gitignore files of the folders above it, up to
+        the checkout's top (its own .gitignore is read by `within`)."""
+        return self._chain(os.path.dirname(os.path.normpath(folder)), folder) or ()
+
+    def within(self, folder: str, entries: Sequence[os.DirEntry[str]], rules: Rules) -> Rules:
+        """`rules` and those of `folder`'s own .gitignore, if it has one (in a checkout)."""
+        if not any(e.name == ".gitignore" for e in entries):
+            return rules
+        if not rules and self._chain(folder, folder) is None:
+            return rules  # not a git checkout: a .gitignore there means nothing
+        own = self._file(folder)
+        return (*rules, own) if own else rules
+
+    def _chain(self, folder: str, asked: str) -> Rules | None:
+        """The rules of `folder` and the folders above it; None when no .git is found above."""
+        if folder in self._above:
+            return self._above[folder]
+        parent = os.path.dirname(folder)
+        if os.path.lexists(os.path.join(folder, ".git")):
+            chain: Rules | None = ()
+        elif parent == folder:
+            chain = None
+        else:
+            chain = self._chain(parent, asked)
+        if chain is not None and os.path.isfile(os.path.join(folder, ".gitignore")):
+            own = self._file(folder)
+            chain = (*chain, own) if own else chain
+        self._above[folder] = chain
+        return chain
+
+    def _file(self, folder: str) -> _Rules | None:
+        if folder not in self._files:
+            self._files[folder] = _read_rules(folder)
+        return self._files[folder]
+
+
+class _NoIgnores(GitIgnores):
+    """No .gitignore rules: every file counts."""
+
+    def above(self, folder: str) -> Rules:
+        """No rules."""
+        return ()
+
+    def within(self, folder: str, entries: Sequence[os.DirEntry[str]], rules: Rules) -> Rules:
+        """No rules."""
+        return ()
+
+
+NO_IGNORES = _NoIgnores()
+
+
+def ignored(rules: Rules, path: str, is_dir: bool) -> bool:
+    """Whether .gitignore `rules` ignore `path` (below their folders): the innermost file
+    with a matching pattern decides, and within it the last matching pattern."""
+    for rule in reversed(rules):
+        rel = path[len(rule.base):].replace(os.sep, "/")
+        include = rule.spec.check_file(rel + "/" if is_dir else rel).include
+        if include is not None:
+            return bool(include)
+    return False
+
+
+def _read_rules(folder: str) -> _Rules | None:
+    try:
+        with open(os.path.join(folder, ".gitignore"), encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    if not any(line.strip() and not line.startswith("#") for line in lines):
+        return None
+    import pathspec  # here: only a git checkout with .gitignore files needs it (10 ms)
+
+    return _Rules(folder.rstrip(os.sep) + os.sep, pathspec.GitIgnoreSpec.from_lines(lines))

@@ -305,7 +305,7 @@ def resolve_site(site: SiteBuild, walk: Walk = files_under) -> ResolvedSite:
         argv += ["--components", ",".join(components)]
     if site.overrides.get("title"):
         argv += ["--title", site.overrides["title"]]
-    inputs = set(files_under(site.folder, site.root)) if site.git is None else set()
+    inputs = set(walk(site.folder, site.root)) if site.git is None else set()
     inputs.add(_rel(module_json, site.root))
     inputs.add(site.script)  # by content: another script, another build (and cache key)
     _check_assets(site, module_json, config, template, theme, components)

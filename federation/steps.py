@@ -17,7 +17,7 @@ import importlib.metadata
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from typing import Any
 from federation.confine import resolved
 from federation.errors import ManifestError
 from federation.graph import find_cycle
-from federation.inputs import walk_files
+from federation.inputs import GitIgnores, walk_files
 from federation.loader import Project
 from federation.manifest import (
     SHIPPED,
@@ -158,6 +158,7 @@ def plan_steps(project: Project, state: State, toolchains: dict[str, Toolchain],
                host: Host) -> StepsPlan:
     """Expand every non-site module's steps for `mode` on `host`."""
     plan = StepsPlan()
+    ignores = GitIgnores()  # each .gitignore read once for every module
     modules = {m.name: m for m in project.manifest.modules}
     step_names = {m.name: _step_names(m, toolchains) for m in project.manifest.modules}
     for index, module in enumerate(project.manifest.modules):
@@ -173,7 +174,7 @@ def plan_steps(project: Project, state: State, toolchains: dict[str, Toolchain],
         if site:  # its build is the federation's build script (tasks/sites.py)
             merged = [s for s in merged if s.name != "build"]
         ctx = _Context(project, state, module, chain, mode, host, modules)
-        walk = _ModuleFiles(ctx.module_dir, project.root, chain.skip_dirs)
+        walk = _ModuleFiles(ctx.module_dir, project.root, chain.skip_dirs, ignores)
         built: list[StepPlan] = []
         for step in merged:
             deps = [f"{d}:{module.name}" for d in step.depends_on]
@@ -368,14 +369,13 @@ class _Context:
         outputs = tuple(self._written(step, "outputs", k, o) for k, o in enumerate(step.outputs))
         if uses_out and not step.outputs:
             outputs = (self.dist,)
-        patterns = [*(step.inputs if step.inputs is not None else self.chain.inputs),
-                    *self.module.inputs]
+        patterns = step.inputs if step.inputs is not None else self.chain.inputs
         self._check_patterns(step)
         cwd = self.module_dir / self._text_of(step.cwd, where)
         if not self.state.roots.may_read(cwd):
             raise self._outside(step, "cwd", 0, step.cwd, cwd,
                                 "give a folder of the module, relative to it")
-        inputs = tuple(walk.matching(patterns))
+        inputs = tuple(walk.matching(patterns, self.module.inputs))
         tool = self.chain.tool
         task = f"{step.name}:{self.module.name}"
         return StepPlan(
@@ -529,34 +529,59 @@ def _artifact(item: str | Artifact, ctx: _Context, index: int, k: int
 class _ModuleFiles:
     """A module's files, listed once, matched against any number of glob lists."""
 
-    def __init__(self, folder: Path, root: Path, skip_dirs: list[str]) -> None:
+    def __init__(self, folder: Path, root: Path, skip_dirs: list[str],
+                 ignores: GitIgnores | None = None) -> None:
         self.folder, self.root = folder, root
         self.skip_dirs = skip_dirs
+        self.ignores = GitIgnores() if ignores is None else ignores
         self._files: list[str] | None = None
+        self._every: list[str] | None = None
         self._prefix = os.path.relpath(folder, root).replace(os.sep, "/")
 
-    def matching(self, patterns: list[str]) -> list[str]:
+    def matching(self, patterns: list[str], added: Sequence[str] = ()) -> list[str]:
         """Files (relative to the repository) matching any of `patterns` (relative to the
-        module; `**` spans folders)."""
-        if not patterns:
-            return []
-        regex = re.compile("|".join(f"(?:{_glob_regex(p)})" for p in patterns))
-        return [self._base + rel for rel in self.files() if regex.fullmatch(rel)]
+        module; `**` spans folders) or of `added` (the module's own: they may name files the
+        .gitignore rules leave out), and none written `!pattern` (`!tests/**`) in either."""
+        left_out = [p[1:] for p in (*patterns, *added) if p.startswith("!")]
+        unless = _regex(left_out)
+        found: set[str] = set()
+        for wanted, files in ((patterns, self.files), (added, self.every_file)):
+            regex = _regex([p for p in wanted if not p.startswith("!")])
+            if regex is not None:
+                found.update(rel for rel in files() if regex.fullmatch(rel) and
+                             not (unless and unless.fullmatch(rel)))
+        return [self._base + rel for rel in sorted(found)]
 
     @property
     def _base(self) -> str:
         return "" if self._prefix == "." else self._prefix + "/"
 
     def files(self) -> list[str]:
-        """Every file below the module, outputs and vendored folders skipped."""
+        """Every file below the module, outputs, vendored folders and what the .gitignore
+        rules ignore skipped."""
         if self._files is None:
-            self._files = _list(self.folder, self.root, self.skip_dirs)
+            self._files = _list(self.folder, self.root, self.skip_dirs, self.ignores)
         return self._files
 
+    def every_file(self) -> list[str]:
+        """The same without the .gitignore rules (what the module's own `inputs` match)."""
+        if self._every is None:
+            self._every = _list(self.folder, self.root, self.skip_dirs, None)
+        return self._every
 
-def _list(folder: Path, root: Path, skip_dirs: list[str]) -> list[str]:
+
+def _regex(patterns: list[str]) -> re.Pattern[str] | None:
+    """Globs as one regex, or None for no globs."""
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{_glob_regex(p)})" for p in patterns))
+
+
+def _list(folder: Path, root: Path, skip_dirs: list[str], ignores: GitIgnores | None
+          ) -> list[str]:
     cut = len(os.fspath(folder).rstrip(os.sep)) + 1
-    return sorted(path[cut:].replace(os.sep, "/") for path in walk_files(folder, root, skip_dirs))
+    return sorted(path[cut:].replace(os.sep, "/")
+                  for path in walk_files(folder, root, skip_dirs, ignores))
 
 
 def _class_regex(bracket: str) -> str:

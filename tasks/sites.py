@@ -20,7 +20,7 @@ from doit.tools import result_dep
 from federation.confine import remove_tree
 from federation.digests import content_digest, files_digest, stat_fingerprint
 from federation.errors import ManifestError
-from federation.inputs import files_under
+from federation.inputs import GitIgnores, files_under
 from federation.manifest import display_path
 from federation.plan import OUT, SiteBuild, Walk, resolve_site
 from federation.sources import SourceError
@@ -61,7 +61,9 @@ def fetch_tasks(sites: list[SiteBuild]) -> Iterator[TaskDict]:
 
 def build_tasks(sites: list[SiteBuild]) -> Iterator[TaskDict]:
     """A `build:<module>` subtask per site module, highest priority first."""
-    walk = functools.cache(files_under)  # shared asset folders are listed once per load
+    ignores = GitIgnores()  # each .gitignore read once per load
+    # Shared asset folders are listed once per load.
+    walk = functools.cache(functools.partial(files_under, ignores=ignores))
     # The group task `build` only gathers its subtasks: a failed one is reported once,
     # by itself, and the run ends "failed" (exit 1), not "dependency error" (exit 2).
     yield {"name": None, "meta": {AFTER_FAILURES: True},

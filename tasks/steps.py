@@ -446,10 +446,11 @@ def _record(step: StepPlan, results: list[Result], duration: float) -> Outcome:
 
 def outputs_digest(step: StepPlan, known: Mapping[str, str] | None = None) -> str:
     """A digest of everything the step declares it makes, in dist/ or elsewhere (a work
-    file): part of the cache keys of the steps that depend on it ("" when it declares none).
-    Paths are relative to the repository, so every clone computes the same digest. `known`:
+    file): part of the cache keys of the steps that depend on it ("" when it declares none,
+    or is lazy). Paths are relative to the repository, so every clone computes the same
+    digest. `known`:
     the SHA-256 of files just restored (by path), not read again."""
-    if not step.outputs:
+    if not step.outputs or step.lazy:  # whether a lazy step ran must not change any key
         return ""
     known = known or {}
     h = hashlib.sha256()
@@ -464,8 +465,9 @@ def _finish(step: StepPlan, outcome: Outcome) -> dict[str, Any] | TaskFailed:
     outcome.write(step.outcome)
     if outcome.status.failed:
         return TaskFailed(outcome.message)
-    # What dependents compare (result_dep): the outputs as they are now, or when it ran.
-    outputs = {str(o): _output_stamp(o, step.dist) for o in step.outputs}
+    # What dependents compare (result_dep): the outputs as they are now, or when it ran (a
+    # lazy step's outputs are dependencies such as node_modules: too big to stamp).
+    outputs = {str(o): _output_stamp(o, step.dist) for o in step.outputs if not step.lazy}
     return {"outputs": outputs} if outputs else {"ran": time.time_ns()}
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import copy_fixture, run_doit
+from tests.conftest import FIXTURES, copy_fixture, run_doit
 
 Change = Callable[[Path], None]
 _ROW = re.compile(r"^(\S+)\s+(built|cached|up to date|failed|timed out|skipped|flaky|"
@@ -87,11 +88,12 @@ def assert_changes(repo: Path, task: str, change: Change, path: Path | None = No
     assert keys(repo, task) - before, f"{task} was stored under no new cache key"
 
 
-def assert_no_change(repo: Path, task: str, change: Change) -> None:
-    """After `change`, the task is up to date, and after a clean it is restored from the
-    cache under the key it had."""
+def assert_no_change(repo: Path, task: str, *changes: Change) -> None:
+    """After `changes` (checked together: none may matter), the task is up to date, and
+    after a clean it is restored from the cache under the key it had."""
     before = keys(repo, task)
-    change(repo)
+    for change in changes:
+        change(repo)
     assert not due(repo, task), f"{task} is due after a change that cannot matter"
     doit(repo, "clean", task)
     result = doit(repo, task)
@@ -139,14 +141,112 @@ def test_what_a_site_build_reads_changes_its_key(site: Path, rel: str) -> None:
                                                "\n# changed\n"))
 
 
-@pytest.mark.parametrize("rel", [
-    "README.md",  # outside the module
-    "modules/beta/content/one.md",  # another module
-    "modules/alpha/node_modules/dep/index.js",  # vendored
-    "modules/alpha/.git/HEAD",
-])
-def test_what_a_site_build_does_not_read_leaves_it_up_to_date(site: Path, rel: str) -> None:
+def test_what_a_site_build_does_not_read_leaves_it_up_to_date(site: Path) -> None:
     """Files outside the module, of another module or vendored: up to date, same key."""
     doit(site, "build:alpha")
-    assert_no_change(site, "build:alpha", append(rel))
+    assert_no_change(site, "build:alpha", *map(append, [
+        "README.md",  # outside the module
+        "modules/beta/content/one.md",  # another module
+        "modules/alpha/node_modules/dep/index.js",  # vendored
+        "modules/alpha/.git/HEAD"]))
 
+
+def test_a_gitignored_file_is_not_an_input(site: Path) -> None:
+    """In a git checkout, what the repository's .gitignore ignores is not an input."""
+    if not (site / ".git").exists():
+        subprocess.run(["git", "init", "-q", str(site)], check=True, timeout=60)
+    (site / ".gitignore").write_text("*.log\n/modules/alpha/drafts/\n")
+    doit(site, "build:alpha")
+    assert_no_change(site, "build:alpha", append("modules/alpha/content/notes.log"))
+    assert_no_change(site, "build:alpha", append("modules/alpha/drafts/wip.md"))
+    assert_changes(site, "build:alpha", append("modules/alpha/content/three.md"))
+    shutil.rmtree(site / ".git")
+
+
+# Toolchain steps ------------------------------------------------------------------------------
+
+def delegating(folder: Path, name: str, version: str) -> Path:
+    """A `name` in `folder` that says it is `version` when asked, and is the real one for
+    anything else (so a build with it still works)."""
+    real = shutil.which(name)
+    assert real, f"{name} is not installed"
+    folder.mkdir(parents=True, exist_ok=True)
+    exe = folder / name
+    exe.write_text('#!/bin/sh\ncase "$1" in --version|-v|version) '
+                   f"echo '{version}'; exit 0 ;; esac\nexec '{real}' \"$@\"\n")
+    exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def audit(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/fixtures/audit (one module per toolchain) and the firmware fixture's app."""
+    repo = copy_fixture("audit", tmp_path_factory.mktemp("audit") / "audit")
+    shutil.copytree(FIXTURES / "firmware" / "app", repo / "fw")
+    data = json.loads((repo / "modules.json").read_text())
+    data["modules"].append({"name": "fw", "source": {"repository": "local", "path": "fw"},
+                            "toolchain": "esp-baremetal", "target": "esp32c3"})
+    (repo / "modules.json").write_text(json.dumps(data))
+    return repo
+
+
+# (task, tool wrapped, what matters, what does not): paths relative to the repository.
+TOOLCHAIN_CASES = [
+    ("build:next", "node", ["next/app/page.tsx", "next/components/button.js",
+                            "next/pages/about.js", "next/styles/site.css",
+                            "next/public/logo.svg", "next/package.json", "next/build.mjs"],
+     ["next/test/button.test.js", "next/node_modules/dep/index.js", "README.md",
+      "next/.next/cache/x", "pkg/src/pkg/__init__.py"]),
+    ("build:pkg", None, ["pkg/src/pkg/data/table.json", "pkg/src/pkg/__init__.py",
+                         "pkg/pyproject.toml"],
+     ["pkg/tests/test_pkg.py", "README.md", "pkg/build/lib/stray.py"]),
+    ("build:rusty", "cargo", ["rusty/build.rs", "rusty/src/lib.rs", "rusty/Cargo.toml"],
+     ["rusty/tests/api.rs", "README.md"]),
+    ("build:cm", "cmake", ["cm/cmake/warnings.cmake", "cm/include/cm.h", "cm/src/cm.c",
+                           "cm/CMakeLists.txt", "cm/tests/test_cm.c"],
+     ["README.md", "cm/build/CMakeCache.txt"]),
+    ("build:fw", "riscv64-unknown-elf-gcc", ["fw/include/calc.h", "fw/src/calc.c"],
+     ["fw/test/test_calc.c", "README.md"]),
+]
+_EDIT = {".json": " ", ".toml": "\n# changed\n", ".cmake": "\n# changed\n",
+         ".txt": "\n# changed\n", ".svg": "\n<!-- changed -->\n", ".py": "\n# changed\n",
+         ".css": "\n/* changed */\n"}
+
+
+def edit(rel: str) -> Change:
+    """A harmless edit in the file's own language (a comment, or a space in JSON)."""
+    return append(rel, _EDIT.get(Path(rel).suffix, "\n// changed\n"))
+
+
+@pytest.mark.parametrize(("task", "tool", "matters", "ignored"), TOOLCHAIN_CASES,
+                         ids=[case[0] for case in TOOLCHAIN_CASES])
+def test_toolchain_fingerprints(audit: Path, tmp_path: Path, task: str, tool: str | None,
+                                matters: list[str], ignored: list[str]) -> None:
+    """Each kind of source file, the build script and the tool's version make the build due
+    under a new cache key; tests, vendored and output folders and files outside the module
+    do neither."""
+    doit(audit, task)
+    assert_no_change(audit, task, *map(edit, ignored))
+    for rel in matters:
+        assert_changes(audit, task, edit(rel))
+    if tool is not None:
+        other = delegating(tmp_path / "bin", tool, f"{tool} 99.0.0-other")
+        assert_changes(audit, task, lambda repo: None, path=other)
+
+
+def test_npm_install_is_due_when_node_modules_is_gone(audit: Path) -> None:
+    """`install:` declares node_modules: after `doit clean` it is due, not up to date; it
+    stays lazy (not run while the build comes from the cache) and runs when named."""
+    doit(audit, "install:next")
+    assert not due(audit, "install:next")
+    doit(audit, "clean", "install:next")
+    assert not (audit / "next" / "node_modules").exists()
+    assert due(audit, "install:next")
+    doit(audit, "clean", "build:next")
+    result = doit(audit, "build:next")
+    assert status(result, "build:next") == "cached", result.stdout
+    assert status(result, "install:next") == "not needed", result.stdout
+    result = doit(audit, "install:next")
+    assert status(result, "install:next") == "built", result.stdout
+    assert (audit / "next" / "node_modules").is_dir()
+    assert not due(audit, "install:next")

@@ -1,4 +1,5 @@
-"""The walk that lists a module's inputs: regular files, symlinks inside the repository."""
+"""The walk that lists a module's inputs: regular files, symlinks inside the repository, and
+the repository's .gitignore rules where it is a git checkout."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from federation.errors import ManifestError
-from federation.inputs import files_under, glob_files, walk_files
+from federation.inputs import GitIgnores, files_under, glob_files, walk_files
 
 
 def tree(root: Path) -> Path:
@@ -61,3 +62,58 @@ def test_a_name_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
     (tmp_path / "m/caf\udce9.txt").write_text("x")  # the bytes caf\xe9.txt
     with pytest.raises(ManifestError, match=r"caf\\udce9.txt: its name is not UTF-8 text"):
         files_under(tmp_path / "m", tmp_path)
+
+
+# .gitignore rules ---------------------------------------------------------------------------
+
+GITIGNORE_FILES = ["mod/a.txt", "mod/debug.log", "mod/keep.log", "mod/out/x.txt", "mod/sub/out",
+         "mod/sub/b.txt", "mod/sub/c.tmp", "mod/drafts/d.md", "mod/node_modules/n.js",
+         "other/o.txt"]
+
+
+def gitignored_tree(root: Path, gitignores: dict[str, str], checkout: bool = True) -> Path:
+    """GITIGNORE_FILES under `root`, .gitignore files (by folder), a .git folder if `checkout`."""
+    for rel in GITIGNORE_FILES:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(rel)
+    for folder, text in gitignores.items():
+        (root / folder / ".gitignore").write_text(text)
+    if checkout:
+        (root / ".git").mkdir()
+    return root
+
+
+def test_gitignore_rules_of_the_checkout_leave_files_out(tmp_path: Path) -> None:
+    """Patterns of the top .gitignore and of nested ones apply below their folders: globs,
+    folder-only patterns (`out/`), anchored ones, negations, the innermost file deciding."""
+    root = gitignored_tree(tmp_path, {".": "*.log\n!keep.log\nout/\n/mod/drafts/\n",
+                           "mod/sub": "*.tmp\n!*.log\n"})
+    assert files_under(root / "mod", root) == [
+        "mod/a.txt", "mod/keep.log", "mod/sub/.gitignore", "mod/sub/b.txt", "mod/sub/out"]
+
+
+def test_a_gitignore_above_the_repository_counts(tmp_path: Path) -> None:
+    """The fedbuild repository may be a folder of the checkout: .gitignore files above it
+    apply too."""
+    gitignored_tree(tmp_path, {".": "*.txt\n"})
+    (tmp_path / "mod" / "keep.md").write_text("kept")
+    assert files_under(tmp_path / "mod" / "sub", tmp_path / "mod") == ["sub/c.tmp", "sub/out"]
+    assert "keep.md" in files_under(tmp_path / "mod", tmp_path / "mod")
+
+
+def test_outside_a_checkout_gitignore_files_mean_nothing(tmp_path: Path) -> None:
+    """Without a .git folder above, every file counts (fedbuild's own skip list aside)."""
+    root = gitignored_tree(tmp_path, {".": "*\n"}, checkout=False)
+    assert files_under(root / "mod", root) == [
+        "mod/a.txt", "mod/debug.log", "mod/drafts/d.md", "mod/keep.log", "mod/out/x.txt",
+        "mod/sub/b.txt", "mod/sub/c.tmp", "mod/sub/out"]
+
+
+def test_one_instance_reads_each_gitignore_once(tmp_path: Path) -> None:
+    """A GitIgnores serves many listings; an edited .gitignore is read by the next one."""
+    root = gitignored_tree(tmp_path, {".": "*.log\n"})
+    ignores = GitIgnores()
+    assert "mod/debug.log" not in files_under(root / "mod", root, ignores)
+    (root / ".gitignore").write_text("*.txt\n")
+    assert "mod/debug.log" not in files_under(root / "mod", root, ignores)
+    assert "mod/debug.log" in files_under(root / "mod", root)

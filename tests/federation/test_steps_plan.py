@@ -503,3 +503,91 @@ def test_a_tools_other_programs_expand_like_its_version(tmp_path: Path) -> None:
                       files={"m/lib/CMakeLists.txt": ""})
     clib = tasks(plan(cmake))["build:lib"].tool
     assert clib is not None and clib.also == (("cc", "--version"), ("c++", "--version"))
+
+
+def test_a_pattern_with_an_exclamation_mark_leaves_files_out(tmp_path: Path) -> None:
+    """`!pattern` removes what it matches from what the other patterns give."""
+    project = make_repo(tmp_path, [{"name": "m", "toolchain": "command", "steps": [
+        {"name": "run", "argv": ["x"], "inputs": ["**", "!docs/**", "!**/*.c"]}]}],
+        files={f"m/m/{rel}": rel for rel in FILES})
+    assert tasks(plan(project))["run:m"].inputs == ("m/m/README.md", "m/m/src/a.h")
+
+
+# Each shipped toolchain's default inputs in a realistic layout: (toolchain, extra module
+# fields, files, {task: files that are its inputs}); every other file is an input of no step.
+SHIPPED_LAYOUTS = [
+    ("npm", {}, ["package.json", "package-lock.json", "next.config.js", "app/page.tsx",
+                 "app/layout.tsx", "components/button.js", "pages/about.js",
+                 "styles/site.css", "public/logo.svg", "assets/font.woff2", "lib/util.ts",
+                 "test/button.test.js", "tests/e2e.js", "node_modules/react/index.js",
+                 ".next/cache/x", "dist/app.js", "coverage/lcov.info"],
+     {"install:m": ["package-lock.json", "package.json"],
+      "build:m": ["app/layout.tsx", "app/page.tsx", "assets/font.woff2",
+                  "components/button.js", "lib/util.ts", "next.config.js",
+                  "package-lock.json", "package.json", "pages/about.js", "public/logo.svg",
+                  "styles/site.css"],
+      "test:m": ["app/layout.tsx", "app/page.tsx", "assets/font.woff2",
+                 "components/button.js", "lib/util.ts", "next.config.js", "package-lock.json",
+                 "package.json", "pages/about.js", "public/logo.svg", "styles/site.css",
+                 "test/button.test.js", "tests/e2e.js"]}),
+    ("python", {}, ["pyproject.toml", "src/pkg/__init__.py", "src/pkg/data/table.json",
+                    "src/pkg/templates/page.html", "tests/test_pkg.py", "build/lib/x.py",
+                    "src/pkg.egg-info/PKG-INFO", "src/pkg/__pycache__/x.pyc", ".venv/bin/py"],
+     {"build:m": ["pyproject.toml", "src/pkg/__init__.py", "src/pkg/data/table.json",
+                  "src/pkg/templates/page.html"],
+      "test:m": ["pyproject.toml", "src/pkg/__init__.py", "src/pkg/data/table.json",
+                 "src/pkg/templates/page.html", "tests/test_pkg.py"]}),
+    ("cargo", {}, ["Cargo.toml", "Cargo.lock", "build.rs", "src/lib.rs", "src/schema.sql",
+                   "tests/api.rs", "benches/b.rs", "target/debug/x"],
+     {"check:m": ["Cargo.lock", "Cargo.toml", "build.rs", "src/lib.rs", "src/schema.sql"],
+      "build:m": ["Cargo.lock", "Cargo.toml", "build.rs", "src/lib.rs", "src/schema.sql"],
+      "test:m": ["Cargo.lock", "Cargo.toml", "benches/b.rs", "build.rs", "src/lib.rs",
+                 "src/schema.sql", "tests/api.rs"]}),
+    ("cmake", {}, ["CMakeLists.txt", "cmake/warnings.cmake", "include/m.h", "src/m.c",
+                   "src/config.h.in", "tests/t.c", "build/CMakeCache.txt",
+                   "cmake-build-debug/x.o"],
+     {"build:m": ["CMakeLists.txt", "cmake/warnings.cmake", "include/m.h", "src/config.h.in",
+                  "src/m.c", "tests/t.c"],
+      "test:m": ["CMakeLists.txt", "cmake/warnings.cmake", "include/m.h", "src/config.h.in",
+                 "src/m.c", "tests/t.c"]}),
+    ("esp-idf", {"target": "esp32c3"},
+     ["CMakeLists.txt", "sdkconfig", "sdkconfig.old", "main/main.c", "main/Kconfig",
+      "components/drv/drv.c", "partitions.csv", "build/x.bin",
+      "managed_components/y/z.c"],
+     {"build:m": ["CMakeLists.txt", "components/drv/drv.c", "main/Kconfig", "main/main.c",
+                  "partitions.csv", "sdkconfig"]}),
+    ("esp-baremetal", {"target": "esp32c3"},
+     ["src/main.c", "include/m.h", "src/linker.ld", "test/test_m.c", "build/x.o"],
+     {"build:m": ["include/m.h", "src/linker.ld", "src/main.c"],
+      "qemu:m": ["include/m.h", "src/linker.ld", "src/main.c", "test/test_m.c"]}),
+]
+
+
+@pytest.mark.parametrize(("toolchain", "fields", "files", "expected"), SHIPPED_LAYOUTS,
+                         ids=[layout[0] for layout in SHIPPED_LAYOUTS])
+def test_shipped_toolchains_take_every_file_of_the_module_but_outputs_and_tests(
+        tmp_path: Path, toolchain: str, fields: dict[str, Any], files: list[str],
+        expected: dict[str, list[str]]) -> None:
+    """Every source folder counts (Next.js's app/, components/, pages/, styles/; package
+    data; build.rs; cmake/*.cmake), outputs, dependencies and caches never do, and tests are
+    inputs of the test steps only."""
+    project = make_repo(tmp_path, [{"name": "m", "toolchain": toolchain, **fields}],
+                        files={f"m/m/{rel}": rel for rel in files})
+    steps = tasks(plan(project))
+    for task, inputs in expected.items():
+        assert list(steps[task].inputs) == [f"m/m/{rel}" for rel in inputs], task
+
+
+def test_module_inputs_add_files_gitignore_leaves_out_and_narrow_with_an_exclamation_mark(
+        tmp_path: Path) -> None:
+    """In a git checkout, .gitignore'd files are no inputs unless the module's `inputs` name
+    them; the module's `!glob` leaves files out of every step."""
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".gitignore").write_text("*.gen\n")
+    project = make_repo(tmp_path, [{"name": "m", "toolchain": "cmake",
+                                    "inputs": ["schema.gen", "!docs/**"]}],
+                        files={f"m/m/{rel}": rel for rel in
+                               ["CMakeLists.txt", "schema.gen", "other.gen", "docs/a.md"]})
+    steps = tasks(plan(project))
+    for task in ("build:m", "test:m"):
+        assert steps[task].inputs == ("m/m/CMakeLists.txt", "m/m/schema.gen"), task
