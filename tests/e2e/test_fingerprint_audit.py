@@ -30,15 +30,16 @@ _ROW = re.compile(r"^(\S+)\s+(built|cached|up to date|failed|timed out|skipped|f
 
 # Helpers --------------------------------------------------------------------------------------
 
-def doit(repo: Path, *args: str, path: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run doit for real, `path` (a folder of wrappers) first on PATH, and insist it passed."""
+def doit(repo: Path, *args: str, path: str | Path | None = None
+         ) -> subprocess.CompletedProcess[str]:
+    """Run doit for real, `path` (folders of tools) first on PATH, and insist it passed."""
     env = {"PATH": f"{path}{os.pathsep}{os.environ['PATH']}"} if path else None
     result = run_doit(repo, *args, env=env, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     return result
 
 
-def due(repo: Path, task: str, path: Path | None = None) -> bool:
+def due(repo: Path, task: str, path: str | Path | None = None) -> bool:
     """Whether `doit list -s` says `task` would run."""
     listed = doit(repo, "list", "-s", "--all", task, path=path).stdout.splitlines()
     line = next(line for line in listed if line.split()[1:2] == [task])
@@ -78,7 +79,8 @@ def append(rel: str, text: str = "\n// changed\n") -> Change:
     return change
 
 
-def assert_changes(repo: Path, task: str, change: Change, path: Path | None = None) -> None:
+def assert_changes(repo: Path, task: str, change: Change, path: str | Path | None = None
+                   ) -> None:
     """After `change`, the task is due and builds afresh under a new cache key."""
     before = keys(repo, task)
     change(repo)
@@ -88,15 +90,16 @@ def assert_changes(repo: Path, task: str, change: Change, path: Path | None = No
     assert keys(repo, task) - before, f"{task} was stored under no new cache key"
 
 
-def assert_no_change(repo: Path, task: str, *changes: Change) -> None:
+def assert_no_change(repo: Path, task: str, *changes: Change, path: str | Path | None = None
+                     ) -> None:
     """After `changes` (checked together: none may matter), the task is up to date, and
     after a clean it is restored from the cache under the key it had."""
     before = keys(repo, task)
     for change in changes:
         change(repo)
-    assert not due(repo, task), f"{task} is due after a change that cannot matter"
-    doit(repo, "clean", task)
-    result = doit(repo, task)
+    assert not due(repo, task, path), f"{task} is due after a change that cannot matter"
+    doit(repo, "clean", task, path=path)
+    result = doit(repo, task, path=path)
     assert status(result, task) == "cached", result.stdout
     assert keys(repo, task) == before
 
@@ -165,10 +168,11 @@ def test_a_gitignored_file_is_not_an_input(site: Path) -> None:
 
 # Toolchain steps ------------------------------------------------------------------------------
 
-def delegating(folder: Path, name: str, version: str) -> Path:
-    """A `name` in `folder` that says it is `version` when asked, and is the real one for
-    anything else (so a build with it still works)."""
-    real = shutil.which(name)
+def delegating(folder: Path, name: str, version: str, where: Path | None = None) -> Path:
+    """A `name` in `folder` that says it is `version` when asked, and is the real one (on
+    PATH, or in `where`) for anything else (so a build with it still works)."""
+    real = shutil.which(name, path=f"{where}{os.pathsep}{os.environ['PATH']}" if where
+                        else None)
     assert real, f"{name} is not installed"
     folder.mkdir(parents=True, exist_ok=True)
     exe = folder / name
@@ -180,12 +184,16 @@ def delegating(folder: Path, name: str, version: str) -> Path:
 
 @pytest.fixture(scope="module")
 def audit(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """tests/fixtures/audit (one module per toolchain) and the firmware fixture's app."""
+    """tests/fixtures/audit (one module per toolchain), the firmware fixture's app and its
+    ESP-IDF project (built by the stand-in idf.py: ESP-IDF cannot be installed here)."""
     repo = copy_fixture("audit", tmp_path_factory.mktemp("audit") / "audit")
     shutil.copytree(FIXTURES / "firmware" / "app", repo / "fw")
+    shutil.copytree(FIXTURES / "idf" / "project", repo / "idf")
     data = json.loads((repo / "modules.json").read_text())
-    data["modules"].append({"name": "fw", "source": {"repository": "local", "path": "fw"},
-                            "toolchain": "esp-baremetal", "target": "esp32c3"})
+    data["modules"] += [{"name": "fw", "source": {"repository": "local", "path": "fw"},
+                         "toolchain": "esp-baremetal", "target": "esp32c3"},
+                        {"name": "idf", "source": {"repository": "local", "path": "idf"},
+                         "toolchain": "esp-idf", "target": "esp32c3"}]
     (repo / "modules.json").write_text(json.dumps(data))
     return repo
 
@@ -207,7 +215,11 @@ TOOLCHAIN_CASES = [
      ["README.md", "cm/build/CMakeCache.txt"]),
     ("build:fw", "riscv64-unknown-elf-gcc", ["fw/include/calc.h", "fw/src/calc.c"],
      ["fw/test/test_calc.c", "README.md"]),
+    ("build:idf", "idf.py", ["idf/main/main.c", "idf/main/Kconfig.projbuild",
+                             "idf/CMakeLists.txt", "idf/sdkconfig.defaults"],
+     ["README.md", "idf/build/x.o", "idf/managed_components/dep/x.c", "idf/sdkconfig.old"]),
 ]
+FAKE_IDF = FIXTURES / "idf" / "fake-idf"
 _EDIT = {".json": " ", ".toml": "\n# changed\n", ".cmake": "\n# changed\n",
          ".txt": "\n# changed\n", ".svg": "\n<!-- changed -->\n", ".py": "\n# changed\n",
          ".css": "\n/* changed */\n"}
@@ -225,12 +237,13 @@ def test_toolchain_fingerprints(audit: Path, tmp_path: Path, task: str, tool: st
     """Each kind of source file, the build script and the tool's version make the build due
     under a new cache key; tests, vendored and output folders and files outside the module
     do neither."""
-    doit(audit, task)
-    assert_no_change(audit, task, *map(edit, ignored))
+    base = FAKE_IDF if tool == "idf.py" else None  # the stand-in on PATH
+    doit(audit, task, path=base)
+    assert_no_change(audit, task, *map(edit, ignored), path=base)
     for rel in matters:
-        assert_changes(audit, task, edit(rel))
+        assert_changes(audit, task, edit(rel), path=base)
     if tool is not None:
-        other = delegating(tmp_path / "bin", tool, f"{tool} 99.0.0-other")
+        other = delegating(tmp_path / "bin", tool, f"{tool} 99.0.0-other", base)
         assert_changes(audit, task, lambda repo: None, path=other)
 
 
