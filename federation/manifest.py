@@ -19,6 +19,7 @@ from pydantic import (
     AfterValidator,
     AliasChoices,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -26,8 +27,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import WithJsonSchema
 
 from federation.errors import ManifestError
+from federation.sizes import parse_size
 
 SCHEMA_FILE = "modules.schema.json"
 
@@ -164,30 +167,9 @@ def _cache_url(value: str) -> str:
     return value
 
 
-def _size(value: int | str) -> int | str:
-    if isinstance(value, int):
-        if value <= 0:
-            raise ValueError(f"{value} is not a size: give a positive number of bytes")
-        return value
-    if not re.fullmatch(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", value.strip(), re.IGNORECASE):
-        raise ValueError(f"{value!r} is not a size like '500MB' or '10GB'")
-    return value
-
-
-_MEMORY = re.compile(r"(\d+(?:\.\d+)?)\s*([KM]?)(?:i?B)?", re.IGNORECASE)
-
-
-def _memory(value: int | str) -> int:
-    """A memory budget in bytes: 65536, "64K", "64KB", "1.5M"."""
-    if isinstance(value, int):
-        if value <= 0:
-            raise ValueError(f"{value} is not a budget: give a positive number of bytes")
-        return value
-    match = _MEMORY.fullmatch(value.strip())
-    if not match:
-        raise ValueError(f"{value!r} is not a memory size like 65536, '64K' or '1.5M'")
-    scale = {"": 1, "K": 1024, "M": 1024 * 1024}[match[2].upper()]
-    return int(float(match[1]) * scale)
+def _size(value: object) -> int:
+    """A size in bytes, by the one rule of federation/sizes.py."""
+    return parse_size(value)  # type: ignore[arg-type]  # anything: parse_size says what is wrong
 
 
 def _env(value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
@@ -212,8 +194,10 @@ BaseURL = Annotated[str, AfterValidator(_base_url)]
 Env = Annotated[dict[str, str], AfterValidator(_env)]
 CacheURL = Annotated[str, AfterValidator(_cache_url)]
 Regex = Annotated[str, AfterValidator(_regex)]
-Size = Annotated[int | str, AfterValidator(_size)]
-Memory = Annotated[int | str, AfterValidator(_memory)]
+# Bytes once validated; the schema shows what may be written (65536 or "64K").
+Size = Annotated[int, BeforeValidator(_size), WithJsonSchema({
+    "anyOf": [{"type": "integer", "exclusiveMinimum": 0}, {"type": "string"}],
+    "description": "Bytes, or a size like '64K' (65536), '64KB' (64000), '5GB'"})]
 TemplateName = Annotated[str, AfterValidator(_asset_name("template"))]
 ThemeName = Annotated[str, AfterValidator(_asset_name("theme"))]
 ComponentName = Annotated[str, AfterValidator(_asset_name("component"))]
@@ -260,7 +244,8 @@ class CacheSettings(_Model):
 
     dir: RelPath | None = Field(None, description="The local cache folder (default "
                                 ".fedbuild/cache)")
-    max_size: Size = Field("5GB", description="Least recently used entries go beyond this")
+    max_size: Size = Field("5GB", validate_default=True,
+                           description="Least recently used entries go beyond this")
     max_age_days: float = Field(7, gt=0, le=3650, description="Entries unused this long go")
     remote: RemoteCache | None = None
 
@@ -468,16 +453,16 @@ class Artifact(_Model):
     """A declared output checked by verify:<module>."""
 
     path: str = Field(min_length=1)
-    max_bytes: int | None = Field(None, gt=0, description="Size budget")
+    max_bytes: Size | None = Field(None, description="Size budget (65536, '64K', '1.5MB')")
 
 
 class MemoryBudget(_Model):
     """Firmware size budgets, checked by size:<module> against the link map."""
 
-    flash: Memory | None = Field(None, description="Bytes of flash the image may use (65536, "
-                                 "'64K', '1.5M')")
-    dram: Memory | None = Field(None, description="Bytes of data RAM (.data, .bss)")
-    iram: Memory | None = Field(None, description="Bytes of instruction RAM")
+    flash: Size | None = Field(None, description="Bytes of flash the image may use (65536, "
+                               "'64K' = 65536, '64KB' = 64000, '1.5M')")
+    dram: Size | None = Field(None, description="Bytes of data RAM (.data, .bss)")
+    iram: Size | None = Field(None, description="Bytes of instruction RAM")
 
 
 class Module(_Model):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from queue import Queue
 
+from federation.sizes import format_size
 from hardware.chips import chip, chip_from_title
 from hardware.errors import HardwareError
 from hardware.flasher_args import FlashPlan, read_flasher_args
@@ -274,7 +275,7 @@ def plan_summary(plan: FlashPlan) -> str:
     """E.g. "2 regions (74.2 KB) to esp32c3"."""
     size = sum(f.path.stat().st_size for f in plan.files)
     regions = f"{len(plan.files)} region{'s' if len(plan.files) != 1 else ''}"
-    return f"{regions} ({size / 1024:.1f} KB) to {plan.chip}"
+    return f"{regions} ({format_size(size)}) to {plan.chip}"
 
 
 def _parser() -> argparse.ArgumentParser:

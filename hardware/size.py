@@ -4,8 +4,8 @@
 [--dram-budget B] [--iram-budget B]` runs esp-idf-size on the map twice (its table,
 printed, and its `json2` report with full section names), writes that JSON with a
 `fedbuild` key added, and exits 1 when a budget is exceeded, one line per budget
-saying by how much. Budgets are bytes, or a number with K or M (64K, 1.5M; powers of
-1024).
+saying by how much. Budgets are sizes by fedbuild's one rule (federation/sizes.py):
+bytes, or K/M/KiB/MiB (powers of 1024: 64K = 65536) or KB/MB (powers of 1000).
 
 esp-idf-size reads the target from the map (the linker symbol IDF_TARGET_<CHIP>, which
 ESP-IDF's linker scripts and fedbuild's esp32c3.ld both define) or from a
@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from federation import sizes
 from hardware.chips import chip
 from hardware.errors import HardwareError
 from tasks.runner import Command, run
@@ -45,8 +46,6 @@ RAM_TYPES = ("DRAM", "DIRAM", "IRAM")
 REGIONS = ("flash", "dram", "iram")
 _TIMEOUT = 120.0
 _TARGET = re.compile(r"IDF_TARGET_(\S+) =")
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(k|kb|kib|m|mb|mib)?", re.I)
-_UNITS = {"k": 1024, "m": 1024 * 1024}
 
 
 @dataclass(frozen=True)
@@ -69,19 +68,12 @@ class Usage:
 
 
 def parse_size(text: str) -> int:
-    """Bytes from "65536", "0x10000", "64K" or "1M" (K and M are 1024 and 1024²)."""
-    value = text.strip()
-    if value.lower().startswith("0x"):
-        try:
-            return int(value, 16)
-        except ValueError:
-            pass
-    found = _SIZE.fullmatch(value)
-    if not found:
-        raise HardwareError(f"{text!r} is not a size; use bytes or a number with K or M "
-                            "(65536, 64K, 1M)")
-    unit = _UNITS.get((found[2] or " ")[0].lower(), 1)
-    return int(float(found[1]) * unit)
+    """Bytes from a budget by fedbuild's one size rule (federation/sizes.py: "64K" is 65536,
+    "64KB" 64000); a HardwareError saying the rule otherwise."""
+    try:
+        return sizes.parse_size(text)
+    except ValueError as err:
+        raise HardwareError(str(err)) from None
 
 
 def map_target(link_map: Path) -> str | None:

@@ -23,6 +23,7 @@ from federation.manifest import display_path
 from federation.plan import FederationPlan, Mount
 from federation.publish import Cancelled, ModuleRun, Report, clean_published, publish
 from federation.records import now_iso
+from federation.sizes import format_size
 from tasks.after_failures import AFTER_FAILURES
 from tasks.outcome import Outcome, Status
 from tasks.session import interrupted, interrupts_deferred
@@ -137,7 +138,7 @@ def summary_lines(state_dir: Path, ran: bool) -> list[str]:
     state = result.get("state", "failed")
     if state == "published":
         head = (f"federation: {'published' if ran else 'up to date'} {output}/ "
-                f"({result.get('files', 0)} files, {_size(result.get('bytes', 0))}"
+                f"({result.get('files', 0)} files, {format_size(result.get('bytes', 0))}"
                 f"{_count(result.get('collisions', 0), 'collision')})")
     else:
         head = f"federation: {state} {output}/: {result.get('reason', '')}"
@@ -206,15 +207,6 @@ def _mtime_iso(path: Path) -> str | None:
 
 def _shown(path: Path) -> str:
     return display_path(path)
-
-
-def _size(count: int) -> str:
-    size = float(count)
-    for unit in ("B", "KB", "MB"):
-        if size < 1024:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GB"
 
 
 def _count(n: int, word: str) -> str:

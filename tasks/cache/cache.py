@@ -13,7 +13,6 @@ import contextlib
 import errno
 import hashlib
 import os
-import re
 import threading
 import time
 import uuid
@@ -27,6 +26,7 @@ from federation.confine import remove_tree
 from federation.digests import file_digest
 from federation.errors import ManifestError
 from federation.loader import MANIFEST_FILE as MANIFEST
+from federation.sizes import parse_size
 from tasks.cache.backend import Backend, BadEntry, CacheError
 from tasks.cache.local import LocalStore
 from tasks.cache.record import (
@@ -41,10 +41,6 @@ from tasks.cache.record import (
 
 Warn = Callable[[str], None]
 GB = 1000**3
-_UNITS = {"": 1, "B": 1, "K": 1000, "KB": 1000, "M": 1000**2, "MB": 1000**2, "G": GB, "GB": GB,
-          "T": 1000**4, "TB": 1000**4, "KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30,
-          "TIB": 1 << 40}
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 _OFF = frozenset({"0", "off", "false", "no"})
 _ON = frozenset({"1", "on", "true", "yes"})
 
@@ -349,17 +345,6 @@ def _given(settings: Mapping[str, Any] | None) -> Iterator[tuple[str, Any]]:
     for name, value in (settings or {}).items():
         if value is not None:
             yield name, value
-
-
-def parse_size(value: int | float | str) -> int:
-    """Bytes from 5000000000, "500MB", "10GB" or "2GiB" (KB, MB, GB are powers of 1000)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
-        return int(value)
-    match = _SIZE.match(value) if isinstance(value, str) else None
-    if match is None or match.group(2).upper() not in _UNITS:
-        raise ValueError(f"{value!r} is not a size: use a number of bytes or a number with "
-                         "KB, MB, GB, TB, KiB, MiB, GiB or TiB")
-    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
 
 
 def _flag(env: Mapping[str, str], name: str, default: object) -> bool:

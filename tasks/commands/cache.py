@@ -14,6 +14,7 @@ from pathlib import Path
 from doit.exceptions import InvalidCommand
 
 from federation.loader import Project, load_project
+from federation.sizes import format_size
 from federation.state import State
 from tasks.cache.backend import CacheError
 from tasks.cache.cache import CacheConfig, cache_config, redacted
@@ -44,7 +45,7 @@ def stats_lines(config: CacheConfig, store: LocalStore, root: Path) -> list[str]
     misses = counters["miss"][0]
     state = "" if config.enabled else " (disabled: FEDBUILD_CACHE or build_settings.cache_enabled)"
     lines = [f"local cache: {shown_path(str(config.dir), root)}{state}",
-             f"  entries: {entries}, {size_text(size)} (at most {size_text(config.max_size)}; "
+             f"  entries: {entries}, {format_size(size)} (at most {format_size(config.max_size)}; "
              f"unused for {_days(config.max_age_days)} expire)",
              f"  lookups: {hits + misses}: {hits} hits, {misses} misses "
              f"(hit rate {percent(hits, hits + misses)})",
@@ -61,29 +62,17 @@ def gc_line(result: GcResult, store: LocalStore, config: CacheConfig) -> str:
     """What `doit cache gc` removed, and what is left."""
     entries, size = store.usage()
     return (f"removed {result.expired} entries unused for {_days(config.max_age_days)}, "
-            f"{result.evicted} least recently used to fit {size_text(config.max_size)}, "
-            f"{result.blobs} blobs no entry needed: {size_text(result.freed)} freed; "
-            f"left: {entries} entries, {size_text(size)}")
+            f"{result.evicted} least recently used to fit {format_size(config.max_size)}, "
+            f"{result.blobs} blobs no entry needed: {format_size(result.freed)} freed; "
+            f"left: {entries} entries, {format_size(size)}")
 
 
 def clear_line(result: GcResult, module: str | None) -> str:
     """What `doit cache clear` removed."""
     whose = f" of module {module}" if module else ""
     line = (f"removed {result.evicted} entries{whose} and {result.blobs} blobs "
-            f"({size_text(result.freed)})")
+            f"({format_size(result.freed)})")
     return line if module else line + "; counters reset"
-
-
-def size_text(size: int) -> str:
-    """512 B, 1.5 KB, 3.4 MB, 5.0 GB (powers of 1000, as in the cache settings)."""
-    if size < 1000:
-        return f"{size} B"
-    value = float(size)
-    for unit in ("KB", "MB", "GB"):
-        value /= 1000
-        if value < 999.95:
-            return f"{value:.1f} {unit}"
-    return f"{value / 1000:.1f} TB"
 
 
 def _days(days: float) -> str:

@@ -81,7 +81,7 @@ def test_flashes_verifies_and_resets_one_board(board: MockBoard, firmware: Path,
                                "--baud", "", "--chip", "", "--timeout", "", "--log-dir", ""))
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
-    assert re.fullmatch(re.escape(board.url) + r": flashed 2 regions \(103\.1 KB\) to esp32c3 "
+    assert re.fullmatch(re.escape(board.url) + r": flashed 2 regions \(105\.5 KB\) to esp32c3 "
                         r"in \d+\.\ds, verified, reset\n", done.stdout)
     assert_holds(board, firmware, tmp_path)
     log = (firmware.parent / "flash-logs" / f"{port_slug(board.url)}.log").read_text()
@@ -97,7 +97,7 @@ def test_flashes_two_boards_in_parallel(firmware: Path, tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         lines = sorted(done.stdout.splitlines())
         assert [line.split(": ")[0] for line in lines] == sorted([first.url, second.url])
-        assert all("flashed 2 regions (103.1 KB) to esp32c3" in line for line in lines)
+        assert all("flashed 2 regions (105.5 KB) to esp32c3" in line for line in lines)
         assert_holds(first, firmware, tmp_path)
         assert_holds(second, firmware, tmp_path)
 
