@@ -8,13 +8,15 @@ import signal
 import subprocess
 import sys
 import threading
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
 
+from tasks import runner
 from tasks.runner import (
     RUN_VARIABLE,
     Command,
@@ -123,11 +125,9 @@ def test_megabytes_of_output_never_block(tmp_path: Path) -> None:
 
 
 def test_timeout_kills_the_whole_tree(tmp_path: Path) -> None:
-    started = time.monotonic()
     result = run(command(tmp_path, "bash", "-c", TREE, timeout=1, kill_grace=1))
     assert result.status is Status.TIMED_OUT
-    assert result.exit_code == -signal.SIGTERM
-    assert time.monotonic() - started < 4
+    assert result.exit_code == -signal.SIGTERM  # killed, not waited out (its sleeps are 100s)
     pids = tree_pids(tmp_path)
     assert [pid for pid in pids if not dead(pid)] == []
     assert "timed out after 1s and was killed" in result.describe()
@@ -198,12 +198,45 @@ def test_peak_rss_covers_the_child(tmp_path: Path) -> None:
     assert result.peak_rss > 50_000_000
 
 
-def test_peak_rss_sums_the_tree(tmp_path: Path) -> None:
-    # Two 40 MB processes alive together: only sampling the tree sees 80 MB.
-    code = "b = bytearray(40_000_000); import time; time.sleep(0.6)"
-    py = f"{sys.executable} -c '{code}'"
-    result = run(command(tmp_path, "bash", "-c", f"{py} & {py} & wait"))
-    assert result.ok
+# Holds 40 MB, says so in a file named by argv[1], then stays until the file `release` exists.
+HOLD_40MB = """
+import pathlib, sys, time
+b = bytearray(40_000_000)
+pathlib.Path(sys.argv[1]).touch()
+deadline = time.monotonic() + 60
+while not pathlib.Path("release").exists() and time.monotonic() < deadline:
+    time.sleep(0.01)
+"""
+
+
+def test_peak_rss_sums_the_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two 40 MB processes alive together: only sampling the tree sees 80 MB. They are
+    released only once the runner has sampled the tree while both held their memory."""
+    both_held = threading.Event()
+    sampled = threading.Event()
+    real_sample = runner._Usage.sample
+
+    def watched_sample(usage: runner._Usage, pid: int) -> None:
+        began_after = both_held.is_set()  # both had allocated before this sample began
+        real_sample(usage, pid)
+        if began_after:
+            sampled.set()
+
+    monkeypatch.setattr(runner._Usage, "sample", watched_sample)
+    py = f"{sys.executable} -c '{HOLD_40MB}'"
+    results: list[Result] = []
+    worker = threading.Thread(target=lambda: results.append(
+        run(command(tmp_path, "bash", "-c", f"{py} one & {py} two & wait", timeout=90))))
+    worker.start()
+    try:
+        assert eventually(lambda: all((tmp_path / n).exists() for n in ("one", "two")), 60)
+        both_held.set()
+        assert sampled.wait(timeout=60)
+    finally:
+        (tmp_path / "release").touch()
+        worker.join(timeout=90)
+    (result,) = results
+    assert result.ok, result.describe()
     assert result.peak_rss > 70_000_000
 
 
@@ -221,26 +254,45 @@ def test_kill_all_from_another_thread(tmp_path: Path) -> None:
     )
     worker.start()
     pids = tree_pids(tmp_path)
-    started = time.monotonic()
     kill_all()
-    worker.join(timeout=5)
+    worker.join(timeout=60)  # the tree's sleeps are 100s: only the kill ends it sooner
     assert not worker.is_alive()
-    assert time.monotonic() - started < 5
     (result,) = results
     assert result.status is Status.INTERRUPTED and result.attempts == 1
     assert [pid for pid in pids if not dead(pid)] == []
 
 
-def test_keyboard_interrupt_kills_the_tree_and_propagates(tmp_path: Path) -> None:
-    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
-    started = time.monotonic()
+@contextmanager
+def interrupt_once_started(tmp_path: Path, count: int, *later: float) -> Iterator[None]:
+    """Within, this process gets SIGINT once the tree wrote `count` pids, and again `later`
+    seconds after that, unless the block has ended by then."""
+    pids = tmp_path / "pids"
+    done = threading.Event()
+
+    def interrupt() -> None:
+        if not eventually(lambda: pids.exists() and len(pids.read_text().split()) >= count,
+                          timeout=60):
+            return  # the test fails on the missing pids
+        os.kill(os.getpid(), signal.SIGINT)
+        for delay in later:
+            # Into the kill's grace period, if the machine keeps up; never after the block.
+            if done.wait(delay):
+                return
+            os.kill(os.getpid(), signal.SIGINT)
+
+    thread = threading.Thread(target=interrupt, daemon=True)
+    thread.start()
     try:
-        with pytest.raises(KeyboardInterrupt):
-            run(command(tmp_path, "bash", "-c", TREE, timeout=30, retries=2))
+        yield
     finally:
-        timer.cancel()
-    assert time.monotonic() - started < 5
+        done.set()
+        thread.join(timeout=60)
+
+
+def test_keyboard_interrupt_kills_the_tree_and_propagates(tmp_path: Path) -> None:
+    with interrupt_once_started(tmp_path, 4), pytest.raises(KeyboardInterrupt):
+        # Not interrupted, it would run 3 attempts of 30s each.
+        run(command(tmp_path, "bash", "-c", TREE, timeout=30, retries=2))
     assert [pid for pid in tree_pids(tmp_path) if not dead(pid)] == []
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
@@ -249,15 +301,8 @@ def test_second_interrupt_cannot_cut_the_kill_short(tmp_path: Path) -> None:
     # The leader ignores SIGTERM, so the kill waits out the grace period; a second Ctrl-C
     # in that window must be held until the SIGKILL has been sent.
     script = "trap '' TERM; echo $$ >> pids; sleep 100 & echo $! >> pids; wait; wait"
-    timers = [threading.Timer(t, os.kill, (os.getpid(), signal.SIGINT)) for t in (0.3, 0.6)]
-    for timer in timers:
-        timer.start()
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            run(command(tmp_path, "bash", "-c", script, timeout=30, kill_grace=1))
-    finally:
-        for timer in timers:
-            timer.cancel()
+    with interrupt_once_started(tmp_path, 2, 0.3), pytest.raises(KeyboardInterrupt):
+        run(command(tmp_path, "bash", "-c", script, timeout=30, kill_grace=1))
     assert [pid for pid in tree_pids(tmp_path, 2) if not dead(pid)] == []
 
 
