@@ -13,7 +13,7 @@ import re
 import stat
 import types
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -31,6 +31,7 @@ from pydantic.json_schema import WithJsonSchema
 
 from federation.errors import ManifestError
 from federation.sizes import parse_size
+from hardware.chips import NAMES as CHIP_NAMES
 
 SCHEMA_FILE = "modules.schema.json"
 
@@ -206,8 +207,17 @@ MergeStrategy = Literal["overwrite", "preserve", "merge", "error"]
 ToolchainName = Annotated[str, AfterValidator(_toolchain_name)]
 Platform = Literal["linux", "darwin", "win32", "linux-x64", "linux-arm64", "darwin-x64",
                    "darwin-arm64", "win32-x64", "win32-arm64"]
-Chip = Literal["esp32", "esp32s2", "esp32s3", "esp32c2", "esp32c3", "esp32c6", "esp32h2",
-               "esp32p4"]
+# The chips are hardware/chips.py's, listed once there; a Literal of them keeps the
+# schema's enum and the "expected 'esp32', ..." error line.
+if TYPE_CHECKING:
+    Chip = str
+else:
+    Chip = Literal[CHIP_NAMES]
+
+
+def _all_chips(value: object) -> object:
+    """A toolchain's `targets: all`: every chip fedbuild knows."""
+    return list(CHIP_NAMES) if value == "all" else value
 
 
 class _Model(BaseModel):
@@ -441,9 +451,9 @@ class Toolchain(_Model):
     env: Env = {}
     modes: dict[Mode, dict[str, str | list[str]]] = Field({}, description="Placeholder values "
                                                           "per mode")
-    targets: list[Chip] | None = Field(None, description="Firmware toolchains: the ESP32 "
-                                       "chips it builds for; its modules must name one as "
-                                       "`target`")
+    targets: Annotated[list[Chip] | None, BeforeValidator(_all_chips)] = Field(
+        None, description="Firmware toolchains: the ESP32 chips it builds for (or `all`); "
+        "its modules must name one as `target`")
     project_files: list[RelPath] = Field([], description="Files every module of this "
                                          "toolchain has at its root (e.g. CMakeLists.txt)")
     steps: list[Step] = []

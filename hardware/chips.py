@@ -1,4 +1,6 @@
-"""The ESP32 chips fedbuild knows: names, architectures and where their bootloader goes."""
+"""The ESP32 chips fedbuild knows: names, architectures, where their bootloader goes and
+how Espressif's QEMU runs them. The one list: the manifest's `target`, a toolchain's
+`targets` (and `targets: all`), its JSON Schema and the hardware commands all read it."""
 
 from __future__ import annotations
 
@@ -15,18 +17,23 @@ class Chip:
     arch: str  # "xtensa" or "riscv"
     bootloader_offset: int
     title: str  # as esptool prints it ("ESP32-C3")
+    # Espressif's QEMU machine `-M <name>`: its binary and the options ESP-IDF's
+    # `idf.py qemu` adds; None where Espressif's QEMU has no such machine.
+    qemu: tuple[str, tuple[str, ...]] | None = None
 
 
 CHIPS: dict[str, Chip] = {c.name: c for c in (
-    Chip("esp32", "xtensa", 0x1000, "ESP32"),
+    Chip("esp32", "xtensa", 0x1000, "ESP32", ("qemu-system-xtensa", ("-m", "4M"))),
     Chip("esp32s2", "xtensa", 0x1000, "ESP32-S2"),
-    Chip("esp32s3", "xtensa", 0x0, "ESP32-S3"),
+    Chip("esp32s3", "xtensa", 0x0, "ESP32-S3", ("qemu-system-xtensa", ())),
     Chip("esp32c2", "riscv", 0x0, "ESP32-C2"),
-    Chip("esp32c3", "riscv", 0x0, "ESP32-C3"),
+    Chip("esp32c3", "riscv", 0x0, "ESP32-C3", ("qemu-system-riscv32", ("-icount", "3"))),
     Chip("esp32c6", "riscv", 0x0, "ESP32-C6"),
     Chip("esp32h2", "riscv", 0x0, "ESP32-H2"),
     Chip("esp32p4", "riscv", 0x2000, "ESP32-P4"),
 )}
+NAMES: tuple[str, ...] = tuple(CHIPS)  # in the order users read them
+QEMU_MACHINES = {c.name: c.qemu for c in CHIPS.values() if c.qemu is not None}
 
 
 def chip(name: str) -> Chip:

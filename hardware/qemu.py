@@ -3,8 +3,8 @@
 QEMU's serial port listens on a loopback TCP port (picked by the kernel: `tcp:...:0`) and,
 with wait=on, starts the guest only once the reader has connected, so nothing is lost.
 Debian's QEMU runs `-M virt` ELFs (hardware/image.py's virt board); Espressif's fork adds
-`-M esp32c3` (qemu-system-riscv32) and `-M esp32`/`esp32s3` (qemu-system-xtensa), which boot
-a merged flash image. No port lock is taken: QEMU shares no hardware with anyone.
+a machine per chip for some chips (their `qemu` in hardware/chips.py: binary and options),
+which boot a merged flash image. No port lock is taken: QEMU shares no hardware with anyone.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from hardware.chips import QEMU_MACHINES
 from hardware.device_test import (
     DEFAULT_TIMEOUT,
     add_report_options,
@@ -34,11 +35,7 @@ START_TIMEOUT = 10.0  # for QEMU to start listening
 STOP_GRACE = 2.0  # after SIGTERM, before SIGKILL
 ESPRESSIF_QEMU = "https://github.com/espressif/qemu/releases"
 # Espressif's machines: the binary, and the options ESP-IDF's `idf.py qemu` adds.
-ESP_MACHINES = {
-    "esp32": ("qemu-system-xtensa", ("-m", "4M")),
-    "esp32s3": ("qemu-system-xtensa", ()),
-    "esp32c3": ("qemu-system-riscv32", ("-icount", "3")),
-}
+ESP_MACHINES = QEMU_MACHINES
 
 
 def main(argv: list[str]) -> int:
