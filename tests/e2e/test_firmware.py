@@ -8,6 +8,7 @@ cannot be installed here, so the esp-idf toolchain's tests put a stand-in idf.py
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -18,10 +19,21 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from hardware.flasher_args import read_flasher_args
-from tests.conftest import FIXTURES, REPO, edit_manifest, module, run_command, run_doit
+from hardware.portlock import ENV_LOCK_DIR, lock_path, port_lock
+from tests.conftest import (
+    FIXTURES,
+    REPO,
+    doit_argv,
+    edit_manifest,
+    eventually,
+    module,
+    run_command,
+    run_doit,
+)
 from tests.hardware.mock_boards import MockBoard, board_running, mock_board, read_flash
 
 FAKE_IDF = FIXTURES / "idf" / "fake-idf"
@@ -228,17 +240,54 @@ def test_a_board_that_prints_nothing_is_a_clear_failure(tmp_path: Path) -> None:
     assert f"no output from {board.url} within 2s" in result.stdout, result.stdout
 
 
-def test_qemu_and_board_tests_of_one_module_run_side_by_side(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path, firmware_module())
-    with board_running(tmp_path, virt_tests(repo, tmp_path)) as url:
-        result = run_doit(repo, "-n", "2", "qemu:fw", "test:fw", f"port={url}")
+def opened_in_tree(pid: int, path: Path) -> bool:
+    """Whether a process in the tree under `pid` has `path` open (waits for its lock)."""
+    try:
+        root = psutil.Process(pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return False
+    for proc in tree:
+        with contextlib.suppress(psutil.Error):
+            if any(f.path == str(path) for f in proc.open_files()):
+                return True
+    return False
 
-    assert result.returncode == 0, result.stdout + result.stderr
-    summary = json.loads(next((repo / ".fedbuild" / "runs").glob("*/summary.json"))
-                         .read_text())
-    spans = {t["name"]: (t["started"], t["ended"]) for t in summary["tasks"]}
-    (q0, q1), (t0, t1) = spans["qemu:fw"], spans["test:fw"]
-    assert q0 < t1 and t0 < q1, spans  # their runs overlapped
+
+def test_the_port_lock_does_not_hold_up_qemu_tests(tmp_path: Path) -> None:
+    """Under doit -n 2, qemu:fw and test:fw of one module: while the board's port is held
+    (here by the test itself, as a flash of that board would hold it), the QEMU tests run
+    to the end and test:fw waits on the port's lock; let go, test:fw flashes and reads the
+    board."""
+    repo = make_repo(tmp_path, firmware_module())
+    locks = tmp_path / "port-locks"
+    env = {**os.environ, "NO_COLOR": "1", ENV_LOCK_DIR: str(locks)}
+    qemu_log = repo / ".fedbuild/logs/qemu/fw.log"
+    with board_running(tmp_path, virt_tests(repo, tmp_path)) as url:
+        with port_lock(url, locks, timeout=10):
+            proc = subprocess.Popen(doit_argv(repo, "-n", "2", "qemu:fw", "test:fw",
+                                              f"port={url}"),
+                                    cwd=repo, env=env, text=True, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT)
+            try:
+                # The lock's file held open by the run, not by us: test:fw waits for the port.
+                assert eventually(lambda: opened_in_tree(proc.pid, lock_path(url, locks))
+                                  or proc.poll() is not None, timeout=300)
+                assert eventually(lambda: (qemu_log.exists() and "0 Ignored OK"
+                                  in qemu_log.read_text()) or proc.poll() is not None,
+                                  timeout=300)
+                assert proc.poll() is None, proc.communicate()[0]
+                assert opened_in_tree(proc.pid, lock_path(url, locks))  # still waiting
+                assert "5 Tests 0 Failures 0 Ignored OK" in qemu_log.read_text()
+            except BaseException:
+                proc.kill()
+                proc.communicate()
+                raise
+        out, _ = proc.communicate(timeout=300)
+
+    assert proc.returncode == 0, out
+    text = log(repo, "test:fw")
+    assert f"{url}: flashed 2 regions" in text and "5 Tests 0 Failures 0 Ignored OK" in text
 
 
 # ESP-IDF projects, built by the stand-in idf.py.
