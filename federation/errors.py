@@ -1,12 +1,19 @@
-"""The one error type a user sees for a mistake in modules.json or a file it names."""
+"""The error types a user sees for a mistake they can fix: one line, exit code 3.
+
+`ManifestError` is a mistake in modules.json or a file it names (a module's module.json,
+a toolchain's YAML); `UsageError` a mistake on doit's command line (`mode=`, `shard=`,
+`order=`, `lock_wait=`, an unknown variable) or in a FEDBUILD_* environment variable.
+Both print the same way; they are apart so that code asking "is this repository
+buildable?" (the service's check) never mistakes how it was called for what it holds.
+"""
 
 from __future__ import annotations
 
 from doit.exceptions import InvalidDodoFile
 
 
-class ManifestError(InvalidDodoFile):
-    """A manifest mistake: printed by doit as one `ERROR:` line, exit code 3, no traceback.
+class OneLineError(InvalidDodoFile):
+    """A mistake printed by doit as one `ERROR:` line, exit code 3, no traceback.
 
     Subclassing InvalidDodoFile is what makes doit print only the message when
     it is raised while dodo.py loads.
@@ -26,6 +33,19 @@ class ManifestError(InvalidDodoFile):
 
     def __str__(self) -> str:
         return self.line
+
+
+class ManifestError(OneLineError):
+    """A mistake in modules.json or a file it names: `file: json.path: what is valid`."""
+
+
+class UsageError(OneLineError):
+    """A mistake in how fedbuild was called: `command line: mode: ...` or
+    `environment: FEDBUILD_CACHE: ...` (the file is where the value came from)."""
+
+
+COMMAND_LINE = "command line"
+ENVIRONMENT = "environment"
 
 
 def escape(text: str) -> str:

@@ -17,7 +17,7 @@ import doit.doit_cmd
 from doit.control import TaskControl
 from doit.exceptions import InvalidCommand
 
-from federation.errors import ManifestError
+from federation.errors import COMMAND_LINE, UsageError
 
 # Every variable fedbuild reads, with what it does (README lists them too).
 VARIABLES: dict[str, str] = {
@@ -38,10 +38,10 @@ def given_variables() -> dict[str, str]:
 
 
 def check_variables(given: Mapping[str, str] | None = None) -> None:
-    """Raise a one-line ManifestError for the first variable fedbuild does not read."""
+    """Raise a one-line UsageError for the first variable fedbuild does not read."""
     for name in (given_variables() if given is None else given):
         if name not in VARIABLES:
-            raise ManifestError("command line", f"{name}=", unknown_variable(name))
+            raise UsageError(COMMAND_LINE, f"{name}=", unknown_variable(name))
 
 
 def unknown_variable(name: str) -> str:

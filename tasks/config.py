@@ -9,7 +9,7 @@ from typing import Any
 
 import doit
 
-from federation.errors import ManifestError
+from federation.errors import COMMAND_LINE, UsageError
 from federation.loader import Project
 from federation.manifest import MODES
 from federation.state import State
@@ -21,6 +21,7 @@ from tasks.command_line import check_variables
 from tasks.history import FILE as HISTORY_FILE
 from tasks.history import History
 from tasks.reporter import FedbuildReporter
+from tasks.session import lock_wait
 from tasks.steps import board_given, on_device
 
 
@@ -31,8 +32,8 @@ def run_mode() -> str:
     check_variables()
     mode = doit.get_var("mode", None) or "development"
     if mode not in MODES:
-        raise ManifestError("command line", "mode", f"{mode!r} is not a mode; use "
-                            + ", ".join(f"mode={m}" for m in MODES))
+        raise UsageError(COMMAND_LINE, "mode", f"{mode!r} is not a mode; use "
+                         + ", ".join(f"mode={m}" for m in MODES))
     return str(mode)
 
 
@@ -65,6 +66,7 @@ def doit_config(project: Project, state: State, defaults: list[str] | None = Non
     command_line.install()  # an unknown task name gets the closest one as a suggestion
     exit_codes.install()  # a run stopped by SIGINT exits 130, by SIGTERM 143
     schedule.order()  # a bad `order=` is a one-line error now, not in the middle of the run
+    lock_wait()  # so is a bad `lock_wait=` (or FEDBUILD_LOCK_WAIT)
     _settle_memory()
     fed = project.manifest.federation
     runtime.configure(cache_config(fed.cache.model_dump(), project.root, state.dir, os.environ)

@@ -33,7 +33,7 @@ from typing import Any, TypeAlias
 import doit
 from doit.control import ExecNode, TaskDispatcher
 
-from federation.errors import ManifestError
+from federation.errors import COMMAND_LINE, UsageError
 
 ORDERS = ("longest-path", "doit")
 _STATE = "_fedbuild_schedule"  # the per-run state, an attribute of doit's TaskDispatcher
@@ -49,8 +49,8 @@ def order() -> str:
     """The task order from doit's command line (`doit order=doit`); longest-path if none."""
     value = doit.get_var("order", None) or ORDERS[0]
     if value not in ORDERS:
-        raise ManifestError("command line", "order", f"{value!r} is not an order; use "
-                            + " or ".join(f"order={o}" for o in ORDERS))
+        raise UsageError(COMMAND_LINE, "order", f"{value!r} is not an order; use "
+                         + " or ".join(f"order={o}" for o in ORDERS))
     return str(value)
 
 

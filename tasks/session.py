@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import math
 import multiprocessing
 import os
 import signal
@@ -16,6 +17,7 @@ from types import FrameType, TracebackType
 import doit
 
 from federation.confine import remove_tree
+from federation.errors import COMMAND_LINE, ENVIRONMENT, UsageError
 from federation.state import State
 from tasks.lock import Holder, RepoLock
 from tasks.runner import RUN_VARIABLE, kill_all, kill_marked
@@ -94,12 +96,19 @@ os.register_at_fork(before=_before_fork, after_in_child=_die_with_parent)
 
 
 def lock_wait() -> float:
-    """Seconds to wait for another run's lock: doit var `lock_wait=S` or FEDBUILD_LOCK_WAIT."""
-    value = doit.get_var("lock_wait", None) or os.environ.get("FEDBUILD_LOCK_WAIT", "0")
+    """Seconds to wait for another run's lock: doit var `lock_wait=S` or FEDBUILD_LOCK_WAIT;
+    a UsageError for anything but a number of seconds (it was read as 0: no wait)."""
+    given = doit.get_var("lock_wait", None)
+    source, name = (COMMAND_LINE, "lock_wait") if given else (ENVIRONMENT, "FEDBUILD_LOCK_WAIT")
+    value = given or os.environ.get("FEDBUILD_LOCK_WAIT", "") or "0"
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
-        return 0.0
+        seconds = -1.0
+    if not 0 <= seconds < math.inf:
+        raise UsageError(source, name, f"{value!r} is not a number of seconds to wait for "
+                         "another run's lock; use e.g. lock_wait=60 (0: do not wait)")
+    return seconds
 
 
 def _stop_workers(grace: float = 5.0) -> None:

@@ -14,7 +14,7 @@ import re
 
 import doit
 
-from federation.errors import ManifestError
+from federation.errors import COMMAND_LINE, UsageError
 
 _SHARD = re.compile(r"([1-9]\d*)/([1-9]\d*)")
 
@@ -26,8 +26,8 @@ def requested() -> tuple[int, int] | None:
         return None
     match = _SHARD.fullmatch(value)
     if not match or int(match[1]) > int(match[2]):
-        raise ManifestError("command line", "shard", f"{value!r} is not a shard: use "
-                            "shard=K/N with 1 <= K <= N, e.g. shard=1/4")
+        raise UsageError(COMMAND_LINE, "shard", f"{value!r} is not a shard: use "
+                         "shard=K/N with 1 <= K <= N, e.g. shard=1/4")
     return int(match[1]), int(match[2])
 
 

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from federation.confine import remove_tree
 from federation.digests import file_digest
-from federation.errors import ManifestError
+from federation.errors import ENVIRONMENT, ManifestError, UsageError
 from federation.loader import MANIFEST_FILE as MANIFEST
 from federation.sizes import parse_size
 from tasks.cache.backend import Backend, BadEntry, CacheError
@@ -354,8 +354,8 @@ def _flag(env: Mapping[str, str], name: str, default: object) -> bool:
     if value in _ON:
         return True
     if value:
-        raise ManifestError("environment", name, f"{env[name]!r} is not a switch: use 1, on, "
-                            "true, yes or 0, off, false, no")
+        raise UsageError(ENVIRONMENT, name, f"{env[name]!r} is not a switch: use 1, on, "
+                         "true, yes or 0, off, false, no")
     return bool(default)
 
 

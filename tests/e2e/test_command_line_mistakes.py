@@ -39,6 +39,23 @@ def test_unknown_variable_is_one_line_naming_the_closest(monorepo: Repo, argv: t
     assert not (repo / "public").exists()  # nothing was built
 
 
+@pytest.mark.parametrize(("argv", "line"), [
+    (("lock_wait=soon",), "ERROR: command line: lock_wait: 'soon' is not a number of seconds "
+                          "to wait for another run's lock; use e.g. lock_wait=60 (0: do not "
+                          "wait)"),
+    (("shard=0/2",), "ERROR: command line: shard: '0/2' is not a shard: use shard=K/N with "
+                     "1 <= K <= N, e.g. shard=1/4"),
+])
+def test_a_bad_value_is_one_line_before_anything_runs(monorepo: Repo, argv: tuple[str, ...],
+                                                      line: str) -> None:
+    """Before: lock_wait=soon was read as 0 and the run went ahead."""
+    repo = monorepo("basic")
+    result = run_doit(repo, *argv)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert error_line(result) == line
+    assert not (repo / "public").exists()
+
+
 def test_known_variables_are_accepted(monorepo: Repo) -> None:
     repo = monorepo("basic")
     result = run_doit(repo, "mode=development", "order=doit", "lock_wait=1")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from federation.digests import content_digest, file_digest
-from federation.errors import ManifestError
+from federation.errors import ManifestError, UsageError
 from tasks.cache.backend import CacheError
 from tasks.cache.cache import GB, Cache, CacheConfig, cache_config, open_cache, parse_size
 from tasks.cache.local import LocalStore
@@ -316,11 +316,12 @@ def test_config_from_settings_then_env(tmp_path: Path) -> None:
 
 
 def test_config_errors_are_one_line(tmp_path: Path) -> None:
-    """A bad size or switch is a ManifestError naming where it came from."""
+    """A bad size is a ManifestError, a bad switch in the environment a UsageError, each
+    naming where it came from."""
     with pytest.raises(ManifestError) as err:
         cache_config({"max_size": "lots"}, tmp_path, tmp_path, {})
     assert str(err.value).startswith("modules.json: federation.cache.max_size: 'lots' is not")
-    with pytest.raises(ManifestError) as err:
+    with pytest.raises(UsageError) as err:
         cache_config(None, tmp_path, tmp_path, {"FEDBUILD_CACHE": "maybe"})
     assert str(err.value) == ("environment: FEDBUILD_CACHE: 'maybe' is not a switch: use 1, on, "
                               "true, yes or 0, off, false, no")

@@ -20,7 +20,7 @@ import pytest
 from doit.control import TaskControl, TaskDispatcher
 from doit.task import Task
 
-from federation.errors import ManifestError
+from federation.errors import UsageError
 from tasks import schedule
 from tasks.critical_path import critical_path
 from tasks.timeline import RunInfo, TaskRun
@@ -288,8 +288,8 @@ def test_the_order_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(doit.doit_cmd, "_CMDLINE_VARS", {"order": "doit"})
     assert schedule.order() == "doit"
     monkeypatch.setattr(doit.doit_cmd, "_CMDLINE_VARS", {"order": "random"})
-    with pytest.raises(ManifestError, match="'random' is not an order; use "
-                                            "order=longest-path or order=doit"):
+    with pytest.raises(UsageError, match="'random' is not an order; use "
+                                         "order=longest-path or order=doit"):
         schedule.order()
 
 
