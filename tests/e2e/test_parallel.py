@@ -23,6 +23,22 @@ def slow_repo(monorepo: Repo, seconds: float = 1.5) -> Path:
     return repo
 
 
+def meeting_repo(monorepo: Repo, count: int, seconds: float = 0) -> Path:
+    """The basic fixture with every module's build waiting until `count` builds have
+    started, then taking `seconds`: they only all succeed when `count` run at once."""
+    repo = monorepo("basic")
+    set_behavior(repo, "meet", MEET_COUNT=str(count), SLOW_SECONDS=str(seconds))
+    return repo
+
+
+def set_behavior(repo: Path, behavior: str, **env: str) -> None:
+    """Every module's build behaves as `behavior` (the fixture's build.sh), with `env`."""
+    manifest = json.loads((repo / "modules.json").read_text())
+    for module in manifest["modules"]:
+        module["env"] = {"BEHAVIOR": behavior, **env}
+    (repo / "modules.json").write_text(json.dumps(manifest, indent=2))
+
+
 def intervals(runs: Path) -> dict[str, tuple[float, float]]:
     """Start and end time of each module's build.sh, from the fixture's runs log."""
     start: dict[str, float] = {}
@@ -49,7 +65,7 @@ def max_overlap(spans: dict[str, tuple[float, float]]) -> int:
 @pytest.mark.parametrize("par_type", ["thread", "process"])
 def test_n2_runs_two_builds_at_once(monorepo: Repo, par_type: str) -> None:
     """`doit -n 2 -P <type>` overlaps builds, never more than two, and all succeed."""
-    repo = slow_repo(monorepo)
+    repo = meeting_repo(monorepo, 2)
     runs = repo / "runs.log"
     result = run_doit(repo, "-n", "2", "-P", par_type, env={"RUNS_LOG": str(runs)})
     assert result.returncode == 0, result.stdout + result.stderr
@@ -72,8 +88,9 @@ def test_serial_without_n_when_manifest_says_not_parallel(monorepo: Repo) -> Non
 
 
 def test_manifest_parallel_settings_are_the_default(monorepo: Repo) -> None:
-    """build_settings.parallel with max_parallel_builds 3 runs three at once without -n."""
-    repo = slow_repo(monorepo)
+    """build_settings.parallel with max_parallel_builds 3 runs three at once without -n;
+    -n 1 on the command line runs one at a time."""
+    repo = meeting_repo(monorepo, 3)
     manifest = json.loads((repo / "modules.json").read_text())
     manifest["federation"]["build_settings"] = {"parallel": True, "max_parallel_builds": 3}
     (repo / "modules.json").write_text(json.dumps(manifest))
@@ -81,15 +98,14 @@ def test_manifest_parallel_settings_are_the_default(monorepo: Repo) -> None:
     assert run_doit(repo, env={"RUNS_LOG": str(runs)}).returncode == 0
     assert max_overlap(intervals(runs)) == 3
     runs.unlink()
-    (repo / "modules/alpha/content/one.md").write_text("x\n")
-    (repo / "modules/beta/content/one.md").write_text("x\n")
+    set_behavior(repo, "slow", SLOW_SECONDS="0.5")
     assert run_doit(repo, "-n", "1", env={"RUNS_LOG": str(runs)}).returncode == 0
     assert max_overlap(intervals(runs)) == 1  # the command line wins
 
 
 def test_exclusive_step_never_runs_beside_a_site_build(monorepo: Repo) -> None:
     """An exclusive step of a toolchain module waits for site builds, and they for it."""
-    repo = slow_repo(monorepo, seconds=0.8)
+    repo = meeting_repo(monorepo, 2, seconds=0.8)
     (repo / "modules/solo").mkdir()
     manifest = json.loads((repo / "modules.json").read_text())
     log = ("import sys, time; "
