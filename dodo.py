@@ -20,10 +20,10 @@ from federation.platforms import host
 from federation.state import State
 from federation.steps import plan_steps
 from tasks import sites, steps
-from tasks.config import default_tasks, doit_config, run_mode
+from tasks.config import default_tasks, doit_config, repository, run_mode
 from tasks.federate import federate_task
 
-ROOT = Path.cwd()
+ROOT = repository(Path(__file__).resolve().parent)  # the current folder (-d)
 PROJECT = load_project(ROOT)
 STATE = State(ROOT)
 MODE = run_mode()  # doit mode=production

@@ -5,12 +5,13 @@ from __future__ import annotations
 import atexit
 import gc
 import os
+from pathlib import Path
 from typing import Any
 
 import doit
 
 from federation.errors import COMMAND_LINE, UsageError
-from federation.loader import Project
+from federation.loader import MANIFEST_FILE, Project
 from federation.manifest import MODES
 from federation.state import State
 from federation.steps import StepsPlan
@@ -23,6 +24,21 @@ from tasks.history import History
 from tasks.reporter import FedbuildReporter
 from tasks.session import lock_wait
 from tasks.steps import board_given, on_device
+
+
+def repository(dodo_folder: Path) -> Path:
+    """The repository to build: the current folder. Refused when `doit -f` ran this dodo from
+    a folder with a modules.json of its own without `-d`: doit moved to the dodo's folder, and
+    building (or cleaning) that other checkout instead would be a silent surprise."""
+    root = Path.cwd()
+    started = doit.get_initial_workdir()
+    if started is None or Path(started) == root or root != dodo_folder:
+        return root
+    if os.path.isfile(Path(started) / MANIFEST_FILE):
+        raise UsageError(COMMAND_LINE, "-f", f"doit -f {dodo_folder / 'dodo.py'} builds "
+                         f"{root}, not {started} where doit started (it has a {MANIFEST_FILE}); "
+                         f"add -d {started} to build it (or -d {root} for the other)")
+    return root
 
 
 def run_mode() -> str:

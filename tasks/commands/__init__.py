@@ -1,9 +1,10 @@
 """fedbuild's doit commands: `doit history`, `doit stats`, `doit explain`, `doit graph`.
 
-Registered in pyproject.toml ([tool.doit.plugins.command]) through the small
-installed module `fedbuild_doit` (tasks/commands/install/), which finds this
-checkout; doit reads those registrations from the pyproject.toml of the
-folder it starts in.
+Registered as doit entry points of the installed package `fedbuild_doit`
+(tasks/commands/install/), which puts fedbuild's packages on sys.path when doit
+first asks it for a class; in this checkout also by pyproject.toml's
+[tool.doit.plugins.command]. The loader `fedbuild` (loader.py) builds a
+repository with no dodo.py.
 """
 
 from __future__ import annotations

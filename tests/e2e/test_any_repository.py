@@ -1,0 +1,176 @@
+"""fedbuild installed once (a fresh virtualenv, `pip install` of the checkout, not editable)
+builds a repository outside the checkout that holds no copy of fedbuild's files: plain
+`doit` there, with fedbuild's commands, beside the repository's own invoke `tasks.py`.
+
+The virtualenv sees this machine's site-packages (doit, pydantic, hugo, ...): nothing is
+downloaded; fedbuild itself comes only from the checkout's install."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+INVOKE_TASKS = '''"""The repository's own invoke tasks (fedbuild must not shadow them)."""
+from invoke import task
+
+
+@task
+def hello(c):
+    print("hello from the repository's tasks.py")
+'''
+
+
+def sh(*argv: str | Path, cwd: Path, env: dict[str, str] | None = None,
+       timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run a command for real and capture its output."""
+    return subprocess.run([str(a) for a in argv], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, check=False, env={**os.environ, "NO_COLOR": "1",
+                                                             **(env or {})})
+
+
+def checkout_copy(dest: Path) -> Path:
+    """The checkout's tracked and new files (what a clone would hold), so pip's in-tree build
+    leaves the checkout alone."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO,
+                           capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, files):
+        if (REPO / name).is_file() and not name.startswith(("tests/", "bench/", "modules/")):
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, dest / name)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A fresh virtualenv with fedbuild installed from a copy of the checkout (not editable)."""
+    base = tmp_path_factory.mktemp("install")
+    folder = base / "venv"
+    made = sh(sys.executable, "-m", "venv", "--system-site-packages", folder, cwd=base)
+    assert made.returncode == 0, made.stderr
+    source = checkout_copy(base / "fedbuild")
+    python = folder / "bin" / "python"
+    installed = sh(python, "-m", "pip", "install", "--quiet", "--no-deps",
+                   "--no-build-isolation", "--no-cache-dir", source, cwd=base, timeout=300)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    yield python
+
+
+def doit(python: Path, repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`doit ARGS` in the repository, as the virtualenv runs it (no -f, no -d)."""
+    return sh(python, "-m", "doit", *args, cwd=repo)
+
+
+def git(repo: Path, *args: str) -> str:
+    """git in the test repository."""
+    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
+                          cwd=repo, check=True, capture_output=True, text=True).stdout
+
+
+def toolchain_repository(folder: Path) -> Path:
+    """A repository of an npm, a cmake and a python module and its own invoke tasks.py,
+    set up by hand the way the README says (modules.json, pyproject.toml)."""
+    folder.mkdir()
+    for name in ("web", "clib", "pyproj"):
+        shutil.copytree(REPO / "modules" / name, folder / "packages" / name,
+                        ignore=shutil.ignore_patterns("node_modules", "build", "*.egg-info",
+                                                      "__pycache__"))
+    modules = [{"name": n, "source": {"repository": "local", "path": f"packages/{n}"},
+                "toolchain": t} for n, t in (("web", "npm"), ("clib", "cmake"),
+                                             ("pyproj", "python"))]
+    (folder / "modules.json").write_text(json.dumps({
+        "federation": {"name": "adopter", "baseURL": "https://adopter.example.org"},
+        "modules": modules}, indent=2))
+    (folder / "pyproject.toml").write_text('[tool.doit]\nloader = "fedbuild"\n')
+    (folder / "tasks.py").write_text(INVOKE_TASKS)
+    (folder / ".gitignore").write_text("/.fedbuild/\n/dist/\n/public/\n")
+    git(folder, "init", "-q", "-b", "main")
+    git(folder, "add", "-A")
+    git(folder, "commit", "-q", "-m", "start")
+    return folder
+
+
+def test_installed_fedbuild_builds_a_repository_without_its_files(venv: Path,
+                                                                  tmp_path: Path) -> None:
+    """Plain `doit` builds the three modules; history, explain and graph work there; the
+    repository's tasks.py stays its own and fedbuild's packages are not importable."""
+    repo = toolchain_repository(tmp_path / "repo")
+    built = doit(venv, repo)
+    assert built.returncode == 0, built.stdout + built.stderr
+    dist = repo / "dist" / "development"
+    assert (dist / "web" / "index.html").is_file()
+    assert (dist / "clib" / "lib" / "libfedmath.so").is_file()
+    assert [p.name for p in (dist / "pyproj").glob("*.whl")] == ["fedpy-0.1.0-py3-none-any.whl"]
+
+    history = doit(venv, repo, "history")
+    assert history.returncode == 0, history.stderr
+    assert history.stdout.splitlines()[1].split()[4] == "succeeded"
+    explain = doit(venv, repo, "explain", "build:clib")
+    assert explain.returncode == 0, explain.stderr
+    assert explain.stdout.startswith("build:clib is up to date")
+    graph = doit(venv, repo, "graph")
+    assert graph.returncode == 0, graph.stderr
+    assert '  "install:web" -> "build:web";' in graph.stdout.splitlines()
+
+    # fedbuild's generic names are not importable from the virtualenv; the repository's
+    # tasks.py is what `import tasks` gets there.
+    probe = sh(venv, "-c", "import importlib.util as u; print([n for n in ('tasks', "
+               "'federation', 'hardware', 'service') if u.find_spec(n)])", cwd=tmp_path)
+    assert probe.stdout.strip() == "[]", probe.stderr
+    mine = sh(venv, "-c", "import tasks; print(tasks.__file__)", cwd=repo)
+    assert mine.stdout.strip() == str(repo / "tasks.py"), mine.stderr
+    invoked = sh(venv, "-m", "invoke", "hello", cwd=repo)
+    assert invoked.stdout == "hello from the repository's tasks.py\n", invoked.stderr
+
+
+def test_doit_cfg_and_a_one_line_dodo_select_fedbuild_too(venv: Path, tmp_path: Path) -> None:
+    """The other two ways to select fedbuild: `[GLOBAL] loader` in doit.cfg, and a dodo.py
+    of one line (`from fedbuild_doit.dodo import *`)."""
+    for way, files in (("cfg", {"doit.cfg": "[GLOBAL]\nloader = fedbuild\n"}),
+                       ("dodo", {"dodo.py": "from fedbuild_doit.dodo import *  # noqa: F403\n"})):
+        repo = tmp_path / way
+        shutil.copytree(REPO / "modules" / "clib", repo / "clib",
+                        ignore=shutil.ignore_patterns("build"))
+        (repo / "modules.json").write_text(json.dumps({
+            "federation": {"name": way, "baseURL": "https://x.example.org"},
+            "modules": [{"name": "clib", "source": {"repository": "local", "path": "clib"},
+                         "toolchain": "cmake"}]}))
+        for name, text in files.items():
+            (repo / name).write_text(text)
+        built = doit(venv, repo, "build:clib")
+        assert built.returncode == 0, way + built.stdout + built.stderr
+        assert (repo / "dist" / "development" / "clib" / "lib" / "libfedmath.so").is_file()
+        history = doit(venv, repo, "history")
+        assert history.returncode == 0, way + history.stderr
+        assert history.stdout.splitlines()[1].split()[4] == "succeeded"
+
+
+def test_dash_f_from_another_repository_refuses_to_build_the_checkout(tmp_path: Path) -> None:
+    """`doit -f CHECKOUT/dodo.py` typed in a repository with a modules.json, without -d, must
+    not build (or clean) the checkout: one line saying to pass -d, exit 3; with -d it builds."""
+    repo = tmp_path / "mine"
+    shutil.copytree(REPO / "modules" / "clib", repo / "clib",
+                    ignore=shutil.ignore_patterns("build"))
+    (repo / "modules.json").write_text(json.dumps({
+        "federation": {"name": "mine", "baseURL": "https://x.example.org"},
+        "modules": [{"name": "clib", "source": {"repository": "local", "path": "clib"},
+                     "toolchain": "cmake"}]}))
+    dodo = REPO / "dodo.py"
+    for args in (("run",), ("clean",), ("list",)):
+        result = sh(sys.executable, "-m", "doit", *args, "-f", dodo, cwd=repo)
+        assert result.returncode == 3, result.stdout + result.stderr
+        assert result.stderr.splitlines() == [
+            f"ERROR: command line: -f: doit -f {dodo} builds {REPO}, not {repo} where doit "
+            f"started (it has a modules.json); add -d {repo} to build it (or -d {REPO} for the "
+            "other)"]
+    built = sh(sys.executable, "-m", "doit", "-f", dodo, "-d", repo, cwd=repo)
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert (repo / "dist" / "development" / "clib" / "lib" / "libfedmath.so").is_file()

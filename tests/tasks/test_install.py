@@ -1,0 +1,43 @@
+"""What `pip install` of the checkout carries: every package of fedbuild, under fedbuild_doit/lib/
+(never top-level), with the data files its code reads."""
+
+from __future__ import annotations
+
+import tomllib
+
+from tests.conftest import REPO
+
+OWN = ("tasks", "federation", "hardware", "service")
+
+
+def setuptools_config() -> dict[str, object]:
+    """The [tool.setuptools] table of pyproject.toml."""
+    with open(REPO / "pyproject.toml", "rb") as file:
+        return dict(tomllib.load(file)["tool"]["setuptools"])
+
+
+def test_every_package_of_the_checkout_is_installed_under_fedbuild_doit_lib() -> None:
+    """A new subpackage that pyproject.toml does not list would be missing once installed."""
+    found = {".".join(init.parent.relative_to(REPO).parts)
+             for name in OWN for init in (REPO / name).rglob("__init__.py")
+             if "install" not in init.relative_to(REPO).parts}
+    listed = setuptools_config()["packages"]
+    assert isinstance(listed, list)
+    assert {p.removeprefix("fedbuild_doit.lib.") for p in listed
+            if p.startswith("fedbuild_doit.lib.")} == found
+    assert not [p for p in listed if p.split(".")[0] in OWN], "never top-level"
+
+
+def test_data_files_the_code_reads_are_package_data() -> None:
+    """Toolchain YAML, firmware sources and the dashboard's files are in package-data."""
+    data = setuptools_config()["package-data"]
+    assert isinstance(data, dict)
+    for package, folder in (("tasks", "toolchains"), ("hardware", "firmware"),
+                            ("service", "static")):
+        patterns = data[f"fedbuild_doit.lib.{package}"]
+        files = [p for p in (REPO / package / folder).rglob("*") if p.is_file()
+                 and "__pycache__" not in p.parts]
+        assert files
+        for path in files:
+            rel = path.relative_to(REPO / package)
+            assert any(rel.match(pattern) for pattern in patterns), rel
