@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -87,13 +86,15 @@ def test_interrupt_kills_every_build_and_keeps_last_good_outputs(
 def test_second_run_stops_at_once_naming_the_holder(monorepo: Repo, tmp_path: Path) -> None:
     """While a run holds the repository, another one exits at once with who and since when."""
     repo = monorepo("basic")
-    runs = tmp_path / "runs"
-    set_env(repo, {"BEHAVIOR": "slow", "SLOW_SECONDS": "3"}, ("alpha",))
+    runs, gate = tmp_path / "runs", tmp_path / "gate"
+    set_env(repo, {"BEHAVIOR": "gate", "GATE_FILE": str(gate)}, ("alpha",))
     first = start_doit(repo, env={"RUNS_LOG": str(runs)})
-    wait_for(lambda: "start" in runs.read_text() if runs.exists() else False)
-    started = time.monotonic()
-    second = run_doit(repo)
-    assert time.monotonic() - started < 5
+    try:
+        wait_for(lambda: "alpha start" in runs.read_text() if runs.exists() else False)
+        second = run_doit(repo)
+        assert first.poll() is None  # alpha waits for the gate: the second did not wait
+    finally:
+        gate.touch()
     assert second.returncode != 0
     assert "another fedbuild run holds" in second.stdout
     assert f"pid {first.pid}" in second.stdout

@@ -87,10 +87,8 @@ def test_acquire_writes_us_and_release_clears(tmp_path: Path) -> None:
 
 def test_second_lock_in_another_process_fails_at_once(tmp_path: Path) -> None:
     path = tmp_path / "lock"
-    with RepoLock(path):
-        started = time.monotonic()
-        tried = subprocess.run(python(TRY, str(path)), capture_output=True, text=True, timeout=20)
-        assert time.monotonic() - started < 5
+    with RepoLock(path):  # held throughout: a TRY that waited would time out, not exit 3
+        tried = subprocess.run(python(TRY, str(path)), capture_output=True, text=True, timeout=60)
     assert tried.returncode == 3, tried.stderr
     message, pid = tried.stdout.splitlines()
     assert message.startswith(f"another fedbuild run holds {path}: pid {os.getpid()} (`")
@@ -118,7 +116,7 @@ def test_wait_gives_up_at_the_deadline(
     started = time.monotonic()
     with pytest.raises(LockHeld, match=r"\(waited 0.3s\)"):
         RepoLock(tmp_path / "state" / "lock").acquire(wait=0.3)
-    assert 0.3 <= time.monotonic() - started < 2
+    assert 0.3 <= time.monotonic() - started < 15  # gave up long before the holder's 30 s
 
 
 def test_killed_holder_is_taken_over_as_stale(
