@@ -39,11 +39,11 @@ class PtyBoard:
     """A pty whose master side a thread writes to once the reader has opened the slave."""
 
     def __init__(self, lines: list[str], *, delay: float = 0.0, chunk: int = 0,
-                 close: bool = False) -> None:
+                 close: bool = False, meet: threading.Barrier | None = None) -> None:
         self.master, self.slave = os.openpty()
         self.port = os.ttyname(self.slave)
         self.text = "".join(line + "\r\n" for line in lines).encode()
-        self.delay, self.chunk, self.close = delay, chunk, close
+        self.delay, self.chunk, self.close, self.meet = delay, chunk, close, meet
         self.thread = threading.Thread(target=self._write, daemon=True)
 
     def _write(self) -> None:
@@ -54,6 +54,11 @@ class PtyBoard:
             if time.monotonic() > deadline:
                 return
             time.sleep(0.01)
+        if self.meet is not None:  # write only once every board's reader is attached
+            try:
+                self.meet.wait(timeout=30)
+            except threading.BrokenBarrierError:
+                return
         time.sleep(0.1)
         step = self.chunk or len(self.text) or 1
         for i in range(0, len(self.text), step):
@@ -78,28 +83,28 @@ class PtyBoard:
 def test_reads_a_passing_run() -> None:
     seen: list[TestCase] = []
     with PtyBoard(PASSING) as board:
-        report = read_unity(board.port, timeout=10, reset=False, on_case=seen.append)
+        report = read_unity(board.port, timeout=60, reset=False, on_case=seen.append)
     assert [c.describe() for c in seen] == ["PASS test_add", "IGNORE test_later: needs a sensor"]
     assert report.summary is not None and report.summary.ok
     assert report.ok and report.output.startswith("boot: fedbuild test app\r\n")
-    assert report.duration < 5  # stopped at the summary, not at the timeout
+    assert report.duration < 30  # stopped at the summary, not at the timeout
 
 
 def test_slow_writer_split_lines() -> None:
     started = time.monotonic()
     with PtyBoard(FAILING, delay=0.02, chunk=7) as board:  # ~1 s, lines in pieces
-        report = read_unity(board.port, timeout=10, reset=False)
+        report = read_unity(board.port, timeout=60, reset=False)
     assert [c.name for c in report.cases] == ["test_add", "test_div"]
     assert report.cases[1].message == "Expected 2 Was 3"
     assert report.problems() == ["1 of 2 tests failed: test_div"]
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 30  # the summary ended it, not the timeout
 
 
 def test_silent_board_times_out_clearly() -> None:
     started = time.monotonic()
     with PtyBoard([]) as board:
         report = read_unity(board.port, timeout=0.8, reset=False)
-    assert 0.8 <= time.monotonic() - started < 3
+    assert 0.8 <= time.monotonic() - started < 10
     assert report.silent
     assert report.problems() == [f"no output from {board.port} within 0.8s"]
 
@@ -116,8 +121,8 @@ def test_partial_output_then_timeout() -> None:
 def test_crash_stops_soon_after_the_backtrace() -> None:
     started = time.monotonic()
     with PtyBoard(CRASHING) as board:  # then hangs, as a panicked board without reboot
-        report = read_unity(board.port, timeout=20, reset=False)
-    assert time.monotonic() - started < 3  # ~0.5 s of quiet after the crash, not 20 s
+        report = read_unity(board.port, timeout=60, reset=False)
+    assert time.monotonic() - started < 30  # ~0.5 s of quiet after the crash, not 60 s
     assert report.crash is not None
     assert report.crash.lines[-1].startswith("Backtrace: 0x8000031e")
     assert report.crash.note == "not decoded: no ELF given (--elf)"
@@ -228,21 +233,19 @@ def test_cli_silent(lock_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_cli_several_boards_are_read_at_once_each_reported(
         tmp_path: Path, lock_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """port=a,b: both boards read in parallel (the slow writers overlap), a block each, and
-    a JUnit file per board; one failing board fails the run, naming it."""
+    """port=a,b: both boards read in parallel (each board writes only once both readers are
+    attached: read one after the other, the first would time out), a block each, and a
+    JUnit file per board; one failing board fails the run, naming it."""
     junit = tmp_path / "out" / "device.xml"
-    started = time.monotonic()
-    with PtyBoard(PASSING, delay=0.3, chunk=40) as good, \
-            PtyBoard(FAILING, delay=0.3, chunk=40) as bad:
+    both = threading.Barrier(2)
+    with PtyBoard(PASSING, delay=0.05, chunk=40, meet=both) as good, \
+            PtyBoard(FAILING, delay=0.05, chunk=40, meet=both) as bad:
         code = device_test.main(["--port", f"{good.port},{bad.port}", "--no-reset",
                                  "--timeout", "20", "--junit", str(junit),
                                  "--lock-dir", str(lock_dir)])
-    took = time.monotonic() - started
     out, err = capsys.readouterr()
     assert code == 1
     assert f"== {good.port}: passed" in out and f"== {bad.port}: FAILED" in out
     assert "FAIL test_div: Expected 2 Was 3" in out.split(f"== {bad.port}")[1]
     assert err == f"error: tests failed on 1 of 2 boards: {bad.port}\n"
     assert len(list(junit.parent.glob("device-*.xml"))) == 2
-    serial = sum(len(b.text) // 40 * 0.3 for b in (good, bad))
-    assert took < serial, (took, serial)
