@@ -279,6 +279,7 @@ class Silent(NamedTuple):
     """A loopback listener that never answers."""
 
     port: int
+    held: list[socket.socket]  # the connections it accepted (one per connection attempt)
 
     def url(self, scheme: str = "http") -> str:
         """Its address as a cache URL: "http://127.0.0.1:P/", "redis://127.0.0.1:P/0"."""
@@ -308,7 +309,7 @@ def silent_server(accept: bool = True) -> Iterator[Silent]:
         listener.listen(0)
         held.append(socket.create_connection(address, timeout=STOP_TIMEOUT))
     try:
-        yield Silent(int(address[1]))
+        yield Silent(int(address[1]), held)
     finally:
         done.set()
         if thread is not None:

@@ -16,6 +16,7 @@ import redis
 
 from tasks.cache.backend import CacheError
 from tasks.cache.remote import CHUNK, HttpBackend, RedisBackend, remote_backend
+from tests.conftest import eventually
 from tests.servers import Nginx, Redis, free_port, nginx_cache, redis_cache, silent_server
 
 KEY = "a1" * 32
@@ -116,7 +117,7 @@ def test_http_error_status_is_an_error(nginx: Nginx, tmp_path: Path) -> None:
 def test_http_stopped_server_fails_fast(tmp_path: Path, sig: int) -> None:
     with nginx_cache(tmp_path) as server:
         url, root, process = server
-        backend = HttpBackend(url)
+        backend = HttpBackend(url, connect_timeout=30, timeout=30)
         backend.put_action(KEY, RECORD)  # a kept-alive connection to the server
         assert (root / "ac" / KEY).exists()
         server.stop(sig)
@@ -126,7 +127,7 @@ def test_http_stopped_server_fails_fast(tmp_path: Path, sig: int) -> None:
             backend.get_action(KEY)
         with pytest.raises(CacheError, match="connection refused"):
             backend.has_blob(KEY)
-        assert time.monotonic() - started < 1
+        assert time.monotonic() - started < 15  # refused at once, no 30 s timeout waited
 
 
 def test_http_reconnects_after_the_server_restarts(tmp_path: Path) -> None:
@@ -148,17 +149,17 @@ def test_http_silent_server_times_out(tmp_path: Path) -> None:
             started = time.monotonic()
             with pytest.raises(CacheError, match=r"no answer within 0\.5 s"):
                 call()
-            assert 0.4 < time.monotonic() - started < 2
+            assert 0.4 < time.monotonic() - started < 8  # its 0.5 s, not the default 10 s
     assert not (tmp_path / "restored").exists()
 
 
 def test_http_connect_timeout() -> None:
     with silent_server(accept=False) as silent:
-        backend = HttpBackend(silent.url("http"), connect_timeout=0.3, timeout=5)
+        backend = HttpBackend(silent.url("http"), connect_timeout=0.3, timeout=30)
         started = time.monotonic()
         with pytest.raises(CacheError, match=r"no connection within 0\.3 s"):
             backend.get_action(KEY)
-        assert time.monotonic() - started < 1.5
+        assert time.monotonic() - started < 15  # the connect timeout, not the 30 s one
 
 
 def test_http_read_only_never_writes(nginx: Nginx, tmp_path: Path) -> None:
@@ -285,7 +286,7 @@ def test_redis_corrupt_blob_is_an_error(redis_server: Redis, tmp_path: Path, siz
 
 def test_redis_stopped_server_fails_fast(tmp_path: Path) -> None:
     with redis_cache(tmp_path) as server:
-        backend = RedisBackend(server.url)
+        backend = RedisBackend(server.url, connect_timeout=30, timeout=30)
         backend.put_action(KEY, RECORD)
         server.stop()
         started = time.monotonic()
@@ -293,7 +294,7 @@ def test_redis_stopped_server_fails_fast(tmp_path: Path) -> None:
             backend.get_action(KEY)
         with pytest.raises(CacheError, match="Connection refused"):
             backend.has_blob(KEY)
-        assert time.monotonic() - started < 1
+        assert time.monotonic() - started < 15  # refused at once, no 30 s timeout waited
 
 
 def test_redis_silent_server_times_out(tmp_path: Path) -> None:
@@ -302,16 +303,18 @@ def test_redis_silent_server_times_out(tmp_path: Path) -> None:
         started = time.monotonic()
         with pytest.raises(CacheError, match=r"no answer within 0\.5 s"):
             backend.get_action(KEY)
-        assert 0.4 < time.monotonic() - started < 2  # one attempt: redis-py's retries are off
+        assert time.monotonic() - started > 0.4
+        assert eventually(lambda: len(silent.held) >= 1)
+        assert len(silent.held) == 1  # one attempt: redis-py's retries are off
 
 
 def test_redis_connect_timeout() -> None:
     with silent_server(accept=False) as silent:
-        backend = RedisBackend(silent.url("redis"), connect_timeout=0.3, timeout=5)
+        backend = RedisBackend(silent.url("redis"), connect_timeout=0.3, timeout=30)
         started = time.monotonic()
         with pytest.raises(CacheError, match=r"no connection within 0\.3 s"):
             backend.has_blob(KEY)
-        assert time.monotonic() - started < 1.5
+        assert time.monotonic() - started < 15  # the connect timeout, not the 30 s one
 
 
 def test_redis_read_only_never_writes(redis_server: Redis, tmp_path: Path) -> None:
