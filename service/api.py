@@ -27,7 +27,16 @@ from starlette.concurrency import run_in_threadpool
 from service.builds import BuildQueue
 from service.config import LOGGER, ServiceConfig, ensure_token, make_private, private_file
 from service.context import Services
-from service.db import FINISHED, PENDING, RUNNING, Database, QueueFull, seconds_since
+from service.db import (
+    CANCELLED,
+    FAILED,
+    FINISHED,
+    PENDING,
+    RUNNING,
+    Database,
+    QueueFull,
+    seconds_since,
+)
 from service.events import EventBus, percent
 from service.gate import Gate
 from service.git import Git, GitError
@@ -228,7 +237,7 @@ def api_router(services: Services) -> APIRouter:
     def retry(build_id: BuildId) -> dict[str, Any]:
         """Queue a new build like a failed or cancelled one (409 for any other)."""
         old = _build(services, build_id)
-        if old["status"] not in ("failed", "cancelled"):
+        if old["status"] not in (FAILED, CANCELLED):
             raise HTTPException(409, f"build {build_id} is {old['status']}; only failed or "
                                 "cancelled builds can be retried")
         project = _project(services, old["project_id"])
@@ -315,7 +324,7 @@ def _build_view(services: Services, build: dict[str, Any], full: bool = False) -
     done, total = build["progress_done"], build["progress_total"]
     view["progress"] = {"done": done, "total": total,
                         "percent": percent(done, total) if total else 0}
-    running = build["status"] == RUNNING or (build["status"] == "cancelled"
+    running = build["status"] == RUNNING or (build["status"] == CANCELLED
                                              and not build["completed_at"])
     if running and build["started_at"]:
         view["duration"] = round(seconds_since(build["started_at"]), 3)

@@ -17,9 +17,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-PENDING, RUNNING, SUCCESS, FAILED, CANCELLED = (
-    "pending", "running", "success", "failed", "cancelled")
-FINISHED = (SUCCESS, FAILED, CANCELLED)
+from service.status import (
+    BUILD_STATUSES,
+    CANCELLED,
+    FAILED,
+    FINISHED,
+    PENDING,
+    RUNNING,
+    SUCCESS,
+    TASK_INTERRUPTED,
+    TASK_STARTED,
+    sql_list,
+)
+
+__all__ = ["CANCELLED", "FAILED", "FINISHED", "PENDING", "RUNNING", "SUCCESS", "Database"]
 TRIGGERS = ("manual", "push", "webhook")
 INTERRUPTED = "interrupted: the service stopped while it ran"
 
@@ -44,7 +55,7 @@ MIGRATIONS = (
         branch TEXT,
         triggered_by TEXT NOT NULL CHECK (triggered_by IN ('manual', 'push', 'webhook')),
         status TEXT NOT NULL
-            CHECK (status IN ('pending', 'running', 'success', 'failed', 'cancelled')),
+            CHECK (status IN (""" + sql_list(BUILD_STATUSES) + """)),
         started_at TEXT,
         completed_at TEXT,
         duration REAL,
@@ -284,9 +295,9 @@ class Database:
                              "END, error = CASE status WHEN ? THEN ? ELSE error END, "
                              "completed_at = ?, duration = ? WHERE id = ?",
                              (RUNNING, FAILED, RUNNING, INTERRUPTED, stamp, spent, row["id"]))
-            conn.execute("UPDATE build_tasks SET status = 'interrupted', ended_at = ? WHERE "
-                         "status = 'started' AND build_id IN (SELECT id FROM builds WHERE "
-                         "completed_at = ?)", (stamp, stamp))
+            conn.execute("UPDATE build_tasks SET status = ?, ended_at = ? WHERE "
+                         "status = ? AND build_id IN (SELECT id FROM builds WHERE "
+                         "completed_at = ?)", (TASK_INTERRUPTED, stamp, TASK_STARTED, stamp))
         return [int(row["id"]) for row in left]
 
     # tasks of a build ------------------------------------------------------------
@@ -295,7 +306,7 @@ class Database:
         """A task of the build started."""
         with self.transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO build_tasks (build_id, task, status, "
-                         "started_at) VALUES (?, ?, 'started', ?)", (build_id, task, now()))
+                         "started_at) VALUES (?, ?, ?, ?)", (build_id, task, TASK_STARTED, now()))
 
     def task_finished(self, build_id: int, task: str, status: str, duration: float | None,
                       message: str | None, done: int, total: int) -> None:

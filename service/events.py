@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from service.db import now
+from service.status import TASK_STARTED
 
 KEEP_EVENTS = 200  # per build, for clients that arrive mid-build
 KEEP_BUILDS = 50
@@ -52,7 +53,7 @@ def translate(raw: dict[str, Any], build_id: int, project_id: str) -> dict[str, 
     if kind in ("task.started", "task.finished"):
         done, total = int(raw.get("done", 0)), int(raw.get("total", 0))
         event = {"type": "workflow.progress", **base, "task": raw.get("task"),
-                 "status": "started" if kind == "task.started" else raw.get("status"),
+                 "status": TASK_STARTED if kind == "task.started" else raw.get("status"),
                  "done": done, "total": total, "progress": percent(done, total)}
         if kind == "task.finished":
             event.update(duration=raw.get("duration"), message=raw.get("message"))

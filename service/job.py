@@ -16,15 +16,26 @@ from typing import Any
 from federation.errors import ManifestError
 from federation.manifest import parse_manifest
 from service.config import FEDBUILD_ROOT, LOGGER, ServiceConfig
-from service.db import CANCELLED, FAILED, INTERRUPTED, SUCCESS, Database, now, seconds_since
+from service.db import (
+    CANCELLED,
+    FAILED,
+    INTERRUPTED,
+    RUNNING,
+    SUCCESS,
+    Database,
+    now,
+    seconds_since,
+)
 from service.events import EventBus, translate
 from service.git import Git, GitError
 from service.tree import MARKER, build_cgroup, kill_build
+from tasks.outcome import Status as TaskStatus
 from tasks.runner import Command, Result, Status, run, tail_lines
 
 OUTPUT_LINES = 200  # kept in the record as build_output
 POLL = 0.1  # how often the events file is read and a cancel looked for
 BACKSTOP = 60.0  # the runner's own timeout comes this much later than the build's
+_FAILED_TASK = (TaskStatus.FAILED.value, TaskStatus.TIMED_OUT.value, TaskStatus.NO_TESTS.value)
 
 log = logging.getLogger(LOGGER)
 
@@ -50,7 +61,7 @@ class BuildJob:
     def run(self) -> None:
         """Prepare, build, record; the record is written whatever happens."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        self._publish("build.status", status="running")
+        self._publish("build.status", status=RUNNING)
         status, error = FAILED, None
         folder: Path | None = None
         try:
@@ -194,7 +205,7 @@ class BuildJob:
         if self.timed_out or result.status is Status.TIMED_OUT:
             return f"timed out after {self.config.timeout:g}s; the build was killed"
         failed = [t["task"] for t in self.db.tasks(self.id)
-                  if t["status"] in ("failed", "timed out")]
+                  if t["status"] in _FAILED_TASK]
         if failed:
             return "failed: " + ", ".join(failed)
         errors = [ln for ln in tail_lines(self.output, OUTPUT_LINES).splitlines()

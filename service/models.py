@@ -8,6 +8,7 @@ from fastapi import Query
 from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field
 
 from service.refs import RefError, branch_name, commit_id
+from service.status import BuildStatus
 
 _NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.:/*?+@-]*$"  # a doit task name (or pattern): never an
 # option or var=value
@@ -45,7 +46,7 @@ FolderPath = Annotated[str, AfterValidator(_path)]
 Branch = Annotated[str, _ref(branch_name)]
 Commit = Annotated[str, _ref(commit_id)]
 
-Status = Literal["pending", "running", "success", "failed", "cancelled"]
+Status = BuildStatus  # service/status.py holds the words
 
 
 class ProjectCreate(BaseModel):
