@@ -32,7 +32,7 @@ def test_the_api_filter_and_the_database_take_exactly_the_build_statuses(
 
 
 def test_a_task_left_started_is_interrupted_in_fedbuild_s_word() -> None:
-    assert (TASK_STARTED, TASK_INTERRUPTED) == ("started", Status.INTERRUPTED.value)
+    assert ("started", Status.INTERRUPTED.value) == (TASK_STARTED, TASK_INTERRUPTED)
 
 
 def _spelled(path: Path) -> set[str]:
