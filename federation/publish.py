@@ -164,6 +164,14 @@ def sweep_leftovers(output: Path, plan: FederationPlan) -> None:
             remove_tree(path, plan.roots)
 
 
+def published_files(plan: FederationPlan) -> list[Path]:
+    """The modules' files in the published tree (with preserve-base-site: not the base's)."""
+    output = published_folder(plan)
+    old = Record.load(plan.records, output) if output.is_dir() else None
+    return [output / path for path, info in (old.files.items() if old else ())
+            if info.owner != BASE and os.path.lexists(output / path)]
+
+
 def clean_published(plan: FederationPlan) -> None:
     """`doit clean federate`: remove the published tree (only module files with preserve-base)."""
     output = published_folder(plan)

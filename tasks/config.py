@@ -15,7 +15,16 @@ from federation.loader import MANIFEST_FILE, Project
 from federation.manifest import MODES
 from federation.state import State
 from federation.steps import StepsPlan
-from tasks import after_failures, command_line, exit_codes, locked_clean, planned, schedule, shard
+from tasks import (
+    after_failures,
+    clean,
+    command_line,
+    exit_codes,
+    locked_clean,
+    planned,
+    schedule,
+    shard,
+)
 from tasks.cache import runtime
 from tasks.cache.cache import cache_config
 from tasks.command_line import check_variables
@@ -78,6 +87,7 @@ def doit_config(project: Project, state: State, defaults: list[str] | None = Non
     state.dir.mkdir(parents=True, exist_ok=True)  # sqlite3 creates the file, not its folder
     after_failures.install()  # federate runs even when a module's build failed
     locked_clean.install()  # `doit clean` never runs beside a build
+    clean.install()  # `doit clean` says what it removed, in fedbuild's words
     schedule.install()  # longest remaining path first, unless `doit order=doit`
     command_line.install()  # an unknown task name gets the closest one as a suggestion
     exit_codes.install()  # a run stopped by SIGINT exits 130, by SIGTERM 143
@@ -96,7 +106,7 @@ def doit_config(project: Project, state: State, defaults: list[str] | None = Non
         # (or a `doit info` beside a build) never clobber each other's state.
         "backend": "sqlite3",
         "dep_file": str(state.db(mode)),
-        "reporter": reporter_for(workers),
+        "reporter": reporter_for(workers, [m.name for m in project.manifest.modules]),
         "num_process": workers,
         # Threads: actions mostly wait on subprocesses, and nothing needs pickling.
         "par_type": "thread",
@@ -105,10 +115,11 @@ def doit_config(project: Project, state: State, defaults: list[str] | None = Non
     }
 
 
-def reporter_for(workers: int) -> type[FedbuildReporter]:
-    """fedbuild's reporter, knowing how many workers the manifest asks for (doit passes
-    reporters nothing but the failure verbosity)."""
-    return type("FedbuildReporter", (FedbuildReporter,), {"workers": max(1, workers)})
+def reporter_for(workers: int, modules: list[str] | None = None) -> type[FedbuildReporter]:
+    """fedbuild's reporter, knowing how many workers the manifest asks for and its modules
+    (doit passes reporters nothing but the failure verbosity)."""
+    return type("FedbuildReporter", (FedbuildReporter,), {
+        "workers": max(1, workers), "modules": None if modules is None else tuple(modules)})
 
 
 GC_THRESHOLD = 20_000  # allocations between young collections (Python's default: 700)

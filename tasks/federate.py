@@ -22,9 +22,11 @@ from federation.digests import stat_fingerprint
 from federation.manifest import display_path
 from federation.plan import FederationPlan, Mount
 from federation.publish import Cancelled, ModuleRun, Report, clean_published, publish
+from federation.publish import published_files as module_files
 from federation.records import now_iso
 from federation.sizes import format_size
 from tasks.after_failures import AFTER_FAILURES
+from tasks.clean import CLEAN, remove, shown, size_text
 from tasks.outcome import Outcome, Status
 from tasks.session import interrupted, interrupts_deferred
 
@@ -43,8 +45,8 @@ def federate_task(plan: FederationPlan) -> TaskDict:
         "actions": [(federate, [plan])],
         "task_dep": [f"build:{mount.name}" for mount in plan.mounts],
         "uptodate": [PublishedCurrent(plan)],
-        "meta": {AFTER_FAILURES: True},
-        "clean": [(clean_published, [plan])],
+        "meta": {AFTER_FAILURES: True, CLEAN: True},
+        "clean": [(clean_federation, [plan])],
     }
 
 
@@ -113,6 +115,23 @@ def _nothing_built(plan: FederationPlan) -> tuple[Report, str, Status]:
         return Report(published=False, reason=reason), "kept old tree", Status.SKIPPED
     reason = f"no site module built, so there is nothing to publish ({output}/ not created)"
     return Report(published=False, reason=reason), "not published", Status.SKIPPED
+
+
+def clean_federation(plan: FederationPlan, dryrun: bool = False) -> None:
+    """`doit clean federate`: remove the published tree (with preserve-base-site, only the
+    modules' files in it) and fedbuild's records of it, saying what was removed."""
+    root = plan.roots.writable[0]
+    if not plan.preserve_base:
+        remove([plan.output, plan.records], plan.roots, root, dryrun)
+        return
+    files = module_files(plan)
+    size = sum(os.lstat(f).st_size for f in files if os.path.lexists(f))
+    if not dryrun:
+        clean_published(plan)
+    if files:
+        print(f"{'would remove' if dryrun else 'removed'} the modules' {len(files)} files from "
+              f"{shown(plan.output, root)} ({size_text(size)}); the base site's stay")
+    remove([plan.records], plan.roots, root, dryrun)
 
 
 def module_run(mount: Mount) -> ModuleRun:

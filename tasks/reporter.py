@@ -24,9 +24,11 @@ from typing import Any, TextIO
 import doit
 from doit.exceptions import InvalidTask, UnmetDependency
 
+from federation.confine import OutsideRoots
 from federation.manifest import display_path
 from federation.state import State
 from tasks import planned, schedule
+from tasks.clean import removed_modules
 from tasks.critical_path import critical_path
 from tasks.display import (
     ETA,
@@ -70,6 +72,7 @@ class FedbuildReporter:
 
     desc = "fedbuild: live progress in a terminal, plain lines elsewhere, a summary at the end"
     workers = 1  # doit's num_process from the manifest; `doit -n N` wins
+    modules: tuple[str, ...] | None = None  # the manifest's modules (None: not known)
 
     def __init__(self, outstream: TextIO, options: dict[str, Any]) -> None:
         self.out = outstream
@@ -226,6 +229,8 @@ class FedbuildReporter:
             # doit calls complete_run even when the run was interrupted.
             status = "interrupted" if interrupted() else "failed" if failed else "succeeded"
             files = None
+            if status == "succeeded" and not self._locked_out:
+                self._remove_former_modules()
             if not self._locked_out:
                 run = self._run_info(status)
                 files = self._write_files(run)
@@ -239,6 +244,19 @@ class FedbuildReporter:
             self.session.end()
 
     # helpers --------------------------------------------------------------------
+
+    def _remove_former_modules(self) -> None:
+        """After a successful run (the lock still held), the outputs of modules no longer in
+        the manifest go, one line per module."""
+        if self.modules is None:
+            return
+        try:
+            lines = removed_modules(self.session.state, self.modules)
+        except (OSError, OutsideRoots) as err:
+            lines = [f"fedbuild: the outputs of modules no longer in modules.json were not "
+                     f"all removed ({err})"]
+        for line in lines:
+            self.out.write(line + "\n")
 
     def _stopped(self) -> None:
         """The run was interrupted: each planned task doit did not report on was stopped

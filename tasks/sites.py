@@ -29,6 +29,7 @@ from federation.state import STATE_DIR, State
 from tasks.after_failures import AFTER_FAILURES
 from tasks.cache.actions import lookup as cache_lookup
 from tasks.cache.actions import warnings as cache_warnings
+from tasks.clean import CLEAN, clean_paths
 from tasks.exclusive import STEPS_LOCK, slot
 from tasks.outcome import Outcome, Status
 from tasks.runner import Command, Result, run
@@ -54,8 +55,8 @@ def fetch_tasks(sites: list[SiteBuild]) -> Iterator[TaskDict]:
                    "refreshed when the branch head moves",
             "actions": [(fetch_source, [site])],
             "uptodate": [BranchUnmoved(site)],
-            "clean": [(remove_tree, [site.git.clone, State(site.root).roots]),
-                      (remove_tree, [site.git.head_file, State(site.root).roots])],
+            "clean": [(clean_paths, [[site.git.clone, site.git.head_file], site.root])],
+            "meta": {CLEAN: True},
         }
 
 
@@ -97,7 +98,8 @@ def _build_task(site: SiteBuild, walk: Walk) -> TaskDict:
         "uptodate": [Signature(functools.partial(site_fields, site)),
                      StagedOutputIntact(site.staged),
                      *(result_dep(f"build:{dep}") for dep in site.depends_on)],
-        "clean": [(remove_tree, [site.staged, State(site.root).roots])],
+        "clean": [(clean_paths, [[site.staged], site.root])],
+        "meta": {CLEAN: True},
     }
 
 

@@ -28,12 +28,13 @@ from federation.confine import remove_tree
 from federation.digests import content_digest, file_digest, files_digest, stat_fingerprint
 from federation.staging import new_workdir, replace_dir
 from federation.state import STATE_DIR, State
-from federation.steps import BOARD_OPTIONS, StepPlan, ToolPlan, VerifyPlan
+from federation.steps import BOARD_OPTIONS, DIST, StepPlan, ToolPlan, VerifyPlan
 from tasks import planned
 from tasks.after_failures import AFTER_FAILURES
 from tasks.cache.actions import lookup as cache_lookup
 from tasks.cache.actions import warnings as cache_warnings
 from tasks.cache.record import ActionRecord
+from tasks.clean import CLEAN, cleaned_modes, remove
 from tasks.exclusive import STEPS_LOCK, slot
 from tasks.no_tests import ran_no_tests
 from tasks.outcome import Outcome, Status
@@ -60,7 +61,7 @@ def step_tasks(steps: list[StepPlan], groups: bool = True) -> Iterator[TaskDef]:
     for step in steps:
         task = step_task(step)
         if on_device(step) and not board_given():
-            task["meta"] = {ON_DEVICE: {"default": step.default}}
+            task["meta"] = {**task["meta"], ON_DEVICE: {"default": step.default}}
             yield outside_group(task) if groups else task
         else:
             yield task
@@ -100,6 +101,7 @@ def step_task(step: StepPlan) -> TaskDict:
         "task_dep": list(step.deps),
         "uptodate": [step_signature(step), *(result_dep(dep) for dep in step.deps)],
         "clean": [(clean_outputs, [step])],
+        "meta": {CLEAN: True},
     }
     if step.board_options:
         task["params"] = [board_param(name) for name in step.board_options]
@@ -405,16 +407,28 @@ def merge_into(out: Path, dist: Path, root: Path) -> None:
     replace_dir(out, dist, State(root).roots)
 
 
-def clean_outputs(step: StepPlan) -> None:
-    """`doit clean <step>:<module>`: remove what the step writes, never its sources."""
-    paths = [*step.outputs]
-    for path in step.clean:  # may hold globs: src/*.egg-info
-        paths += sorted(path.parent.glob(path.name)) if "*" in path.name else [path]
-    for output in paths:
-        if output.resolve() == step.cwd.resolve() or step.cwd.resolve().is_relative_to(
-                output.resolve()):
-            continue  # never a folder that holds the module itself
-        remove_tree(output, State(step.root).roots)
+def clean_outputs(step: StepPlan, dryrun: bool = False) -> None:
+    """`doit clean <step>:<module>`: remove what the step writes, never its sources, in every
+    mode (or the one given: `doit clean mode=production`), saying what it removed."""
+    paths: list[Path] = []
+    for mode in cleaned_modes(step.mode):
+        paths += [in_mode(path, step, mode) for path in step.outputs]
+        for path in (in_mode(path, step, mode) for path in step.clean):
+            # may hold globs: src/*.egg-info
+            paths += sorted(path.parent.glob(path.name)) if "*" in path.name else [path]
+    module = step.cwd.resolve()
+    kept = [p for p in dict.fromkeys(paths)  # never a folder that holds the module itself
+            if not (p.resolve() == module or module.is_relative_to(p.resolve()))]
+    remove(kept, State(step.root).roots, step.root, dryrun)
+
+
+def in_mode(path: Path, step: StepPlan, mode: str) -> Path:
+    """Where `path`, planned for the step's mode, is in `mode`: dist/<mode>/ and the state
+    folder's work/<mode>/ have a folder per mode; other paths are the same in every mode."""
+    for base in (step.root / DIST, State(step.root).dir / "work"):
+        if path.is_relative_to(base / step.mode):
+            return base / mode / path.relative_to(base / step.mode)
+    return path
 
 
 def _record(step: StepPlan, results: list[Result], duration: float) -> Outcome:

@@ -7,10 +7,16 @@ from pathlib import Path
 
 from federation.loader import load_project
 from federation.plan import FederationPlan, plan_federation, plan_sites
-from federation.publish import clean_published
 from federation.state import State
 from tasks.after_failures import AFTER_FAILURES
-from tasks.federate import PublishedCurrent, federate, federate_task, published_key
+from tasks.clean import CLEAN
+from tasks.federate import (
+    PublishedCurrent,
+    clean_federation,
+    federate,
+    federate_task,
+    published_key,
+)
 from tests.conftest import run_doit
 
 Repo = Callable[[str], Path]
@@ -23,15 +29,15 @@ def federation(repo: Path) -> FederationPlan:
 
 
 def test_federate_task_dict(monorepo: Repo) -> None:
-    """After every build (even a failed one), cleaned by clean_published, nothing run yet."""
+    """After every build (even a failed one), cleaned by clean_federation, nothing run yet."""
     repo = monorepo("pages")
     plan = federation(repo)
     task = federate_task(plan)
     assert task["basename"] == "federate"
     assert task["actions"] == [(federate, [plan])]
     assert task["task_dep"] == ["build:docs", "build:shop", "build:home"]
-    assert task["meta"] == {AFTER_FAILURES: True}
-    assert task["clean"] == [(clean_published, [plan])]
+    assert task["meta"] == {AFTER_FAILURES: True, CLEAN: True}
+    assert task["clean"] == [(clean_federation, [plan])]
     assert isinstance(task["uptodate"][0], PublishedCurrent)
     assert not (repo / "public").exists() and not (repo / ".fedbuild/staging").exists()
 

@@ -6,11 +6,11 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from federation.confine import remove_tree
 from federation.digests import stat_fingerprint
 from federation.loader import load_project
 from federation.plan import plan_sites
 from federation.state import State
+from tasks.clean import CLEAN, clean_paths
 from tasks.sites import StagedOutputIntact, build_site, build_tasks
 
 Repo = Callable[[str], Path]
@@ -33,7 +33,8 @@ def test_build_task_dict(monorepo: Repo) -> None:
                                 "site/themes/plain/layout.html"]
     assert beta["targets"] == [str(repo / ".fedbuild/staging/beta")]
     assert beta["task_dep"] == ["build:alpha"]
-    assert beta["clean"] == [(remove_tree, [repo / ".fedbuild/staging/beta", State(repo).roots])]
+    assert beta["clean"] == [(clean_paths, [[repo / ".fedbuild/staging/beta"], repo])]
+    assert beta["meta"] == {CLEAN: True}  # says what it removed (tasks/clean.py)
     assert beta["doc"] == "build.sh site modules/beta -> .fedbuild/staging/beta"
     assert not (repo / ".fedbuild/staging").exists()  # describing built nothing
 

@@ -9,6 +9,7 @@ from federation.loader import load_project
 from federation.platforms import host
 from federation.state import State
 from federation.steps import plan_steps
+from tasks.clean import CLEAN
 from tasks.planned import ON_DEVICE
 from tasks.steps import on_device, step_tasks
 from tests.conftest import REPO
@@ -31,4 +32,5 @@ def test_on_device_tasks_are_made_outside_their_group() -> None:
     assert [g["basename"] for g in groups] == ["test"]
     outside = [t for t in made if isinstance(t, Task)]
     assert [t.name for t in outside] == ["test:firmware"]
-    assert outside[0].subtask_of == "test" and outside[0].meta == {ON_DEVICE: {"default": False}}
+    assert outside[0].subtask_of == "test" and outside[0].meta == {
+        ON_DEVICE: {"default": False}, CLEAN: True}
