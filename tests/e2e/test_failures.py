@@ -102,7 +102,7 @@ def test_timeout_kills_the_whole_process_tree(monorepo: Repo, tmp_path: Path) ->
     started = time.monotonic()
     result = run_doit(repo, "build:gamma", timeout=120)
     assert result.returncode != 0
-    assert 29 < time.monotonic() - started < 60
+    assert 29 < time.monotonic() - started < 100  # killed at 30 s, long before the 600 s sleep
     assert "build:gamma timed out" in result.stdout
     assert "timed out after 30s" in result.stdout
     spawned = [int(p) for p in pids.read_text().split()]

@@ -145,7 +145,7 @@ def test_a_board_that_never_answers_times_out_and_esptool_is_killed(
         assert done.stderr.startswith(f"error: esptool write-flash on {url} timed out after "
                                       "1.5s and was killed; is the board stuck, or is it the "
                                       "wrong port? (log: ")
-        assert took < 10
+        assert took < 30  # killed at its 1.5 s timeout, not left to hang
         assert not [p for p in psutil.process_iter(["cmdline"]) if url in (p.info["cmdline"]
                                                                           or [])]
 
