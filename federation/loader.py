@@ -18,10 +18,15 @@ from federation.manifest import (
     read_bounded,
     unreadable,
 )
-from federation.state import STATE_DIR
+from federation.state import SHIPPED, STATE_DIR
 from federation.toolchains import REPOSITORY_DIR, load_toolchains
 
 MANIFEST_FILE = "modules.json"
+# What fedbuild ships for site modules: its Hugo build script (with a neutral template and
+# theme beside it, in site/) and an empty module.json, used when the repository has none.
+DEFAULTS = SHIPPED
+SHIPPED_SCRIPT = DEFAULTS / "scripts" / "build.sh"
+SHIPPED_MODULE_JSON = DEFAULTS / "module.json"
 
 
 @dataclass(frozen=True)
@@ -63,11 +68,23 @@ def load_project(root: Path, manifest_name: str = MANIFEST_FILE) -> Project:
                             f"that has it (looked in {root})") from None
     except (OSError, UnicodeDecodeError) as err:
         raise unreadable(label, err) from None
-    manifest = parse_manifest(text, label)
+    manifest = with_shipped_script(parse_manifest(text, label), root)
     project = Project(root.resolve(), file, manifest, load_toolchains(root.resolve()))
     check_modules(project)
     check_files(project)
     return project
+
+
+def with_shipped_script(manifest: Manifest, root: Path) -> Manifest:
+    """The manifest, with fedbuild's own build script and assets when it names none and the
+    repository has no scripts/build.sh of its own."""
+    fed = manifest.federation
+    if "build_script" in fed.model_fields_set or os.path.lexists(root / fed.build_script):
+        return manifest
+    shipped = {"build_script": str(SHIPPED_SCRIPT)}
+    if "assets_dir" not in fed.model_fields_set:
+        shipped["assets_dir"] = str(SHIPPED_SCRIPT.parent.parent / "site")
+    return manifest.model_copy(update={"federation": fed.model_copy(update=shipped)})
 
 
 def check_modules(project: Project) -> None:
@@ -198,9 +215,10 @@ def check_files(project: Project) -> None:
         if not _inside(folder, root):
             raise ManifestError(label, f"modules[{i}].{where}",
                                 f"{display_path(folder)} is outside the repository")
-        if module.toolchain == "build.sh" and find_module_json(
-                folder, root / (module.source.local_path or "."),
-                            module.module_json) is None:
+        source_root = root / (module.source.local_path or ".")
+        if module.toolchain == "build.sh" and not uses_shipped_module_json(
+                module, folder, source_root) and find_module_json(
+                folder, source_root, module.module_json) is None:
             raise ManifestError(label, f"modules[{i}].module_json",
                                 f"{module.module_json!r} not found in {display_path(folder)}; "
                                 "create it or point module_json at the module's config file")
@@ -210,6 +228,13 @@ def check_files(project: Project) -> None:
         raise ManifestError(label, "federation.build_script",
                             f"{display_path(script)} does not exist; create it or set "
                             "federation.build_script")
+
+
+def uses_shipped_module_json(module: Module, folder: Path, source_root: Path) -> bool:
+    """module_json is optional: a module that names none and has no module.json at all gets
+    fedbuild's empty one (one named, or present but unreadable, stays an error)."""
+    return "module_json" not in module.model_fields_set and not any(
+        os.path.lexists(base / module.module_json) for base in (folder, source_root))
 
 
 def find_module_json(folder: Path, source_root: Path, name: str) -> Path | None:

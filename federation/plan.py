@@ -17,7 +17,12 @@ from urllib.parse import urlsplit
 from federation.confine import Roots, resolved
 from federation.errors import ManifestError
 from federation.inputs import files_under, glob_files
-from federation.loader import Project, find_module_json
+from federation.loader import (
+    SHIPPED_MODULE_JSON,
+    Project,
+    find_module_json,
+    uses_shipped_module_json,
+)
 from federation.manifest import (
     Module,
     ModuleConfig,
@@ -138,13 +143,18 @@ def _site(project: Project, state: State, module: Module, index: int,
                         log=state.log(f"fetch:{module.name}"), tmp=state.tmp)
         source_root = git.clone
     overrides = module.overrides.model_dump(exclude_none=True)
+    folder = (source_root / module.source.path).resolve() if git is None \
+        else source_root / module.source.path
+    module_json = module.module_json
+    if git is None and uses_shipped_module_json(module, folder, source_root):
+        module_json = str(SHIPPED_MODULE_JSON)  # optional: fedbuild's empty one
+        overrides.setdefault("title", module.name)
     return SiteBuild(
         name=module.name,
         root=project.root,
-        folder=(source_root / module.source.path).resolve() if git is None
-        else source_root / module.source.path,
+        folder=folder,
         source_root=source_root,
-        module_json=module.module_json,
+        module_json=module_json,
         script=fed.build_script,
         assets_dir=fed.assets_dir,
         base_url=overrides.pop("baseURL", None) or _join_url(fed.baseURL, module.site_destination),

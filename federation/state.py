@@ -8,6 +8,8 @@ from pathlib import Path
 from federation.confine import Roots
 
 STATE_DIR = ".fedbuild"
+# fedbuild's own build script, site assets and module.json for site modules (read only).
+SHIPPED = Path(__file__).resolve().parent / "defaults"
 
 
 @dataclass(frozen=True)
@@ -24,8 +26,8 @@ class State:
     @property
     def roots(self) -> Roots:
         """Where fedbuild may write and delete: the repository and its state folder (which
-        may be a link to another disk)."""
-        return Roots.of([self.root, self.dir])
+        may be a link to another disk); it may also read its own shipped defaults."""
+        return Roots.of([self.root, self.dir], [SHIPPED])
 
     def db(self, mode: str = "development") -> Path:
         """doit's dependency database; one per mode, since each mode has its own outputs,

@@ -174,3 +174,23 @@ def test_dash_f_from_another_repository_refuses_to_build_the_checkout(tmp_path: 
     built = sh(sys.executable, "-m", "doit", "-f", dodo, "-d", repo, cwd=repo)
     assert built.returncode == 0, built.stdout + built.stderr
     assert (repo / "dist" / "development" / "clib" / "lib" / "libfedmath.so").is_file()
+
+
+def test_a_site_module_needs_no_build_script_template_or_module_json(tmp_path: Path) -> None:
+    """A repository with only a content folder: fedbuild's own build script, neutral template
+    and theme, and an empty module.json build and publish it (titled by the module's name)."""
+    repo = tmp_path / "sites"
+    (repo / "hello" / "content").mkdir(parents=True)
+    (repo / "hello" / "content" / "_index.md").write_text("---\ntitle: Hello\n---\nHi there.\n")
+    (repo / "modules.json").write_text(json.dumps({
+        "federation": {"name": "sites", "baseURL": "https://sites.example.org"},
+        "modules": [{"name": "hello", "source": {"repository": "local", "path": "hello"},
+                     "destination": "/"}]}))
+    built = sh(sys.executable, "-m", "doit", "-f", REPO / "dodo.py", "-d", repo, cwd=repo)
+    assert built.returncode == 0, built.stdout + built.stderr
+    page = (repo / "public" / "index.html").read_text()
+    assert "<title>hello</title>" in page
+    assert "Hi there." in page
+    assert "fedbuild" not in page.lower()
+    assert sorted(p.name for p in repo.iterdir()) == [".fedbuild", "hello", "modules.json",
+                                                      "public"]

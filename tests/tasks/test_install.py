@@ -33,11 +33,13 @@ def test_data_files_the_code_reads_are_package_data() -> None:
     data = setuptools_config()["package-data"]
     assert isinstance(data, dict)
     for package, folder in (("tasks", "toolchains"), ("hardware", "firmware"),
-                            ("service", "static")):
+                            ("service", "static"), ("federation", "defaults")):
         patterns = data[f"fedbuild_doit.lib.{package}"]
         files = [p for p in (REPO / package / folder).rglob("*") if p.is_file()
                  and "__pycache__" not in p.parts]
         assert files
         for path in files:
             rel = path.relative_to(REPO / package)
-            assert any(rel.match(pattern) for pattern in patterns), rel
+            # setuptools globs recursively: "**" stands for any number of folders
+            assert any(rel.match(pattern) or (pattern.endswith("/**/*") and rel.parts[0] ==
+                       pattern.split("/")[0]) for pattern in patterns), rel
