@@ -43,6 +43,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from federation.confine import remove_tree
 from hardware.errors import HardwareError
 from hardware.flasher_args import (
     FILE_NAME,
@@ -253,7 +254,7 @@ def build_app(board: str, module_dir: Path, work: Path, out: Path, name: str,
     check_toolchain()
     work.mkdir(parents=True, exist_ok=True)
     log = work / f"{stem}.log"
-    log.unlink(missing_ok=True)
+    remove_tree(log, work)
     objects = [_compile(base, rel, flags, work / "obj" / f"{stem}-{board}", log)
                for base, rel in units]
     stage = Path(tempfile.mkdtemp(prefix=f"stage-{stem}-", dir=work))
@@ -263,7 +264,7 @@ def build_app(board: str, module_dir: Path, work: Path, out: Path, name: str,
             result = _images(spec.chip, result, stage, stem, log)
         return _publish(result, out)
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        remove_tree(stage, work, ignore_errors=True)
 
 
 def _compile(base: Path, rel: Path, flags: list[str], objdir: Path, log: Path) -> Path:

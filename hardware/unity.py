@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from federation.confine import remove_tree
 from tasks.run_files import LOG_BYTES, xml_text
 
 _CASE = re.compile(
@@ -255,7 +256,7 @@ def junit_xml(report: UnityReport, suite: str, path: Path) -> None:
         junit_tree(report, suite).write(tmp, encoding="utf-8", xml_declaration=True)
         tmp.replace(path)
     finally:
-        tmp.unlink(missing_ok=True)
+        remove_tree(tmp, path.parent)
 
 
 def junit_tree(report: UnityReport, suite: str) -> ET.ElementTree:
