@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -119,3 +120,46 @@ settings.register_profile("ci", max_examples=200, deadline=None, print_blob=True
                                                  HealthCheck.data_too_large])
 settings.register_profile("long", settings.get_profile("ci"), max_examples=10_000)
 settings.load_profile("ci")
+
+
+# `--cpu-durations=N`: the N tests that cost the most CPU (this process and the child
+# processes it waited for: doit runs, compilers, QEMU; not a server still running, such as
+# the service tests' shared one). On a loaded machine wall times (--durations) mostly
+# measure the other load; CPU seconds say what a test costs.
+_CPU_COST: dict[str, float] = {}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Add --cpu-durations."""
+    parser.addoption("--cpu-durations", type=int, default=None, metavar="N",
+                     help="show the N tests using the most CPU time (with waited children)")
+
+
+def _cpu_seconds() -> float:
+    own, children = (resource.getrusage(who) for who in
+                     (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """Measure each test's CPU time (setup, call and teardown) when asked to."""
+    if item.config.getoption("cpu_durations") is None:
+        yield
+        return
+    before = _cpu_seconds()
+    yield
+    _CPU_COST[item.nodeid] = _cpu_seconds() - before
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Print the costliest tests by CPU time, and the total."""
+    count = config.getoption("cpu_durations")
+    if count is None or not _CPU_COST:
+        return
+    terminalreporter.write_sep("=", f"{count or 'all'} tests using the most CPU time")
+    ranked = sorted(_CPU_COST.items(), key=lambda item: -item[1])
+    for nodeid, seconds in ranked[:count or None]:
+        terminalreporter.write_line(f"{seconds:8.2f}s cpu  {nodeid}")
+    terminalreporter.write_line(f"{sum(_CPU_COST.values()):8.2f}s cpu  in all "
+                                f"({len(_CPU_COST)} tests)")
