@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +90,21 @@ def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
             return False
         time.sleep(0.02)
     return True
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_port_locks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Serial-port locks in this session's own folder, not the machine-wide one: boards here
+    are mock ones on free loopback ports, and another session's locks are no concern."""
+    from hardware.portlock import ENV_LOCK_DIR
+
+    before = os.environ.get(ENV_LOCK_DIR)
+    os.environ[ENV_LOCK_DIR] = str(tmp_path_factory.mktemp("port-locks"))
+    yield
+    if before is None:
+        os.environ.pop(ENV_LOCK_DIR, None)
+    else:
+        os.environ[ENV_LOCK_DIR] = before
 
 
 @pytest.fixture
