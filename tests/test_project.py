@@ -51,8 +51,10 @@ def test_no_test_imports_a_bare_conftest() -> None:
         if "fixtures" in path.relative_to(REPO / "tests").parts:
             continue
         for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-            names = ([node.module] if isinstance(node, ast.ImportFrom) else
-                     [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                continue
+            names = [node.module] if isinstance(node, ast.ImportFrom) else \
+                [a.name for a in node.names]
             if "conftest" in names:
                 bare.append(f"{path.relative_to(REPO)}:{node.lineno}")
     assert bare == []

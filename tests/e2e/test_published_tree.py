@@ -363,17 +363,30 @@ def test_missing_index_page_fails_validation(repo: Path) -> None:
     assert not (repo / "public").exists()
 
 
-def test_symlink_out_of_the_tree_fails_validation(repo: Path) -> None:
-    """A module output holding a symlink that leaves the tree is never published."""
+def test_symlink_out_of_the_repository_is_refused_before_anything_builds(repo: Path) -> None:
+    """A module source linking out of the repository is one line at load: never read, never
+    published, the last published tree kept."""
     doit_ok(repo)
+    before = (repo / "public/docs/index.html").read_bytes()
     os.symlink("/etc/passwd", repo / "modules/docs/pages/passwd")
+    result = run_doit(repo)
+    assert result.returncode == 3
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and "modules/docs/pages/passwd" in errors[0], result.stderr
+    assert not (repo / "public/docs/passwd").exists()
+    assert (repo / "public/docs/index.html").read_bytes() == before
+
+
+def test_symlink_out_of_the_tree_fails_validation(repo: Path) -> None:
+    """A module output holding a symlink that stays in the repository but leaves the
+    published tree is never published."""
+    doit_ok(repo)
+    (repo / "modules/secret").write_text("not for the site\n")
     os.symlink("../../../secret", repo / "modules/docs/pages/img/up")
     result = run_doit(repo)
     assert result.returncode == 1
-    assert "docs/passwd: symlink to an absolute path (/etc/passwd) leaves the published tree" \
-        in result.stdout
     assert "docs/img/up: symlink to ../../../secret escapes the published tree" in result.stdout
-    assert not (repo / "public/docs/passwd").exists()
+    assert not (repo / "public/docs/img/up").exists()
 
 
 def test_symlink_inside_the_tree_is_published(repo: Path) -> None:
