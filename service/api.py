@@ -310,7 +310,7 @@ def _known_commit(services: Services, project: dict[str, Any], commit: str) -> s
     except GitError as err:
         raise HTTPException(422, str(err)) from None
     finally:
-        git.scratch.unlink(missing_ok=True)
+        services.config.remove(git.scratch)
 
 
 def _project_view(services: Services, project: dict[str, Any]) -> dict[str, Any]:

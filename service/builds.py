@@ -4,7 +4,6 @@ build running, so at most `workers` builds run at once and one per project."""
 from __future__ import annotations
 
 import logging
-import shutil
 import threading
 from pathlib import Path
 from typing import Any
@@ -144,7 +143,7 @@ class BuildQueue:
         project = self.db.project(build["project_id"]) if build else None
         if not tree.exists() or project is None:
             return
-        shutil.rmtree(tree, ignore_errors=True)
+        self.config.remove(tree)
         try:
             Git(self.config.build_dir(build_id) / "git.log").output(
                 Path(project["path"]), "worktree", "prune")

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from federation.confine import remove_tree
+
 DATA_ENV = "FEDBUILD_SERVICE_DATA"
 SECRET_ENV = "FEDBUILD_WEBHOOK_SECRET"
 LOGGER = "fedbuild.service"
@@ -71,6 +73,10 @@ class ServiceConfig:
     def is_clone(self, path: str | Path) -> bool:
         """Whether a project's folder is a clone the service made (and may fetch into)."""
         return Path(path).parent == self.data / "repos"
+
+    def remove(self, path: Path) -> None:
+        """Remove a file or folder of the service's own (never anything outside `data`)."""
+        remove_tree(path, self.data, ignore_errors=True)
 
     def marker(self, build_id: int) -> str:
         """The value of FEDBUILD_SERVICE_BUILD in a build's processes: unique per data folder,

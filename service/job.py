@@ -125,7 +125,7 @@ class BuildJob:
     def _execute(self, folder: Path) -> tuple[str, str | None]:
         """Run doit in folder, following its events until it ends; (status, error)."""
         command = self._command(folder)
-        self.events.unlink(missing_ok=True)
+        self.config.remove(self.events)
         outcome: list[Result | BaseException] = []
         thread = threading.Thread(target=_run_into, args=(command, outcome),
                                   name=f"build-{self.id}", daemon=True)
@@ -272,7 +272,7 @@ class BuildJob:
             self.git.remove_worktree(project_dir, tree)
         except GitError as err:
             log.warning("build %s: %s; removing %s by hand", self.id, err, tree)
-        shutil.rmtree(tree, ignore_errors=True)
+        self.config.remove(tree)
 
     def _publish(self, kind: str, **fields: Any) -> None:
         self.bus.publish({"type": kind, "job_id": self.id, "project_id": self.project["id"],

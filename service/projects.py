@@ -6,7 +6,6 @@ import fnmatch
 import hashlib
 import json
 import logging
-import shutil
 import sys
 import threading
 import time
@@ -100,7 +99,7 @@ class Projects:
         except GitError:
             return None
         finally:
-            git.scratch.unlink(missing_ok=True)
+            self.config.remove(git.scratch)
         return None if name in ("", "HEAD") else name
 
     def problem(self, folder: Path) -> str | None:
@@ -150,7 +149,7 @@ class Projects:
                                  timeout=CHECK_TIMEOUT))
             text = scratch.read_text(encoding="utf-8", errors="replace")
         finally:
-            scratch.unlink(missing_ok=True)
+            self.config.remove(scratch)
         lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("$ ")]
         if result.ok:
             listed = [ln for ln in lines if ln.startswith(TASKS)]
@@ -183,13 +182,13 @@ class Projects:
             git.clone(url, branch, dest)
             self._require_buildable(dest)
         except GitError as err:
-            shutil.rmtree(dest, ignore_errors=True)
+            self.config.remove(dest)
             raise ProjectError(422, f"{url} cannot be cloned: {err}") from None
         except ProjectError:
-            shutil.rmtree(dest, ignore_errors=True)
+            self.config.remove(dest)
             raise
         finally:
-            git.scratch.unlink(missing_ok=True)
+            self.config.remove(git.scratch)
         return dest
 
 
