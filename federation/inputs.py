@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,6 +163,7 @@ class _Rules:
 
     base: str  # the folder, with a trailing separator
     spec: Any  # a pathspec.GitIgnoreSpec
+    any: re.Pattern[str] | None = None  # matches whatever one of its patterns matches
 
 
 Rules = tuple[_Rules, ...]  # outermost folder first
@@ -231,8 +233,10 @@ def ignored(rules: Rules, path: str, is_dir: bool) -> bool:
     """Whether .gitignore `rules` ignore `path` (below their folders): the innermost file
     with a matching pattern decides, and within it the last matching pattern."""
     for rule in reversed(rules):
-        rel = path[len(rule.base):].replace(os.sep, "/")
-        include = rule.spec.check_file(rel + "/" if is_dir else rel).include
+        rel = path[len(rule.base):].replace(os.sep, "/") + ("/" if is_dir else "")
+        if rule.any is not None and not rule.any.search(rel):
+            continue  # no pattern of this file matches: the common case, one regex
+        include = rule.spec.check_file(rel).include
         if include is not None:
             return bool(include)
     return False
@@ -248,4 +252,16 @@ def _read_rules(folder: str) -> _Rules | None:
         return None
     import pathspec  # here: only a git checkout with .gitignore files needs it (10 ms)
 
-    return _Rules(folder.rstrip(os.sep) + os.sep, pathspec.GitIgnoreSpec.from_lines(lines))
+    spec = pathspec.GitIgnoreSpec.from_lines(lines)
+    return _Rules(folder.rstrip(os.sep) + os.sep, spec, _any_pattern(spec))
+
+
+def _any_pattern(spec: Any) -> re.Pattern[str] | None:
+    """One regex matching what any of the spec's patterns matches (their named groups made
+    plain), to pass over the many paths none matches; None when it cannot be made."""
+    try:
+        parts = [re.sub(r"\(\?P<\w+>", "(?:", p.regex.pattern)
+                 for p in spec.patterns if p.include is not None and p.regex is not None]
+        return re.compile("|".join(f"(?:{part})" for part in parts)) if parts else None
+    except (AttributeError, TypeError, re.error):
+        return None
