@@ -43,11 +43,12 @@ from federation.state import State
 from federation.toolchains import REPOSITORY_DIR
 from federation.toolchains import SHIPPED as SHIPPED_DIR
 
-# Filled in when the step runs, never part of its fingerprint: {out} and {jobs} by fedbuild,
-# the board options from the command line (`doit flash:fw port=/dev/ttyUSB0`, or the task's
-# own `--port`): empty when not given.
+# Filled in when the step runs, never part of its fingerprint: {out}, {scratch} (a fresh
+# folder beside {out}, not created, removed after the step: to build a copy of the sources
+# there) and {jobs} by fedbuild, the board options from the command line (`doit flash:fw
+# port=/dev/ttyUSB0`, or the task's own `--port`): empty when not given.
 BOARD_OPTIONS = ("port", "baud", "chip")
-RUNTIME = ("out", "jobs", *BOARD_OPTIONS)
+RUNTIME = ("out", "scratch", "jobs", *BOARD_OPTIONS)
 # Where fedbuild itself lives: `{python} -m hardware` runs with it on PYTHONPATH.
 FEDBUILD = Path(__file__).resolve().parent.parent
 PLACEHOLDER = re.compile(r"\{([a-z_]+(?::[A-Za-z0-9_.-]+)?)\}")

@@ -373,6 +373,7 @@ def _restored(step: StepPlan, record: ActionRecord, started: float) -> Outcome:
 
 def _run_commands(step: StepPlan, out: Path | None, board: dict[str, str]) -> list[Result]:
     values = {"{out}": str(out) if out else "", "{jobs}": str(os.cpu_count() or 1),
+              "{scratch}": str(out.parent / "scratch") if out else "",
               **{f"{{{name}}}": str(board.get(name) or "") for name in BOARD_OPTIONS}}
 
     def fill(text: str) -> str:

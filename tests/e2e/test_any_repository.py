@@ -75,44 +75,67 @@ def git(repo: Path, *args: str) -> str:
                           cwd=repo, check=True, capture_output=True, text=True).stdout
 
 
-def toolchain_repository(folder: Path) -> Path:
-    """A repository of an npm, a cmake and a python module and its own invoke tasks.py,
-    set up by hand the way the README says (modules.json, pyproject.toml)."""
+def new_repository(folder: Path) -> Path:
+    """A git repository with only its own invoke tasks.py, committed."""
     folder.mkdir()
-    for name in ("web", "clib", "pyproj"):
-        shutil.copytree(REPO / "modules" / name, folder / "packages" / name,
-                        ignore=shutil.ignore_patterns("node_modules", "build", "*.egg-info",
-                                                      "__pycache__"))
-    modules = [{"name": n, "source": {"repository": "local", "path": f"packages/{n}"},
-                "toolchain": t} for n, t in (("web", "npm"), ("clib", "cmake"),
-                                             ("pyproj", "python"))]
-    (folder / "modules.json").write_text(json.dumps({
-        "federation": {"name": "adopter", "baseURL": "https://adopter.example.org"},
-        "modules": modules}, indent=2))
-    (folder / "pyproject.toml").write_text('[tool.doit]\nloader = "fedbuild"\n')
     (folder / "tasks.py").write_text(INVOKE_TASKS)
-    (folder / ".gitignore").write_text("/.fedbuild/\n/dist/\n/public/\n")
     git(folder, "init", "-q", "-b", "main")
     git(folder, "add", "-A")
     git(folder, "commit", "-q", "-m", "start")
     return folder
 
 
+def add_toolchain_modules(repo: Path) -> None:
+    """An npm, a cmake and a python module, added to modules.json as the README says."""
+    for name in ("web", "clib", "pyproj"):
+        shutil.copytree(REPO / "modules" / name, repo / "packages" / name,
+                        ignore=shutil.ignore_patterns("node_modules", "build", "*.egg-info",
+                                                      "__pycache__"))
+    manifest = json.loads((repo / "modules.json").read_text())
+    manifest["modules"] += [{"name": n, "source": {"repository": "local", "path": f"packages/{n}"},
+                             "toolchain": t} for n, t in (("web", "npm"), ("clib", "cmake"),
+                                                          ("pyproj", "python"))]
+    (repo / "modules.json").write_text(json.dumps(manifest, indent=2))
+
+
 def test_installed_fedbuild_builds_a_repository_without_its_files(venv: Path,
                                                                   tmp_path: Path) -> None:
-    """Plain `doit` builds the three modules; history, explain and graph work there; the
-    repository's tasks.py stays its own and fedbuild's packages are not importable."""
-    repo = toolchain_repository(tmp_path / "repo")
-    built = doit(venv, repo)
+    """What a new user does: `doit init` in a repository with its own tasks.py, `doit`; add
+    an npm, a cmake and a python module, `doit`; history, explain and graph work there; the
+    published tree and the outputs are there and `git status` shows nothing; the repository's
+    tasks.py stays its own and fedbuild's packages are not importable."""
+    repo = new_repository(tmp_path / "repo")
+    init = doit(venv, repo, "init")
+    assert init.returncode == 0, init.stdout + init.stderr
+    manifest = json.loads((repo / "modules.json").read_text())
+    assert manifest["$schema"].endswith("/fedbuild_doit/lib/modules.schema.json")
+    assert (repo / "pyproject.toml").read_text() == '[tool.doit]\nloader = "fedbuild"\n'
+    first = doit(venv, repo, "-n", "2")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "edit site/content/_index.md" in (repo / "public" / "index.html").read_text()
+    again = doit(venv, repo, "init")
+    assert again.returncode == 3
+    assert again.stderr == (f"ERROR: {repo / 'modules.json'} already exists; doit init never "
+                            "overwrites it (edit it, or remove it to start again)\n")
+
+    add_toolchain_modules(repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "modules")
+    built = doit(venv, repo, "-n", "2")
     assert built.returncode == 0, built.stdout + built.stderr
     dist = repo / "dist" / "development"
     assert (dist / "web" / "index.html").is_file()
     assert (dist / "clib" / "lib" / "libfedmath.so").is_file()
     assert [p.name for p in (dist / "pyproj").glob("*.whl")] == ["fedpy-0.1.0-py3-none-any.whl"]
+    published = sorted(p.relative_to(repo / "public").as_posix()
+                       for p in (repo / "public").rglob("*") if p.is_file())
+    assert published == [".federation/checksums.sha256", ".federation/deployment.json",
+                         ".federation/federation-manifest.json", "index.html"]
+    assert git(repo, "status", "--porcelain") == ""
 
     history = doit(venv, repo, "history")
     assert history.returncode == 0, history.stderr
-    assert history.stdout.splitlines()[1].split()[4] == "succeeded"
+    assert [line.split()[4] for line in history.stdout.splitlines()[1:]] == ["succeeded"] * 2
     explain = doit(venv, repo, "explain", "build:clib")
     assert explain.returncode == 0, explain.stderr
     assert explain.stdout.startswith("build:clib is up to date")
@@ -121,7 +144,7 @@ def test_installed_fedbuild_builds_a_repository_without_its_files(venv: Path,
     assert '  "install:web" -> "build:web";' in graph.stdout.splitlines()
 
     # fedbuild's generic names are not importable from the virtualenv; the repository's
-    # tasks.py is what `import tasks` gets there.
+    # tasks.py is what `import tasks` gets there, and invoke runs it.
     probe = sh(venv, "-c", "import importlib.util as u; print([n for n in ('tasks', "
                "'federation', 'hardware', 'service') if u.find_spec(n)])", cwd=tmp_path)
     assert probe.stdout.strip() == "[]", probe.stderr

@@ -234,8 +234,8 @@ def test_unknown_placeholder_is_one_error_line(tmp_path: Path) -> None:
         f"{project.label}: modules[0]: step 'run' of module 'm': unknown placeholder "
         "{srcdir}; known: {arch}, {baud}, {budget_args}, {chip}, {dist}, {dist:NAME}, "
         "{fedbuild}, {flags}, {hardware_digest}, {jobs}, {level}, {mode}, {module_dir}, "
-        "{name}, {out}, {platform}, {port}, {python}, {python_env_digest}, {root}, {target}, "
-        "{target_triple}, {work}")
+        "{name}, {out}, {platform}, {port}, {python}, {python_env_digest}, {root}, {scratch}, "
+        "{target}, {target_triple}, {work}")
 
 
 def test_placeholder_of_another_mode_is_unknown_in_this_one(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 EXPORTS = {
     "FedbuildLoader": "tasks.commands.loader",
+    "InitCommand": "tasks.commands.init",
     "HistoryCommand": "tasks.commands.history",
     "StatsCommand": "tasks.commands.stats",
     "ExplainCommand": "tasks.commands.explain",
