@@ -49,7 +49,7 @@ from pathlib import Path
 
 from doit.reporter import ConsoleReporter
 
-from tasks import schedule
+from tasks import doit_compat, schedule
 
 HERE = Path(__file__).resolve().parent
 SPEC = json.loads((HERE / "spec.json").read_text())
@@ -81,7 +81,7 @@ class Reporter(ConsoleReporter):
         log("select", task.name)
 
 
-schedule.install()
+doit_compat.install()
 DOIT_CONFIG = {"reporter": Reporter, "backend": "json", "dep_file": str(HERE / "db.json"),
                "verbosity": 0, "default_tasks": SPEC["select"]}
 

@@ -5,8 +5,9 @@ they removed, one line a path (`removed dist/development/web/ (3.1 MB)`), instea
 of doit's `build:web - executing 'Python: function remove_tree'`; and `doit clean`
 without task names cleans every task (doit's `--clean-all`), not only the default
 ones: a step outside `doit`'s defaults has outputs too. doit has no hook for
-either, so `Task.clean` and `Clean._execute` are wrapped (installed once when the
-dodo loads, as tasks/after_failures.py does); other tasks' clean is unchanged.
+either, so `Task.clean` and `Clean._execute` are wrapped (in tasks/doit_compat.py, with
+every other reach into doit, calling `clean_task` and `clean_all_unless_named` here);
+other tasks' clean is unchanged.
 
 Every removal goes through federation/confine.py's remove_tree.
 """
@@ -14,13 +15,11 @@ Every removal goes through federation/confine.py's remove_tree.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
 import doit
-from doit.cmd_clean import Clean
-from doit.task import Task
 
 from federation.confine import Roots, remove_tree
 from federation.manifest import MODES
@@ -28,31 +27,22 @@ from federation.state import State
 
 CLEAN = "fedbuild.clean"  # meta flag: the task's clean actions say what they remove
 
-_original = Task.clean
-_original_execute = Clean._execute
-
-
-def _clean(self: Any, outstream: TextIO, dryrun: bool) -> None:
-    if not (self.meta or {}).get(CLEAN):
-        _original(self, outstream, dryrun)
+def clean_task(task: Any, outstream: TextIO, dryrun: bool, doits: Callable[..., None]
+               ) -> None:
+    """A task's clean: fedbuild's tasks print fedbuild's lines; others clean as doit does
+    (`doits`, doit's Task.clean)."""
+    if not (task.meta or {}).get(CLEAN):
+        doits(task, outstream, dryrun)
         return
-    self.init_options()
-    for action in self.clean_actions:  # each takes `dryrun` and prints what it removes
+    task.init_options()
+    for action in task.clean_actions:  # each takes `dryrun` and prints what it removes
         action.kwargs["dryrun"] = dryrun
         action.execute(out=outstream)
 
 
-def _execute(self: Any, dryrun: bool, cleandep: bool, cleanall: bool, cleanforget: bool,
-             pos_args: list[str] | None = None) -> Any:
-    return _original_execute(self, dryrun, cleandep, cleanall or not pos_args, cleanforget,
-                             pos_args)
-
-
-def install() -> None:
-    """Make `doit clean` clean every task when none is named, and fedbuild's tasks print
-    fedbuild's lines (idempotent)."""
-    Task.clean = _clean
-    Clean._execute = _execute
+def clean_all_unless_named(cleanall: bool, pos_args: list[str] | None) -> bool:
+    """`doit clean` without task names cleans every task (doit's `--clean-all`)."""
+    return cleanall or not pos_args
 
 
 def cleaned_modes(mode: str) -> tuple[str, ...]:

@@ -13,11 +13,8 @@ import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import doit.doit_cmd
-from doit.control import TaskControl
-from doit.exceptions import InvalidCommand
-
 from federation.errors import COMMAND_LINE, UsageError
+from tasks import doit_compat
 
 # Every variable fedbuild reads, with what it does (README lists them too).
 VARIABLES: dict[str, str] = {
@@ -34,7 +31,7 @@ VARIABLES: dict[str, str] = {
 
 def given_variables() -> dict[str, str]:
     """The `name=value` pairs of this command line (doit keeps them; none outside a run)."""
-    return dict(getattr(doit.doit_cmd, "_CMDLINE_VARS", None) or {})
+    return doit_compat.command_line_variables()
 
 
 def check_variables(given: Mapping[str, str] | None = None) -> None:
@@ -71,19 +68,3 @@ def unknown_task(name: str, tasks: Mapping[str, Any]) -> str:
     return (f"no task {name!r}; did you mean {closest(name, members or visible)}? "
             "(`doit list` shows every task)")
 
-
-_original = TaskControl._filter_tasks
-
-
-def _filter_tasks(self: Any, task_selection: Any) -> Any:
-    try:
-        return _original(self, task_selection)
-    except InvalidCommand as err:
-        if err.not_found is None:
-            raise
-        raise InvalidCommand(unknown_task(str(err.not_found), self.tasks)) from None
-
-
-def install() -> None:
-    """Make doit suggest the closest task for an unknown name (idempotent)."""
-    TaskControl._filter_tasks = _filter_tasks

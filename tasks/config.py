@@ -15,16 +15,7 @@ from federation.loader import MANIFEST_FILE, Project
 from federation.manifest import MODES
 from federation.state import State
 from federation.steps import StepsPlan
-from tasks import (
-    after_failures,
-    clean,
-    command_line,
-    exit_codes,
-    locked_clean,
-    planned,
-    schedule,
-    shard,
-)
+from tasks import doit_compat, planned, schedule, shard
 from tasks.cache import runtime
 from tasks.cache.cache import cache_config
 from tasks.command_line import check_variables
@@ -85,12 +76,10 @@ def doit_config(project: Project, state: State, defaults: list[str] | None = Non
     """doit's settings; the command line still wins (`-n`, `-P`, `--continue`, `--reporter`)."""
     settings = project.manifest.federation.build_settings
     state.dir.mkdir(parents=True, exist_ok=True)  # sqlite3 creates the file, not its folder
-    after_failures.install()  # federate runs even when a module's build failed
-    locked_clean.install()  # `doit clean` never runs beside a build
-    clean.install()  # `doit clean` says what it removed, in fedbuild's words
-    schedule.install()  # longest remaining path first, unless `doit order=doit`
-    command_line.install()  # an unknown task name gets the closest one as a suggestion
-    exit_codes.install()  # a run stopped by SIGINT exits 130, by SIGTERM 143
+    # Federate runs after a failed build, `doit clean` never runs beside a build and says
+    # what it removed, longest remaining path first, an unknown task name gets a
+    # suggestion, a signal's exit code.
+    doit_compat.install()
     schedule.order()  # a bad `order=` is a one-line error now, not in the middle of the run
     lock_wait()  # so is a bad `lock_wait=` (or FEDBUILD_LOCK_WAIT)
     _settle_memory()

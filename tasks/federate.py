@@ -25,8 +25,8 @@ from federation.publish import Cancelled, ModuleRun, Report, clean_published, pu
 from federation.publish import published_files as module_files
 from federation.records import now_iso
 from federation.sizes import format_size
-from tasks.after_failures import AFTER_FAILURES
 from tasks.clean import CLEAN, remove, shown, size_text
+from tasks.doit_compat import AFTER_FAILURES
 from tasks.outcome import Outcome, Status
 from tasks.session import interrupted, interrupts_deferred
 

@@ -7,11 +7,12 @@ and then run the chain alone. A task's priority is its expected duration plus th
 longest chain of tasks that depend on it (expected durations from the run history), so
 the chain's head starts first and the short tasks fill the other workers.
 
-doit has no hook for the order, so `TaskDispatcher._get_next_node` is wrapped (installed
-once, like tasks/after_failures.py). It changes nothing until `activate()` gives the next
-run its priorities, and `doit ... order=doit` keeps doit's own order. Even then a run
-keeps doit's order until the next task is chosen while another one runs: the order cannot
-matter before, so serial and no-op runs never compute a priority (given as a function).
+doit has no hook for the order, so `TaskDispatcher._get_next_node` is wrapped (in
+tasks/doit_compat.py, with every other reach into doit): it calls `next_node`, which
+changes nothing until `activate()` gives the next run its priorities, and
+`doit ... order=doit` keeps doit's own order. Even then a run keeps doit's order until
+the next task is chosen while another one runs: the order cannot matter before, so serial
+and no-op runs never compute a priority (given as a function).
 
 The dispatcher's `ready` queue holds two kinds of nodes: ones not explored yet (their
 dependencies are still unknown to doit) and ones whose dependencies are done. The first
@@ -23,7 +24,6 @@ that key; ties keep doit's order.
 from __future__ import annotations
 
 import heapq
-import inspect
 import itertools
 import statistics
 import sys
@@ -31,16 +31,16 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeAlias
 
 import doit
-from doit.control import ExecNode, TaskDispatcher
+from doit.control import ExecNode
 
 from federation.errors import COMMAND_LINE, UsageError
+from tasks import doit_compat
 
 ORDERS = ("longest-path", "doit")
 _STATE = "_fedbuild_schedule"  # the per-run state, an attribute of doit's TaskDispatcher
 
 Priorities: TypeAlias = "Mapping[str, float] | Callable[[], Mapping[str, float]]"
 
-_original = TaskDispatcher._get_next_node
 _DOIT = object()  # the state of a dispatcher left in doit's order
 _active: Priorities | None = None
 
@@ -71,11 +71,6 @@ def priorities(tasks: dict[str, Any], estimates: dict[str, float],
         after = [result[d] for d in dependents[name] if d in result]
         result[name] = own + max(after) if after else own
     return result
-
-
-def install() -> None:
-    """Wrap doit's choice of the next task (idempotent); it keeps doit's order until activated."""
-    TaskDispatcher._get_next_node = _get_next_node
 
 
 def activate(priority: Priorities) -> None:
@@ -179,10 +174,10 @@ class _Run:
 
     def __init__(self, dispatcher: Any, priority: Mapping[str, float]) -> None:
         self.priority = priority
-        self.reach = _reach(dispatcher.tasks, priority)
-        self.explored = {name for name, node in dispatcher.nodes.items()
-                         if inspect.getgeneratorstate(node.generator) != inspect.GEN_CREATED}
-        self.ready = dispatcher.ready = _Ready(self, dispatcher.ready)
+        self.reach = _reach(doit_compat.dispatcher_tasks(dispatcher), priority)
+        self.explored = doit_compat.explored(dispatcher)
+        self.ready = _Ready(self, doit_compat.ready_queue(dispatcher))
+        doit_compat.replace_ready(dispatcher, self.ready)
         self.ordered: list[str] | None = None  # the tasks_to_run list already sorted
 
     def next(self, dispatcher: Any, tasks_to_run: list[str]) -> ExecNode | None:
@@ -194,7 +189,7 @@ class _Run:
         while tasks_to_run:
             if heap and -heap[0][0] >= reach.get(tasks_to_run[-1], 0.0):
                 break
-            node = dispatcher._gen_node(None, tasks_to_run.pop())
+            node = doit_compat.gen_node(dispatcher, tasks_to_run.pop())
             if node:
                 self.explored.add(node.task.name)
                 return node
@@ -225,7 +220,9 @@ class _Waiting:
             return None
 
 
-def _get_next_node(self: Any, ready: Any, tasks_to_run: list[str]) -> ExecNode | None:
+def next_node(self: Any, ready: Any, tasks_to_run: list[str],
+              doits: Callable[[Any, Any, list[str]], ExecNode | None]) -> ExecNode | None:
+    """The dispatcher's next node: doit's choice (`doits`) until the order is active."""
     global _active
     state = self.__dict__.get(_STATE)
     if state is None:
@@ -238,7 +235,7 @@ def _get_next_node(self: Any, ready: Any, tasks_to_run: list[str]) -> ExecNode |
     if state is not _DOIT:
         last = state.last
         if last is None or last.run_status != "run" or not _has_actions(last.task):
-            node = _original(self, ready, tasks_to_run)
+            node = doits(self, ready, tasks_to_run)
             if node is not None:
                 state.last = node
             return node
@@ -246,4 +243,4 @@ def _get_next_node(self: Any, ready: Any, tasks_to_run: list[str]) -> ExecNode |
         self.__dict__[_STATE] = run or _DOIT
         if run is not None:
             return run.next(self, tasks_to_run)
-    return _original(self, ready, tasks_to_run)
+    return doits(self, ready, tasks_to_run)

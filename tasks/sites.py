@@ -26,10 +26,10 @@ from federation.plan import OUT, SiteBuild, Walk, resolve_site
 from federation.sources import SourceError
 from federation.staging import new_workdir, replace_dir
 from federation.state import STATE_DIR, State
-from tasks.after_failures import AFTER_FAILURES
 from tasks.cache.actions import lookup as cache_lookup
 from tasks.cache.actions import warnings as cache_warnings
 from tasks.clean import CLEAN, clean_paths
+from tasks.doit_compat import AFTER_FAILURES
 from tasks.exclusive import STEPS_LOCK, slot
 from tasks.outcome import Outcome, Status
 from tasks.runner import Command, Result, run

@@ -30,11 +30,11 @@ from federation.staging import new_workdir, replace_dir
 from federation.state import STATE_DIR, State
 from federation.steps import BOARD_OPTIONS, DIST, StepPlan, ToolPlan, VerifyPlan
 from tasks import planned
-from tasks.after_failures import AFTER_FAILURES
 from tasks.cache.actions import lookup as cache_lookup
 from tasks.cache.actions import warnings as cache_warnings
 from tasks.cache.record import ActionRecord
 from tasks.clean import CLEAN, cleaned_modes, remove
+from tasks.doit_compat import AFTER_FAILURES
 from tasks.exclusive import STEPS_LOCK, slot
 from tasks.no_tests import ran_no_tests
 from tasks.outcome import Outcome, Status

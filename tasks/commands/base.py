@@ -6,6 +6,8 @@ from typing import Any
 
 from doit.cmd_base import DoitCmdBase
 
+from tasks import doit_compat
+
 
 class FedbuildCommand(DoitCmdBase):
     """A doit command that also takes its options after a task name
@@ -13,11 +15,4 @@ class FedbuildCommand(DoitCmdBase):
 
     def parse_execute(self, in_args: list[str]) -> Any:
         """Parse the options wherever they are, then load the dodo file and run."""
-        params, args = self.cmdparser.parse(in_args)
-        while any(arg.startswith("-") for arg in args):
-            at = next(i for i, arg in enumerate(args) if arg.startswith("-"))
-            params, rest = self.cmdparser.parse_only(args[at:], params)
-            args = args[:at] + rest
-        self.pdb = params.get("pdb", False)
-        params.update(self.opt_vals)
-        return self.execute(params, args)
+        return doit_compat.parse_anywhere(self, in_args)

@@ -18,6 +18,7 @@ from typing import Any
 from doit.exceptions import InvalidCommand
 from doit.task import result_dep
 
+from tasks import doit_compat
 from tasks.commands.base import FedbuildCommand
 from tasks.config import run_mode
 from tasks.federate import PublishedCurrent
@@ -71,7 +72,7 @@ class Explainer:
             task = self.tasks[name]
             verdict = self._verdicts[name] = Verdict(name)  # a cycle ends here
             # Asked first: any read of a task's state (ignore, get_status) caches an entry.
-            recorded = self.dep_manager._in(name)
+            recorded = doit_compat.recorded(self.dep_manager, name)
             results = {u.dep_name for u, _, _ in task.uptodate if isinstance(u, result_dep)}
             for dep in sorted(needs(self.tasks, name)):
                 before = self.verdict(dep)

@@ -8,8 +8,8 @@ from pathlib import Path
 from federation.loader import load_project
 from federation.plan import FederationPlan, plan_federation, plan_sites
 from federation.state import State
-from tasks.after_failures import AFTER_FAILURES
 from tasks.clean import CLEAN
+from tasks.doit_compat import AFTER_FAILURES
 from tasks.federate import (
     PublishedCurrent,
     clean_federation,

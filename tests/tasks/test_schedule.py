@@ -21,7 +21,7 @@ from doit.control import TaskControl, TaskDispatcher
 from doit.task import Task
 
 from federation.errors import UsageError
-from tasks import schedule
+from tasks import doit_compat, schedule
 from tasks.critical_path import critical_path
 from tasks.timeline import RunInfo, TaskRun
 
@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(autouse=True)
 def doit_order_afterwards() -> Iterator[None]:
     """Every test leaves doit's order active, as a run without fedbuild's reporter has it."""
-    schedule.install()
+    doit_compat.install()
     yield
     schedule.deactivate()
 
@@ -202,7 +202,8 @@ def test_without_a_priority_map_the_wrapper_is_doits_order(monkeypatch: pytest.M
                                                            ) -> None:
     wrapped = simulate(skewed(), ["all"], SKEWED_DURATIONS, workers=2)
 
-    monkeypatch.setattr(TaskDispatcher, "_get_next_node", schedule._original)
+    monkeypatch.setattr(TaskDispatcher, "_get_next_node",
+                        doit_compat.original("TaskDispatcher._get_next_node"))
     assert simulate(skewed(), ["all"], SKEWED_DURATIONS, workers=2) == wrapped
 
 
@@ -304,7 +305,7 @@ from pathlib import Path
 
 from doit.reporter import ConsoleReporter
 
-from tasks import schedule
+from tasks import doit_compat, schedule
 
 HERE = Path(__file__).resolve().parent
 SPEC = json.loads((HERE / "spec.json").read_text())
@@ -337,7 +338,7 @@ class Reporter(ConsoleReporter):
         log("done", task.name)
 
 
-schedule.install()
+doit_compat.install()
 DOIT_CONFIG = {"reporter": Reporter, "backend": "json", "dep_file": str(HERE / "db.json"),
                "verbosity": 0, "default_tasks": SPEC["select"]}
 
