@@ -35,6 +35,14 @@ def start_doit(repo: Path, *args: str, env: dict[str, str] | None = None) -> sub
                             env={**os.environ, "NO_COLOR": "1", **(env or {})})
 
 
+def waits_on(proc: subprocess.Popen[str], lock: Path) -> bool:
+    """Whether `proc` has the lock file open: it is polling for the lock another run holds."""
+    try:
+        return any(f.path == str(lock) for f in psutil.Process(proc.pid).open_files())
+    except psutil.Error:
+        return False
+
+
 def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
     """Wait until `condition()` holds, failing the test after `timeout` seconds."""
     if not eventually(condition, timeout):
@@ -108,14 +116,20 @@ def test_second_run_stops_at_once_naming_the_holder(monorepo: Repo, tmp_path: Pa
 def test_lock_wait_waits_for_the_other_run(monorepo: Repo, tmp_path: Path) -> None:
     """With lock_wait=SECONDS the second run waits, then finds everything up to date."""
     repo = monorepo("basic")
-    runs = tmp_path / "runs"
-    set_env(repo, {"BEHAVIOR": "slow", "SLOW_SECONDS": "2"}, ("alpha",))
+    runs, gate = tmp_path / "runs", tmp_path / "gate"
+    set_env(repo, {"BEHAVIOR": "gate", "GATE_FILE": str(gate)}, ("alpha",))
     first = start_doit(repo, env={"RUNS_LOG": str(runs)})
-    wait_for(lambda: "start" in runs.read_text() if runs.exists() else False)
-    second = run_doit(repo, "lock_wait=60")
+    try:
+        wait_for(lambda: "alpha start" in runs.read_text() if runs.exists() else False)
+        second = start_doit(repo, "lock_wait=60")
+        wait_for(lambda: waits_on(second, repo / ".fedbuild/lock") or second.poll() is not None)
+        assert second.poll() is None  # it waits while the first run is held at the gate
+    finally:
+        gate.touch()
     first.communicate(timeout=60)
-    assert second.returncode == 0, second.stdout
-    assert "build:alpha up to date" in second.stdout
+    out, err = second.communicate(timeout=120)
+    assert second.returncode == 0, out + err
+    assert "build:alpha up to date" in out
 
 
 def test_lock_of_a_killed_run_is_taken_over(monorepo: Repo, tmp_path: Path) -> None:
@@ -182,20 +196,28 @@ def test_clean_takes_the_lock_of_a_run(monorepo: Repo, tmp_path: Path) -> None:
     published = sorted(str(p.relative_to(repo)) for p in (repo / "public").rglob("*"))
     staged = staged_files(repo)
     runs = tmp_path / "runs"
-    set_env(repo, {"BEHAVIOR": "slow", "SLOW_SECONDS": "3"}, ("alpha",))
+    gate = tmp_path / "gate"
+    set_env(repo, {"BEHAVIOR": "gate", "GATE_FILE": str(gate)}, ("alpha",))
     build = start_doit(repo, env={"RUNS_LOG": str(runs)})
-    wait_for(lambda: "start" in runs.read_text() if runs.exists() else False)
-    refused = run_doit(repo, "clean")
-    assert refused.returncode == 2, refused.stdout + refused.stderr
-    [line] = refused.stderr.splitlines()
-    assert line.startswith(f"ERROR: another fedbuild run holds {repo / '.fedbuild/lock'}: ")
-    assert f"pid {build.pid}" in refused.stderr and "lock_wait=SECONDS" in refused.stderr
-    assert sorted(str(p.relative_to(repo)) for p in (repo / "public").rglob("*")) == published
-    assert staged_files(repo) == staged
-    waited = run_doit(repo, "clean", "lock_wait=60")
+    try:
+        wait_for(lambda: "alpha start" in runs.read_text() if runs.exists() else False)
+        refused = run_doit(repo, "clean")
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        [line] = refused.stderr.splitlines()
+        assert line.startswith(f"ERROR: another fedbuild run holds {repo / '.fedbuild/lock'}: ")
+        assert f"pid {build.pid}" in refused.stderr and "lock_wait=SECONDS" in refused.stderr
+        assert sorted(str(p.relative_to(repo)) for p in (repo / "public").rglob("*")) == \
+            published
+        assert staged_files(repo) == staged
+        waited = start_doit(repo, "clean", "lock_wait=60")
+        wait_for(lambda: waits_on(waited, repo / ".fedbuild/lock") or waited.poll() is not None)
+        assert waited.poll() is None  # it waits while the build is held at the gate
+    finally:
+        gate.touch()
     out, _ = build.communicate(timeout=60)
     assert build.returncode == 0, out
-    assert waited.returncode == 0, waited.stdout + waited.stderr
+    waited_out, waited_err = waited.communicate(timeout=120)
+    assert waited.returncode == 0, waited_out + waited_err
     assert not (repo / "public").exists()
     assert staged_files(repo) == {}
     assert not (repo / ".fedbuild/lock").read_text().strip()  # released
