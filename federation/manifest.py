@@ -34,6 +34,10 @@ from federation.sizes import parse_size
 from hardware.chips import NAMES as CHIP_NAMES
 
 SCHEMA_FILE = "modules.schema.json"
+# The schema's stable identifier: it names the schema (and its version), whatever file
+# holds it; editors are pointed at the file (the checkout's, or the one installed with
+# fedbuild in fedbuild_doit/lib/).
+SCHEMA_ID = "https://fedbuild.example.org/schemas/modules/v1/modules.schema.json"
 
 # Limits checked before a configuration file is parsed: its parsers recurse once per level
 # (json raises RecursionError, libyaml's composer overflows the C stack), and a file of
@@ -204,7 +208,15 @@ ThemeName = Annotated[str, AfterValidator(_asset_name("theme"))]
 ComponentName = Annotated[str, AfterValidator(_asset_name("component"))]
 
 MergeStrategy = Literal["overwrite", "preserve", "merge", "error"]
-ToolchainName = Annotated[str, AfterValidator(_toolchain_name)]
+# The toolchains fedbuild ships (tasks/toolchains/NAME.yaml): offered by editors; a
+# repository's own toolchains/NAME.yaml names are valid too.
+SHIPPED_TOOLCHAINS = sorted(path.name.removesuffix(".yaml") for path in
+                            (Path(__file__).resolve().parent.parent / "tasks" / "toolchains")
+                            .glob("*.yaml"))
+ToolchainName = Annotated[str, AfterValidator(_toolchain_name), WithJsonSchema({
+    "anyOf": [{"enum": SHIPPED_TOOLCHAINS},
+              {"type": "string", "description": "A toolchain of the repository's own "
+               "toolchains/NAME.yaml"}]})]
 Platform = Literal["linux", "darwin", "win32", "linux-x64", "linux-arm64", "darwin-x64",
                    "darwin-arm64", "win32-x64", "win32-arm64"]
 # The chips are hardware/chips.py's, listed once there; a Literal of them keeps the
@@ -278,9 +290,11 @@ class Federation(_Model):
 class Source(_Model):
     """Where a module's files come from: this repository or a git repository."""
 
-    repository: Repository
-    path: RelPath = "."
-    branch: Branch = "main"
+    repository: Repository = Field(description="'local' (this repository) or a git URL "
+                                   "(https://, ssh://, git@host:path, file://)")
+    path: RelPath = Field(".", description="The module's folder: in this repository, or in "
+                          "the git repository")
+    branch: Branch = Field("main", description="The branch of a git source")
     local_path: RelPath | None = Field(None, description="Older form: base folder of a local "
                                        "source, joined with path")
 
@@ -293,11 +307,15 @@ class Source(_Model):
 class Overrides(_Model):
     """Values that win over the module's own module.json."""
 
-    baseURL: BaseURL | None = None
-    template: TemplateName | None = None
-    theme: ThemeName | None = None
-    components: list[ComponentName] | None = None
-    title: str | None = None
+    baseURL: BaseURL | None = Field(None, description="The site's base URL (default: the "
+                                    "federation's baseURL + destination)")
+    template: TemplateName | None = Field(None, description="A folder of the assets' "
+                                          "templates/ (module.json: hugo_config.template)")
+    theme: ThemeName | None = Field(None, description="A folder of the assets' themes/ "
+                                    "(module.json: hugo_config.theme)")
+    components: list[ComponentName] | None = Field(None, description="Folders of the "
+                                                   "assets' components/, copied in order")
+    title: str | None = Field(None, description="The site's title (module.json: site.title)")
 
 
 class BuildOptions(_Model):
@@ -478,29 +496,36 @@ class MemoryBudget(_Model):
 class Module(_Model):
     """One entry of `modules`."""
 
-    name: ModuleName
-    source: Source
+    name: ModuleName = Field(description="Unique name: tasks are <step>:<name>")
+    source: Source = Field(description="Where the module's files are")
     destination: Destination | None = Field(None, description="Where a site module is "
                                             "published, '/' or '/x/y/'")
-    module_json: RelPath = "module.json"
+    module_json: RelPath = Field("module.json", description="A site module's own config, "
+                                 "relative to its folder (optional: none means an empty one)")
     css_path_prefix: PathPrefix = Field("", description="Where the links of a module built "
                                         "for the root point once published (default: its "
                                         "destination)")
-    overrides: Overrides = Overrides()
-    build_options: BuildOptions = BuildOptions()
-    merge_strategy: MergeStrategy = "overwrite"
+    overrides: Overrides = Field(Overrides(), description="Values that win over the "
+                                 "module's module.json")
+    build_options: BuildOptions = Field(BuildOptions(), description="Caching, failure, "
+                                        "timeout and priority of the module's build")
+    merge_strategy: MergeStrategy = Field("overwrite", description="How the published site "
+                                          "module meets files already at its destination")
     priority: int | None = Field(None, ge=0, le=100, description="Older place of "
                                  "build_options.priority")
-    toolchain: ToolchainName = "build.sh"
-    depends_on: list[ModuleName] = []
+    toolchain: ToolchainName = Field("build.sh", description="How the module builds: "
+                                     "build.sh (a site) or a toolchain's steps")
+    depends_on: list[ModuleName] = Field([], description="Modules built before this one")
     steps: list[StepOverride] = Field([], description="Changes to the toolchain's steps (by "
                                       "name) or steps of the module's own")
     inputs: list[RelPath] = Field([], description="Extra input globs, relative to the module")
     outputs: list[str | Artifact] = Field([], description="Artifacts verify:<module> checks, "
                                           "relative to dist/<mode>/<module>/")
-    env: Env = {}
-    retries: int = Field(0, ge=0, le=10)
-    platforms: list[Platform] = []
+    env: Env = Field({}, description="Environment variables of the module's commands "
+                     "(placeholders allowed)")
+    retries: int = Field(0, ge=0, le=10, description="Attempts after a failed build")
+    platforms: list[Platform] = Field([], description="Build only on these platforms "
+                                      "(empty: all)")
     target: Chip | None = Field(None, description="The ESP32 chip a firmware module is built "
                                 "for (esp-idf and esp-baremetal toolchains)")
     budget: MemoryBudget | None = Field(None, description="Firmware size budgets that "
@@ -585,6 +610,7 @@ def json_schema() -> dict[str, Any]:
     """The JSON Schema of modules.json, for editors (written to modules.schema.json)."""
     schema = Manifest.model_json_schema(by_alias=True, mode="validation")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = SCHEMA_ID
     schema["title"] = "fedbuild modules.json"
     return schema
 
