@@ -15,7 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from tasks.outcome import Status
 from tasks.timeline import RunInfo, TaskRun
+
+_BOUNDS_NOTHING = (Status.SKIPPED.value, Status.NOT_NEEDED.value)
 
 SHOWN = 5  # chain links named in the summary line; longer chains are elided in the middle
 NOTABLE_WAIT = 0.05  # waits under this share of the wall time are not worth a mention
@@ -66,7 +69,7 @@ def critical_path(run: RunInfo) -> CriticalPath | None:
     number of workers that ran them); None if nothing executed."""
     # A skipped step "runs" only to say why it is skipped (a lazy one, why it is not needed):
     # it bounds nothing.
-    executed = [t for t in run.tasks if t.executed and t.status not in ("skipped", "not needed")]
+    executed = [t for t in run.tasks if t.executed and t.status not in _BOUNDS_NOTHING]
     if not executed:
         return None
     by_name = {t.name: t for t in run.tasks}

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tasks.outcome import BUILT, FLAKY, UP_TO_DATE, RunStatus
+
 FILE = "history.sqlite3"
 BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another run's transaction
 _SCHEMA = """
@@ -129,8 +131,8 @@ class History:
         with self._transaction() as db:
             cursor = db.execute(
                 "INSERT INTO runs (started, argv, mode, git_commit, git_branch, status, pid) "
-                "VALUES (?, ?, ?, ?, ?, 'running', ?)",
-                (time.time(), argv, mode, commit, branch, pid))
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (time.time(), argv, mode, commit, branch, RunStatus.RUNNING.value, pid))
             return int(cursor.lastrowid or 0)
 
     def record_task(self, run_id: int, task: TaskRecord, batch: bool = False) -> None:
@@ -188,11 +190,11 @@ class History:
         """(task, status, duration) of the latest executions, newest first."""
         if name is None:
             return self._read("SELECT name, status, duration FROM tasks "
-                              "WHERE status != 'up to date' ORDER BY ended DESC LIMIT ?",
-                              (limit,))
+                              "WHERE status != ? ORDER BY ended DESC LIMIT ?",
+                              (UP_TO_DATE, limit))
         return self._read("SELECT name, status, duration FROM tasks WHERE name = ? "
-                          "AND status != 'up to date' ORDER BY ended DESC LIMIT ?",
-                          (name, limit))
+                          "AND status != ? ORDER BY ended DESC LIMIT ?",
+                          (name, UP_TO_DATE, limit))
 
     def estimates(self, runs: int = 5) -> dict[str, float]:
         """Each task's expected duration: the median of its last `runs` successful
@@ -200,7 +202,7 @@ class History:
         rows = self._read(
             "SELECT name, duration FROM (SELECT name, duration, ROW_NUMBER() OVER "
             "(PARTITION BY name ORDER BY ended DESC) AS n FROM tasks WHERE status IN "
-            "('built', 'flaky') AND duration IS NOT NULL) WHERE n <= ?", (runs,))
+            "(?, ?) AND duration IS NOT NULL) WHERE n <= ?", (BUILT, FLAKY, runs))
         samples: dict[str, list[float]] = {}
         for name, duration in rows:
             samples.setdefault(name, []).append(float(duration))
@@ -291,7 +293,7 @@ class RunRecorder:
         run_id = self.run_id
         if run_id is not None:
             self._safely(lambda: self.history.record_task(
-                run_id, record, batch=record.status == "up to date"))
+                run_id, record, batch=record.status == UP_TO_DATE))
 
     def estimates(self) -> dict[str, float]:
         """Each task's expected duration from earlier runs ({} if the history is unreadable)."""

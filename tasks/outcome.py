@@ -1,4 +1,10 @@
-"""What happened to a task, as data: written by the action, read by the reporter."""
+"""What happened to a task, as data: written by the action, read by the reporter.
+
+`Status` is the one vocabulary of a task's end, from the runner's result (`of_result`) to
+the table, the history, summary.json, junit.xml, the events and the service; `RunStatus`
+the one of a whole run. Other modules compare with these members, or with their `.value`
+where they hold the word as text (a history row): never with a word spelled again.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,9 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from tasks.runner import Result
+from tasks.runner import Status as Ended
 
 
 class Status(str, enum.Enum):
@@ -33,6 +42,30 @@ class Status(str, enum.Enum):
     def succeeded(self) -> bool:
         """True for the statuses that leave the task's outputs in place, made or restored."""
         return self in (Status.BUILT, Status.FLAKY, Status.CACHED)
+
+    @classmethod
+    def of_result(cls, result: Result) -> Status:
+        """A command's end as a task's: passed (flaky when only after a failed attempt),
+        timed out, interrupted, or failed (a failure or a missing tool)."""
+        if result.ok:
+            return cls.FLAKY if result.attempts > 1 else cls.BUILT
+        return {Ended.TIMED_OUT: cls.TIMED_OUT,
+                Ended.INTERRUPTED: cls.INTERRUPTED}.get(result.status, cls.FAILED)
+
+
+class RunStatus(str, enum.Enum):
+    """How a whole run ended (history, summary.json, the run.finished event)."""
+
+    RUNNING = "running"  # not ended, or ended without a word (killed)
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+# The words as text, for rows and records that hold them as str.
+BUILT, FLAKY, CACHED = Status.BUILT.value, Status.FLAKY.value, Status.CACHED.value
+UP_TO_DATE = Status.UP_TO_DATE.value
+SUCCEEDED = frozenset(s.value for s in Status if s.succeeded)  # built, flaky, cached
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ from tasks.follow import LogFollower
 from tasks.history import RunRecorder, TaskRecord, git_head
 from tasks.lock import LockHeld
 from tasks.needs import needs
-from tasks.outcome import Outcome, Status
+from tasks.outcome import Outcome, RunStatus, Status
 from tasks.run_files import RunFiles, write_run_files
 from tasks.session import Session, interrupted, lock_wait
 from tasks.timeline import RunInfo, TaskRun
@@ -123,7 +123,7 @@ class FedbuildReporter:
                                      for t in tasks[name].targets) for name in self._planned}
         self.history.begin(Path.cwd(), sys.argv[1:], doit.get_var("mode", None) or "development")
         # Interrupted (no complete_run): the run's row still says how it ended.
-        atexit.register(self.history.end, "interrupted")
+        atexit.register(self.history.end, RunStatus.INTERRUPTED.value)
         # Read from the history only when needed: a no-op run in a pipe never does.
         estimates = functools.cache(self.history.estimates)
         if doit.get_var("order", None) == "doit":
@@ -191,7 +191,7 @@ class FedbuildReporter:
         if self.github:
             log = Path(outcome.log) if outcome else self.session.state.log(task.name)
             self.display.message(github_failure(task.name, message.splitlines()[0]
-                                                if message else "failed", _log_text(log)))
+                                                if message else status.value, _log_text(log)))
         else:
             self.display.message(message)
 
@@ -227,7 +227,8 @@ class FedbuildReporter:
             self.display.stop()
             failed = any(r.status.failed for r in self._rows.values()) or self._errors
             # doit calls complete_run even when the run was interrupted.
-            status = "interrupted" if interrupted() else "failed" if failed else "succeeded"
+            status = (RunStatus.INTERRUPTED if interrupted() else RunStatus.FAILED if failed
+                      else RunStatus.SUCCEEDED).value
             files = None
             if status == "succeeded" and not self._locked_out:
                 self._remove_former_modules()

@@ -256,8 +256,8 @@ def _event_args(task: TaskRun) -> dict[str, Any]:
 # Each status a test case can end with, as JUnit's element for it (passed: none); the status
 # word itself is the element's type or message, so every reader sees fedbuild's word.
 _FAILED = (Status.FAILED.value, Status.TIMED_OUT.value, Status.NO_TESTS.value)
-_PASSED = (Status.BUILT.value, Status.FLAKY.value, Status.UP_TO_DATE.value, "cached",
-           Status.NOT_NEEDED.value)
+_PASSED = (Status.BUILT.value, Status.FLAKY.value, Status.UP_TO_DATE.value,
+           Status.CACHED.value, Status.NOT_NEEDED.value)
 _SKIPPED = (Status.SKIPPED.value, Status.NO_BOARD.value)
 
 
@@ -303,7 +303,7 @@ def _note(task: TaskRun) -> str:
     if task.status == Status.UP_TO_DATE.value:
         where = f"; the output of its last run is in {task.log}" if task.log else ""
         return f"up to date: not re-run in this run{where}\n"
-    if task.status == "cached":
+    if task.status == Status.CACHED.value:
         return "cached: restored from the cache, not re-run in this run\n"
     if task.status == Status.FLAKY.value:
         return f"flaky: passed on attempt {task.attempts}\n"
@@ -320,7 +320,7 @@ def _failure_message(task: TaskRun) -> str:
     if task.message and task.message.strip():
         return task.message.strip().splitlines()[0]
     if task.status == Status.TIMED_OUT.value:
-        return "timed out"
+        return Status.TIMED_OUT.value
     return f"exit code {task.exit_code}" if task.exit_code is not None else task.status
 
 

@@ -31,9 +31,8 @@ from tasks.cache.actions import warnings as cache_warnings
 from tasks.clean import CLEAN, clean_paths
 from tasks.doit_compat import AFTER_FAILURES
 from tasks.exclusive import STEPS_LOCK, slot
-from tasks.outcome import Outcome, Status
+from tasks.outcome import SUCCEEDED, Outcome, Status
 from tasks.runner import Command, Result, run
-from tasks.runner import Status as RunStatus
 from tasks.signature import Signature
 from tasks.steps import register_tool, tool_version
 from tasks.temp_paths import TempPaths
@@ -119,7 +118,7 @@ class StagedOutputIntact:
         self.staged = staged
 
     def __call__(self, task: Any, values: dict[str, Any]) -> bool:
-        return (values.get("outcome") in (Status.BUILT.value, Status.CACHED.value)
+        return (values.get("outcome") in SUCCEEDED
                 and values.get("stat") == stat_fingerprint(self.staged))
 
 
@@ -209,13 +208,14 @@ def build_site(site: SiteBuild) -> dict[str, Any] | TaskFailed:
 
 
 def _record(site: SiteBuild, result: Result) -> Outcome:
-    failed = {RunStatus.TIMED_OUT: Status.TIMED_OUT}.get(result.status, Status.FAILED)
+    status = Status.of_result(result)  # as a toolchain step's: flaky, timed out, interrupted
+    passed = f"passed on attempt {result.attempts}" if status is Status.FLAKY else ""
     return Outcome(
-        task=site.task, status=Status.BUILT if result.ok else failed,
+        task=site.task, status=status,
         duration=result.duration, log=str(site.log), exit_code=result.exit_code,
         attempts=result.attempts, peak_rss=result.peak_rss, cpu_time=result.cpu_time,
         tolerated=site.skip_on_error and not result.ok,
-        message="" if result.ok else result.describe())
+        message=passed if result.ok else result.describe())
 
 
 def _failure(site: SiteBuild, message: str, started: float) -> Outcome:

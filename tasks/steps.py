@@ -40,7 +40,7 @@ from tasks.no_tests import ran_no_tests
 from tasks.outcome import Outcome, Status
 from tasks.planned import ON_DEVICE
 from tasks.runner import Command, Result, run, which
-from tasks.runner import Status as RunStatus
+from tasks.runner import Status as Ended
 from tasks.signature import Signature
 
 TaskDict = dict[str, Any]
@@ -435,15 +435,14 @@ def in_mode(path: Path, step: StepPlan, mode: str) -> Path:
 def _record(step: StepPlan, results: list[Result], duration: float) -> Outcome:
     last = results[-1]
     attempts = max(r.attempts for r in results)
+    status = Status.of_result(dataclasses.replace(last, attempts=attempts))
     if last.ok:
-        status = Status.FLAKY if attempts > 1 else Status.BUILT
         message = f"passed on attempt {attempts}" if attempts > 1 else ""
     else:
-        status = Status.TIMED_OUT if last.status is RunStatus.TIMED_OUT else Status.FAILED
         message = last.describe()
-        if last.status is RunStatus.MISSING_TOOL and step.tool:
+        if last.status is Ended.MISSING_TOOL and step.tool:
             message += f"\ninstall it: {step.tool.install}"
-    if step.no_tests is not None and last.status is not RunStatus.TIMED_OUT:
+    if step.no_tests is not None and status not in (Status.TIMED_OUT, Status.INTERRUPTED):
         why = ran_no_tests(step.no_tests, step.log, last.exit_code)
         if why and step.allow_no_tests:
             status, message = Status.BUILT, f"ran no tests ({why}); allowed: allow_no_tests"

@@ -23,6 +23,7 @@ from tasks.commands.base import FedbuildCommand
 from tasks.config import run_mode
 from tasks.federate import PublishedCurrent
 from tasks.needs import needs
+from tasks.outcome import SUCCEEDED
 from tasks.signature import FieldChange, Signature
 from tasks.sites import BranchUnmoved, StagedOutputIntact
 
@@ -124,7 +125,7 @@ class Explainer:
             return [f"{check.dep_name}, which it depends on, has another result than when "
                     f"{task.name} last ran (it was rebuilt since)"]
         if isinstance(check, StagedOutputIntact):
-            if values.get("outcome") != "built":
+            if values.get("outcome") not in SUCCEEDED:
                 return [f"its last build failed ({values.get('outcome')}, tolerated by "
                         "skip_on_error): it is built again"]
             if check.staged.exists():

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from federation.state import State
 from tasks.history import FILE, History
+from tasks.outcome import Status
 
-# The order statuses are counted in (tasks/outcome.py Status, and the cache's "cached").
-STATUS_ORDER = ("built", "flaky", "cached", "up to date", "failed", "timed out", "skipped",
-                "not needed", "no tests", "interrupted", "no board")
+# The order statuses are counted in: tasks/outcome.py's Status order.
+STATUS_ORDER = tuple(s.value for s in Status)
 
 
 def repository_history(root: Path) -> History:

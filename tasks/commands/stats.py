@@ -24,12 +24,15 @@ from tasks.commands.layout import (
     table,
 )
 from tasks.history import History, RunRecord
+from tasks.outcome import BUILT, CACHED, FLAKY, UP_TO_DATE, RunStatus, Status
 
-SUCCESS = frozenset({"built", "flaky", "cached", "skipped", "not needed", "no board"})
-FAILURE = frozenset({"failed", "timed out", "no tests"})
-TIMED = frozenset({"built", "flaky"})
+# As words (history rows hold them as text): a task that did not fail (up to date is
+# counted apart), one that did (an interrupted one did neither), one that was timed.
+SUCCESS = frozenset(s.value for s in Status if not s.failed and s is not Status.UP_TO_DATE)
+FAILURE = frozenset(s.value for s in Status if s.failed and s is not Status.INTERRUPTED)
+TIMED = frozenset((BUILT, FLAKY))
 # the statuses of tasks that asked the cache
-LOOKUPS = frozenset({"built", "flaky", "cached", "failed", "timed out", "no tests"})
+LOOKUPS = frozenset((BUILT, FLAKY, CACHED, *FAILURE))
 _ALL_RUNS = 1 << 62
 
 opt_last = {
@@ -49,7 +52,7 @@ class TaskStats:
 
     def add(self, status: str, seconds: float | None) -> None:
         """Count one row of the task."""
-        if status == "up to date":
+        if status == UP_TO_DATE:
             self.up_to_date += 1
             return
         self.statuses[status] = self.statuses.get(status, 0) + 1
@@ -89,7 +92,7 @@ class Window:
     @property
     def cached(self) -> bool:
         """Whether any task was ever restored from a cache (else no hit rate is shown)."""
-        return any(t.statuses.get("cached") for t in self.tasks.values())
+        return any(t.statuses.get(CACHED) for t in self.tasks.values())
 
 
 def gather(history: History, last: int = 0) -> Window:
@@ -111,11 +114,11 @@ def overview_lines(window: Window) -> list[str]:
              duration(t.p95)] for t in window.tasks.values()]
     lines += table(["task", "runs", "success", "average", "fastest", "slowest", "p95"], rows,
                    right=(1, 2, 3, 4, 5, 6))
-    flaky = [f"{t.name} ({t.count(['flaky'])} of {t.runs} runs)"
-             for t in window.tasks.values() if t.count(["flaky"])]
+    flaky = [f"{t.name} ({t.count([FLAKY])} of {t.runs} runs)"
+             for t in window.tasks.values() if t.count([FLAKY])]
     lines += ["", "flaky tasks: " + (", ".join(flaky) if flaky else "none")]
     if window.cached:
-        hits = sum(t.count(["cached"]) for t in window.tasks.values())
+        hits = sum(t.count([CACHED]) for t in window.tasks.values())
         lookups = sum(t.count(LOOKUPS) for t in window.tasks.values())
         lines.append(f"cache hit rate: {percent(hits, lookups)} ({hits} of {lookups} "
                      "executions restored from the cache)")
@@ -138,11 +141,11 @@ def task_lines(window: Window, name: str) -> list[str]:
                      f"slowest {duration(max(stats.durations))}, p95 {duration(stats.p95)} "
                      f"(of {len(stats.durations)} successful executions)")
     if stats.runs:
-        lines.append(f"  flaky: {stats.count(['flaky'])} of {stats.runs} runs")
+        lines.append(f"  flaky: {stats.count([FLAKY])} of {stats.runs} runs")
     if window.cached and stats.runs:
         lookups = stats.count(LOOKUPS)
-        lines.append(f"  cache hit rate: {percent(stats.count(['cached']), lookups)} "
-                     f"({stats.count(['cached'])} of {lookups})")
+        lines.append(f"  cache hit rate: {percent(stats.count([CACHED]), lookups)} "
+                     f"({stats.count([CACHED])} of {lookups})")
     return lines
 
 
@@ -152,11 +155,11 @@ def _runs_phrase(window: Window) -> str:
 
 
 def _runs_line(window: Window) -> str:
-    finished = [r for r in window.runs if r.status != "running"]
-    succeeded = sum(r.status == "succeeded" for r in finished)
+    finished = [r for r in window.runs if r.status != RunStatus.RUNNING.value]
+    succeeded = sum(r.status == RunStatus.SUCCEEDED.value for r in finished)
     others: dict[str, int] = {}
     for run in window.runs:
-        if run.status != "succeeded":
+        if run.status != RunStatus.SUCCEEDED.value:
             others[run.status] = others.get(run.status, 0) + 1
     rest = "".join(f", {n} {status}" for status, n in sorted(others.items()))
     first = min(r.started for r in window.runs)

@@ -11,6 +11,7 @@ from federation.loader import load_project
 from federation.plan import plan_sites
 from federation.state import State
 from tasks.clean import CLEAN, clean_paths
+from tasks.outcome import Outcome, Status
 from tasks.sites import StagedOutputIntact, build_site, build_tasks
 
 Repo = Callable[[str], Path]
@@ -47,6 +48,23 @@ def test_staged_output_check(tmp_path: Path) -> None:
     check = StagedOutputIntact(staged)
     values = {"outcome": "built", "stat": stat_fingerprint(staged)}
     assert check(None, values)
+    assert check(None, {**values, "outcome": "flaky"})  # built, on a later attempt
     assert not check(None, {**values, "outcome": "failed"})
     (staged / "extra.html").write_text("y")
     assert not check(None, values)
+
+
+def test_a_retried_site_build_is_flaky_like_a_step(monorepo: Repo, tmp_path: Path) -> None:
+    """Before: a site build that passed on its second attempt said `built` where a toolchain
+    step said `flaky (passed on attempt 2)`; both now take Status.of_result's word."""
+    repo = monorepo("basic")
+    manifest = json.loads((repo / "modules.json").read_text())
+    manifest["modules"][1].update(retries=1, env={"BEHAVIOR": "flaky",
+                                                   "FLAKY_MARK": str(tmp_path / "tried")})
+    (repo / "modules.json").write_text(json.dumps(manifest))
+    site = next(s for s in plan_sites(load_project(repo), State(repo)) if s.name == "beta")
+    build_site(site)
+    outcome = Outcome.read(site.outcome)
+    assert outcome is not None
+    assert (outcome.status, outcome.attempts, outcome.message) == (
+        Status.FLAKY, 2, "passed on attempt 2")
