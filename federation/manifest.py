@@ -243,7 +243,9 @@ class BuildSettings(_Model):
                            description="Build modules in parallel when doit gets no -n")
     max_parallel_builds: int = Field(3, ge=1, le=10, description="Workers when parallel is true")
     cache_enabled: bool = True
-    performance_tracking: bool = False
+    performance_tracking: bool = Field(False, description="End each run's summary with its "
+                                       "slowest tasks, their peak memory and CPU time "
+                                       "(recorded in the history either way: doit stats)")
     fail_fast: bool = Field(False, description="Start no new module after the first failure")
     preserve_base_site: bool = Field(False, description="Older spelling of strategy "
                                      "'preserve-base-site'")

@@ -95,7 +95,8 @@ def doit_config(project: Project, state: State, defaults: list[str] | None = Non
         # (or a `doit info` beside a build) never clobber each other's state.
         "backend": "sqlite3",
         "dep_file": str(state.db(mode)),
-        "reporter": reporter_for(workers, [m.name for m in project.manifest.modules]),
+        "reporter": reporter_for(workers, [m.name for m in project.manifest.modules],
+                                 settings.performance_tracking),
         "num_process": workers,
         # Threads: actions mostly wait on subprocesses, and nothing needs pickling.
         "par_type": "thread",
@@ -104,11 +105,14 @@ def doit_config(project: Project, state: State, defaults: list[str] | None = Non
     }
 
 
-def reporter_for(workers: int, modules: list[str] | None = None) -> type[FedbuildReporter]:
-    """fedbuild's reporter, knowing how many workers the manifest asks for and its modules
-    (doit passes reporters nothing but the failure verbosity)."""
+def reporter_for(workers: int, modules: list[str] | None = None,
+                 performance: bool = False) -> type[FedbuildReporter]:
+    """fedbuild's reporter, knowing how many workers the manifest asks for, its modules and
+    whether it shows performance lines (doit passes reporters nothing but the failure
+    verbosity)."""
     return type("FedbuildReporter", (FedbuildReporter,), {
-        "workers": max(1, workers), "modules": None if modules is None else tuple(modules)})
+        "workers": max(1, workers), "modules": None if modules is None else tuple(modules),
+        "performance_tracking": performance})
 
 
 GC_THRESHOLD = 20_000  # allocations between young collections (Python's default: 700)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from federation.sizes import format_size
 from tasks.outcome import Status
 from tasks.timeline import RunInfo, TaskRun
 
@@ -62,6 +63,25 @@ class CriticalPath:
         use = (f"parallelism: {self.parallelism:.1f} of {self.workers} {workers} on average "
                f"(peak {self.peak}); work {_seconds(self.work)}")
         return [path, use]
+
+
+def performance_lines(run: RunInfo, shown: int = SHOWN) -> list[str]:
+    """`build_settings.performance_tracking`: the run's slowest executed tasks, each with the
+    peak memory and CPU time the runner measured (every run records them in the history;
+    this shows them at the end of the run)."""
+    executed = sorted((t for t in run.tasks if t.executed and t.duration is not None
+                       and t.status not in _BOUNDS_NOTHING),
+                      key=lambda t: (-(t.duration or 0.0), t.name))[:shown]
+    if not executed:
+        return []
+    width = max(len(t.name) for t in executed)
+    lines = ["performance (build_settings.performance_tracking), slowest first:"]
+    for task in executed:
+        peak = format_size(task.peak_rss) if task.peak_rss else "-"
+        cpu = _seconds(task.cpu_time) if task.cpu_time is not None else "-"
+        lines.append(f"  {task.name:<{width}}  {_seconds(task.duration or 0.0):>6}  "
+                     f"peak memory {peak}, CPU {cpu}")
+    return lines
 
 
 def critical_path(run: RunInfo) -> CriticalPath | None:

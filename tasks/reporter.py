@@ -29,7 +29,7 @@ from federation.manifest import display_path
 from federation.state import State
 from tasks import planned, schedule
 from tasks.clean import removed_modules
-from tasks.critical_path import critical_path
+from tasks.critical_path import critical_path, performance_lines
 from tasks.display import (
     ETA,
     Display,
@@ -73,6 +73,7 @@ class FedbuildReporter:
     desc = "fedbuild: live progress in a terminal, plain lines elsewhere, a summary at the end"
     workers = 1  # doit's num_process from the manifest; `doit -n N` wins
     modules: tuple[str, ...] | None = None  # the manifest's modules (None: not known)
+    performance_tracking = False  # build_settings.performance_tracking
 
     def __init__(self, outstream: TextIO, options: dict[str, Any]) -> None:
         self.out = outstream
@@ -362,6 +363,8 @@ class FedbuildReporter:
         paint_status = functools.partial(_paint, color=self.color)
         lines = [format_summary(rows, paint_status)]
         lines += run_lines(run)
+        if self.performance_tracking:
+            lines += performance_lines(run)
         cached = [t for t in run.tasks if t.saved is not None]
         if cached:
             lines.append(f"cache: {len(cached)} restored instead of built, saved "

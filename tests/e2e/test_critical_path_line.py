@@ -35,3 +35,26 @@ def test_one_worker_names_the_longest_chain(monorepo: Repo) -> None:
     line = next(ln for ln in result.stdout.splitlines() if ln.startswith("critical path: "))
     assert re.findall(r"(\S+:\S+) \d", line) == ["build:app", "test:app"], line
     assert "waited" not in line
+
+
+def test_performance_tracking_adds_the_slowest_tasks_to_the_summary(monorepo: Repo) -> None:
+    """build_settings.performance_tracking was accepted and ignored; now it shows the slowest
+    tasks with their peak memory and CPU time (off: no such lines)."""
+    repo = monorepo("statuses")
+    edit_manifest(repo, chain_and_short)
+    result = run_doit(repo, "build:app")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "performance:" not in result.stdout
+
+    def track(data: dict[str, Any]) -> None:
+        data["federation"].setdefault("build_settings", {})["performance_tracking"] = True
+
+    edit_manifest(repo, track)
+    result = run_doit(repo, "--always-execute", "build:app", "test:app")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    head = lines.index("performance (build_settings.performance_tracking), slowest first:")
+    shown = {ln.split()[0]: ln for ln in lines[head + 1:head + 3]}
+    assert sorted(shown) == ["build:app", "test:app"], result.stdout
+    # test:app ran its command (build:app may come from the cache: nothing measured)
+    assert re.search(r"peak memory \d+\.\d [KMG]B, CPU \d", shown["test:app"]), result.stdout

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from tasks.critical_path import CriticalPath, critical_path
+from tasks.critical_path import CriticalPath, critical_path, performance_lines
 from tasks.timeline import RunInfo, TaskRun
 
 T0 = 1_700_000_000.0
@@ -173,3 +175,14 @@ def test_a_lazy_step_not_needed_is_looked_through() -> None:
     info = run(ran("codegen", 0, 2), not_needed, ran("build:web", 2, 3, "install:web"))
 
     assert path_of(info).chain == ("codegen", "build:web")
+
+
+def test_performance_lines_name_the_slowest_tasks_with_memory_and_cpu() -> None:
+    """build_settings.performance_tracking's lines: slowest first, up-to-date tasks left out."""
+    slow = dataclasses.replace(ran("build:a", 0, 3), peak_rss=64_000_000, cpu_time=2.5)
+    info = run(slow, ran("test:a", 3, 3.5, "build:a"), up_to_date("build:b", 1))
+    assert performance_lines(info) == [
+        "performance (build_settings.performance_tracking), slowest first:",
+        "  build:a    3.0s  peak memory 64.0 MB, CPU 2.5s",
+        "  test:a    0.50s  peak memory -, CPU -"]
+    assert performance_lines(run(up_to_date("build:b", 1))) == []
