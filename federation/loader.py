@@ -105,6 +105,7 @@ def check_modules(project: Project) -> None:
                                 f"a toolchain; known: {', '.join(sorted(project.toolchains))} "
                                 f"(add your own as {REPOSITORY_DIR}/<name>.yaml)")
         _check_firmware(project, i, module)
+        _check_site_only(project, i, module)
         if module.toolchain == "build.sh" and module.destination is None:
             raise ManifestError(label, f"modules[{i}].destination", "a site module (toolchain "
                                 "'build.sh') needs a destination such as '/docs/'")
@@ -125,6 +126,33 @@ def check_modules(project: Project) -> None:
     if cycle:
         raise ManifestError(label, f"modules[{first_index[cycle[0]]}].depends_on",
                             "dependency cycle: " + " -> ".join(cycle))
+
+
+# Fields only a site module's build (toolchain build.sh) and the federation read: on any
+# other module they would be accepted and do nothing, so they are refused there.
+SITE_ONLY = ("destination", "module_json", "css_path_prefix", "overrides", "merge_strategy",
+             "priority")
+SITE_ONLY_OPTIONS = {"skip_on_error": "", "priority": "",
+                     "build_timeout": " (a step's `timeout` is set in the toolchain's YAML or "
+                                      "the module's `steps`)"}
+
+
+def _check_site_only(project: Project, i: int, module: Module) -> None:
+    """A field only site modules read, given on another module: not supported there."""
+    if module.toolchain == "build.sh":
+        return
+    given = [name for name in SITE_ONLY if name in module.model_fields_set]
+    given += [f"build_options.{name}" for name in SITE_ONLY_OPTIONS
+              if name in module.build_options.model_fields_set]
+    if given:
+        hint = SITE_ONLY_OPTIONS.get(given[0].removeprefix("build_options."), "")
+        raise ManifestError(project.label, f"modules[{i}].{given[0]}", "is not supported on a "
+                            f"{module.toolchain!r} module: only site modules (toolchain "
+                            f"'build.sh') use it; remove it{hint}")
+    if module.budget is not None and project.toolchains[module.toolchain].targets is None:
+        raise ManifestError(project.label, f"modules[{i}].budget", "is not supported on a "
+                            f"{module.toolchain!r} module: only firmware toolchains (esp-idf, "
+                            "esp-baremetal) check size budgets; remove it")
 
 
 def _check_firmware(project: Project, i: int, module: Module) -> None:
