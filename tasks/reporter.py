@@ -231,7 +231,7 @@ class FedbuildReporter:
             status = (RunStatus.INTERRUPTED if interrupted() else RunStatus.FAILED if failed
                       else RunStatus.SUCCEEDED).value
             files = None
-            if status == "succeeded" and not self._locked_out:
+            if status == RunStatus.SUCCEEDED.value and not self._locked_out:
                 self._remove_former_modules()
             if not self._locked_out:
                 run = self._run_info(status)
