@@ -241,7 +241,9 @@ class BuildSettings(_Model):
 
     parallel: bool = Field(False, validation_alias=AliasChoices("parallel", "parallel_builds"),
                            description="Build modules in parallel when doit gets no -n")
-    max_parallel_builds: int = Field(3, ge=1, le=10, description="Workers when parallel is true")
+    max_parallel_builds: int = Field(3, ge=1, le=10, description="At most this many "
+                                     "workers when parallel is true (default: the number of "
+                                     "CPUs)")
     cache_enabled: bool = True
     performance_tracking: bool = Field(False, description="End each run's summary with its "
                                        "slowest tasks, their peak memory and CPU time "

@@ -12,7 +12,7 @@ import doit
 
 from federation.errors import COMMAND_LINE, UsageError
 from federation.loader import MANIFEST_FILE, Project
-from federation.manifest import MODES
+from federation.manifest import MODES, BuildSettings
 from federation.state import State
 from federation.steps import StepsPlan
 from tasks import doit_compat, planned, schedule, shard
@@ -86,7 +86,7 @@ def doit_config(project: Project, state: State, defaults: list[str] | None = Non
     fed = project.manifest.federation
     runtime.configure(cache_config(fed.cache.model_dump(), project.root, state.dir, os.environ)
                       if settings.cache_enabled else None)
-    workers = settings.max_parallel_builds if settings.parallel else 0
+    workers = parallel_workers(settings, os.cpu_count() or 1)
     defaults = defaults if defaults is not None else ["build", "federate"]
     planned.set_defaults(defaults)  # plain `doit` names no task (lazy steps may be skipped)
     return {
@@ -103,6 +103,17 @@ def doit_config(project: Project, state: State, defaults: list[str] | None = Non
         "continue": not settings.fail_fast,
         "subtasks": True,  # `doit list` shows every build:<module>
     }
+
+
+def parallel_workers(settings: BuildSettings, cpus: int) -> int:
+    """doit's workers when the command line gives no -n: with `parallel`, the number of CPUs
+    (as `doit -n` would be sized by hand), capped by max_parallel_builds when the manifest
+    gives it; 0 (one task at a time) without."""
+    if not settings.parallel:
+        return 0
+    if "max_parallel_builds" in settings.model_fields_set:
+        return min(cpus, settings.max_parallel_builds)
+    return cpus
 
 
 def reporter_for(workers: int, modules: list[str] | None = None,
