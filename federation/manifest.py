@@ -244,7 +244,7 @@ class BuildSettings(_Model):
     max_parallel_builds: int = Field(3, ge=1, le=10, description="At most this many "
                                      "workers when parallel is true (default: the number of "
                                      "CPUs)")
-    cache_enabled: bool = True
+    cache_enabled: bool = Field(True, description="Use the action cache")
     performance_tracking: bool = Field(False, description="End each run's summary with its "
                                        "slowest tasks, their peak memory and CPU time "
                                        "(recorded in the history either way: doit stats)")
@@ -259,7 +259,8 @@ class RemoteCache(_Model):
     """A cache server shared by clones and CI machines. Its token, if any, comes from the
     environment (FEDBUILD_CACHE_TOKEN), never from this file."""
 
-    url: CacheURL
+    url: CacheURL = Field(description="http(s):// (Bazel's /ac/ and /cas/ layout) or "
+                          "redis://")
     read_only: bool = Field(False, description="Only read (untrusted builds, pull requests)")
     connect_timeout: float = Field(2.0, gt=0, le=60, description="Seconds to connect")
     timeout: float = Field(10.0, gt=0, le=600, description="Seconds for each read or write")
@@ -273,22 +274,26 @@ class CacheSettings(_Model):
     max_size: Size = Field("5GB", validate_default=True,
                            description="Least recently used entries go beyond this")
     max_age_days: float = Field(7, gt=0, le=3650, description="Entries unused this long go")
-    remote: RemoteCache | None = None
+    remote: RemoteCache | None = Field(None, description="A shared cache server")
 
 
 class Federation(_Model):
     """The `federation` object: the published site as a whole."""
 
-    name: str = Field(min_length=1, max_length=100)
-    baseURL: BaseURL
-    strategy: Literal["download-merge-deploy", "preserve-base-site"] = "download-merge-deploy"
-    build_settings: BuildSettings = BuildSettings()
+    name: str = Field(min_length=1, max_length=100, description="The federation's name")
+    baseURL: BaseURL = Field(description="The published site's URL; each module's is this "
+                             "+ its destination")
+    strategy: Literal["download-merge-deploy", "preserve-base-site"] = Field(
+        "download-merge-deploy", description="preserve-base-site keeps files of the "
+        "existing published tree that no module owns")
+    build_settings: BuildSettings = Field(BuildSettings(), description="Parallelism, cache, "
+                                          "failure handling")
     build_script: RelPath = Field("scripts/build.sh",
                                   description="The script run once per build.sh site module")
     assets_dir: RelPath = Field(".", description="Folder holding templates/, themes/ and "
                                 "components/ used by the build script")
     output_dir: RelPath = Field("public", description="Where the federated site is published")
-    cache: CacheSettings = CacheSettings()
+    cache: CacheSettings = Field(CacheSettings(), description="The action cache")
 
 
 class Source(_Model):
@@ -325,7 +330,7 @@ class Overrides(_Model):
 class BuildOptions(_Model):
     """Per-module build options."""
 
-    cache_enabled: bool = True
+    cache_enabled: bool = Field(True, description="Use the action cache")
     skip_on_error: bool = Field(False, description="A failure of this module does not fail "
                                 "the run; its last good output is kept")
     build_timeout: int = Field(300, ge=30, le=3600, description="Seconds before the build's "
@@ -427,25 +432,36 @@ class Step(_Model):
 class StepOverride(_Model):
     """A module's change to one of its toolchain's steps, or a step of its own."""
 
-    name: StepName
-    description: str | None = None
-    argv: list[str] | None = Field(None, min_length=1)
-    commands: list[list[str]] | None = Field(None, min_length=1)
-    cwd: str | None = None
-    env: Env | None = None
-    inputs: list[str] | None = None
-    outputs: list[str] | None = None
-    clean: list[str] | None = None
-    depends_on: list[StepName] | None = None
-    exclusive: bool | None = None
-    skip_if: SkipIf | None = None
-    retries: int | None = Field(None, ge=0, le=10)
-    timeout: float | None = Field(None, gt=0, le=86400)
-    default: bool | None = None
-    cache: bool | None = None
-    always_run: bool | None = None
-    lazy: bool | None = None
-    no_tests: NoTests | None = None
+    name: StepName = Field(description="The step: one of the toolchain's (build, test, "
+                           "install, ...) to change it, or a new name")
+    description: str | None = Field(None, description="What `doit list` says the step does")
+    argv: list[str] | None = Field(None, min_length=1, description="The one command it runs "
+                                   "(an argv list, placeholders allowed; never a shell)")
+    commands: list[list[str]] | None = Field(None, min_length=1, description="Several "
+                                             "commands, run in order (instead of argv)")
+    cwd: str | None = Field(None, description="Where the commands run (default: the "
+                            "module's folder)")
+    env: Env | None = Field(None, description="Environment variables of its commands")
+    inputs: list[str] | None = Field(None, description="Input globs, relative to the "
+                                     "module ('!glob' leaves files out)")
+    outputs: list[str] | None = Field(None, description="What it makes, relative to "
+                                      "dist/<mode>/<module>/ unless a placeholder says")
+    clean: list[str] | None = Field(None, description="What `doit clean` removes besides "
+                                    "its outputs")
+    depends_on: list[StepName] | None = Field(None, description="Steps of the module run "
+                                              "before it")
+    exclusive: bool | None = Field(None, description="Never runs beside another task")
+    skip_if: SkipIf | None = Field(None, description="Conditions under which it is skipped")
+    retries: int | None = Field(None, ge=0, le=10, description="Attempts after a failure")
+    timeout: float | None = Field(None, gt=0, le=86400, description="Seconds before its "
+                                  "commands are killed")
+    default: bool | None = Field(None, description="Part of plain `doit`")
+    cache: bool | None = Field(None, description="Whether its result may be stored in and "
+                               "restored from the action cache")
+    always_run: bool | None = Field(None, description="Runs on every `doit`, up to date or not")
+    lazy: bool | None = Field(None, description="Runs only when a task needing it really runs")
+    no_tests: NoTests | None = Field(None, description="How its runner says it found no "
+                                     "test (exit code, lines)")
 
 
 class Tool(_Model):
@@ -484,7 +500,7 @@ class Toolchain(_Model):
 class Artifact(_Model):
     """A declared output checked by verify:<module>."""
 
-    path: str = Field(min_length=1)
+    path: str = Field(min_length=1, description="The file, relative to dist/<mode>/<module>/")
     max_bytes: Size | None = Field(None, description="Size budget (65536, '64K', '1.5MB')")
 
 
@@ -551,9 +567,10 @@ class Module(_Model):
 class Manifest(_Model):
     """The whole modules.json."""
 
-    schema_: str | None = Field(None, alias="$schema")
-    federation: Federation
-    modules: list[Module] = Field(min_length=1)
+    schema_: str | None = Field(None, alias="$schema", description="The JSON Schema of "
+                                "this file, for editors")
+    federation: Federation = Field(description="The published federation as a whole")
+    modules: list[Module] = Field(min_length=1, description="The modules to build")
 
     @property
     def preserve_base_site(self) -> bool:

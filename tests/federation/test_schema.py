@@ -39,9 +39,20 @@ def test_fixed_sets_are_enums() -> None:
     assert '"enum": ["development", "production", "test"]' in json.dumps(defs)
 
 
-def test_every_module_source_and_override_field_is_described() -> None:
-    """What a modules.json author types most has a description on hover."""
-    defs = schema()["$defs"]
-    for name in ("Module", "Source", "Overrides"):
-        missing = [k for k, v in defs[name]["properties"].items() if "description" not in v]
-        assert missing == [], name
+def test_every_property_is_described() -> None:
+    """Every property of modules.json has a description editors show on hover."""
+    missing: list[str] = []
+
+    def walk(node: Any, where: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.get("properties", {}).items():
+                if "description" not in value:
+                    missing.append(f"{where}.{key}")
+            for key, value in node.items():
+                walk(value, f"{where}/{key}")
+        elif isinstance(node, list):
+            for value in node:
+                walk(value, where)
+
+    walk(schema(), "")
+    assert missing == []
