@@ -106,6 +106,7 @@ def check_modules(project: Project) -> None:
                                 f"(add your own as {REPOSITORY_DIR}/<name>.yaml)")
         _check_firmware(project, i, module)
         _check_site_only(project, i, module)
+        _check_source(project, i, module)
         if module.toolchain == "build.sh" and module.destination is None:
             raise ManifestError(label, f"modules[{i}].destination", "a site module (toolchain "
                                 "'build.sh') needs a destination such as '/docs/'")
@@ -153,6 +154,20 @@ def _check_site_only(project: Project, i: int, module: Module) -> None:
         raise ManifestError(project.label, f"modules[{i}].budget", "is not supported on a "
                             f"{module.toolchain!r} module: only firmware toolchains (esp-idf, "
                             "esp-baremetal) check size budgets; remove it")
+
+
+def _check_source(project: Project, i: int, module: Module) -> None:
+    """A local source reads no branch (the Hugo format writes `"branch": "main"` on every
+    source: that one is accepted), a git source no local_path."""
+    source = module.source
+    if source.is_local and source.branch != "main":
+        raise ManifestError(project.label, f"modules[{i}].source.branch", f"{source.branch!r} "
+                            "is not supported on a local source: its files are read as they "
+                            "are in this repository; remove branch or give a git URL")
+    if not source.is_local and source.local_path is not None:
+        raise ManifestError(project.label, f"modules[{i}].source.local_path", "is not "
+                            "supported on a git source: give the folder inside the git "
+                            "repository as path; remove local_path")
 
 
 def _check_firmware(project: Project, i: int, module: Module) -> None:
