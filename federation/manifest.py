@@ -632,8 +632,22 @@ def json_schema() -> dict[str, Any]:
     schema = Manifest.model_json_schema(by_alias=True, mode="validation")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = SCHEMA_ID
+    # Editors offer the shipped toolchains' step names; a module's own step name stays valid.
+    name = schema["$defs"]["StepOverride"]["properties"]["name"]
+    name["anyOf"] = [{"enum": _shipped_step_names()},
+                     {"type": "string", "description": "A step of the module's own"}]
+    del name["type"]
     schema["title"] = "fedbuild modules.json"
     return schema
+
+
+def _shipped_step_names() -> list[str]:
+    """The step names of the shipped toolchains (read only when the schema is written)."""
+    import yaml  # only here: loading a manifest never needs it
+
+    folder = Path(__file__).resolve().parent.parent / "tasks" / "toolchains"
+    return sorted({step["name"] for path in folder.glob("*.yaml")
+                   for step in yaml.safe_load(path.read_text()).get("steps", [])})
 
 
 def _parse_json(text: str, file: str) -> Any:

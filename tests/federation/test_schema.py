@@ -56,3 +56,14 @@ def test_every_property_is_described() -> None:
 
     walk(schema(), "")
     assert missing == []
+
+
+def test_step_names_offer_the_shipped_steps() -> None:
+    """A step override's name completes to the shipped toolchains' steps."""
+    import yaml
+
+    shipped = sorted({step["name"] for p in (REPO / "tasks" / "toolchains").glob("*.yaml")
+                      for step in yaml.safe_load(p.read_text()).get("steps", [])})
+    name = schema()["$defs"]["StepOverride"]["properties"]["name"]
+    assert name["anyOf"][0] == {"enum": shipped}
+    assert {"build", "test", "install"} <= set(shipped)
