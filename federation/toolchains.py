@@ -16,12 +16,13 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from federation.confine import remove_tree
+from federation.confine import remove_tree, resolved
 from federation.errors import ManifestError
 from federation.manifest import (
     MAX_DEPTH,
     Toolchain,
     check_text,
+    display_path,
     parse_toolchain,
     read_config,
 )
@@ -46,8 +47,18 @@ def load_toolchains(root: Path) -> dict[str, Toolchain]:
         if not os.path.isdir(folder):
             continue
         for path in sorted(folder.glob("*.yaml")):
+            if folder != SHIPPED:
+                _check_inside(path, root)
             found[path.name.removesuffix(".yaml")] = read_toolchain(path)
     return found
+
+
+def _check_inside(path: Path, root: Path) -> None:
+    """A repository's toolchain file is read only where it resolves inside the repository."""
+    real = resolved(path)
+    if not real.is_relative_to(resolved(root)):
+        raise ManifestError(display_path(path), "", f"is a link to {real}, outside the "
+                            "repository; copy the file into toolchains/ instead of linking it")
 
 
 def read_toolchain(path: Path) -> Toolchain:

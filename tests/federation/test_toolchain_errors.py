@@ -40,3 +40,20 @@ def test_every_case_has_its_files() -> None:
         assert (folder / "modules.json").is_file(), case
         assert (folder / "expected.txt").read_text().strip(), case
         assert list((folder / "toolchains").glob("*.yaml")), case
+
+
+def test_a_toolchain_file_linked_out_of_the_repository_is_not_read(tmp_path: Path) -> None:
+    """Even a valid toolchain file is refused when its link leads out of the repository."""
+    repo = tmp_path / "repo"
+    shutil.copytree(FIXTURES / "bad-toolchains" / "unknown-field", repo,
+                    ignore=shutil.ignore_patterns("expected.txt"))
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("steps:\n  build:\n    argv: [echo, hi]\n")
+    (repo / "toolchains" / "elsewhere.yaml").symlink_to(outside)
+
+    result = run_doit(repo, "list")
+
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert result.stderr.splitlines() == [
+        f"ERROR: toolchains/elsewhere.yaml: is a link to {outside}, outside the repository; "
+        "copy the file into toolchains/ instead of linking it"]
