@@ -75,10 +75,17 @@ def doit_config(project: Project, state: State, defaults: list[str] | None = Non
                 mode: str = "development") -> dict[str, Any]:
     """doit's settings; the command line still wins (`-n`, `-P`, `--continue`, `--reporter`)."""
     settings = project.manifest.federation.build_settings
-    state.dir.mkdir(parents=True, exist_ok=True)  # sqlite3 creates the file, not its folder
+    dep_file = str(state.db(mode))
+    if not doit_compat.reads_only(doit_compat.loading_command()):
+        state.dir.mkdir(parents=True, exist_ok=True)  # sqlite3 creates the file, not its folder
+    elif not state.db(mode).is_file():
+        # `doit list`, `doit info` create nothing: no state yet reads as an empty one
+        dep_file = ":memory:"
     # Federate runs after a failed build, `doit clean` never runs beside a build and says
     # what it removed, longest remaining path first, an unknown task name gets a
-    # suggestion, a signal's exit code.
+    # suggestion; doit's own `run` (when fedbuild's run command is not registered: doit
+    # started outside a checkout) runs in a run session. fedbuild's run command has
+    # installed them already.
     doit_compat.install()
     schedule.order()  # a bad `order=` is a one-line error now, not in the middle of the run
     lock_wait()  # so is a bad `lock_wait=` (or FEDBUILD_LOCK_WAIT)
@@ -94,7 +101,7 @@ def doit_config(project: Project, state: State, defaults: list[str] | None = Non
         # sqlite3 writes only the tasks a run changed, in one transaction: two runs
         # (or a `doit info` beside a build) never clobber each other's state.
         "backend": "sqlite3",
-        "dep_file": str(state.db(mode)),
+        "dep_file": dep_file,
         "reporter": reporter_for(workers, [m.name for m in project.manifest.modules],
                                  settings.performance_tracking),
         "num_process": workers,

@@ -11,9 +11,10 @@ them, so a doit upgrade fails in CI rather than at a user's):
   the dispatcher's `ready` queue, `nodes`, `tasks` and calls `_gen_node` through the
   functions below.
 - `TaskControl._filter_tasks`: an unknown task name gets the closest one as a suggestion.
-- `Run._execute`: a run stopped by SIGINT or SIGTERM returns 130 or 143, as shells report
-  it, instead of dying of SIGINT whatever the signal was; its exit handlers (the lock, the
-  history) run.
+- `Run._execute`: fedbuild's run command (tasks/commands/run.py) subclasses doit's Run and
+  runs it in a session (lock, signals, history, run files, whatever the reporter). When doit
+  runs its own `run` instead (started where pyproject.toml's registration of fedbuild's is
+  not read, `doit -f path/dodo.py`), the same session is put around it here.
 - `Clean.clean_tasks`: `doit clean` holds the repository lock, as a run does.
 - `Clean._execute` and `Task.clean`: `doit clean` without task names cleans every task, and
   fedbuild's tasks say what they removed (tasks/clean.py).
@@ -24,7 +25,11 @@ them, so a doit upgrade fails in CI rather than at a user's):
 - `Dependency._in` (the sqlite3 backend's `in_`): whether doit has recorded a task's
   state (`doit explain`).
 
-`install()` puts every wrapper in place (idempotent) after checking doit's version.
+- The command loading the dodo (`loading_command()`, found on the stack: doit gives a dodo
+  no handle on it), so `doit list` and `doit info` create nothing on disk.
+
+`install()` puts every wrapper in place (idempotent) after checking doit's version; fedbuild's
+run command calls it before it loads the dodo, and the dodo again (doit's own commands).
 """
 
 from __future__ import annotations
@@ -182,13 +187,38 @@ def interrupted_exit_code() -> int:
 
 @functools.wraps(Run._execute)  # doit passes options by the names of _execute's parameters
 def _execute(self: Any, *args: Any, **kwargs: Any) -> Any:
-    from tasks.session import INTERRUPTED
+    from tasks.commands.run import IN_SESSION, execute_in_session
 
-    try:
-        return _originals["Run._execute"](self, *args, **kwargs)
-    except KeyboardInterrupt:
-        sys.stderr.write(INTERRUPTED)
-        return interrupted_exit_code()
+    original = _originals["Run._execute"]
+    if getattr(self, IN_SESSION, False):  # fedbuild's run command: in its session already
+        return original(self, *args, **kwargs)
+    params = inspect.signature(original).bind(self, *args, **kwargs)
+    params.apply_defaults()
+    arguments = dict(params.arguments)
+    del arguments["self"]
+    setattr(self, IN_SESSION, True)
+    return execute_in_session(self, functools.partial(original, self), arguments)
+
+
+def loading_command() -> Any | None:
+    """The doit command (a DoitCmdBase) whose dodo is loading, if any."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        candidate = frame.f_locals.get("self")
+        if isinstance(candidate, DoitCmdBase):
+            return candidate
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
+def reads_only(command: Any) -> bool:
+    """Whether the command only shows tasks and their state (`doit list`, `doit info`,
+    `doit dumpdb`): it must create nothing on disk."""
+    from doit.cmd_dumpdb import DumpDB
+    from doit.cmd_info import Info
+    from doit.cmd_list import List
+
+    return isinstance(command, (List, Info, DumpDB))
 
 
 # Clean.clean_tasks -------------------------------------------------------------------

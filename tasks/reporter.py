@@ -1,6 +1,10 @@
 """fedbuild's doit reporter: what happened to each task, shown (tasks/display.py), recorded
 (tasks/history.py), and summed up at the end with the critical path and the run's files.
 
+It runs inside the run session of fedbuild's run command (tasks/commands/run.py), which
+holds the repository lock and gives it the run's settings; with another reporter chosen
+(`--reporter=json`) it records the run silently beside it (`quiet`).
+
 doit calls it from the main process (and, under `-P thread`, from the worker that
 runs a task), so shared state is behind one lock and every write is a whole line:
 output of parallel tasks never interleaves. Task output itself is in the log files;
@@ -12,17 +16,17 @@ from __future__ import annotations
 import atexit
 import functools
 import gc
+import io
 import os
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 import doit
-from doit.exceptions import InvalidTask, UnmetDependency
+from doit.exceptions import UnmetDependency
 
 from federation.confine import OutsideRoots
 from federation.manifest import display_path
@@ -44,11 +48,10 @@ from tasks.events import EventStream
 from tasks.federate import summary_lines
 from tasks.follow import LogFollower
 from tasks.history import RunRecorder, TaskRecord, git_head
-from tasks.lock import LockHeld
 from tasks.needs import needs
 from tasks.outcome import Outcome, RunStatus, Status
 from tasks.run_files import RunFiles, write_run_files
-from tasks.session import Session, interrupted, lock_wait
+from tasks.session import Session, interrupted
 from tasks.timeline import RunInfo, TaskRun
 
 
@@ -71,15 +74,22 @@ class FedbuildReporter:
     critical path and the run's files at the end; every task's end in the run history."""
 
     desc = "fedbuild: live progress in a terminal, plain lines elsewhere, a summary at the end"
-    workers = 1  # doit's num_process from the manifest; `doit -n N` wins
+    # Given by the run session (tasks/commands/run.py): doit tells reporters none of them.
+    workers = 1  # doit's num_process: the manifest's, or `doit -n N`
+    verbosity = 0  # `doit -v N`
+    forks = False  # `-P process` with workers: doit forks them while the run goes on
+    given_session: Session | None = None  # the run's session, begun (lock held) before this
+    quiet = False  # records the run beside another reporter, shows nothing
     modules: tuple[str, ...] | None = None  # the manifest's modules (None: not known)
     performance_tracking = False  # build_settings.performance_tracking
 
     def __init__(self, outstream: TextIO, options: dict[str, Any]) -> None:
+        if self.quiet:
+            outstream = io.StringIO()
         self.out = outstream
         self.options = options
         self.color = wants_color(outstream)
-        self.session = Session(State(Path.cwd()))
+        self.session: Session = type(self).given_session or Session(State(Path.cwd()))
         self._lock = threading.Lock()
         self._planned: list[str] = []
         self._deps: dict[str, tuple[str, ...]] = {}
@@ -87,15 +97,9 @@ class FedbuildReporter:
         self._started: dict[str, tuple[float, float]] = {}
         self._rows: dict[str, Row] = {}
         self._runs: dict[str, TaskRun] = {}
-        self._locked_out = False
         self._left_out: list[str] = []  # on-device tasks left out: no board's port given
         self._errors: list[str] = []
         self._began = time.time()
-        argv = sys.argv[1:]
-        self.verbosity = command_verbosity(argv)
-        self.workers = command_workers(argv, type(self).workers)
-        # `-P process` with workers: doit forks them while the run goes on
-        self.forks = self.workers > 1 and command_par_type(argv) == "process"
         self.github = in_github_actions()
         self.display: Display = PlainDisplay(outstream, self.color)
         self.follower: LogFollower | None = None
@@ -105,12 +109,7 @@ class FedbuildReporter:
     # doit's reporter interface -------------------------------------------------
 
     def initialize(self, tasks: dict[str, Any], selected_tasks: list[str]) -> None:
-        """Take the repository lock; plan the display, the ETA and the task order."""
-        try:
-            self.session.begin(wait=lock_wait())
-        except LockHeld as err:
-            self._locked_out = True
-            raise InvalidTask(str(err)) from None
+        """Plan the display, the ETA and the task order; begin the run's history."""
         if self.session.stale is not None:
             self._warn(f"fedbuild: the previous run ({self.session.stale.describe()}) ended "
                        "without releasing the lock; its leftovers were removed")
@@ -131,7 +130,7 @@ class FedbuildReporter:
             schedule.deactivate()
         else:  # computed only if tasks run in parallel: a no-op run never pays for it
             schedule.activate(lambda: schedule.priorities(tasks, estimates()))
-        if wants_live(self.out) and not self.github:
+        if wants_live(self.out) and not self.github and not self.quiet:
             from tasks.live_display import LiveDisplay  # rich: loaded for a terminal only
 
             self.display = LiveDisplay(self.out, ETA(estimates(), self._planned, self.workers),
@@ -219,31 +218,29 @@ class FedbuildReporter:
         """Teardown actions are not shown."""
 
     def complete_run(self) -> None:
-        """The summary; the run's files; end the run's history; release the lock."""
+        """The summary; the run's files; end the run's history (the run command's session
+        releases the lock)."""
         try:
             if self.follower is not None:
                 self.follower.stop()
-            if interrupted() and not self._locked_out:
+            if interrupted():
                 self._stopped()
             self.display.stop()
             failed = any(r.status.failed for r in self._rows.values()) or self._errors
             # doit calls complete_run even when the run was interrupted.
             status = (RunStatus.INTERRUPTED if interrupted() else RunStatus.FAILED if failed
                       else RunStatus.SUCCEEDED).value
-            files = None
-            if status == RunStatus.SUCCEEDED.value and not self._locked_out:
+            if status == RunStatus.SUCCEEDED.value:
                 self._remove_former_modules()
-            if not self._locked_out:
-                run = self._run_info(status)
-                files = self._write_files(run)
-                self._summary(run, files)
+            run = self._run_info(status)
+            files = self._write_files(run)
+            self._summary(run, files)
             self.history.end(status)
             self.events.emit("run.finished", status=status, run_id=self.history.run_id,
                              duration=time.time() - self._began,
                              run_files=str(files.folder) if files else None)
         finally:
             planned.end()
-            self.session.end()
 
     # helpers --------------------------------------------------------------------
 
@@ -336,6 +333,9 @@ class FedbuildReporter:
             self.display.message(warning)
 
     def _warn(self, text: str) -> None:
+        if self.quiet:  # beside another reporter: its display is not ours
+            sys.stderr.write(text + "\n")
+            return
         self.display.message(text)
 
     def _run_info(self, status: str) -> RunInfo:
@@ -491,33 +491,3 @@ def _log_text(path: Path) -> str:
         text = f"[... first {size - _LOG_LIMIT} bytes left out; whole log: {path}]\n" + \
             text.split("\n", 1)[-1]
     return text
-
-
-def command_verbosity(argv: list[str]) -> int:
-    """doit's `-v N` / `--verbosity N` (doit does not tell reporters)."""
-    return int(_option(argv, "-v", "--verbosity") or 0)
-
-
-def command_workers(argv: list[str], default: int) -> int:
-    """doit's `-n N` / `--process N`; else the configured default (0 means serial: 1)."""
-    value = _option(argv, "-n", "--process")
-    return max(1, int(value) if value is not None else default)
-
-
-def command_par_type(argv: list[str]) -> str:
-    """doit's `-P TYPE` / `--parallel-type TYPE`; fedbuild's DOIT_CONFIG says thread."""
-    return _option(argv, "-P", "--parallel-type", ("thread", "process").__contains__) or "thread"
-
-
-def _option(argv: list[str], short: str, long: str,
-            valid: Callable[[str], bool] = str.isdigit) -> str | None:
-    """The option's last valid value: `-n 2`, `-n2`, `--process 2` or `--process=2`."""
-    value = None
-    for i, arg in enumerate(argv):
-        if arg in (short, long) and i + 1 < len(argv):
-            value = argv[i + 1]
-        elif arg.startswith(long + "="):
-            value = arg.split("=", 1)[1]
-        elif arg.startswith(short) and valid(arg[len(short):]):
-            value = arg[len(short):]
-    return value if value is not None and valid(value) else None

@@ -7,11 +7,13 @@ dist/<mode>/<module>/ only when every command succeeded.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
 import os
 import re
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -219,13 +221,26 @@ def tool_version(tool: ToolPlan | None, root: Path) -> str | None:
     return " | ".join(line or "none" for line in lines)
 
 
+@contextlib.contextmanager
+def _probe_logs(root: Path) -> Iterator[Path]:
+    """The folder of the probes' logs: the state folder's, or, before any run made one
+    (`doit info` on a fresh checkout creates nothing), a temporary one outside it."""
+    if (root / STATE_DIR).is_dir():
+        yield root / STATE_DIR / "logs" / "tools"
+        return
+    with tempfile.TemporaryDirectory(prefix="fedbuild-probe-") as folder:
+        yield Path(folder)
+
+
 def _probe(tool: ToolPlan, root: Path, future: Future[str | None]) -> None:
     try:
         name = Path(tool.version[0]).name
         tag = hashlib.sha256("\0".join(tool.version).encode()).hexdigest()[:8]
-        log = root / STATE_DIR / "logs" / "tools" / f"{name}-{tag}.log"
-        result = run(Command(argv=tool.version, cwd=root, log=log, timeout=_VERSION_TIMEOUT))
-        text = _ANSI.sub("", log.read_text(errors="replace")).splitlines()
+        with _probe_logs(root) as logs:
+            log = logs / f"{name}-{tag}.log"
+            result = run(Command(argv=tool.version, cwd=root, log=log,
+                                 timeout=_VERSION_TIMEOUT))
+            text = _ANSI.sub("", log.read_text(errors="replace")).splitlines()
         lines = [line for line in text if not line.startswith("$ ")]
         if tool.line:  # the line it names, or the whole output when none matches
             pattern = re.compile(tool.line)

@@ -103,3 +103,32 @@ def test_a_dodo_under_another_doit_prints_one_error_line_and_exits_3(tmp_path: P
     errors = [line for line in result.stderr.splitlines() if line.strip()]
     assert errors == ["ERROR: fedbuild supports doit 0.37.x, but doit 0.38.0 is installed: "
                       "pip install 'doit>=0.37,<0.38'"], result.stderr
+
+
+def test_fedbuilds_run_command_takes_the_options_of_doits_run() -> None:
+    """doit passes `_execute` its options by the names of its parameters."""
+    from tasks.commands.run import RunCommand
+
+    assert list(inspect.signature(RunCommand._execute).parameters) == list(
+        inspect.signature(doit_compat.original("Run._execute")).parameters)
+    assert [p.default for p in inspect.signature(RunCommand._execute).parameters.values()] \
+        == [p.default for p in inspect.signature(
+            doit_compat.original("Run._execute")).parameters.values()]
+
+
+def test_the_command_loading_a_dodo_is_found_and_list_info_dumpdb_only_read() -> None:
+    from doit.cmd_info import Info
+    from doit.cmd_list import List
+
+    from tasks.commands.run import RunCommand
+
+    def load(self: object) -> object:  # a frame whose `self` is the command, as doit's
+        return doit_compat.loading_command()
+
+    # built without doit's arguments: only their classes matter here
+    for command, reads in ((List.__new__(List), True), (Info.__new__(Info), True),
+                           (RunCommand.__new__(RunCommand), False)):
+        assert load(command) is command
+        assert doit_compat.reads_only(command) is reads
+    assert doit_compat.loading_command() is None
+    assert doit_compat.reads_only(None) is False

@@ -17,7 +17,6 @@ import pytest
 
 from federation.steps import ToolPlan
 from tasks import planned, steps
-from tasks.reporter import command_par_type
 
 WAIT_FOR_OTHER = """
 import pathlib, sys, time
@@ -60,11 +59,26 @@ def test_the_first_ask_starts_every_planned_tools_probe(tmp_path: Path, fresh_pr
     left = tool(tmp_path, "left", "right", "left 1.0")
     right = tool(tmp_path, "right", "left", "right 2.0")
     plan_with({"build:a": left, "build:b": right})
+    (tmp_path / ".fedbuild").mkdir()  # as in a run (before any, the logs go elsewhere)
 
     assert steps.tool_version(left, tmp_path) == "left 1.0"  # right's probe ran meanwhile
     assert steps.tool_version(right, tmp_path) == "right 2.0"
     logs = sorted(p.name for p in (tmp_path / ".fedbuild/logs/tools").iterdir())
     assert len(logs) == 2 and all(name.startswith("python") for name in logs)
+
+
+def test_before_any_run_a_probe_writes_nothing_in_the_repository(tmp_path: Path,
+                                                                  fresh_probes: None) -> None:
+    """`doit info` on a fresh checkout asks tool versions: their logs go to a temporary
+    folder, so it creates nothing on disk."""
+    script = tmp_path / "slow.py"
+    script.write_text(SLOW)
+    only = ToolPlan("only", (sys.executable, str(script), "0", "only 1"), "")
+    plan_with({"build:a": only})
+    before = sorted(tmp_path.rglob("*"))
+
+    assert steps.tool_version(only, tmp_path) == "only 1"
+    assert sorted(tmp_path.rglob("*")) == before
 
 
 def test_without_a_plan_only_the_asked_tool_is_probed(tmp_path: Path, fresh_probes: None
@@ -124,14 +138,6 @@ def test_where_doit_forks_workers_each_probe_runs_alone(tmp_path: Path, fresh_pr
     plan_with({"build:a": first, "build:b": second}, forks=True)
     assert steps.tool_version(first, tmp_path) == "first 1"
     assert second.version not in steps._versions
-
-
-@pytest.mark.parametrize(("argv", "expected"), [
-    ([], "thread"), (["-n", "2"], "thread"), (["-P", "process"], "process"),
-    (["-Pprocess", "-n2"], "process"), (["--parallel-type=process"], "process"),
-    (["--parallel-type", "thread"], "thread")])
-def test_the_parallel_type_from_the_command_line(argv: list[str], expected: str) -> None:
-    assert command_par_type(argv) == expected
 
 
 def test_a_tool_with_other_programs_joins_their_version_lines(tmp_path: Path,

@@ -21,6 +21,7 @@ from typing import Any
 EXPORTS = {
     "FedbuildLoader": "tasks.commands.loader",
     "InitCommand": "tasks.commands.init",
+    "RunCommand": "tasks.commands.run",
     "HistoryCommand": "tasks.commands.history",
     "StatsCommand": "tasks.commands.stats",
     "ExplainCommand": "tasks.commands.explain",

@@ -1,0 +1,187 @@
+"""fedbuild's `doit run`: doit's run command inside a run session, whatever the reporter.
+
+The session holds the repository lock (a second run is refused with one line), sweeps what
+a dead run left, installs the signal handlers, and is ended (builds killed, temporary
+folders removed, lock released) however the run ends. fedbuild's reporter records the run
+(plan, task order, history, run files, events); with another reporter (`--reporter=json`,
+`console`, a user's plugin) it records the run silently beside it, and the chosen reporter
+only changes what is shown.
+
+The session begins when doit builds the reporter: after it has checked the task selection
+(an unknown task name is still the one-line error it was), before any task runs. A run
+stopped by SIGINT or SIGTERM returns 130 or 143.
+
+A pyproject.toml registers RunCommand as `run` (`[tool.doit.plugins.command]`, read from the
+folder doit starts in). doit started where no registration is read (`doit -f path/dodo.py`
+from another folder) runs its own `run`: fedbuild's dodo then wraps it with the same session
+(tasks/doit_compat.py).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from doit.cmd_run import Run
+
+from federation.state import State
+from tasks import doit_compat
+from tasks.lock import LockHeld
+from tasks.reporter import FedbuildReporter
+from tasks.session import INTERRUPTED, Session, lock_wait
+
+# Exit code of a run refused because another run holds the repository (doit's for an error).
+LOCKED_OUT = 2
+
+IN_SESSION = "_fedbuild_in_session"  # set on a command whose _execute runs in a session
+
+
+class RunCommand(Run):
+    """doit's `run`, in a fedbuild run session (see the module's docstring)."""
+
+    doc_purpose = "run tasks (in a fedbuild run session: the lock, the history, run files)"
+
+    def execute(self, params: Any, args: list[str]) -> Any:
+        """Check doit's version and put fedbuild's doit wrappers in place, then run."""
+        doit_compat.install()
+        return super().execute(params, args)
+
+    def _execute(self, outfile: Any, verbosity: int | None = None, always: bool = False,
+                 continue_: bool = False, reporter: Any = "console", num_process: int = 0,
+                 par_type: str = "process", single: bool = False,
+                 auto_delayed_regex: bool = False, force_verbosity: bool = False,
+                 failure_verbosity: int = 0, pdb: bool = False) -> Any:
+        """doit's run (same options), in a session."""
+        params = dict(outfile=outfile, verbosity=verbosity, always=always,
+                      continue_=continue_, reporter=reporter, num_process=num_process,
+                      par_type=par_type, single=single,
+                      auto_delayed_regex=auto_delayed_regex, force_verbosity=force_verbosity,
+                      failure_verbosity=failure_verbosity, pdb=pdb)
+        setattr(self, IN_SESSION, True)  # doit's _execute, wrapped or not, runs as it is
+        return execute_in_session(self, super()._execute, params)
+
+
+def execute_in_session(command: Any, execute: Callable[..., Any],
+                       params: dict[str, Any]) -> Any:
+    """Run doit's `execute(**params)` (its Run._execute) in a run session."""
+    run = RunSession(State(Path.cwd()))
+    chosen = params["reporter"]
+    if isinstance(chosen, str):
+        chosen = command.reporters[chosen]
+    workers = max(1, int(params["num_process"] or 0))
+    params["reporter"] = run.reporter_class(
+        chosen, workers=workers, verbosity=int(params["verbosity"] or 0),
+        forks=workers > 1 and params["par_type"] == "process")
+    out = params["outfile"] if hasattr(params["outfile"], "write") else sys.stdout
+    try:
+        return execute(**params)
+    except LockHeld as err:
+        out.write(f"ERROR: {err}\n")
+        out.flush()
+        return LOCKED_OUT
+    except KeyboardInterrupt:
+        sys.stderr.write(INTERRUPTED)
+        return doit_compat.interrupted_exit_code()
+    finally:
+        run.session.end()
+
+
+class RunSession:
+    """One run's session, begun when doit builds its reporter."""
+
+    def __init__(self, state: State) -> None:
+        self.session = Session(state)
+
+    def begin(self) -> None:
+        """Take the lock (raises LockHeld), sweep, install the signal handlers."""
+        self.session.begin(wait=lock_wait())
+
+    def reporter_class(self, chosen: Any, workers: int, verbosity: int, forks: bool) -> Any:
+        """The class doit builds the run's reporter from: fedbuild's reporter given this
+        session; any other reporter beside a silent one of fedbuild's that records the run.
+        (An instance, which doit also accepts, is used as it is, beside the recorder.)"""
+        settings = {"given_session": self.session, "workers": workers, "verbosity": verbosity,
+                    "forks": forks, "run_session": self}
+        if isinstance(chosen, type) and issubclass(chosen, FedbuildReporter):
+            return type(chosen.__name__, (_Begins, chosen), settings)
+        recorder = type("FedbuildRecorder", (FedbuildReporter,), {**settings, "quiet": True})
+        name = getattr(chosen, "__name__", type(chosen).__name__)
+        return type(f"Recorded{name}", (_Begins, Recorded),
+                    {"run_session": self, "recorder_cls": recorder, "shown": chosen})
+
+
+class _Begins:
+    """Mixed in before the reporter: doit building it begins the session."""
+
+    run_session: RunSession
+
+    def __init__(self, outstream: TextIO, options: dict[str, Any]) -> None:
+        self.run_session.begin()
+        super().__init__(outstream, options)  # type: ignore[call-arg]
+
+
+class Recorded:
+    """A reporter of the user's choice (what is shown) beside fedbuild's silent recorder."""
+
+    recorder_cls: type[FedbuildReporter]
+    shown: Any
+
+    def __init__(self, outstream: TextIO, options: dict[str, Any]) -> None:
+        self.recorder = self.recorder_cls(outstream, options)
+        shown = self.shown
+        self.display = shown(outstream, options) if isinstance(shown, type) else shown
+
+    def _both(self, method: str, *args: Any) -> None:
+        getattr(self.recorder, method)(*args)
+        if hasattr(self.display, method):
+            getattr(self.display, method)(*args)
+
+    def initialize(self, tasks: dict[str, Any], selected_tasks: list[str]) -> None:
+        """Both start the run (doit's reporter interface, as every method here)."""
+        self._both("initialize", tasks, selected_tasks)
+
+    def get_status(self, task: Any) -> None:
+        """doit checks whether a task is up to date."""
+        self._both("get_status", task)
+
+    def execute_task(self, task: Any) -> None:
+        """A task starts."""
+        self._both("execute_task", task)
+
+    def add_success(self, task: Any) -> None:
+        """A task succeeded."""
+        self._both("add_success", task)
+
+    def add_failure(self, task: Any, fail: Any) -> None:
+        """A task failed."""
+        self._both("add_failure", task, fail)
+
+    def skip_uptodate(self, task: Any) -> None:
+        """A task is up to date."""
+        self._both("skip_uptodate", task)
+
+    def skip_ignore(self, task: Any) -> None:
+        """A task is ignored."""
+        self._both("skip_ignore", task)
+
+    def cleanup_error(self, exception: Any) -> None:
+        """An error while cleaning up."""
+        self._both("cleanup_error", exception)
+
+    def runtime_error(self, msg: str) -> None:
+        """An error that stops the run."""
+        self._both("runtime_error", msg)
+
+    def teardown_task(self, task: Any) -> None:
+        """A task's teardown."""
+        self._both("teardown_task", task)
+
+    def complete_run(self) -> None:
+        """The run ended: the recorder writes history and run files, the reporter shows."""
+        try:
+            self.recorder.complete_run()
+        finally:
+            if hasattr(self.display, "complete_run"):
+                self.display.complete_run()
