@@ -21,13 +21,16 @@ Repo = Callable[[str], Path]
 
 
 REGISTERED = """[tool.doit.plugins.command]
-run = "tasks.commands.run:RunCommand"
+run = "fedbuild_doit:RunCommand"
 """
+# This checkout's fedbuild_doit (whatever copy is installed), which imports this checkout's code
+CHECKOUTS_FEDBUILD_DOIT = str(REPO / "tasks" / "commands" / "install")
 
 
 def plugin_folder(tmp_path: Path) -> Path:
-    """A folder whose pyproject.toml registers fedbuild's run command as doit's `run` (doit
-    reads command plugins from the folder it starts in; the checkout is on PYTHONPATH)."""
+    """A folder whose pyproject.toml registers fedbuild's run command as doit's `run`, as
+    fedbuild's own pyproject.toml will (doit reads command plugins from the folder it starts
+    in)."""
     folder = tmp_path / "registered"
     folder.mkdir(exist_ok=True)
     (folder / "pyproject.toml").write_text(REGISTERED)
@@ -40,7 +43,8 @@ def start(repo: Path, *args: str, fedbuilds: bool, env: dict[str, str]
     (started in the repository; fedbuild's dodo wraps it)."""
     argv = [sys.executable, "-m", "doit", "run", "-f", str(DODO), "-d", str(repo), *args]
     where = plugin_folder(repo.parent) if fedbuilds else repo
-    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
+    path = os.pathsep.join(p for p in (CHECKOUTS_FEDBUILD_DOIT, os.environ.get("PYTHONPATH"))
+                           if p)
     return subprocess.Popen(argv, cwd=where, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env={**os.environ, "NO_COLOR": "1", "PYTHONPATH": path, **env})
@@ -48,7 +52,8 @@ def start(repo: Path, *args: str, fedbuilds: bool, env: dict[str, str]
 
 def test_a_registered_run_is_fedbuilds(tmp_path: Path) -> None:
     """What the fedbuild-run cases below start is fedbuild's run command."""
-    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
+    path = os.pathsep.join(p for p in (CHECKOUTS_FEDBUILD_DOIT, os.environ.get("PYTHONPATH"))
+                           if p)
     shown = subprocess.run([sys.executable, "-m", "doit", "help"], cwd=plugin_folder(tmp_path),
                            capture_output=True, text=True, timeout=60,
                            env={**os.environ, "PYTHONPATH": path})
