@@ -3,6 +3,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
 import tomllib
 
 from tests.conftest import REPO
@@ -43,3 +49,24 @@ def test_data_files_the_code_reads_are_package_data() -> None:
             # setuptools globs recursively: "**" stands for any number of folders
             assert any(rel.match(pattern) or (pattern.endswith("/**/*") and rel.parts[0] ==
                        pattern.split("/")[0]) for pattern in patterns), rel
+
+
+def test_the_checkout_of_the_dodo_given_with_f_is_the_code_used(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`doit -f CHECKOUT/dodo.py` run in another repository takes fedbuild's commands and
+    reporter from that checkout, as its tasks are: with an installed copy's instead, a run
+    and `doit list` saw different code and disagreed about what is up to date."""
+    installed = tmp_path / "site-packages" / "fedbuild_doit"  # as pip lays it out
+    (installed / "lib" / "tasks" / "commands").mkdir(parents=True)
+    (installed / "lib" / "tasks" / "commands" / "__init__.py").write_text("")
+    shutil.copy(REPO / "tasks/commands/install/fedbuild_doit/__init__.py", installed)
+    spec = importlib.util.spec_from_file_location("fedbuild_doit_under_test",
+                                                  installed / "__init__.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.chdir(tmp_path)
+    for argv in (["-f", f"{REPO}/dodo.py"], [f"--file={REPO}/dodo.py"], [f"-f{REPO}/dodo.py"],
+                 ["run", "--file", f"{REPO}/dodo.py", "-d", str(tmp_path)]):
+        monkeypatch.setattr(sys, "argv", ["doit", *argv])
+        assert module.home() == REPO

@@ -38,15 +38,33 @@ _OWN = ("tasks", "federation", "hardware", "service")
 
 
 def home() -> Path:
-    """The folder holding fedbuild's packages: the checkout doit starts in, else the copy
-    installed with this package, else the checkout this file lives in."""
-    for folder in (Path.cwd(), _HERE / "lib", _HERE.parents[3]):
-        if (folder / "tasks" / "commands" / "__init__.py").is_file() and (
-                folder != Path.cwd() or (folder / _CHECKOUT_MARKER).is_file()):
+    """The folder holding fedbuild's packages: the checkout whose dodo.py doit was given with
+    `-f`, else the checkout doit starts in, else the copy installed with this package, else
+    the checkout this file lives in. The dodo's own checkout comes first: its tasks and the
+    commands and reporter must be one code, or a run and `doit list` disagree."""
+    checkouts = [p for p in (_dodo_folder(sys.argv[1:]), Path.cwd()) if p is not None]
+    for folder in checkouts:
+        if (folder / _CHECKOUT_MARKER).is_file():
+            return folder
+    for folder in (_HERE / "lib", _HERE.parents[3]):
+        if (folder / "tasks" / "commands" / "__init__.py").is_file():
             return folder
     sys.stderr.write(f"ERROR: {_HERE}: fedbuild's packages are missing from this install "
                      "(no lib/tasks/commands/__init__.py); reinstall fedbuild with pip\n")
     raise SystemExit(3)
+
+
+def _dodo_folder(argv: list[str]) -> Path | None:
+    """The folder of the dodo file named on doit's command line (`-f FILE`, `--file FILE`,
+    `--file=FILE`, `-fFILE`), if any."""
+    for i, arg in enumerate(argv):
+        if arg in ("-f", "--file") and i + 1 < len(argv):
+            return Path(argv[i + 1]).resolve().parent
+        if arg.startswith("--file="):
+            return Path(arg.removeprefix("--file=")).resolve().parent
+        if arg.startswith("-f") and len(arg) > 2 and not arg.startswith("--"):
+            return Path(arg[2:]).resolve().parent
+    return None
 
 
 def use_fedbuild() -> Path:
