@@ -135,9 +135,47 @@ INTERRUPTED = ("fedbuild: interrupted; running builds were stopped and their tem
                "folders removed, last good outputs kept\n")
 
 
+# The interpreter runs a signal's handler in the main thread, at its next bytecode: a
+# thread publishing the federation could reach its swap first. It also writes the signal's
+# number to this pipe the moment the signal arrives, which any thread can read at once.
+_arrived = threading.Event()
+_wakeup: tuple[int, int] | None = None  # (read, write) ends, while handlers are installed
+
+
 def interrupted() -> bool:
-    """Whether SIGINT or SIGTERM has asked this run to stop (long actions poll it)."""
-    return _interrupted.is_set()
+    """Whether SIGINT or SIGTERM has asked this run to stop (long actions poll it); seen in
+    every thread from the moment the signal arrives."""
+    return _interrupted.is_set() or _arrived.is_set() or _signal_arrived()
+
+
+def _signal_arrived() -> bool:
+    """Read what the interpreter wrote to the wakeup pipe; True once SIGINT or SIGTERM did."""
+    if _wakeup is None:
+        return False
+    try:
+        numbers = os.read(_wakeup[0], 256)
+    except OSError:  # nothing arrived (the pipe does not block), or it was just closed
+        return _arrived.is_set()
+    if signal.SIGINT in numbers or signal.SIGTERM in numbers:
+        _arrived.set()
+    return _arrived.is_set()
+
+
+def _forget_wakeup_in_child() -> None:
+    """A forked child does not share its parent's pipe (it would read the parent's signals)."""
+    global _wakeup
+    if _wakeup is None:
+        return
+    with contextlib.suppress(ValueError):  # not the child's main thread: nothing to undo
+        signal.set_wakeup_fd(-1)
+    for fd in _wakeup:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _wakeup = None
+    _arrived.clear()
+
+
+os.register_at_fork(after_in_child=_forget_wakeup_in_child)
 
 
 def stopping_signal() -> int | None:
@@ -190,6 +228,10 @@ def _install_signal_handlers() -> None:
     """SIGINT and SIGTERM stop the run the same way, in this process and in forked workers."""
     if threading.current_thread() is not threading.main_thread():
         return
+    global _wakeup
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
+    if _wakeup is None:
+        _wakeup = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(_wakeup[1], warn_on_full_buffer=False)
     sys.excepthook = _quiet_interrupt
