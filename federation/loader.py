@@ -142,9 +142,12 @@ def _check_site_only(project: Project, i: int, module: Module) -> None:
     """A field only site modules read, given on another module: not supported there."""
     if module.toolchain == "build.sh":
         return
-    given = [name for name in SITE_ONLY if name in module.model_fields_set]
+    # An explicit null says nothing: only a value is refused.
+    given = [name for name in SITE_ONLY
+             if name in module.model_fields_set and getattr(module, name) is not None]
     given += [f"build_options.{name}" for name in SITE_ONLY_OPTIONS
-              if name in module.build_options.model_fields_set]
+              if name in module.build_options.model_fields_set
+              and getattr(module.build_options, name) is not None]
     if given:
         hint = SITE_ONLY_OPTIONS.get(given[0].removeprefix("build_options."), "")
         raise ManifestError(project.label, f"modules[{i}].{given[0]}", "is not supported on a "

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from federation.loader import SITE_ONLY
 from tests.conftest import copy_fixture, run_doit
 
 ALPHA = "modules/alpha/module.json"
@@ -45,7 +46,9 @@ def with_toolchain(text: str) -> Callable[[Path], None]:
     """Make module gamma a module of toolchain `mine`, whose file is `text`."""
     def write(repo: Path) -> None:
         data = json.loads((repo / "modules.json").read_text())
-        data["modules"][2].update(toolchain="mine", destination=None)
+        data["modules"][2].update(toolchain="mine")
+        for field in SITE_ONLY:  # a site's fields are refused on a toolchain module
+            data["modules"][2].pop(field, None)
         (repo / "modules.json").write_text(json.dumps(data))
         (repo / "toolchains").mkdir()
         (repo / TOOLCHAIN).write_text(text)
