@@ -23,6 +23,7 @@ import doit
 
 from federation.confine import Roots, remove_tree
 from federation.manifest import MODES
+from federation.sizes import format_size
 from federation.state import State
 
 CLEAN = "fedbuild.clean"  # meta flag: the task's clean actions say what they remove
@@ -59,7 +60,7 @@ def remove(paths: Iterable[Path], roots: Roots, root: Path, dryrun: bool = False
         if not os.path.lexists(path):
             continue
         line = f"{'would remove' if dryrun else 'removed'} {shown(path, root)} " \
-               f"({size_text(tree_size(path))})"
+               f"({format_size(tree_size(path))})"
         if not dryrun:
             remove_tree(path, roots)
         print(line)
@@ -86,7 +87,7 @@ def removed_modules(state: State, modules: Iterable[str], dryrun: bool = False) 
         found = [p for p in paths if os.path.lexists(p)]
         if not found:
             continue
-        shown_paths = ", ".join(f"{shown(p, state.root)} ({size_text(tree_size(p))})"
+        shown_paths = ", ".join(f"{shown(p, state.root)} ({format_size(tree_size(p))})"
                                 for p in found)
         if not dryrun:
             for path in found:
@@ -139,15 +140,3 @@ def tree_size(path: Path) -> int:
             except OSError:
                 continue
     return total
-
-
-def size_text(size: int) -> str:
-    """512 B, 1.5 KB, 3.4 MB, 5.0 GB (powers of 1000, as in the cache settings)."""
-    if size < 1000:
-        return f"{size} B"
-    value = float(size)
-    for unit in ("KB", "MB", "GB"):
-        value /= 1000
-        if value < 999.95:
-            return f"{value:.1f} {unit}"
-    return f"{value / 1000:.1f} TB"

@@ -25,7 +25,7 @@ from federation.publish import Cancelled, ModuleRun, Report, clean_published, pu
 from federation.publish import published_files as module_files
 from federation.records import now_iso
 from federation.sizes import format_size
-from tasks.clean import CLEAN, remove, shown, size_text
+from tasks.clean import CLEAN, remove, shown
 from tasks.doit_compat import AFTER_FAILURES
 from tasks.outcome import Outcome, Status
 from tasks.session import interrupted, interrupts_deferred
@@ -130,7 +130,7 @@ def clean_federation(plan: FederationPlan, dryrun: bool = False) -> None:
         clean_published(plan)
     if files:
         print(f"{'would remove' if dryrun else 'removed'} the modules' {len(files)} files from "
-              f"{shown(plan.output, root)} ({size_text(size)}); the base site's stay")
+              f"{shown(plan.output, root)} ({format_size(size)}); the base site's stay")
     remove([plan.records], plan.roots, root, dryrun)
 
 

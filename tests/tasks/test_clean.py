@@ -9,8 +9,9 @@ import pytest
 from doit.cmd_clean import Clean
 from doit.task import Task
 
+from federation.sizes import format_size
 from federation.state import State
-from tasks.clean import remove, removed_modules, size_text, tree_size
+from tasks.clean import remove, removed_modules, tree_size
 
 
 def test_the_doit_internals_it_wraps_are_still_there() -> None:
@@ -60,7 +61,7 @@ def test_former_modules_lose_every_output_and_others_are_left(tmp_path: Path) ->
 
 
 def test_sizes() -> None:
-    assert [size_text(n) for n in (0, 999, 3100, 3_100_000, 5 * 10**9)] == [
+    assert [format_size(n) for n in (0, 999, 3100, 3_100_000, 5 * 10**9)] == [
         "0 B", "999 B", "3.1 KB", "3.1 MB", "5.0 GB"]
 
 
