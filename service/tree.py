@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from service.config import ServiceConfig
+from tasks.runner import marked_pids
 
 if TYPE_CHECKING:
     import psutil
@@ -125,22 +126,6 @@ def kill_tree(roots: list[int]) -> int:
             proc.send_signal(signal.SIGKILL)  # psutil refuses a pid reused meanwhile
     _wait_gone(list(stopped.values()))
     return len(stopped)
-
-
-def marked_pids(variable: str, value: str) -> list[int]:
-    """The pids (not this one) whose initial environment holds variable=value."""
-    entry = f"{variable}={value}".encode()
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit() or int(name) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{name}/environ", "rb") as environ:
-                if entry in environ.read().split(b"\0"):
-                    found.append(int(name))
-        except OSError:  # gone, or not ours to read
-            continue
-    return found
 
 
 def _snapshot(roots: list[int], known: dict[int, psutil.Process]) -> list[psutil.Process]:

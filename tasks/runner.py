@@ -185,7 +185,7 @@ def kill_all() -> None:
 
 def kill_marked(variable: str, value: str) -> int:
     """Kill the processes whose environment has variable=value (a dead run's leftovers)."""
-    pids = _marked(variable, value)
+    pids = marked_pids(variable, value)
     if not pids:
         return 0
     import psutil
@@ -200,7 +200,7 @@ def kill_marked(variable: str, value: str) -> int:
     return len(marked)
 
 
-def _marked(variable: str, value: str) -> list[int]:
+def marked_pids(variable: str, value: str) -> list[int]:
     """The pids (not this one) whose environment holds variable=value: read from /proc where
     there is one (a millisecond for a few hundred processes; every run's end looks), else
     asked of psutil."""

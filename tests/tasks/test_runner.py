@@ -22,9 +22,9 @@ from tasks.runner import (
     Command,
     Result,
     Status,
-    _marked,
     kill_all,
     kill_marked,
+    marked_pids,
     run,
     which,
 )
@@ -358,9 +358,9 @@ def test_kill_marked_kills_the_detached_processes_carrying_the_mark_and_no_other
                                 start_new_session=True)
     ours, theirs = detached("run-1"), detached("run-2")
     try:
-        assert eventually(lambda: ours.pid in _marked("FEDBUILD_TEST_MARK", "run-1"))
-        assert theirs.pid not in _marked("FEDBUILD_TEST_MARK", "run-1")
-        assert _marked("FEDBUILD_TEST_MARK", "run-") == []  # the whole value, not a prefix
+        assert eventually(lambda: ours.pid in marked_pids("FEDBUILD_TEST_MARK", "run-1"))
+        assert theirs.pid not in marked_pids("FEDBUILD_TEST_MARK", "run-1")
+        assert marked_pids("FEDBUILD_TEST_MARK", "run-") == []  # the whole value, not a prefix
         assert kill_marked("FEDBUILD_TEST_MARK", "run-1") == 1
         assert ours.wait(timeout=10) == -signal.SIGKILL
         assert theirs.poll() is None
