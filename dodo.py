@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from core.state import State
 from federation.loader import load_project
 from federation.plan import plan_federation, plan_sites
 from federation.platforms import host
-from federation.state import State
 from federation.steps import plan_steps
 from tasks import sites, steps
 from tasks.config import default_tasks, doit_config, repository, run_mode

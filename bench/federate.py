@@ -31,9 +31,9 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable from t
 from bench.measure import DODO, BenchError, Tool, counted_run, time_run
 from bench.report import aligned, machine, ratio_text, seconds_text
 from bench.synthetic_site import OUTPUT, Site, generate
-from federation.state import State
+from core.outcome import Outcome
+from core.state import State
 from tasks.federate import RESULT
-from tasks.outcome import Outcome
 
 RESULTS = Path(__file__).resolve().parent / "results" / "federate.json"
 DESCRIPTION = "fedbuild's federate: one module changed against a full federate and a plain copy"

@@ -54,7 +54,7 @@ MODES = ("thread", "process")
 SIGNALS = {"SIGKILL": signal.SIGKILL, "SIGINT": signal.SIGINT}
 MOMENTS = ("locked", "building", "built", "assembling", "swap")
 TASKS = 4  # build:docs, build:shop, build:home, federate
-RUN_VARIABLE = "FEDBUILD_RUN"  # tasks/runner.py: every process of a run carries it
+RUN_VARIABLE = "FEDBUILD_RUN"  # core/runner.py: every process of a run carries it
 TIMEOUT = 120.0  # for any one doit run, and for reaching a moment
 _UP_TO_DATE = re.compile(r"^(\d+) tasks: (\d+) up to date$", re.MULTILINE)
 
@@ -270,7 +270,7 @@ def _poll(condition: Callable[[], bool], timeout: float = TIMEOUT) -> bool:
 
 
 def _token(lock: Path, pid: int) -> str | None:
-    """The run mark of the run pid, once it holds the lock (tasks/lock.py: Holder.token)."""
+    """The run mark of the run pid, once it holds the lock (core/lock.py: Holder.token)."""
     try:
         data = json.loads(lock.read_text())
     except (OSError, ValueError):

@@ -81,7 +81,7 @@ class Reporter(ConsoleReporter):
         log("select", task.name)
 
 
-doit_compat.install()
+install_doit_hooks()
 DOIT_CONFIG = {"reporter": Reporter, "backend": "json", "dep_file": str(HERE / "db.json"),
                "verbosity": 0, "default_tasks": SPEC["select"]}
 

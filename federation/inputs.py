@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from federation.errors import ManifestError
+from core.errors import ManifestError
 
 # Never inputs: version control, fedbuild's own state, caches and editor litter.
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", ".fedbuild", "__pycache__", "node_modules",

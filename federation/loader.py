@@ -7,7 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from federation.errors import ManifestError
+from core.errors import ManifestError
+from core.state import SHIPPED, STATE_DIR
 from federation.graph import find_cycle
 from federation.manifest import (
     Manifest,
@@ -18,7 +19,6 @@ from federation.manifest import (
     read_bounded,
     unreadable,
 )
-from federation.state import SHIPPED, STATE_DIR
 from federation.toolchains import REPOSITORY_DIR, load_toolchains
 
 MANIFEST_FILE = "modules.json"

@@ -29,9 +29,9 @@ from pydantic import (
 )
 from pydantic.json_schema import WithJsonSchema
 
-from federation.errors import ManifestError
-from federation.sizes import parse_size
-from hardware.chips import NAMES as CHIP_NAMES
+from core.chips import NAMES as CHIP_NAMES
+from core.errors import ManifestError
+from core.sizes import parse_size
 
 SCHEMA_FILE = "modules.schema.json"
 # The schema's stable identifier: it names the schema (and its version), whatever file
@@ -173,7 +173,7 @@ def _cache_url(value: str) -> str:
 
 
 def _size(value: object) -> int:
-    """A size in bytes, by the one rule of federation/sizes.py."""
+    """A size in bytes, by the one rule of core/sizes.py."""
     return parse_size(value)  # type: ignore[arg-type]  # anything: parse_size says what is wrong
 
 
@@ -219,7 +219,7 @@ ToolchainName = Annotated[str, AfterValidator(_toolchain_name), WithJsonSchema({
                "toolchains/NAME.yaml"}]})]
 Platform = Literal["linux", "darwin", "win32", "linux-x64", "linux-arm64", "darwin-x64",
                    "darwin-arm64", "win32-x64", "win32-arm64"]
-# The chips are hardware/chips.py's, listed once there; a Literal of them keeps the
+# The chips are core/chips.py's, listed once there; a Literal of them keeps the
 # schema's enum and the "expected 'esp32', ..." error line.
 if TYPE_CHECKING:
     Chip = str

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from federation.confine import Roots, resolved
-from federation.errors import ManifestError
+from core.confine import Roots, resolved
+from core.errors import ManifestError
+from core.state import State
 from federation.inputs import files_under, glob_files
 from federation.loader import (
     SHIPPED_MODULE_JSON,
@@ -31,7 +32,6 @@ from federation.manifest import (
     read_config,
 )
 from federation.sources import GitSource
-from federation.state import State
 from federation.steps import FEDBUILD, PLACEHOLDER, ToolPlan, python_executable, tool_plan
 
 Walk = Callable[[Path, Path], list[str]]
@@ -70,7 +70,7 @@ class SiteBuild:
     tool: ToolPlan | None = None  # the site builder the script runs (Hugo): its version counts
     label: str = ""  # the manifest, as errors name it
     index: int = 0  # the module's place in the manifest's modules
-    roots: Roots | None = None  # what it may read (federation/confine.py)
+    roots: Roots | None = None  # what it may read (core/confine.py)
 
     @property
     def task(self) -> str:

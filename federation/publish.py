@@ -1,6 +1,6 @@
 """Publish the federation: assemble the new tree beside the old one, check it, swap it in.
 
-The published folder is replaced in one rename (federation/staging.py), so an
+The published folder is replaced in one rename (core/staging.py), so an
 interrupt, a crash or a SIGKILL at any moment leaves the old tree or the new
 one, never a mix. Files of modules whose output did not change since the last
 publish are hard-linked from the old tree with the digests and links recorded
@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from core.confine import OutsideRoots, remove_tree, resolved
+from core.digests import list_files, stat_fingerprint
+from core.staging import replace_dir
 from federation.compose import BASE, RECORDS_DIR, Collision, Layer, MergeConflict, compose
-from federation.confine import OutsideRoots, remove_tree, resolved
-from federation.digests import list_files, stat_fingerprint
 from federation.links import LinkRules, rewrite_css, rewrite_html
 from federation.plan import FederationPlan, Mount
 from federation.records import (
@@ -37,7 +38,6 @@ from federation.records import (
     prune_records,
     write_published,
 )
-from federation.staging import replace_dir
 from federation.validate import Problem, validate
 
 # Bump when the way files are processed changes: every module is then processed again.

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.confine import remove_tree
 from federation.compose import RECORDS_DIR
-from federation.confine import remove_tree
 
 CHECKSUMS = "checksums.sha256"
 MANIFEST = "federation-manifest.json"

@@ -6,10 +6,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from federation.confine import remove_tree
+from core.confine import remove_tree
+from core.runner import Command, Result, run
+from core.staging import new_workdir, replace_dir
 from federation.manifest import display_path
-from federation.staging import new_workdir, replace_dir
-from tasks.runner import Command, Result, run
 
 _HEAD_LINE = re.compile(r"^([0-9a-f]{40})\trefs/heads/(\S+)$", re.MULTILINE)
 _COMMIT = re.compile(r"^[0-9a-f]{40}$", re.MULTILINE)

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from federation.confine import resolved
-from federation.errors import ManifestError
+from core.confine import resolved
+from core.errors import ManifestError
+from core.state import State
 from federation.graph import find_cycle
 from federation.inputs import GitIgnores, walk_files
 from federation.loader import Project
@@ -39,7 +40,6 @@ from federation.manifest import (
     display_path,
 )
 from federation.platforms import Host
-from federation.state import State
 from federation.toolchains import REPOSITORY_DIR
 from federation.toolchains import SHIPPED as SHIPPED_DIR
 
@@ -400,7 +400,7 @@ class _Context:
             no_tests=step.no_tests, allow_no_tests=self.module.allow_no_tests)
 
     # Confinement: what a step writes, deletes, runs in or reads lies inside the repository
-    # (or fedbuild's state folder), symlinks followed (federation/confine.py).
+    # (or fedbuild's state folder), symlinks followed (core/confine.py).
 
     def _written(self, step: Step, field: str, k: int, text: str) -> Path:
         """An output or clean path, expanded; refused when it resolves outside the roots."""

@@ -16,8 +16,8 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from federation.confine import remove_tree, resolved
-from federation.errors import ManifestError
+from core.confine import remove_tree, resolved
+from core.errors import ManifestError
 from federation.manifest import (
     MAX_DEPTH,
     Toolchain,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from hardware.errors import HardwareError
+from core.errors import HardwareError
 
 COMMANDS = {
     "build": ("hardware.image", "compile a bare-metal app and make its flashable image"),

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO, TypeVar
 
-from hardware.errors import HardwareError
+from core.errors import HardwareError
 from hardware.ports import port_slug
 from hardware.unity import TestCase, UnityReport, junit_xml
 

@@ -1,6 +1,6 @@
 """`python -m hardware flash`: write a build to one or several boards, verify it, reset them.
 
-Every esptool call is a subprocess run by tasks.runner (timeout, process-tree kill, a log
+Every esptool call is a subprocess run by core.runner (timeout, process-tree kill, a log
 per port); esptool is GPL-2.0, and running it keeps the licensing simple. Each board is
 flashed in its own thread under its port lock: write-flash, then verify-flash in a new
 connection (a board's bootloader may drop the first session soon after writing), whose
@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from queue import Queue
 
-from federation.sizes import format_size
-from hardware.chips import chip, chip_from_title
-from hardware.errors import HardwareError
+from core import runner
+from core.chips import chip, chip_from_title
+from core.errors import HardwareError
+from core.sizes import format_size
 from hardware.flasher_args import FlashPlan, read_flasher_args
 from hardware.portlock import port_lock
 from hardware.ports import pick_port, port_slug
-from tasks import runner
 
 DEFAULT_BAUD = 460800  # what idf.py flash uses
 DEFAULT_TIMEOUT = 300.0  # per esptool call: a 4 MB image at 115200 baud takes minutes
@@ -109,7 +109,7 @@ def flash_all(plan: FlashPlan, ports: list[str], options: FlashOptions,
               report: Callable[[PortResult], None] | None = None) -> list[PortResult]:
     """Flash every port at once (a thread each), `report` each result as it comes; the
     results in the order of `ports`. Meant for the flash command's own process: an
-    interrupt kills every process tree tasks.runner started in it."""
+    interrupt kills every process tree core.runner started in it."""
     done: Queue[tuple[int, PortResult | BaseException]] = Queue()
 
     def work(index: int, port: str) -> None:

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hardware.chips import chip
-from hardware.errors import HardwareError
+from core.chips import chip
+from core.errors import HardwareError
 
 FILE_NAME = "flasher_args.json"
 

@@ -20,10 +20,10 @@ import shutil
 import sys
 from pathlib import Path
 
-from hardware.chips import chip
-from hardware.errors import HardwareError
+from core.chips import chip
+from core.errors import HardwareError
+from core.runner import Command, run
 from hardware.flasher_args import FILE_NAME, FlashPlan, merge_args, read_flasher_args
-from tasks.runner import Command, run
 
 INSTALL = ("install ESP-IDF and put idf.py on PATH: git clone --recursive "
            "https://github.com/espressif/esp-idf && ./esp-idf/install.sh && "

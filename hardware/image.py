@@ -43,8 +43,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from federation.confine import remove_tree
-from hardware.errors import HardwareError
+from core.confine import remove_tree
+from core.errors import HardwareError
+from core.runner import Command, Status, run
 from hardware.flasher_args import (
     FILE_NAME,
     FlashFile,
@@ -52,7 +53,6 @@ from hardware.flasher_args import (
     merge_args,
     write_flasher_args,
 )
-from tasks.runner import Command, Status, run
 
 RUNTIME = Path(__file__).resolve().parent / "firmware"
 GCC = "riscv64-unknown-elf-gcc"

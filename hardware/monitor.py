@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hardware.errors import HardwareError
+from core.errors import HardwareError
 from hardware.unity import TestCase, UnityParser, UnityReport
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tasks.runner import Command, run
+from core.runner import Command, run
 
 ADDR2LINE_TIMEOUT = 30.0
 # Toolchain prefixes by ELF machine, the ESP-IDF one first.

@@ -3,7 +3,7 @@
 A flash and an on-device test reading the same board must not interleave. Each port gets
 an flock on a file named after it, in a folder shared by the whole machine (ports are
 machine-wide, not per repository); the file names its holder, as the repository lock
-does (tasks/lock.py), so a waiter that gives up can say who has the port.
+does (core/lock.py), so a waiter that gives up can say who has the port.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from hardware.errors import HardwareError
+from core.errors import HardwareError
+from core.lock import LockHeld, RepoLock
 from hardware.ports import port_slug
-from tasks.lock import LockHeld, RepoLock
 
 ENV_LOCK_DIR = "FEDBUILD_PORT_LOCKS"
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from hardware.errors import HardwareError
+from core.errors import HardwareError
 
 KNOWN_BOARDS: dict[tuple[int, int], str] = {
     (0x303A, 0x1001): "Espressif USB-Serial/JTAG",

@@ -3,7 +3,7 @@
 QEMU's serial port listens on a loopback TCP port (picked by the kernel: `tcp:...:0`) and,
 with wait=on, starts the guest only once the reader has connected, so nothing is lost.
 Debian's QEMU runs `-M virt` ELFs (hardware/image.py's virt board); Espressif's fork adds
-a machine per chip for some chips (their `qemu` in hardware/chips.py: binary and options),
+a machine per chip for some chips (their `qemu` in core/chips.py: binary and options),
 which boot a merged flash image. No port lock is taken: QEMU shares no hardware with anyone.
 """
 
@@ -18,7 +18,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from hardware.chips import QEMU_MACHINES
+from core.chips import QEMU_MACHINES
+from core.errors import HardwareError
+from core.runner import Command, run
 from hardware.device_test import (
     DEFAULT_TIMEOUT,
     add_report_options,
@@ -27,9 +29,7 @@ from hardware.device_test import (
     print_case,
     suite_name,
 )
-from hardware.errors import HardwareError
 from hardware.unity import TestCase, UnityReport
-from tasks.runner import Command, run
 
 START_TIMEOUT = 10.0  # for QEMU to start listening
 STOP_GRACE = 2.0  # after SIGTERM, before SIGKILL

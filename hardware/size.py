@@ -4,7 +4,7 @@
 [--dram-budget B] [--iram-budget B]` runs esp-idf-size on the map twice (its table,
 printed, and its `json2` report with full section names), writes that JSON with a
 `fedbuild` key added, and exits 1 when a budget is exceeded, one line per budget
-saying by how much. Budgets are sizes by fedbuild's one rule (federation/sizes.py):
+saying by how much. Budgets are sizes by fedbuild's one rule (core/sizes.py):
 bytes, or K/M/KiB/MiB (powers of 1024: 64K = 65536) or KB/MB (powers of 1000).
 
 esp-idf-size reads the target from the map (the linker symbol IDF_TARGET_<CHIP>, which
@@ -37,10 +37,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from federation import sizes
-from hardware.chips import chip
-from hardware.errors import HardwareError
-from tasks.runner import Command, run
+from core import sizes
+from core.chips import chip
+from core.errors import HardwareError
+from core.runner import Command, run
 
 RAM_TYPES = ("DRAM", "DIRAM", "IRAM")
 REGIONS = ("flash", "dram", "iram")
@@ -68,7 +68,7 @@ class Usage:
 
 
 def parse_size(text: str) -> int:
-    """Bytes from a budget by fedbuild's one size rule (federation/sizes.py: "64K" is 65536,
+    """Bytes from a budget by fedbuild's one size rule (core/sizes.py: "64K" is 65536,
     "64KB" 64000); a HardwareError saying the rule otherwise."""
     try:
         return sizes.parse_size(text)

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from federation.confine import remove_tree
-from tasks.run_files import LOG_BYTES, xml_text
+from core.confine import remove_tree
+from core.junit import LOG_BYTES, xml_text
 
 _CASE = re.compile(
     r"^(?P<file>.+?):(?P<line>\d+):(?P<name>.+?):(?P<status>PASS|FAIL|IGNORE)\b:?\s*(?P<msg>.*)$")

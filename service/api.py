@@ -24,6 +24,7 @@ from fastapi.security import HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
+from core.runner import tail_lines
 from service.builds import BuildQueue
 from service.config import LOGGER, ServiceConfig, ensure_token, make_private, private_file
 from service.context import Services
@@ -54,7 +55,6 @@ from service.models import (
 from service.projects import ProjectError, Projects
 from service.refs import RefError
 from service.webhook import webhook_router
-from tasks.runner import tail_lines
 
 STATIC = Path(__file__).resolve().parent / "static"
 VERSION = "1.0"

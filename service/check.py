@@ -15,9 +15,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from federation.errors import ManifestError
+from core.errors import HardwareError, ManifestError
 from federation.loader import load_project
-from hardware.errors import HardwareError
 from hardware.idf import check_project
 
 FAILED = 3
@@ -39,9 +38,9 @@ def task_names(root: Path) -> list[str]:
     here are dodo.py's, one for one; tests/service/test_abuse.py compares with `doit list`."""
     from doit.loader import load_tasks
 
+    from core.state import State
     from federation.plan import plan_federation, plan_sites
     from federation.platforms import host
-    from federation.state import State
     from federation.steps import plan_steps
     from tasks import sites, steps
     from tasks.federate import federate_task

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from federation.confine import remove_tree
+from core.confine import remove_tree
 
 DATA_ENV = "FEDBUILD_SERVICE_DATA"
 SECRET_ENV = "FEDBUILD_WEBHOOK_SECRET"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tasks.runner import Command, Result, run
+from core.runner import Command, Result, run
 
 GIT_TIMEOUT = 600.0
 # Never ask for a password on a terminal nobody watches; C locale: messages we can quote.

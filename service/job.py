@@ -13,7 +13,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from federation.errors import ManifestError
+from core.errors import ManifestError
+from core.outcome import Status as TaskStatus
+from core.runner import Command, Result, Status, run, tail_lines
 from federation.manifest import parse_manifest
 from service.config import FEDBUILD_ROOT, LOGGER, ServiceConfig
 from service.db import (
@@ -29,8 +31,6 @@ from service.db import (
 from service.events import EventBus, translate
 from service.git import Git, GitError
 from service.tree import MARKER, build_cgroup, kill_build
-from tasks.outcome import Status as TaskStatus
-from tasks.runner import Command, Result, Status, run, tail_lines
 
 OUTPUT_LINES = 200  # kept in the record as build_output
 POLL = 0.1  # how often the events file is read and a cancel looked for

@@ -14,11 +14,11 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+from core.runner import Command, run
 from service.check import TASKS
 from service.config import FEDBUILD_ROOT, LOGGER, ServiceConfig
 from service.db import Database
 from service.git import Git, GitError
-from tasks.runner import Command, run
 
 CHECK_TIMEOUT = 120.0
 log = logging.getLogger(LOGGER)

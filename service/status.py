@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from tasks.outcome import Status
+from core.outcome import Status
 
 PENDING, RUNNING, SUCCESS, FAILED, CANCELLED = (
     "pending", "running", "success", "failed", "cancelled")
 BUILD_STATUSES = (PENDING, RUNNING, SUCCESS, FAILED, CANCELLED)
 FINISHED = (SUCCESS, FAILED, CANCELLED)
 
-# A task of a build: `started` until fedbuild reports its outcome (a tasks.outcome.Status
+# A task of a build: `started` until fedbuild reports its outcome (a core.outcome.Status
 # word); one left `started` when the service stops is then `interrupted`.
 TASK_STARTED = "started"
 TASK_INTERRUPTED = Status.INTERRUPTED.value

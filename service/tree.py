@@ -20,8 +20,8 @@ from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.runner import marked_pids
 from service.config import ServiceConfig
-from tasks.runner import marked_pids
 
 if TYPE_CHECKING:
     import psutil

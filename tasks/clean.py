@@ -9,22 +9,25 @@ either, so `Task.clean` and `Clean._execute` are wrapped (in tasks/doit_compat.p
 every other reach into doit, calling `clean_task` and `clean_all_unless_named` here);
 other tasks' clean is unchanged.
 
-Every removal goes through federation/confine.py's remove_tree.
+Every removal goes through core/confine.py's remove_tree.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
 import doit
 
-from federation.confine import Roots, remove_tree
+from core.confine import Roots, remove_tree
+from core.lock import LockHeld
+from core.sizes import format_size
+from core.state import State
 from federation.manifest import MODES
-from federation.sizes import format_size
-from federation.state import State
+from tasks.session import LOCKED_OUT, Session, lock_wait
 
 CLEAN = "fedbuild.clean"  # meta flag: the task's clean actions say what they remove
 
@@ -39,6 +42,28 @@ def clean_task(task: Any, outstream: TextIO, dryrun: bool, doits: Callable[..., 
     for action in task.clean_actions:  # each takes `dryrun` and prints what it removes
         action.kwargs["dryrun"] = dryrun
         action.execute(out=outstream)
+
+
+def clean_locked(clean: Callable[..., None], tasks: list[Any], dryrun: bool,
+                 cleanforget: bool, outstream: TextIO) -> None:
+    """doit's `clean_tasks` (`clean`) holding the repository lock, as a run does; one line
+    and exit code 2 when another run holds it. `doit clean -n` only prints: no lock."""
+    if dryrun:
+        clean(tasks, dryrun, cleanforget)
+        return
+    session = Session(State(Path.cwd()))
+    try:
+        session.begin(wait=lock_wait())
+    except LockHeld as err:
+        sys.stderr.write(f"ERROR: {err}\n")
+        raise SystemExit(LOCKED_OUT) from None
+    try:
+        if session.stale is not None:
+            outstream.write(f"fedbuild: the previous run ({session.stale.describe()}) "
+                            "ended without releasing the lock; its leftovers were removed\n")
+        clean(tasks, dryrun, cleanforget)
+    finally:
+        session.end()
 
 
 def clean_all_unless_named(cleanall: bool, pos_args: list[str] | None) -> bool:

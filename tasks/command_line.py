@@ -13,7 +13,7 @@ import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from federation.errors import COMMAND_LINE, UsageError
+from core.errors import COMMAND_LINE, UsageError
 from tasks import doit_compat
 
 # Every variable fedbuild reads, with what it does (README lists them too).

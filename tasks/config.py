@@ -10,15 +10,16 @@ from typing import Any
 
 import doit
 
-from federation.errors import COMMAND_LINE, UsageError
+from core.errors import COMMAND_LINE, UsageError
+from core.state import State
 from federation.loader import MANIFEST_FILE, Project
 from federation.manifest import MODES, BuildSettings
-from federation.state import State
 from federation.steps import StepsPlan
 from tasks import doit_compat, planned, schedule, shard
 from tasks.cache import runtime
 from tasks.cache.cache import cache_config
 from tasks.command_line import check_variables
+from tasks.commands.run import install_doit_hooks
 from tasks.history import FILE as HISTORY_FILE
 from tasks.history import History
 from tasks.reporter import FedbuildReporter
@@ -86,7 +87,7 @@ def doit_config(project: Project, state: State, defaults: list[str] | None = Non
     # suggestion; doit's own `run` (when fedbuild's run command is not registered: doit
     # started outside a checkout) runs in a run session. fedbuild's run command has
     # installed them already.
-    doit_compat.install()
+    install_doit_hooks()
     schedule.order()  # a bad `order=` is a one-line error now, not in the middle of the run
     lock_wait()  # so is a bad `lock_wait=` (or FEDBUILD_LOCK_WAIT)
     _settle_memory()

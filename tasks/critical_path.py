@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from federation.sizes import format_size
-from tasks.outcome import Status
+from core.outcome import Status
+from core.sizes import format_size
 from tasks.timeline import RunInfo, TaskRun
 
 _BOUNDS_NOTHING = (Status.SKIPPED.value, Status.NOT_NEEDED.value)

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Mapping
 from typing import Protocol, TextIO
 
-from tasks.outcome import Status
+from core.outcome import Status
 
 _ANSI = {Status.BUILT: "32", Status.CACHED: "36", Status.FLAKY: "33", Status.UP_TO_DATE: "2",
          Status.FAILED: "31", Status.TIMED_OUT: "31", Status.SKIPPED: "33",

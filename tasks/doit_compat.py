@@ -28,17 +28,19 @@ them, so a doit upgrade fails in CI rather than at a user's):
 - The command loading the dodo (`loading_command()`, found on the stack: doit gives a dodo
   no handle on it), so `doit list` and `doit info` create nothing on disk.
 
-`install()` puts every wrapper in place (idempotent) after checking doit's version; fedbuild's
-run command calls it before it loads the dodo, and the dodo again (doit's own commands).
+`install(hooks)` puts every wrapper in place (idempotent) after checking doit's version; the
+wrappers call fedbuild through the `Hooks` it is given, so this module imports nothing of
+fedbuild's. fedbuild's run command (tasks/commands/run.py `install_doit_hooks`) installs it
+before it loads the dodo, and the dodo again (doit's own commands).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-import signal
 import sys
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import doit
@@ -53,9 +55,7 @@ from doit.task import Task
 
 SUPPORTED = (0, 37)  # doit's major.minor fedbuild is written against
 AFTER_FAILURES = "fedbuild.after_failures"  # a task's meta key: run after a dependency failed
-# Exit code of a `doit clean` refused because another run holds the repository (doit's, for
-# a run whose reporter could not start).
-LOCKED_OUT = 2
+IN_SESSION = "_fedbuild_in_session"  # set on a run command whose _execute runs in a session
 
 # Each doit internal fedbuild touches, with the signature it relies on.
 TOUCHED: dict[str, tuple[Any, str]] = {
@@ -98,9 +98,32 @@ def check_version(version: tuple[int, ...] | None = None) -> None:
 _originals: dict[str, Any] = {name: fn for name, (fn, _) in TOUCHED.items()}
 
 
-def install() -> None:
+@dataclass(frozen=True)
+class Hooks:
+    """What the wrappers call in fedbuild (each named after the wrapper that calls it)."""
+
+    # TaskDispatcher._get_next_node: (dispatcher, ready, tasks_to_run, doit's own) -> node
+    next_node: Callable[[Any, Any, list[str], Any], ExecNode | None]
+    # TaskControl._filter_tasks: (unknown name, the tasks) -> the error's line
+    unknown_task: Callable[[str, Any], str]
+    # Run._execute: (command, doit's _execute bound to it, its arguments) -> exit code
+    run_in_session: Callable[[Any, Callable[..., Any], dict[str, Any]], Any]
+    # Clean.clean_tasks: (doit's clean_tasks bound, tasks, dryrun, cleanforget, outstream)
+    clean_tasks: Callable[[Callable[..., Any], list[Any], bool, bool, Any], None]
+    # Clean._execute: (cleanall, pos_args) -> cleanall as doit should see it
+    clean_all_unless_named: Callable[[bool, list[str] | None], bool]
+    # Task.clean: (task, outstream, dryrun, doit's own)
+    clean_task: Callable[[Any, Any, bool, Any], None]
+
+
+_hooks: Hooks | None = None
+
+
+def install(hooks: Hooks) -> None:
     """Check doit's version, then put every wrapper in place (idempotent)."""
+    global _hooks
     check_version()
+    _hooks = hooks
     ExecNode.parent_status = _parent_status
     TaskDispatcher._get_next_node = _get_next_node
     TaskControl._filter_tasks = _filter_tasks
@@ -113,6 +136,12 @@ def install() -> None:
 def original(name: str) -> Any:
     """doit's own function behind a wrapper (by its TOUCHED name)."""
     return _originals[name]
+
+
+def hooks() -> Hooks:
+    """The hooks `install` was given."""
+    assert _hooks is not None, "doit_compat.install() was not called"
+    return _hooks
 
 
 # ExecNode.parent_status ---------------------------------------------------------
@@ -128,10 +157,8 @@ def _parent_status(self: Any, parent_node: Any) -> None:
 
 
 def _get_next_node(self: Any, ready: Any, tasks_to_run: list[str]) -> ExecNode | None:
-    from tasks import schedule  # schedule uses the accessors below
-
-    return schedule.next_node(self, ready, tasks_to_run,
-                              _originals["TaskDispatcher._get_next_node"])
+    return hooks().next_node(self, ready, tasks_to_run,
+                             _originals["TaskDispatcher._get_next_node"])
 
 
 def dispatcher_tasks(dispatcher: Any) -> dict[str, Any]:
@@ -164,31 +191,19 @@ def gen_node(dispatcher: Any, name: str) -> ExecNode | None:
 
 
 def _filter_tasks(self: Any, task_selection: Any) -> Any:
-    from tasks.command_line import unknown_task
-
     try:
         return _originals["TaskControl._filter_tasks"](self, task_selection)
     except InvalidCommand as err:
         if err.not_found is None:
             raise
-        raise InvalidCommand(unknown_task(str(err.not_found), self.tasks)) from None
+        raise InvalidCommand(hooks().unknown_task(str(err.not_found), self.tasks)) from None
 
 
 # Run._execute -----------------------------------------------------------------------
 
 
-def interrupted_exit_code() -> int:
-    """128 + the signal that stopped the run (SIGINT when none was recorded: a Ctrl-C
-    before fedbuild's handlers were installed)."""
-    from tasks.session import stopping_signal
-
-    return 128 + int(stopping_signal() or signal.SIGINT)
-
-
 @functools.wraps(Run._execute)  # doit passes options by the names of _execute's parameters
 def _execute(self: Any, *args: Any, **kwargs: Any) -> Any:
-    from tasks.commands.run import IN_SESSION, execute_in_session
-
     original = _originals["Run._execute"]
     if getattr(self, IN_SESSION, False):  # fedbuild's run command: in its session already
         return original(self, *args, **kwargs)
@@ -197,7 +212,7 @@ def _execute(self: Any, *args: Any, **kwargs: Any) -> Any:
     arguments = dict(params.arguments)
     del arguments["self"]
     setattr(self, IN_SESSION, True)
-    return execute_in_session(self, functools.partial(original, self), arguments)
+    return hooks().run_in_session(self, functools.partial(original, self), arguments)
 
 
 def loading_command() -> Any | None:
@@ -225,27 +240,8 @@ def reads_only(command: Any) -> bool:
 
 
 def _clean_tasks(self: Any, tasks: list[Any], dryrun: bool, cleanforget: bool) -> None:
-    from federation.state import State
-    from tasks.lock import LockHeld
-    from tasks.session import Session, lock_wait
-
-    clean = _originals["Clean.clean_tasks"]
-    if dryrun:  # `doit clean -n` only prints what it would run
-        clean(self, tasks, dryrun, cleanforget)
-        return
-    session = Session(State(Path.cwd()))
-    try:
-        session.begin(wait=lock_wait())
-    except LockHeld as err:
-        sys.stderr.write(f"ERROR: {err}\n")
-        raise SystemExit(LOCKED_OUT) from None
-    try:
-        if session.stale is not None:
-            self.outstream.write(f"fedbuild: the previous run ({session.stale.describe()}) "
-                                 "ended without releasing the lock; its leftovers were removed\n")
-        clean(self, tasks, dryrun, cleanforget)
-    finally:
-        session.end()
+    clean = functools.partial(_originals["Clean.clean_tasks"], self)
+    hooks().clean_tasks(clean, tasks, dryrun, cleanforget, self.outstream)
 
 
 # Clean._execute, Task.clean --------------------------------------------------------------
@@ -253,17 +249,13 @@ def _clean_tasks(self: Any, tasks: list[Any], dryrun: bool, cleanforget: bool) -
 
 def _clean_execute(self: Any, dryrun: bool, cleandep: bool, cleanall: bool, cleanforget: bool,
                    pos_args: list[str] | None = None) -> Any:
-    from tasks.clean import clean_all_unless_named
-
     return _originals["Clean._execute"](self, dryrun, cleandep,
-                                        clean_all_unless_named(cleanall, pos_args),
+                                        hooks().clean_all_unless_named(cleanall, pos_args),
                                         cleanforget, pos_args)
 
 
 def _task_clean(self: Any, outstream: Any, dryrun: bool) -> None:
-    from tasks.clean import clean_task
-
-    clean_task(self, outstream, dryrun, _originals["Task.clean"])
+    hooks().clean_task(self, outstream, dryrun, _originals["Task.clean"])
 
 
 # DoitCmdBase.parse_execute -------------------------------------------------------------

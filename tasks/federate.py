@@ -17,17 +17,17 @@ from typing import Any
 
 from doit.exceptions import TaskFailed
 
-from federation.confine import OutsideRoots
-from federation.digests import stat_fingerprint
+from core.confine import OutsideRoots
+from core.digests import stat_fingerprint
+from core.outcome import Outcome, Status
+from core.sizes import format_size
 from federation.manifest import display_path
 from federation.plan import FederationPlan, Mount
 from federation.publish import Cancelled, ModuleRun, Report, clean_published, publish
 from federation.publish import published_files as module_files
 from federation.records import now_iso
-from federation.sizes import format_size
 from tasks.clean import CLEAN, remove, shown
 from tasks.doit_compat import AFTER_FAILURES
-from tasks.outcome import Outcome, Status
 from tasks.session import interrupted, interrupts_deferred
 
 TaskDict = dict[str, Any]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tasks.outcome import BUILT, FLAKY, UP_TO_DATE, RunStatus
+from core.outcome import BUILT, FLAKY, UP_TO_DATE, RunStatus
 
 FILE = "history.sqlite3"
 BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another run's transaction

@@ -13,8 +13,8 @@ from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.text import Text
 
+from core.outcome import Status
 from tasks.display import ETA, clock
-from tasks.outcome import Status
 
 _STYLES = {Status.BUILT: "green", Status.CACHED: "cyan", Status.FLAKY: "yellow",
            Status.UP_TO_DATE: "dim", Status.FAILED: "red", Status.TIMED_OUT: "red",

@@ -28,9 +28,10 @@ from typing import Any, TextIO
 import doit
 from doit.exceptions import UnmetDependency
 
-from federation.confine import OutsideRoots
+from core.confine import OutsideRoots
+from core.outcome import Outcome, RunStatus, Status
+from core.state import State
 from federation.manifest import display_path
-from federation.state import State
 from tasks import planned, schedule
 from tasks.clean import removed_modules
 from tasks.critical_path import critical_path, performance_lines
@@ -49,7 +50,6 @@ from tasks.federate import summary_lines
 from tasks.follow import LogFollower
 from tasks.history import RunRecorder, TaskRecord, git_head
 from tasks.needs import needs
-from tasks.outcome import Outcome, RunStatus, Status
 from tasks.run_files import RunFiles, write_run_files
 from tasks.session import Session, interrupted
 from tasks.timeline import RunInfo, TaskRun

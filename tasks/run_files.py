@@ -30,21 +30,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from federation.confine import remove_tree
-from tasks.outcome import Status
+from core.confine import remove_tree
+from core.junit import LOG_BYTES, xml_text
+from core.outcome import Status
 from tasks.timeline import RunInfo, TaskRun
 
 SCHEMA = 1  # of summary.json: raised when a field changes meaning or goes away
 KEEP = 50  # run folders kept
 SUMMARY, TRACE, JUNIT, LATEST = "summary.json", "trace.json", "junit.xml", "latest"
-LOG_BYTES = 64 * 1024  # of a test's log in <system-out>: its end
 FAILURE_LINES = 40  # of a failed test's log in <failure>
 _FOLDER = re.compile(r"\d{8}T\d{6}\.\d{6}Z(-\d+)?")
 _TMP_PREFIX = ".tmp-"
 # What XML 1.0 cannot carry at all, even escaped: control characters and lone surrogates.
 # (Written as what is excluded, not as the complement of what is allowed: the same set, but
 # a small class that compiles in a fraction of a millisecond instead of five.)
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 @dataclass(frozen=True)
@@ -340,11 +339,6 @@ def _log_text(path: str | None, limit: int = LOG_BYTES) -> str:
         text = f"[... the first {size - len(data)} bytes are left out ...]\n" + \
             text.partition("\n")[2]
     return xml_text(text)
-
-
-def xml_text(text: str) -> str:
-    """`text` without the characters XML 1.0 cannot carry (the rest is escaped on writing)."""
-    return _NOT_XML.sub("", text)
 
 
 def _seconds(value: float | None) -> str:

@@ -33,7 +33,7 @@ from typing import Any, TypeAlias
 import doit
 from doit.control import ExecNode
 
-from federation.errors import COMMAND_LINE, UsageError
+from core.errors import COMMAND_LINE, UsageError
 from tasks import doit_compat
 
 ORDERS = ("longest-path", "doit")

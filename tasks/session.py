@@ -16,11 +16,11 @@ from types import FrameType, TracebackType
 
 import doit
 
-from federation.confine import remove_tree
-from federation.errors import COMMAND_LINE, ENVIRONMENT, UsageError
-from federation.state import State
-from tasks.lock import Holder, RepoLock
-from tasks.runner import RUN_VARIABLE, kill_all, kill_marked
+from core.confine import remove_tree
+from core.errors import COMMAND_LINE, ENVIRONMENT, UsageError
+from core.lock import Holder, RepoLock
+from core.runner import RUN_VARIABLE, kill_all, kill_marked
+from core.state import State
 
 __all__ = ["RUN_VARIABLE", "Session", "interrupted", "interrupts_deferred", "lock_wait", "sweep"]
 
@@ -131,6 +131,8 @@ def sweep(state: State) -> None:
 _interrupted = threading.Event()
 _signal: int | None = None  # the signal that stopped the run
 _deferred = 0  # > 0 while the main thread runs code that polls interrupted() instead
+# Exit code of a run (or `doit clean`) refused because another run holds the repository.
+LOCKED_OUT = 2
 INTERRUPTED = ("fedbuild: interrupted; running builds were stopped and their temporary "
                "folders removed, last good outputs kept\n")
 
@@ -181,6 +183,12 @@ os.register_at_fork(after_in_child=_forget_wakeup_in_child)
 def stopping_signal() -> int | None:
     """The signal (SIGINT, SIGTERM) that stopped this run, if one did."""
     return _signal
+
+
+def interrupted_exit_code() -> int:
+    """128 + the signal that stopped the run (SIGINT when none was recorded: a Ctrl-C
+    before fedbuild's handlers were installed)."""
+    return 128 + int(stopping_signal() or signal.SIGINT)
 
 
 @contextlib.contextmanager

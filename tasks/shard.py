@@ -14,7 +14,7 @@ import re
 
 import doit
 
-from federation.errors import COMMAND_LINE, UsageError
+from core.errors import COMMAND_LINE, UsageError
 
 _SHARD = re.compile(r"([1-9]\d*)/([1-9]\d*)")
 

@@ -17,22 +17,22 @@ from typing import Any
 from doit.exceptions import TaskFailed
 from doit.tools import result_dep
 
-from federation.confine import remove_tree
-from federation.digests import content_digest, files_digest, stat_fingerprint
-from federation.errors import ManifestError
+from core.confine import remove_tree
+from core.digests import content_digest, files_digest, stat_fingerprint
+from core.errors import ManifestError
+from core.outcome import SUCCEEDED, Outcome, Status
+from core.runner import Command, Result, run
+from core.staging import new_workdir, replace_dir
+from core.state import STATE_DIR, State
 from federation.inputs import GitIgnores, files_under
 from federation.manifest import display_path
 from federation.plan import OUT, SiteBuild, Walk, resolve_site
 from federation.sources import SourceError
-from federation.staging import new_workdir, replace_dir
-from federation.state import STATE_DIR, State
 from tasks.cache.actions import lookup as cache_lookup
 from tasks.cache.actions import warnings as cache_warnings
 from tasks.clean import CLEAN, clean_paths
 from tasks.doit_compat import AFTER_FAILURES
 from tasks.exclusive import STEPS_LOCK, slot
-from tasks.outcome import SUCCEEDED, Outcome, Status
-from tasks.runner import Command, Result, run
 from tasks.signature import Signature
 from tasks.steps import register_tool, tool_version
 from tasks.temp_paths import TempPaths

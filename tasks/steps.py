@@ -26,10 +26,13 @@ from doit.exceptions import TaskFailed
 from doit.task import Task, dict_to_task
 from doit.tools import result_dep
 
-from federation.confine import remove_tree
-from federation.digests import content_digest, file_digest, files_digest, stat_fingerprint
-from federation.staging import new_workdir, replace_dir
-from federation.state import STATE_DIR, State
+from core.confine import remove_tree
+from core.digests import content_digest, file_digest, files_digest, stat_fingerprint
+from core.outcome import Outcome, Status
+from core.runner import Command, Result, run, which
+from core.runner import Status as Ended
+from core.staging import new_workdir, replace_dir
+from core.state import STATE_DIR, State
 from federation.steps import BOARD_OPTIONS, DIST, StepPlan, ToolPlan, VerifyPlan
 from tasks import planned
 from tasks.cache.actions import lookup as cache_lookup
@@ -39,10 +42,7 @@ from tasks.clean import CLEAN, cleaned_modes, remove
 from tasks.doit_compat import AFTER_FAILURES
 from tasks.exclusive import STEPS_LOCK, slot
 from tasks.no_tests import ran_no_tests
-from tasks.outcome import Outcome, Status
 from tasks.planned import ON_DEVICE
-from tasks.runner import Command, Result, run, which
-from tasks.runner import Status as Ended
 from tasks.signature import Signature
 
 TaskDict = dict[str, Any]

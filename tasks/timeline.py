@@ -11,7 +11,7 @@ class TaskRun:
     """One task (with actions) in one run."""
 
     name: str
-    status: str  # a tasks.outcome.Status value: built, up to date, failed, ...
+    status: str  # a core.outcome.Status value: built, up to date, failed, ...
     ended: float  # epoch seconds
     started: float | None = None  # epoch seconds its action started; None if never executed
     duration: float | None = None  # seconds its action ran (None if never executed)

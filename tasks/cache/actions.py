@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from federation.state import State
+from core.outcome import Outcome
+from core.state import State
 from tasks.cache import runtime
 from tasks.cache.cache import Cache
 from tasks.cache.keys import action_key
 from tasks.cache.record import ActionRecord
-from tasks.outcome import Outcome
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from federation.confine import remove_tree
-from federation.digests import file_digest
-from federation.errors import ENVIRONMENT, ManifestError, UsageError
+from core.confine import remove_tree
+from core.digests import file_digest
+from core.errors import ENVIRONMENT, ManifestError, UsageError
+from core.sizes import parse_size
 from federation.loader import MANIFEST_FILE as MANIFEST
-from federation.sizes import parse_size
 from tasks.cache.backend import Backend, BadEntry, CacheError
 from tasks.cache.local import LocalStore
 from tasks.cache.record import (

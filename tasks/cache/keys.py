@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from federation.digests import files_digest
+from core.digests import files_digest
 from federation.steps import FEDBUILD, folder_digest, python_executable
 from federation.toolchains import SHIPPED
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from federation.confine import remove_tree
+from core.confine import remove_tree
 from tasks.cache.backend import BadEntry, CacheError
 from tasks.cache.record import ActionRecord, is_digest
 from tasks.history import wal_mode

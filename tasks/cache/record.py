@@ -21,10 +21,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from federation.confine import remove_tree
-from federation.digests import file_digest
-from federation.staging import replace_dir
-from federation.state import State
+from core.confine import remove_tree
+from core.digests import file_digest
+from core.staging import replace_dir
+from core.state import State
 from tasks.cache.backend import BadEntry, CacheError
 
 SCHEMA = 2  # 2: inline content (data, log_data); schema 1 records are read as they were

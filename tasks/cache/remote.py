@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-from federation.confine import remove_tree
+from core.confine import remove_tree
 from tasks.cache.backend import Backend, BadEntry, CacheError
 
 CHUNK = 1 << 20  # bytes per read or write of a blob: memory stays flat for large blobs

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from doit.exceptions import InvalidCommand
 
+from core.sizes import format_size
+from core.state import State
 from federation.loader import Project, load_project
-from federation.sizes import format_size
-from federation.state import State
 from tasks.cache.backend import CacheError
 from tasks.cache.cache import CacheConfig, cache_config, redacted
 from tasks.cache.local import GcResult, LocalStore

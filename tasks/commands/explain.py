@@ -18,12 +18,12 @@ from typing import Any
 from doit.exceptions import InvalidCommand
 from doit.task import result_dep
 
+from core.outcome import SUCCEEDED
 from tasks import doit_compat
 from tasks.commands.base import FedbuildCommand
 from tasks.config import run_mode
 from tasks.federate import PublishedCurrent
 from tasks.needs import needs
-from tasks.outcome import SUCCEEDED
 from tasks.signature import FieldChange, Signature
 from tasks.sites import BranchUnmoved, StagedOutputIntact
 

@@ -17,8 +17,8 @@ from typing import Any
 
 from doit.cmd_base import Command
 
+from core.state import STATE_DIR
 from federation.loader import MANIFEST_FILE
-from federation.state import STATE_DIR
 
 SCHEMA = Path(__file__).resolve().parents[2] / "modules.schema.json"
 # node_modules/: what npm installs into a module, beside its sources.

@@ -7,11 +7,11 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from federation.state import State
+from core.outcome import Status
+from core.state import State
 from tasks.history import FILE, History
-from tasks.outcome import Status
 
-# The order statuses are counted in: tasks/outcome.py's Status order.
+# The order statuses are counted in: core/outcome.py's Status order.
 STATUS_ORDER = tuple(s.value for s in Status)
 
 

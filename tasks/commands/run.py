@@ -26,16 +26,31 @@ from typing import Any, TextIO
 
 from doit.cmd_run import Run
 
-from federation.state import State
-from tasks import doit_compat
-from tasks.lock import LockHeld
+from core.lock import LockHeld
+from core.state import State
+from tasks import clean, command_line, doit_compat, schedule
+from tasks.doit_compat import IN_SESSION
 from tasks.reporter import FedbuildReporter
-from tasks.session import INTERRUPTED, Session, lock_wait
+from tasks.session import (
+    INTERRUPTED,
+    LOCKED_OUT,
+    Session,
+    interrupted_exit_code,
+    lock_wait,
+)
 
-# Exit code of a run refused because another run holds the repository (doit's for an error).
-LOCKED_OUT = 2
 
-IN_SESSION = "_fedbuild_in_session"  # set on a command whose _execute runs in a session
+def install_doit_hooks() -> None:
+    """Put fedbuild's wrappers of doit's internals in place (tasks/doit_compat.py), each
+    calling the piece of fedbuild that does the work."""
+    doit_compat.install(doit_compat.Hooks(
+        next_node=schedule.next_node,
+        unknown_task=command_line.unknown_task,
+        run_in_session=execute_in_session,
+        clean_tasks=clean.clean_locked,
+        clean_all_unless_named=clean.clean_all_unless_named,
+        clean_task=clean.clean_task,
+    ))
 
 
 class RunCommand(Run):
@@ -45,7 +60,7 @@ class RunCommand(Run):
 
     def execute(self, params: Any, args: list[str]) -> Any:
         """Check doit's version and put fedbuild's doit wrappers in place, then run."""
-        doit_compat.install()
+        install_doit_hooks()
         return super().execute(params, args)
 
     def _execute(self, outfile: Any, verbosity: int | None = None, always: bool = False,
@@ -83,7 +98,7 @@ def execute_in_session(command: Any, execute: Callable[..., Any],
         return LOCKED_OUT
     except KeyboardInterrupt:
         sys.stderr.write(INTERRUPTED)
-        return doit_compat.interrupted_exit_code()
+        return interrupted_exit_code()
     finally:
         run.session.end()
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from doit.exceptions import InvalidCommand
 
+from core.outcome import BUILT, CACHED, FLAKY, UP_TO_DATE, RunStatus, Status
 from tasks.commands.base import FedbuildCommand
 from tasks.commands.layout import (
     clock,
@@ -24,7 +25,6 @@ from tasks.commands.layout import (
     table,
 )
 from tasks.history import History, RunRecord
-from tasks.outcome import BUILT, CACHED, FLAKY, UP_TO_DATE, RunStatus, Status
 
 # As words (history rows hold them as text): a task that did not fail (up to date is
 # counted apart), one that did (an interrupted one did neither), one that was timed.

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from federation.digests import content_digest
+from core.digests import content_digest
 from tasks.history import History
 from tests.conftest import (
     copy_example,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from federation.confine import OutsideRoots, Roots, remove_tree
-from federation.staging import replace_dir
+from core.confine import OutsideRoots, Roots, remove_tree
+from core.staging import replace_dir
 
 
 @pytest.fixture

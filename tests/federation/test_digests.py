@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from federation import digests
-from federation.digests import file_digest, files_digest
+from core import digests
+from core.digests import file_digest, files_digest
 
 OLD = 1_500_000_000 * 10**9  # 2017: long before this process
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from federation.errors import ManifestError, escape
+from core.errors import ManifestError, escape
 
 
 @pytest.mark.parametrize(("value", "shown"), [

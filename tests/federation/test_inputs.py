@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from federation.errors import ManifestError
+from core.errors import ManifestError
 from federation.inputs import GitIgnores, files_under, glob_files, walk_files
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from federation.errors import ManifestError
+from core.errors import ManifestError
 from federation.graph import find_cycle, topological
 from federation.manifest import Manifest, parse_manifest
 from tests.conftest import FIXTURES

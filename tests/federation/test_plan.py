@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from core.state import State
 from federation.loader import load_project
 from federation.plan import (
     OUT,
@@ -15,7 +16,6 @@ from federation.plan import (
     plan_sites,
     resolve_site,
 )
-from federation.state import State
 
 Repo = Callable[[str], Path]
 

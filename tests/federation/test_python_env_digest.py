@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.state import State
 from federation.loader import load_project
 from federation.platforms import host
-from federation.state import State
 from federation.steps import plan_steps, python_env_digest
 from tests.conftest import copy_example
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from federation.errors import ManifestError
+from core.errors import ManifestError
+from core.sizes import format_size, parse_size
 from federation.manifest import parse_manifest
-from federation.sizes import format_size, parse_size
 from hardware.size import parse_size as budget_size
 from tasks.cache.cache import cache_config
 

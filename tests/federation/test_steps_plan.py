@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import yaml
 
-from federation.errors import ManifestError
+from core.errors import ManifestError
+from core.state import State
 from federation.loader import Project, load_project
 from federation.manifest import Module, SkipIf, parse_toolchain
 from federation.platforms import Host
-from federation.state import State
 from federation.steps import (
     StepPlan,
     StepsPlan,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import ManifestError
 from federation import toolchains
-from federation.errors import ManifestError
 from tests.conftest import REPO
 
 CHAIN = """\

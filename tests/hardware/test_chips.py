@@ -1,4 +1,4 @@
-"""The ESP32 chips are listed once, in hardware/chips.py, and everything else reads them."""
+"""The ESP32 chips are listed once, in core/chips.py, and everything else reads them."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from typing import get_args
 
 import pytest
 
+from core.chips import CHIPS, NAMES, chip, chip_from_title
+from core.errors import HardwareError
 from federation import manifest
 from federation.manifest import json_schema
 from federation.toolchains import load_toolchains
 from hardware import qemu
-from hardware.chips import CHIPS, NAMES, chip, chip_from_title
-from hardware.errors import HardwareError
 
 ROOT = Path(__file__).resolve().parents[2]
 # A chip's name, not a GCC toolchain's (xtensa-esp32s3-elf-) nor a board's macro.
@@ -46,7 +46,7 @@ def test_chip_lookup() -> None:
 
 
 def _product_files() -> list[Path]:
-    folders = ("federation", "tasks", "hardware", "service")
+    folders = ("core", "federation", "tasks", "hardware", "service")
     return [p for folder in folders for p in (ROOT / folder).rglob("*")
             if p.suffix in (".py", ".yaml", ".yml", ".json") and p.is_file()]
 
@@ -56,7 +56,7 @@ def test_no_other_product_file_lists_the_chips() -> None:
     (one chip is a board or a toolchain that builds for it alone)."""
     lists = {p.relative_to(ROOT).as_posix(): names for p in _product_files()
              if len(names := {m.lower() for m in _CHIP.findall(p.read_text())}) >= 3}
-    assert lists == {"hardware/chips.py": set(NAMES)}
+    assert lists == {"core/chips.py": set(NAMES)}
 
 
 def test_readme_names_every_chip() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from hardware.errors import HardwareError
+from core.errors import HardwareError
 from hardware.flasher_args import read_flasher_args
 from hardware.image import (
     APP_OFFSET,

@@ -20,7 +20,7 @@ import psutil
 import pytest
 import serial
 
-from hardware.errors import HardwareError
+from core.errors import HardwareError
 from hardware.flash import (
     VERIFY,
     FlashOptions,

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from core.state import State
 from federation.loader import load_project
 from federation.platforms import host
-from federation.state import State
 from federation.steps import folder_digest, hardware_digest, plan_steps
 from tests.conftest import REPO, copy_example
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import HardwareError
 from hardware import device_test
-from hardware.errors import HardwareError
 from hardware.monitor import read_unity
 from hardware.unity import TestCase
 

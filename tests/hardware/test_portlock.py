@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from hardware.errors import HardwareError
+from core.errors import HardwareError
 from hardware.portlock import ENV_LOCK_DIR, lock_folder, lock_path, port_lock
 from tests.conftest import REPO
 
@@ -24,7 +24,7 @@ PORT = "socket://127.0.0.1:4000"
 _TAKE = """
 import sys, time
 from pathlib import Path
-from hardware.errors import HardwareError
+from core.errors import HardwareError
 from hardware.portlock import port_lock
 try:
     with port_lock(sys.argv[1], Path(sys.argv[2]), timeout=float(sys.argv[3])):

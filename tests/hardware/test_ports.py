@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hardware.errors import HardwareError
+from core.errors import HardwareError
 from hardware.ports import Board, find_boards, pick_port, port_slug
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from hardware.errors import HardwareError
+from core.errors import HardwareError
 from hardware.qemu import has_machine, qemu_argv, run_in_qemu
 from hardware.unity import TestCase
 from tests.conftest import FIXTURES, REPO

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from hardware.errors import HardwareError
+from core.errors import HardwareError
 from hardware.image import build_app
 from hardware.size import Usage, map_target, parse_size, usage
 from tests.conftest import FIXTURES, REPO

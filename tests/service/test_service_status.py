@@ -9,10 +9,10 @@ from typing import get_args
 
 import pytest
 
+from core.outcome import Status
 from service import models
 from service.db import Database
 from service.status import BUILD_STATUSES, TASK_INTERRUPTED, TASK_STARTED
-from tasks.outcome import Status
 
 SERVICE = Path(__file__).resolve().parents[2] / "service"
 

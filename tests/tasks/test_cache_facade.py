@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from federation.digests import content_digest, file_digest
-from federation.errors import ManifestError, UsageError
+from core.digests import content_digest, file_digest
+from core.errors import ManifestError, UsageError
 from tasks.cache.backend import CacheError
 from tasks.cache.cache import GB, Cache, CacheConfig, cache_config, open_cache, parse_size
 from tasks.cache.local import LocalStore

@@ -9,10 +9,10 @@ import re
 import shutil
 from pathlib import Path
 
+from core.state import State
 from federation.loader import load_project
 from federation.plan import plan_sites
 from federation.platforms import host
-from federation.state import State
 from federation.steps import FEDBUILD, folder_digest, plan_steps, python_executable
 from tasks.cache.keys import FEDBUILD_DIR, PYTHON, ROOT, action_key, relative_to
 from tests.conftest import copy_example

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from federation.digests import content_digest, file_digest
+from core.digests import content_digest, file_digest
 from tasks.cache.backend import CacheError
 from tasks.cache.record import INLINE_FILE, ActionRecord, Fetch, OutputEntry, pack, unpack
 

@@ -9,8 +9,8 @@ import pytest
 from doit.cmd_clean import Clean
 from doit.task import Task
 
-from federation.sizes import format_size
-from federation.state import State
+from core.sizes import format_size
+from core.state import State
 from tasks.clean import remove, removed_modules, tree_size
 
 

@@ -6,7 +6,7 @@ import doit
 import doit.doit_cmd
 import pytest
 
-from federation.errors import ManifestError, UsageError
+from core.errors import ManifestError, UsageError
 from tasks import shard
 from tasks.command_line import VARIABLES, check_variables, closest, unknown_task
 from tasks.config import run_mode

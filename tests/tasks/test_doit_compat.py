@@ -18,6 +18,7 @@ from doit.exceptions import InvalidCommand
 from doit.task import Task
 
 from tasks import doit_compat
+from tasks.commands.run import install_doit_hooks
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -30,8 +31,8 @@ def test_every_touched_internal_has_the_signature_fedbuild_relies_on(name: str) 
 
 
 def test_install_puts_every_wrapper_in_place_and_each_takes_doits_parameters() -> None:
-    doit_compat.install()
-    doit_compat.install()  # idempotent: still wraps doit's own, not itself
+    install_doit_hooks()
+    install_doit_hooks()  # idempotent: still wraps doit's own, not itself
     wrapped = {"ExecNode.parent_status": ExecNode.parent_status,
                "TaskDispatcher._get_next_node": TaskDispatcher._get_next_node,
                "TaskControl._filter_tasks": TaskControl._filter_tasks,
@@ -66,7 +67,7 @@ def test_the_internals_read_as_attributes_are_there() -> None:
 
 
 def test_an_unknown_task_gets_a_suggestion_through_the_wrapped_filter() -> None:
-    doit_compat.install()
+    install_doit_hooks()
     control = TaskControl([Task("build:web", [])])
     with pytest.raises(InvalidCommand, match="did you mean build:web"):
         control.process(["build:wbe"])
@@ -92,7 +93,7 @@ def test_a_dodo_under_another_doit_prints_one_error_line_and_exits_3(tmp_path: P
     """What a user sees: doit prints the InvalidDodoFile's one line, exit code 3."""
     dodo = tmp_path / "dodo.py"
     dodo.write_text("import doit\ndoit.__version__ = (0, 38, 0)\n"
-                    "from tasks import doit_compat\ndoit_compat.install()\n"
+                    "from tasks.commands.run import install_doit_hooks\ninstall_doit_hooks()\n"
                     "def task_x():\n    return {'actions': ['true']}\n")
     env_path = f"{REPO}"
     result = subprocess.run([sys.executable, "-m", "doit", "list", "-f", str(dodo)],

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from core.state import State
 from federation.loader import load_project
 from federation.plan import FederationPlan, plan_federation, plan_sites
-from federation.state import State
 from tasks.clean import CLEAN
 from tasks.doit_compat import AFTER_FAILURES
 from tasks.federate import (

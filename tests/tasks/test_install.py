@@ -13,7 +13,7 @@ import tomllib
 
 from tests.conftest import REPO
 
-OWN = ("tasks", "federation", "hardware", "service")
+OWN = ("core", "tasks", "federation", "hardware", "service")
 
 
 def setuptools_config() -> dict[str, object]:

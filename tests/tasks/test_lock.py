@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.lock import Holder, LockHeld, RepoLock
+from core.lock import Holder, LockHeld, RepoLock
 from tests.conftest import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HOLD = """
 import sys, time
 sys.path.insert(0, {root!r})
-from tasks.lock import RepoLock
+from core.lock import RepoLock
 lock = RepoLock(__import__("pathlib").Path(sys.argv[1]))
 lock.acquire()
 time.sleep(float(sys.argv[2]))
@@ -34,7 +34,7 @@ lock.release()
 TRY = """
 import sys
 sys.path.insert(0, {root!r})
-from tasks.lock import LockHeld, RepoLock
+from core.lock import LockHeld, RepoLock
 try:
     RepoLock(__import__("pathlib").Path(sys.argv[1])).acquire()
 except LockHeld as e:
@@ -145,7 +145,7 @@ def test_partial_content_reads_as_no_holder(tmp_path: Path) -> None:
 FORK_AND_DIE = """
 import os, sys, time
 sys.path.insert(0, {root!r})
-from tasks.lock import RepoLock
+from core.lock import RepoLock
 RepoLock(__import__("pathlib").Path(sys.argv[1])).acquire()
 child = os.fork()
 if child == 0:
@@ -163,7 +163,7 @@ os._exit(0)
 LEFTOVER_KEEPS_IT = """
 import fcntl, os, sys, time
 sys.path.insert(0, {root!r})
-from tasks.lock import Holder, _write
+from core.lock import Holder, _write
 fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 _write(fd, Holder.current())
@@ -183,7 +183,7 @@ os._exit(0)
 LIVE_BUT_NAMING_THE_DEAD = """
 import fcntl, os, socket, sys, time
 sys.path.insert(0, {root!r})
-from tasks.lock import Holder, _write
+from core.lock import Holder, _write
 fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 _write(fd, Holder(int(sys.argv[2]), time.time(), ["doit"], socket.gethostname()))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tasks.outcome import SUCCEEDED, Outcome, RunStatus, Status
-from tasks.runner import Command, Result
-from tasks.runner import Status as Ended
+from core.outcome import SUCCEEDED, Outcome, RunStatus, Status
+from core.runner import Command, Result
+from core.runner import Status as Ended
 
 TASKS = Path(__file__).resolve().parents[2] / "tasks"
 # The modules that carry a task's or a run's status from the outcome to the user.

@@ -16,8 +16,8 @@ from typing import Any
 import psutil
 import pytest
 
-from tasks import runner
-from tasks.runner import (
+from core import runner
+from core.runner import (
     RUN_VARIABLE,
     Command,
     Result,

@@ -20,8 +20,9 @@ import pytest
 from doit.control import TaskControl, TaskDispatcher
 from doit.task import Task
 
-from federation.errors import UsageError
+from core.errors import UsageError
 from tasks import doit_compat, schedule
+from tasks.commands.run import install_doit_hooks
 from tasks.critical_path import critical_path
 from tasks.timeline import RunInfo, TaskRun
 
@@ -31,7 +32,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(autouse=True)
 def doit_order_afterwards() -> Iterator[None]:
     """Every test leaves doit's order active, as a run without fedbuild's reporter has it."""
-    doit_compat.install()
+    install_doit_hooks()
     yield
     schedule.deactivate()
 
@@ -305,7 +306,8 @@ from pathlib import Path
 
 from doit.reporter import ConsoleReporter
 
-from tasks import doit_compat, schedule
+from tasks import schedule
+from tasks.commands.run import install_doit_hooks
 
 HERE = Path(__file__).resolve().parent
 SPEC = json.loads((HERE / "spec.json").read_text())
@@ -338,7 +340,7 @@ class Reporter(ConsoleReporter):
         log("done", task.name)
 
 
-doit_compat.install()
+install_doit_hooks()
 DOIT_CONFIG = {"reporter": Reporter, "backend": "json", "dep_file": str(HERE / "db.json"),
                "verbosity": 0, "default_tasks": SPEC["select"]}
 

@@ -6,12 +6,12 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from federation.digests import stat_fingerprint
+from core.digests import stat_fingerprint
+from core.outcome import Outcome, Status
+from core.state import State
 from federation.loader import load_project
 from federation.plan import plan_sites
-from federation.state import State
 from tasks.clean import CLEAN, clean_paths
-from tasks.outcome import Outcome, Status
 from tasks.sites import StagedOutputIntact, build_site, build_tasks
 
 Repo = Callable[[str], Path]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from doit.task import Task
 
+from core.state import State
 from federation.loader import load_project
 from federation.platforms import host
-from federation.state import State
 from federation.steps import plan_steps
 from tasks.clean import CLEAN
 from tasks.planned import ON_DEVICE

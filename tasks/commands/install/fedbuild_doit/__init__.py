@@ -3,8 +3,8 @@
 doit finds fedbuild's loader, commands and reporter through this package's
 entry points (groups doit.LOADER, doit.COMMAND, doit.REPORTER) or through the
 `[tool.doit.plugins.*]` tables of fedbuild's own pyproject.toml. fedbuild's
-packages have generic names (tasks, federation, hardware, service), so they
-are never installed top-level, where they would shadow a repository's own
+packages have generic names (core, tasks, federation, hardware, service), so
+they are never installed top-level, where they would shadow a repository's own
 `tasks.py`: a wheel carries them as data in `fedbuild_doit/lib/`, and that
 folder goes first on sys.path only inside the doit process, when doit first
 asks this package for a class. In a fedbuild checkout (the current folder, or
@@ -27,14 +27,14 @@ EXPORTS = {
     "ExplainCommand": "tasks.commands.explain",
     "GraphCommand": "tasks.commands.graph",
     "CacheCommand": "tasks.commands.cache",
-    "ServeCommand": "tasks.commands.serve",
+    "ServeCommand": "service.command",
     "FedbuildReporter": "tasks.reporter",
 }
 # Only a fedbuild checkout has this file: it tells the checkout from a repository that merely
 # has a tasks/ folder of its own.
 _CHECKOUT_MARKER = Path("tasks") / "commands" / "install" / "fedbuild_doit" / "__init__.py"
 _HERE = Path(__file__).resolve().parent
-_OWN = ("tasks", "federation", "hardware", "service")
+_OWN = ("core", "tasks", "federation", "hardware", "service")
 
 
 def home() -> Path:

@@ -8,7 +8,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from federation.confine import Roots, confined, remove_tree
+from core.confine import Roots, confined, remove_tree
 
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
@@ -27,7 +27,7 @@ def replace_dir(new: Path, dest: Path, within: Roots | Path) -> None:
     folders are exchanged by renameat2(RENAME_EXCHANGE); elsewhere the old one
     is renamed aside first (a crash in between leaves `dest` missing, never
     half-written, and the aside copy is swept by the next run). What is removed must lie
-    inside `within` (federation/confine.py).
+    inside `within` (core/confine.py).
     """
     confined(dest, within)
     dest.parent.mkdir(parents=True, exist_ok=True)

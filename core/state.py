@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from federation.confine import Roots
+from core.confine import Roots
 
 STATE_DIR = ".fedbuild"
 # fedbuild's own build script, site assets and module.json for site modules (read only).

@@ -14,8 +14,8 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tasks.runner import Result
-from tasks.runner import Status as Ended
+from core.runner import Result
+from core.runner import Status as Ended
 
 
 class Status(str, enum.Enum):

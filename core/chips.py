@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hardware.errors import HardwareError
+from core.errors import HardwareError
 
 
 @dataclass(frozen=True)

@@ -67,3 +67,7 @@ def _escape_char(char: str) -> str:
     if code < 0x100:
         return f"\\x{code:02x}"
     return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+class HardwareError(Exception):
+    """A board, port, image or tool problem, said in one line (no traceback is shown)."""
