@@ -22,6 +22,7 @@ from federation.steps import plan_steps
 from tasks import sites, steps
 from tasks.config import default_tasks, doit_config, repository, run_mode
 from tasks.federate import federate_task
+from tasks.select import selected
 
 ROOT = repository(Path(__file__).resolve().parent)  # the current folder (-d)
 PROJECT = load_project(ROOT)
@@ -31,8 +32,8 @@ SITES = plan_sites(PROJECT, STATE)
 STEPS = plan_steps(PROJECT, STATE, PROJECT.toolchains, MODE, host())
 FEDERATION = plan_federation(PROJECT, STATE, SITES)
 
-DOIT_CONFIG = doit_config(PROJECT, STATE,
-                          default_tasks(STEPS, MODE, [s.name for s in SITES], STATE), MODE)
+DOIT_CONFIG = doit_config(PROJECT, STATE, default_tasks(
+    STEPS, MODE, [s.name for s in SITES], STATE, selected(PROJECT)), MODE)
 
 
 def task_build() -> Iterator[steps.TaskDef]:

@@ -98,6 +98,13 @@ def _module_name(value: str) -> str:
     return value
 
 
+def _tag(value: str) -> str:
+    if not _NAME.fullmatch(value):
+        raise ValueError(f"{value!r} is not a valid tag: use 1-64 letters, digits, '-', '_' or "
+                         "'.', starting with a letter or digit")
+    return value
+
+
 def _destination(value: str) -> str:
     if not (value.startswith("/") and value.endswith("/")):
         raise ValueError(f"{value!r} must start and end with '/'")
@@ -191,6 +198,7 @@ def _env(value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
 
 RelPath = Annotated[str, AfterValidator(_relative_path)]
 ModuleName = Annotated[str, AfterValidator(_module_name)]
+Tag = Annotated[str, AfterValidator(_tag)]
 Destination = Annotated[str, AfterValidator(_destination)]
 PathPrefix = Annotated[str, AfterValidator(_path_prefix)]
 Repository = Annotated[str, AfterValidator(_repository)]
@@ -552,6 +560,8 @@ class Module(_Model):
                                         "size:<module> enforces")
     allow_no_tests: bool = Field(False, description="A test step whose runner found no test "
                                  "passes instead of failing with `no tests`")
+    tags: list[Tag] = Field([], description="Labels that select the module on the command "
+                            "line: `doit select=tag:<tag>`")
 
     @property
     def site_destination(self) -> str:

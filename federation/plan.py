@@ -170,7 +170,7 @@ def _site(project: Project, state: State, module: Module, index: int,
         tmp=state.tmp,
         log=state.log(f"build:{module.name}"),
         outcome=state.outcome(f"build:{module.name}"),
-        entry=module.model_dump(mode="json", by_alias=True),
+        entry=module.model_dump(mode="json", by_alias=True, exclude={"tags"}),  # labels only
         git=git,
         cache=module.build_options.cache_enabled and fed.build_settings.cache_enabled,
         tool=tool, label=project.label, index=index, roots=state.roots,

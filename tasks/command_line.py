@@ -26,6 +26,8 @@ VARIABLES: dict[str, str] = {
     "ports": "several boards' ports, a,b; on-device steps join group runs",
     "baud": "serial speed for flashing and on-device tests",
     "chip": "the chip expected on the board (default: the module's target)",
+    "select": "the modules to build: names, tag:<tag>, a folder; web... adds dependents, "
+              "...web dependencies (select=web,tag:frontend)",
 }
 
 

@@ -55,12 +55,18 @@ def run_mode() -> str:
 
 
 def default_tasks(steps: StepsPlan, mode: str, sites: list[str],
-                  state: State | None = None) -> list[str]:
+                  state: State | None = None, chosen: frozenset[str] | None = None
+                  ) -> list[str]:
     """What plain `doit` runs: every site build and every step marked default, federate (when
     there are site modules); verify in production. With `shard=K/N`, only the builds and steps
-    of part K (no federate, no verify: those need every part)."""
+    of part K (no federate, no verify: those need every part). With `select=` (`chosen`: the
+    modules it selects), only the chosen modules' builds, steps and verify tasks, and federate
+    when a chosen module is a site: what naming those tasks would run."""
+    if chosen is not None:
+        sites = [site for site in sites if site in chosen]
     names = [f"build:{site}" for site in sites]
-    names += [s.task for s in steps.steps if s.default and (board_given() or not on_device(s))]
+    names += [s.task for s in steps.steps if s.default and (board_given() or not on_device(s))
+              and (chosen is None or s.module in chosen)]
     wanted = shard.requested()
     if wanted is not None:
         estimates = History(state.dir / HISTORY_FILE).estimates() if state else {}
@@ -68,7 +74,12 @@ def default_tasks(steps: StepsPlan, mode: str, sites: list[str],
     if sites:
         names.append("federate")
     if mode == "production" and steps.verifies:
-        names.append("verify")
+        names += ["verify"] if chosen is None else [v.task for v in steps.verifies
+                                                    if v.module in chosen]
+    if chosen is not None and not names:
+        raise UsageError(COMMAND_LINE, "select", f"the modules selected "
+                         f"({', '.join(sorted(chosen))}) have no default task; name their "
+                         "tasks instead (`doit list`)")
     return names
 
 
