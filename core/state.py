@@ -8,8 +8,9 @@ from pathlib import Path
 from core.confine import Roots
 
 STATE_DIR = ".fedbuild"
-# fedbuild's own build script, site assets and module.json for site modules (read only).
-SHIPPED = Path(__file__).resolve().parent / "defaults"
+# fedbuild's own build script, site assets and module.json for site modules (read only),
+# shipped with the federation package beside this one.
+SHIPPED = Path(__file__).resolve().parents[1] / "federation" / "defaults"
 
 
 @dataclass(frozen=True)
