@@ -1,18 +1,22 @@
 """The tools under test and one timed run of one of them.
 
-Each run is `subprocess.run` between two `time.perf_counter()` calls, with its
+Each run is one process started between two `time.perf_counter()` calls, with its
 environment prepared beforehand, stdout discarded and stderr kept for the error
-message should the run fail. The build script appends a line per build to the
-tool's runs file ($BENCH_RUNS), which tells how many builds a run did.
+message should the run fail; `os.wait4` reports its CPU time and peak memory. The
+build script appends a line per build to the tool's runs file ($BENCH_RUNS), which
+tells how many builds a run did.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,25 +72,60 @@ def tools_for(repo: Monorepo, runs_dir: Path) -> list[Tool]:
     return [Tool(name, argvs[name], repo.root, runs_dir / f"{name}.runs") for name in TOOLS]
 
 
-def time_run(tool: Tool) -> float:
-    """Run the tool once; return the wall-clock seconds. Raises BenchError if it fails."""
+@dataclass(frozen=True)
+class Sample:
+    """One run: wall-clock seconds, CPU seconds (user + system, the run and the processes it
+    waited for) and peak resident memory in MB (the largest of those processes). A child
+    started from this process counts this process's memory until it executes the tool, so
+    a peak no higher than `floor_mb` (this process's own) is unknown: `rss_mb` is None."""
+
+    seconds: float
+    cpu: float
+    rss_mb: float | None
+    floor_mb: float
+
+
+def measured_run(tool: Tool) -> Sample:
+    """Run the tool once; return its wall time, CPU time and peak RSS. Raises BenchError if
+    it fails. `os.wait4` gives the run's own resource use, not the benchmark's."""
     if tool.argv is None:
         raise BenchError(f"{tool.name} is not installed")
     env = {**os.environ, "NO_COLOR": "1", "BENCH_RUNS": str(tool.runs)}
-    started = time.perf_counter()
-    proc = subprocess.run(tool.argv, cwd=tool.cwd, env=env, stdin=subprocess.DEVNULL,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          timeout=TIMEOUT, check=False)
-    elapsed = time.perf_counter() - started
-    if proc.returncode != 0:
-        tail = proc.stderr.decode(errors="replace").strip().splitlines()[-10:]
-        raise BenchError(f"`{shlex.join(tool.argv)}` failed with exit code {proc.returncode}"
-                         + "".join(f"\n  {line}" for line in tail))
-    return elapsed
+    floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    with tempfile.TemporaryFile() as stderr:
+        started = time.perf_counter()
+        proc = subprocess.Popen(tool.argv, cwd=tool.cwd, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=stderr)
+        timer = threading.Timer(TIMEOUT, proc.kill)  # wait4 itself has no timeout
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        elapsed = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            stderr.seek(0)
+            tail = stderr.read().decode(errors="replace").strip().splitlines()[-10:]
+            raise BenchError(f"`{shlex.join(tool.argv)}` failed with exit code "
+                             f"{proc.returncode}" + "".join(f"\n  {line}" for line in tail))
+    peak = usage.ru_maxrss / 1024
+    return Sample(elapsed, usage.ru_utime + usage.ru_stime, peak if peak > floor else None, floor)
+
+
+def time_run(tool: Tool) -> float:
+    """Run the tool once; return the wall-clock seconds. Raises BenchError if it fails."""
+    return measured_run(tool).seconds
+
+
+def counted_sample(tool: Tool) -> tuple[Sample, int]:
+    """Run the tool once; return its sample and the number of builds that run did."""
+    before = tool.builds()
+    sample = measured_run(tool)
+    return sample, tool.builds() - before
 
 
 def counted_run(tool: Tool) -> tuple[float, int]:
     """Run the tool once; return the seconds and the number of builds that run did."""
-    before = tool.builds()
-    seconds = time_run(tool)
-    return seconds, tool.builds() - before
+    sample, builds = counted_sample(tool)
+    return sample.seconds, builds

@@ -1,12 +1,14 @@
 """fedbuild against plain doit, make and ninja on one synthetic graph: cold, no-op, one change.
 
-    python bench/noop.py [--modules 10,100,500] [--files-per-module 20] [--repeat 5]
+    python bench/noop.py [--modules 100,1000,5000] [--files-per-module 20] [--repeat 5]
 
 For each monorepo size it generates the monorepo (bench/synthetic.py), builds it
 once from scratch with every tool, then runs rounds of no-op rebuilds and rounds
-of "one input file edited" rebuilds, all tools in turn within a round. It checks
-that every run did exactly the builds it should (N, 0, 1), prints a table and
-writes bench/results/noop.json.
+of "one input file edited" rebuilds, all tools in turn within a round (the order
+reversed every other round, so drift and cache warmth favour no tool). Each run
+is a whole `doit` (or make, ninja) process: wall time, CPU time and peak RSS.
+It checks that every run did exactly the builds it should (N, 0, 1), prints the
+tables and writes bench/results/noop.json.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `bench` importable from the repo root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.measure import BenchError, Tool, counted_run, tools_for
+from bench.measure import BenchError, Tool, counted_sample, tools_for
 from bench.report import SizeResult, document, format_table
 from bench.synthetic import Monorepo, generate
 
@@ -49,13 +51,15 @@ def measure_repo(repo: Monorepo, tools: list[Tool], repeat: int) -> SizeResult:
 
 def run_rounds(result: SizeResult, measure: str, tools: list[Tool], rounds: int,
                before: Callable[[int], object] | None = None) -> None:
-    """Run every tool once per round, in turn, so slow drift affects them alike."""
+    """Run every tool once per round, in turn, so slow drift affects them alike; every other
+    round in the reverse order (A B C D, D C B A), so no tool always runs first or last."""
     for round_ in range(rounds):
         if before is not None:
             before(round_)
-        for tool in tools:
-            seconds, builds = counted_run(tool)
-            result.add(measure, tool.name, seconds, builds)
+        for tool in tools if round_ % 2 == 0 else reversed(tools):
+            sample, builds = counted_sample(tool)
+            result.add(measure, tool.name, sample.seconds, builds, sample.cpu, sample.rss_mb,
+                       sample.floor_mb)
 
 
 def check_builds(result: SizeResult, repo: Monorepo) -> None:
@@ -72,8 +76,8 @@ def check_builds(result: SizeResult, repo: Monorepo) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line: sizes, files per module, repeats, where the JSON goes."""
     parser = argparse.ArgumentParser(description=DESCRIPTION)
-    parser.add_argument("--modules", type=_sizes, default=[10, 100, 500],
-                        help="comma-separated module counts (default 10,100,500)")
+    parser.add_argument("--modules", type=_sizes, default=[100, 1000, 5000],
+                        help="comma-separated module counts (default 100,1000,5000)")
     parser.add_argument("--files-per-module", type=int, default=20,
                         help="content files per module (default 20)")
     parser.add_argument("--repeat", type=int, default=5,
@@ -89,7 +93,7 @@ def _sizes(text: str) -> list[int]:
     try:
         sizes = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a list like 10,100,500") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list like 100,1000,5000") from None
     if not sizes or min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: give at least one module count >= 1")
     return sizes

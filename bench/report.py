@@ -28,21 +28,39 @@ class SizeResult:
     files_per_module: int
     samples: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     builds: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    cpu: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    rss_mb: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    rss_floor_mb: float = 0.0  # peaks at or below the benchmark's own RSS are not known
 
-    def add(self, measure: str, tool: str, seconds: float, builds: int) -> None:
-        """Record one run."""
+    def add(self, measure: str, tool: str, seconds: float, builds: int,
+            cpu: float | None = None, rss_mb: float | None = None,
+            rss_floor_mb: float = 0.0) -> None:
+        """Record one run (CPU seconds and peak RSS when measured)."""
+        self.rss_floor_mb = max(self.rss_floor_mb, rss_floor_mb)
         self.samples.setdefault(measure, {}).setdefault(tool, []).append(seconds)
         self.builds.setdefault(measure, {}).setdefault(tool, []).append(builds)
+        if cpu is not None:
+            self.cpu.setdefault(measure, {}).setdefault(tool, []).append(cpu)
+        if rss_mb is not None:
+            self.rss_mb.setdefault(measure, {}).setdefault(tool, []).append(rss_mb)
 
-    def seconds(self, measure: str, tool: str) -> float | None:
-        """The median of the tool's runs for the measure; None when it did not run."""
-        runs = self.samples.get(measure, {}).get(tool)
-        return statistics.median(runs) if runs else None
+    def seconds(self, measure: str, tool: str, how: str = "median") -> float | None:
+        """The median (or `how="min"`) of the tool's wall times for the measure; None when
+        it did not run."""
+        return _reduce(self.samples, measure, tool, how)
 
-    def ratio(self, measure: str, other: str) -> float | None:
+    def cpu_seconds(self, measure: str, tool: str) -> float | None:
+        """The median CPU seconds of the tool's runs; None when not measured."""
+        return _reduce(self.cpu, measure, tool, "median")
+
+    def peak_rss(self, measure: str, tool: str) -> float | None:
+        """The largest peak RSS (MB) of the tool's runs; None when not measured."""
+        return _reduce(self.rss_mb, measure, tool, "max")
+
+    def ratio(self, measure: str, other: str, how: str = "median") -> float | None:
         """fedbuild's seconds divided by the other tool's; None when either is missing."""
-        ours, theirs = self.seconds(measure, "fedbuild"), self.seconds(measure, other)
-        return ours / theirs if ours is not None and theirs else None
+        ours, theirs = self.seconds(measure, "fedbuild", how), self.seconds(measure, other, how)
+        return _divide(ours, theirs)
 
     def to_json(self) -> dict[str, Any]:
         """Medians, ratios and every sample, for bench/results/noop.json."""
@@ -51,10 +69,30 @@ class SizeResult:
             "files_per_module": self.files_per_module,
             "inputs_per_task": self.files_per_module + 2,
             "seconds": {m: {t: self.seconds(m, t) for t in TOOLS} for m in MEASURES},
+            "min_seconds": {m: {t: self.seconds(m, t, "min") for t in TOOLS} for m in MEASURES},
+            "cpu_seconds": {m: {t: self.cpu_seconds(m, t) for t in TOOLS} for m in MEASURES},
+            "peak_rss_mb": {m: {t: self.peak_rss(m, t) for t in TOOLS} for m in MEASURES},
             "ratios": {m: {f"fedbuild/{o}": self.ratio(m, o) for o in OTHERS} for m in MEASURES},
             "samples": self.samples,
+            "cpu_samples": self.cpu,
+            "rss_samples_mb": self.rss_mb,
             "builds": self.builds,
+            "rss_floor_mb": self.rss_floor_mb,
         }
+
+
+def _reduce(table: dict[str, dict[str, list[float]]], measure: str, tool: str,
+            how: str) -> float | None:
+    runs = table.get(measure, {}).get(tool)
+    if not runs:
+        return None
+    if how == "median":
+        return statistics.median(runs)
+    return min(runs) if how == "min" else max(runs)
+
+
+def _divide(ours: float | None, theirs: float | None) -> float | None:
+    return ours / theirs if ours is not None and theirs else None
 
 
 def format_table(results: list[SizeResult], repeat: int) -> str:
@@ -69,7 +107,48 @@ def format_table(results: list[SizeResult], repeat: int) -> str:
     notes = [f"seconds: cold = one run; no-op and one-changed = median of {repeat} runs.",
              "fedbuild/X = fedbuild's seconds divided by X's (2.0x: fedbuild takes twice as long).",
              *_slopes(results)]
-    return "\n".join([*lines, "", *notes])
+    return "\n".join([*lines, "", *notes, "", *noop_detail(results, repeat)])
+
+
+DETAIL_HEADERS = ("modules", "tool", "min s", "median s", "cpu s", "peak RSS MB",
+                  "fedbuild/tool min", "median", "cpu", "RSS")
+
+
+def noop_detail(results: list[SizeResult], repeat: int) -> list[str]:
+    """The no-op per tool: best and median wall time, median CPU time, peak RSS, and
+    fedbuild's multiple of each; none when CPU and RSS were not measured."""
+    if not any(r.cpu.get("no-op") for r in results):
+        return []
+    rows = [list(DETAIL_HEADERS)]
+    for r in results:
+        ours = (r.seconds("no-op", "fedbuild", "min"), r.seconds("no-op", "fedbuild"),
+                r.cpu_seconds("no-op", "fedbuild"), r.peak_rss("no-op", "fedbuild"))
+        for tool in TOOLS:
+            theirs = (r.seconds("no-op", tool, "min"), r.seconds("no-op", tool),
+                      r.cpu_seconds("no-op", tool), r.peak_rss("no-op", tool))
+            rss = "n/a" if r.cpu_seconds("no-op", tool) is None else f"<{r.rss_floor_mb:.0f}"
+            rows.append([str(r.modules), tool, *(seconds_text(v) for v in theirs[:3]),
+                         rss if theirs[3] is None else f"{theirs[3]:.0f}",
+                         *(ratio_text(_divide(a, b)) for a, b in zip(ours, theirs, strict=True))])
+    return [f"no-op in detail ({repeat} runs a tool, interleaved): wall min and median, "
+            "median CPU (user+system), largest peak RSS (<N: no more than the benchmark's own)",
+            *aligned(rows, left=2),
+            *_cpu_slopes(results)]
+
+
+def _cpu_slopes(results: list[SizeResult]) -> list[str]:
+    """The CPU cost model: fixed cost and cost per module, fitted through the smallest and
+    the largest monorepo."""
+    if len(results) < 2:
+        return []
+    small, large = min(results, key=lambda r: r.modules), max(results, key=lambda r: r.modules)
+    parts = []
+    for tool in TOOLS:
+        a, b = small.cpu_seconds("no-op", tool), large.cpu_seconds("no-op", tool)
+        if a is not None and b is not None:
+            per = (b - a) / (large.modules - small.modules)
+            parts.append(f"{tool} {(a - per * small.modules) * 1e3:.0f} ms + {per * 1e3:.2f} ms")
+    return ["no-op CPU cost model (fixed + per module): " + ", ".join(parts)]
 
 
 def aligned(rows: list[list[str]], left: int) -> list[str]:

@@ -57,7 +57,9 @@ PLAIN_DODO_TEXT = '''\
 import json
 from pathlib import Path
 
-DOIT_CONFIG = {"backend": "json", "dep_file": ".plain-doit.json", "default_tasks": ["build"]}
+# sqlite3: the backend fedbuild uses, so the two differ only in what fedbuild adds.
+DOIT_CONFIG = {"backend": "sqlite3", "dep_file": ".plain-doit.sqlite3",
+               "default_tasks": ["build"]}
 TASKS = json.loads((Path(__file__).parent / "plain_graph.json").read_text())
 
 

@@ -41,6 +41,20 @@ def test_one_tiny_measurement_builds_exactly_what_it_should(repo: Monorepo,
     assert result.builds["no-op"] == {t.name: [0] for t in tools}
     table = format_table([result], repeat=1)
     assert all(header in table for header in HEADERS)
+    # every run is a measured process: its CPU time is known, and the detail table shows it
+    assert all(cpu[0] > 0 for cpu in result.cpu["no-op"].values())
+    assert "no-op in detail" in table and "peak RSS MB" in table
+
+
+def test_rounds_alternate_the_order_of_the_tools(repo: Monorepo, tmp_path: Path) -> None:
+    tools = [t for t in tools_for(repo, tmp_path / "runs") if t.available]
+    result = SizeResult(3, 2)
+    noop.run_rounds(result, "cold", tools, 1)
+    before = {t.name: t.runs.stat().st_mtime_ns for t in tools}
+    noop.run_rounds(result, "one-changed", tools, 2, before=repo.edit)
+    # round 2 ran in reverse: the first tool's second build is the last one written
+    last = max(tools, key=lambda t: t.runs.stat().st_mtime_ns)
+    assert last.name == tools[0].name and before[last.name] < last.runs.stat().st_mtime_ns
 
 
 def test_missing_ninja_is_a_column_of_na(tmp_path: Path) -> None:
