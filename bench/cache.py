@@ -43,7 +43,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `bench` importable from the repo root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.measure import DODO, BenchError
+from bench.measure import DODO, BenchError, compile_fedbuild
 from bench.overhead import generate
 from bench.report import aligned, machine, seconds_text
 from tests.conftest import copy_example
@@ -70,13 +70,6 @@ def timed_doit(repo: Path, *args: str, **env: str) -> tuple[float, str]:
         raise BenchError(f"`doit {' '.join(args)}` in {repo} failed ({proc.returncode}):\n"
                          + "\n".join(proc.stdout.splitlines()[-15:]))
     return elapsed, proc.stdout
-
-
-def compile_fedbuild() -> None:
-    """Byte-compile fedbuild's modules, as scripts/setup.sh does."""
-    subprocess.run([sys.executable, "-m", "compileall", "-q", "dodo.py", "federation", "tasks",
-                    "hardware", "service"], cwd=DODO.parent, check=True, capture_output=True,
-                   timeout=TIMEOUT)
 
 
 def restored(output: str) -> int:
