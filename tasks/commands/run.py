@@ -2,10 +2,11 @@
 
 The session holds the repository lock (a second run is refused with one line), sweeps what
 a dead run left, installs the signal handlers, and is ended (builds killed, temporary
-folders removed, lock released) however the run ends. fedbuild's reporter records the run
-(plan, task order, history, run files, events); with another reporter (`--reporter=json`,
-`console`, a user's plugin) it records the run silently beside it, and the chosen reporter
-only changes what is shown.
+folders removed, lock released) however the run ends. The session's record
+(tasks/run_record.py) records the run: plan, task order, history, run files, events, and the
+outputs of modules no longer in the manifest removed after a success. The chosen reporter
+(fedbuild's, `--reporter=json`, `console`, a user's plugin) is told after it, and only
+changes what is shown.
 
 The session begins when doit builds the reporter: after it has checked the task selection
 (an unknown task name is still the one-line error it was), before any task runs. A run
@@ -31,6 +32,7 @@ from core.state import State
 from tasks import clean, command_line, doit_compat, schedule
 from tasks.doit_compat import IN_SESSION
 from tasks.reporter import FedbuildReporter
+from tasks.run_record import RunRecord
 from tasks.session import (
     INTERRUPTED,
     LOCKED_OUT,
@@ -81,7 +83,7 @@ class RunCommand(Run):
 def execute_in_session(command: Any, execute: Callable[..., Any],
                        params: dict[str, Any]) -> Any:
     """Run doit's `execute(**params)` (its Run._execute) in a run session."""
-    run = RunSession(State(Path.cwd()))
+    run = RunSession(State(Path.cwd()), configured_reporter(command))
     chosen = params["reporter"]
     if isinstance(chosen, str):
         chosen = command.reporters[chosen]
@@ -103,100 +105,128 @@ def execute_in_session(command: Any, execute: Callable[..., Any],
         run.session.end()
 
 
+def configured_reporter(command: Any) -> type[FedbuildReporter]:
+    """fedbuild's reporter as the dodo configures it (DOIT_CONFIG, tasks/config.py): it
+    carries the manifest's modules and settings, whatever reporter the command line picks."""
+    loader = getattr(command, "loader", None)
+    config = loader.load_doit_config() if loader is not None else {}
+    given = config.get("reporter")
+    if isinstance(given, type) and issubclass(given, FedbuildReporter):
+        return given
+    return FedbuildReporter
+
+
 class RunSession:
-    """One run's session, begun when doit builds its reporter."""
+    """One run's session, begun when doit builds its reporter; it owns the run's record."""
 
-    def __init__(self, state: State) -> None:
+    def __init__(self, state: State, configured: type[FedbuildReporter]) -> None:
         self.session = Session(state)
+        self.configured = configured
+        self.record: RunRecord | None = None
 
-    def begin(self) -> None:
-        """Take the lock (raises LockHeld), sweep, install the signal handlers."""
+    def begin(self, warn: Callable[[str], None], workers: int, forks: bool) -> RunRecord:
+        """Take the lock (raises LockHeld), sweep, install the signal handlers; the record
+        of the run that begins."""
         self.session.begin(wait=lock_wait())
+        self.record = RunRecord(self.session, warn, workers=workers, forks=forks,
+                                modules=self.configured.modules)
+        return self.record
 
     def reporter_class(self, chosen: Any, workers: int, verbosity: int, forks: bool) -> Any:
-        """The class doit builds the run's reporter from: fedbuild's reporter given this
-        session; any other reporter beside a silent one of fedbuild's that records the run.
-        (An instance, which doit also accepts, is used as it is, beside the recorder.)"""
-        settings = {"given_session": self.session, "workers": workers, "verbosity": verbosity,
-                    "forks": forks, "run_session": self}
+        """The class doit builds the run's reporter from: the record of the run beside the
+        chosen reporter (fedbuild's, given the record and the run's settings; any other as
+        it is; an instance, which doit also accepts, is used as it is)."""
         if isinstance(chosen, type) and issubclass(chosen, FedbuildReporter):
-            return type(chosen.__name__, (_Begins, chosen), settings)
-        recorder = type("FedbuildRecorder", (FedbuildReporter,), {**settings, "quiet": True})
+            chosen = type(chosen.__name__, (chosen,), {
+                "workers": workers, "verbosity": verbosity,
+                "performance_tracking": self.configured.performance_tracking})
         name = getattr(chosen, "__name__", type(chosen).__name__)
-        return type(f"Recorded{name}", (_Begins, Recorded),
-                    {"run_session": self, "recorder_cls": recorder, "shown": chosen})
-
-
-class _Begins:
-    """Mixed in before the reporter: doit building it begins the session."""
-
-    run_session: RunSession
-
-    def __init__(self, outstream: TextIO, options: dict[str, Any]) -> None:
-        self.run_session.begin()
-        super().__init__(outstream, options)  # type: ignore[call-arg]
+        return type(f"Recorded{name}", (Recorded,), {
+            "run_session": self, "shown": chosen, "workers": workers, "forks": forks})
 
 
 class Recorded:
-    """A reporter of the user's choice (what is shown) beside fedbuild's silent recorder."""
+    """The run's record, told first of each of doit's reporter calls, then the chosen
+    reporter, which shows it. doit building it begins the session."""
 
-    recorder_cls: type[FedbuildReporter]
+    run_session: RunSession
     shown: Any
+    workers: int
+    forks: bool
 
     def __init__(self, outstream: TextIO, options: dict[str, Any]) -> None:
-        self.recorder = self.recorder_cls(outstream, options)
+        self.display: Any = None
+        self.record = self.run_session.begin(self._warn, self.workers, self.forks)
         shown = self.shown
+        if isinstance(shown, type) and issubclass(shown, FedbuildReporter):
+            shown = type(shown.__name__, (shown,), {"run_record": self.record})
         self.display = shown(outstream, options) if isinstance(shown, type) else shown
 
-    def _both(self, method: str, *args: Any) -> None:
-        getattr(self.recorder, method)(*args)
+    def _warn(self, text: str) -> None:
+        """The record's warnings: on fedbuild's display, else on stderr (not in the
+        chosen reporter's output, such as json)."""
+        if isinstance(self.display, FedbuildReporter):
+            self.display.warn(text)
+        else:
+            sys.stderr.write(text + "\n")
+
+    def _show(self, method: str, *args: Any) -> None:
         if hasattr(self.display, method):
             getattr(self.display, method)(*args)
 
     def initialize(self, tasks: dict[str, Any], selected_tasks: list[str]) -> None:
-        """Both start the run (doit's reporter interface, as every method here)."""
-        self._both("initialize", tasks, selected_tasks)
+        """The run starts (doit's reporter interface, as every method here)."""
+        self.record.initialize(tasks, selected_tasks)
+        self._show("initialize", tasks, selected_tasks)
 
     def get_status(self, task: Any) -> None:
         """doit checks whether a task is up to date."""
-        self._both("get_status", task)
+        self._show("get_status", task)
 
     def execute_task(self, task: Any) -> None:
         """A task starts."""
-        self._both("execute_task", task)
+        self.record.execute_task(task)
+        self._show("execute_task", task)
 
     def add_success(self, task: Any) -> None:
         """A task succeeded."""
-        self._both("add_success", task)
+        self.record.add_success(task)
+        self._show("add_success", task)
 
     def add_failure(self, task: Any, fail: Any) -> None:
         """A task failed."""
-        self._both("add_failure", task, fail)
+        self.record.add_failure(task, fail)
+        self._show("add_failure", task, fail)
 
     def skip_uptodate(self, task: Any) -> None:
         """A task is up to date."""
-        self._both("skip_uptodate", task)
+        self.record.skip_uptodate(task)
+        self._show("skip_uptodate", task)
 
     def skip_ignore(self, task: Any) -> None:
         """A task is ignored."""
-        self._both("skip_ignore", task)
+        self.record.skip_ignore(task)
+        self._show("skip_ignore", task)
 
     def cleanup_error(self, exception: Any) -> None:
         """An error while cleaning up."""
-        self._both("cleanup_error", exception)
+        self._show("cleanup_error", exception)
 
     def runtime_error(self, msg: str) -> None:
         """An error that stops the run."""
-        self._both("runtime_error", msg)
+        self.record.runtime_error(msg)
+        self._show("runtime_error", msg)
 
     def teardown_task(self, task: Any) -> None:
         """A task's teardown."""
-        self._both("teardown_task", task)
+        self._show("teardown_task", task)
 
     def complete_run(self) -> None:
-        """The run ended: the recorder writes history and run files, the reporter shows."""
+        """The run ended: the record writes the history and run files, then it is shown."""
         try:
-            self.recorder.complete_run()
+            self.record.complete_run()
         finally:
-            if hasattr(self.display, "complete_run"):
-                self.display.complete_run()
+            if not isinstance(self.display, FedbuildReporter):
+                for line in self.record.notes:
+                    sys.stderr.write(line + "\n")
+            self._show("complete_run")
