@@ -175,6 +175,7 @@ def register_tool(task: str, tool: ToolPlan | None) -> None:
     if tool is not None:
         _tools[task] = tool
 _probe_lock = threading.Lock()
+_plan_probed: planned.Plan | None = None  # the plan whose tools' probes were started
 
 
 def _forked() -> None:
@@ -199,15 +200,15 @@ def tool_version(tool: ToolPlan | None, root: Path) -> str | None:
     process while doit forks can hang, so there each one is asked alone, and waited for."""
     if tool is None:
         return None
+    global _plan_probed
     with _probe_lock:
         plan = planned.current()
         wanted = list(tool.probes())
-        for name in plan.tasks if plan and not plan.forks else ():
-            step = _steps.get(name)
-            if step is not None and step.tool is not None and not step.skip:
-                wanted += step.tool.probes()
-            elif name in _tools:
-                wanted += _tools[name].probes()
+        # The run's tools are gathered once per plan, not once per task asking (that was
+        # quadratic: 1000 site builds walked 1000 tasks each).
+        if plan and not plan.forks and plan is not _plan_probed:
+            _plan_probed = plan
+            wanted += _plan_tools(plan)
         for each in wanted:
             if (each.version, each.line) not in _versions:
                 future: Future[str | None] = Future()
@@ -219,6 +220,18 @@ def tool_version(tool: ToolPlan | None, root: Path) -> str | None:
     if not tool.also:
         return lines[0]
     return " | ".join(line or "none" for line in lines)
+
+
+def _plan_tools(plan: planned.Plan) -> list[ToolPlan]:
+    """The probes of every tool the plan's tasks run."""
+    wanted: list[ToolPlan] = []
+    for name in plan.tasks:
+        step = _steps.get(name)
+        if step is not None and step.tool is not None and not step.skip:
+            wanted += step.tool.probes()
+        elif name in _tools:
+            wanted += _tools[name].probes()
+    return wanted
 
 
 @contextlib.contextmanager
