@@ -7,10 +7,10 @@ It starts a real `doit serve` (2 workers, a fresh data folder, loopback) with ti
 generated repositories whose one step takes about a second, keeps builds running on
 two of them, and measures from asyncio clients in this process:
 
-- reads@N: N clients at once, each doing --per-client GETs (the build list, then one
-  build's full view, in turn) while builds run;
-- submit@N: N build submissions at once to a project whose manifest was validated
-  before (at registration): the time until each is accepted (202);
+- reads@N: N clients at once, each on its own connection doing --per-client GETs (the
+  build list, then one build's full view, in turn) while builds run;
+- submit@N: N build submissions at once (one client each) to a project whose manifest
+  was validated before (at registration): the time until each is accepted (202);
 - live@N: N WebSocket clients (each with its own ticket) following one project; a build
   is started and each must see its workflow.completed. Latency: from an event's
   timestamp (the service's clock) to its arrival, over every event every client got.
@@ -35,8 +35,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,7 @@ START_TIMEOUT = 30.0
 REQUEST_TIMEOUT = 60.0
 STEP_SECONDS = 1.0  # how long each benchmark build's step takes
 HEADERS = ("scenario", "requests", "errors", "p50 ms", "p99 ms", "max ms", "peak RSS MB",
-           "svc CPU s")
+           "svc CPU s", "bench CPU s")
 
 
 class BenchError(Exception):
@@ -66,6 +66,7 @@ class Row:
     errors: int = 0
     peak_rss: int = 0
     cpu: float = 0.0  # seconds of CPU the service used during the scenario
+    client_cpu: float = 0.0  # seconds of CPU this process (the clients) used meanwhile
 
     def figures(self) -> dict[str, Any]:
         """The row as numbers (ms, MB)."""
@@ -75,7 +76,8 @@ class Row:
                 "p99_ms": _ms(_percentile(ordered, 99)),
                 "max_ms": _ms(ordered[-1] if ordered else None),
                 "peak_rss_mb": round(self.peak_rss / 2**20, 1),
-                "service_cpu_s": round(self.cpu, 2)}
+                "service_cpu_s": round(self.cpu, 2),
+                "bench_cpu_s": round(self.client_cpu, 2)}
 
 
 def _percentile(ordered: list[float], pct: float) -> float | None:
@@ -188,17 +190,20 @@ def make_repo(dest: Path, name: str) -> Path:
 
 class RssSampler:
     """The service's peak RSS while a scenario runs (a thread samples it), and the CPU
-    time it used meanwhile: on a shared machine, the figure other load does not inflate."""
+    time it used meanwhile: on a shared machine, the figure other load does not inflate.
+    The clients' own CPU time is kept too: they share the cores with the service."""
 
     def __init__(self, service: Service) -> None:
         self.service = service
         self.peak = 0
         self.cpu = 0.0
+        self.client_cpu = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def __enter__(self) -> RssSampler:
         self.cpu = -self.service.cpu()
+        self.client_cpu = -time.process_time()
         self._thread.start()
         return self
 
@@ -206,6 +211,11 @@ class RssSampler:
         self._stop.set()
         self._thread.join(5)
         self.cpu += self.service.cpu()
+        self.client_cpu += time.process_time()
+
+    def fill(self, row: Row) -> None:
+        """Copy the figures into the row."""
+        row.peak_rss, row.cpu, row.client_cpu = self.peak, self.cpu, self.client_cpu
 
     def _sample(self) -> None:
         while not self._stop.is_set():
@@ -279,12 +289,10 @@ class Bench:
             thread.join(30)
 
     def reads(self, clients: int, per_client: int, build_id: int) -> Row:
-        """`clients` concurrent readers, each doing per_client GETs."""
-        import httpx
-
+        """`clients` concurrent readers, each on its own connection doing per_client GETs."""
         row = Row(f"reads@{clients}")
 
-        async def reader(http: httpx.AsyncClient, number: int) -> None:
+        async def reader(http: Any, number: int) -> None:
             for i in range(per_client):
                 path = "/api/builds?per_page=20" if (number + i) % 2 else \
                     f"/api/builds/{build_id}"
@@ -292,32 +300,51 @@ class Bench:
                             lambda r: r.status_code == 200)
 
         async def run() -> None:
-            limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-            async with httpx.AsyncClient(base_url=self.service.url, headers=self.auth,
-                                         limits=limits, timeout=REQUEST_TIMEOUT) as http:
-                await asyncio.gather(*(reader(http, n) for n in range(clients)))
+            async with self.clients(clients) as https:
+                await asyncio.gather(*(reader(http, n) for n, http in enumerate(https)))
         with RssSampler(self.service) as rss:
             asyncio.run(run())
-        row.peak_rss, row.cpu = rss.peak, rss.cpu
+        rss.fill(row)
         return row
 
     def submissions(self, count: int, project: str) -> Row:
-        """`count` submissions at once to a project validated before."""
-        import httpx
-
+        """`count` submissions at once, each from its own client, to a project validated
+        before."""
         row = Row(f"submit@{count}")
 
         async def run() -> None:
-            limits = httpx.Limits(max_connections=count)
-            async with httpx.AsyncClient(base_url=self.service.url, headers=self.auth,
-                                         limits=limits, timeout=REQUEST_TIMEOUT) as http:
+            async with self.clients(count) as https:
                 await asyncio.gather(*(timed(
-                    row, lambda: http.post(f"/api/projects/{project}/build", json={}),
-                    lambda r: r.status_code == 202) for _ in range(count)))
+                    row, lambda h=http: h.post(  # type: ignore[misc]
+                        f"/api/projects/{project}/build", json={}),
+                    lambda r: r.status_code == 202) for http in https))
         with RssSampler(self.service) as rss:
             asyncio.run(run())
-        row.peak_rss, row.cpu = rss.peak, rss.cpu
+        rss.fill(row)
         return row
+
+    @asynccontextmanager
+    async def clients(self, count: int) -> AsyncIterator[list[Any]]:
+        """`count` HTTP clients of one connection each, made before anything is timed.
+
+        One shared httpx pool is not a load generator: with a hundred requests queued on
+        it, httpcore 1.0's pool re-scans every connection for every waiting request (and
+        polls each idle socket), so the client, not the service, spent seconds per round
+        while the service's event loop sat idle (a stack sampler in both processes showed
+        it). Separate clients are also what the scenario means: N users, N connections."""
+        import ssl
+
+        import httpx
+
+        context = ssl.create_default_context()  # one, not one per client (it costs ~10 ms)
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        https = [httpx.AsyncClient(base_url=self.service.url, headers=self.auth, limits=limits,
+                                   timeout=REQUEST_TIMEOUT, verify=context)
+                 for _ in range(count)]
+        try:
+            yield https
+        finally:
+            await asyncio.gather(*(http.aclose() for http in https))
 
     def live(self, clients: int, project: str) -> Row:
         """`clients` WebSocket clients following a project through one build."""
@@ -326,7 +353,7 @@ class Bench:
                    for _ in range(clients)]
         with RssSampler(self.service) as rss:
             asyncio.run(self._live(row, tickets, project))
-        row.peak_rss, row.cpu = rss.peak, rss.cpu
+        rss.fill(row)
         return row
 
     async def _live(self, row: Row, tickets: list[str], project: str) -> None:
@@ -395,7 +422,8 @@ def format_table(rows: list[Row]) -> str:
         cells.append([f["scenario"], str(f["requests"]), str(f["errors"]),
                       *("-" if f[k] is None else f"{f[k]:g}" for k in ("p50_ms", "p99_ms",
                                                                          "max_ms")),
-                      f"{f['peak_rss_mb']:g}", f"{f['service_cpu_s']:g}"])
+                      f"{f['peak_rss_mb']:g}", f"{f['service_cpu_s']:g}",
+                      f"{f['bench_cpu_s']:g}"])
     widths = [max(len(line[i]) for line in cells) for i in range(len(HEADERS))]
     return "\n".join("  ".join(c.rjust(w) if i else c.ljust(w)
                                for i, (c, w) in enumerate(zip(line, widths, strict=True)))

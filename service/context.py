@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import threading
 import time
@@ -25,7 +26,7 @@ class Services:
     queue: BuildQueue
     projects: Projects
     tickets: Tickets = field(default_factory=lambda: Tickets())
-    idempotency: threading.Lock = field(default_factory=threading.Lock)
+    idempotency: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def refusal(self, header: str | None, ticket: str | None = None, *,
                 write: bool) -> str | None:

@@ -29,7 +29,7 @@ def live_router(services: Services) -> APIRouter:
     router = APIRouter()
 
     @router.post("/api/events/ticket", tags=["events"])
-    def ticket(request: Request) -> Response:
+    async def ticket(request: Request) -> Response:
         """A single-use ticket for one event stream (`?ticket=`), valid for a minute."""
         why = services.refusal(request.headers.get("authorization"), write=False)
         if why is not None:

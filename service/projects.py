@@ -78,12 +78,32 @@ class Projects:
                            tasks: list[str] | None = None) -> None:
         """Refuse (ProjectError) a build of an inactive, missing or broken project, or of
         tasks the repository does not have (422)."""
+        folder = self._require_active(project)
+        self._require_tasks(project, tasks, self._require_buildable(folder))
+
+    def validated_before(self, project: dict[str, Any],
+                         tasks: list[str] | None = None) -> bool:
+        """validate_for_build answered from what is known already (True: it passed),
+        without starting a check: False when its manifest needs one. Cheap enough for the
+        event loop, so a submission of a checked manifest does not wait for a thread."""
+        folder = self._require_active(project)
+        known = self._cached((str(folder), _digest(folder)))
+        if known is None:
+            return False
+        self._require_tasks(project, tasks, known)
+        return True
+
+    def _require_active(self, project: dict[str, Any]) -> Path:
         if project["status"] != ACTIVE:
             raise ProjectError(409, f"project {project['name']!r} is {project['status']}; "
                                "set its status to active to build it")
         folder = Path(project["path"])
         self._require_folder(folder)
-        known = self._require_buildable(folder)
+        return folder
+
+    @staticmethod
+    def _require_tasks(project: dict[str, Any], tasks: list[str] | None,
+                       known: list[str]) -> None:
         unknown = [t for t in tasks or () if not _known_task(t, known)]
         if unknown:
             raise ProjectError(422, f"tasks: {', '.join(repr(t[:80]) for t in unknown[:5])} "

@@ -30,4 +30,4 @@ def test_percentiles_and_the_table() -> None:
     figures = row.figures()
     assert (figures["requests"], figures["p50_ms"], figures["p99_ms"]) == (4, 20.0, 30.0)
     line = bench.format_table([row]).splitlines()[1].split()
-    assert line == ["reads@3", "4", "1", "20", "30", "30", "50", "0"]
+    assert line == ["reads@3", "4", "1", "20", "30", "30", "50", "0", "0"]
