@@ -26,7 +26,7 @@ from core.staging import new_workdir, replace_dir
 from core.state import STATE_DIR, State
 from federation.inputs import GitIgnores, files_under
 from federation.manifest import display_path
-from federation.plan import OUT, SiteBuild, Walk, resolve_site
+from federation.plan import OUT, ResolvedSite, SiteBuild, Walk, resolve_site
 from federation.sources import SourceError
 from tasks.cache.actions import lookup as cache_lookup
 from tasks.cache.actions import warnings as cache_warnings
@@ -102,6 +102,12 @@ def _build_task(site: SiteBuild, walk: Walk) -> TaskDict:
     }
 
 
+def cache_fields(site: SiteBuild, resolved: ResolvedSite) -> list[Any]:
+    """What the build's cache key covers besides its input files (`doit plan` shows it)."""
+    commit = site.git.recorded_head() if site.git else None
+    return [site_fields(site), resolved.argv, commit]
+
+
 def site_fields(site: SiteBuild) -> dict[str, Any]:
     """The build's signature with the version of the site builder the script runs (Hugo)."""
     return {**site.signature(), "tool": tool_version(site.tool, site.root)}
@@ -160,8 +166,7 @@ def build_site(site: SiteBuild) -> dict[str, Any] | TaskFailed:
         resolved = resolve_site(site)
     except ManifestError as err:
         return _finish(site, _failure(site, str(err), started))
-    commit = site.git.recorded_head() if site.git else None
-    fields = [site_fields(site), resolved.argv, commit]
+    fields = cache_fields(site, resolved)
     cached = cache_lookup(site.task, site.name, fields, site.root, resolved.inputs,
                           [f"build:{dep}" for dep in site.depends_on]) if site.cache else None
     if cached is not None:

@@ -42,22 +42,25 @@ class Lookup:
 
 def lookup(task: str, module: str | None, fields: Any, root: Path, inputs: Iterable[str],
            deps: Iterable[str]) -> Lookup | None:
-    """The action's key, or None when no cache is configured. The key covers the task, its
-    signature fields, its input files and what the tasks it depends on produced (their
-    recorded output digests), so a changed dependency never restores a stale output. A
-    dependency that records no output (npm's install, whether it ran or was not needed) adds
-    nothing."""
+    """The action's place in the cache (`key`), or None when no cache is configured."""
     cache = runtime.current()
     if cache is None:
         return None
+    return Lookup(cache, key(task, fields, root, inputs, deps), task, module, root)
+
+
+def key(task: str, fields: Any, root: Path, inputs: Iterable[str], deps: Iterable[str]) -> str:
+    """The action's cache key. It covers the task, its signature fields, its input files and
+    what the tasks it depends on produced (their recorded output digests), so a changed
+    dependency never restores a stale output. A dependency that records no output (npm's
+    install, whether it ran or was not needed) adds nothing."""
     state = State(root)
     produced = {}
     for dep in sorted(deps):
         outcome = Outcome.read(state.outcome(dep))
         if outcome is not None and outcome.output_digest:
             produced[dep] = outcome.output_digest
-    key = action_key(task, {"fields": fields, "deps": produced}, root, inputs)
-    return Lookup(cache, key, task, module, root)
+    return action_key(task, {"fields": fields, "deps": produced}, root, inputs)
 
 
 def warnings() -> tuple[str, ...]:

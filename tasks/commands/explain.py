@@ -139,12 +139,11 @@ class Explainer:
             return ["a module's build, the federation settings or the published tree changed "
                     "since it last published"]
         if check is False:
-            doc = task.doc or ""
-            if "[skipped here: " in doc:
-                why = doc.split("[skipped here: ", 1)[1].rstrip("]")
-                return [f"skipped on this machine, and reported on every run: {why}"]
-            return [f"runs on every build (its up-to-date check is always false): {doc}"
-                    .rstrip(": ")]
+            skipped = skip_reason(task)
+            if skipped is not None:
+                return [f"skipped on this machine, and reported on every run: {skipped}"]
+            return [f"runs on every build (its up-to-date check is always false): "
+                    f"{task.doc or ''}".rstrip(": ")]
         return [f"its up-to-date check {check!r} says it is not up to date"]
 
     def _signature(self, check: Signature, values: dict[str, Any], reported: set[str]
@@ -164,6 +163,14 @@ class Explainer:
             relative = os.path.relpath(path, self.root)
             return path if relative.startswith("..") else relative
         return path
+
+
+def skip_reason(task: Any) -> str | None:
+    """Why a step does not run on this machine (its doc says `[skipped here: why]`), or None."""
+    doc = task.doc or ""
+    if "[skipped here: " not in doc:
+        return None
+    return doc.split("[skipped here: ", 1)[1].rstrip("]")
 
 
 def _change(change: FieldChange) -> str:

@@ -25,6 +25,7 @@ EXPORTS = {
     "HistoryCommand": "tasks.commands.history",
     "StatsCommand": "tasks.commands.stats",
     "ExplainCommand": "tasks.commands.explain",
+    "PlanCommand": "tasks.commands.plan",
     "GraphCommand": "tasks.commands.graph",
     "CacheCommand": "tasks.commands.cache",
     "ServeCommand": "service.command",
