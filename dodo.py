@@ -26,7 +26,7 @@ from tasks.select import selected
 
 ROOT = repository(Path(__file__).resolve().parent)  # the current folder (-d)
 PROJECT = load_project(ROOT)
-STATE = State(ROOT)
+STATE = State(ROOT, PROJECT.read_only_sources)
 MODE = run_mode()  # doit mode=production
 SITES = plan_sites(PROJECT, STATE)
 STEPS = plan_steps(PROJECT, STATE, PROJECT.toolchains, MODE, host())

@@ -18,6 +18,9 @@ class State:
     """Paths of everything fedbuild writes for itself under a repository."""
 
     root: Path
+    # Folders outside the repository that may be read, never written: the sources a manifest
+    # names by an absolute local_path (federation/loader.py's Project.read_only_sources).
+    read_only: tuple[Path, ...] = ()
 
     @property
     def dir(self) -> Path:
@@ -27,8 +30,9 @@ class State:
     @property
     def roots(self) -> Roots:
         """Where fedbuild may write and delete: the repository and its state folder (which
-        may be a link to another disk); it may also read its own shipped defaults."""
-        return Roots.of([self.root, self.dir], [SHIPPED])
+        may be a link to another disk); it may also read its own shipped defaults and the
+        sources given by an absolute path."""
+        return Roots.of([self.root, self.dir], [SHIPPED, *self.read_only])
 
     def db(self, mode: str = "development") -> Path:
         """doit's dependency database; one per mode, since each mode has its own outputs,

@@ -17,6 +17,7 @@ from federation.manifest import (
     display_path,
     parse_manifest,
     read_bounded,
+    shell_meta,
     unreadable,
 )
 from federation.toolchains import REPOSITORY_DIR, load_toolchains
@@ -48,6 +49,15 @@ class Project:
         """The module called `name`."""
         return next(m for m in self.manifest.modules if m.name == name)
 
+    @functools.cached_property
+    def read_only_sources(self) -> tuple[Path, ...]:
+        """The folders of local sources given by an absolute local_path outside the
+        repository: fedbuild reads them (a site's source) and never writes or deletes there."""
+        return tuple(folder for module in self.manifest.modules
+                     if module.source.is_local and module.source.local_path is not None
+                     and os.path.isabs(module.source.local_path)
+                     and not _inside(folder := self.local_dir(module), self.root))
+
     def local_dir(self, module: Module) -> Path:
         """The folder of a local module's source."""
         folder = self.root / (module.source.local_path or ".") / module.source.path
@@ -55,6 +65,21 @@ class Project:
             return folder.resolve()
         except (OSError, RuntimeError):  # a symlink loop: not a folder, as check_files says
             return Path(os.path.abspath(folder))
+
+
+def source_resolved(project: Project, module: Module, clone: Path) -> str:
+    """Where a module's source resolved, in words (`doit explain`): a folder of the
+    repository, a folder outside it given by an absolute local_path (read only), or the
+    git clone at `clone`."""
+    source = module.source
+    if not source.is_local:
+        return (f"{source.repository} branch {source.branch}, path {source.path}, cloned in "
+                f"{display_path(clone)}")
+    folder = project.local_dir(module)
+    if _inside(folder, project.root):
+        return f"{display_path(folder)} (in the repository)"
+    return (f"{folder} (outside the repository, from the absolute local_path "
+            f"{source.local_path}: read only)")
 
 
 def load_project(root: Path, manifest_name: str = MANIFEST_FILE) -> Project:
@@ -107,6 +132,7 @@ def check_modules(project: Project) -> None:
         _check_firmware(project, i, module)
         _check_site_only(project, i, module)
         _check_source(project, i, module)
+        _check_script_paths(project, i, module)
         if module.toolchain == "build.sh" and module.destination is None:
             raise ManifestError(label, f"modules[{i}].destination", "a site module (toolchain "
                                 "'build.sh') needs a destination such as '/docs/'")
@@ -171,6 +197,27 @@ def _check_source(project: Project, i: int, module: Module) -> None:
         raise ManifestError(project.label, f"modules[{i}].source.local_path", "is not "
                             "supported on a git source: give the folder inside the git "
                             "repository as path; remove local_path")
+
+
+def _check_script_paths(project: Project, i: int, module: Module) -> None:
+    """The paths a site module's build script is handed (its source folder, its module.json,
+    the script and the assets folder) hold nothing its shell would run: build scripts often
+    eval their arguments (the URLs, title and names are checked by their own fields)."""
+    if module.toolchain != "build.sh":
+        return
+    fed = project.manifest.federation
+    fields = [(f"modules[{i}].source.path", module.source.path),
+              (f"modules[{i}].source.local_path", module.source.local_path),
+              (f"modules[{i}].module_json", module.module_json),
+              ("federation.build_script", fed.build_script),
+              ("federation.assets_dir", fed.assets_dir)]
+    for where, value in fields:
+        char = shell_meta(value or "", spaces=False)
+        if char is not None:
+            raise ManifestError(project.label, where, f"{value!r} holds {char!r}, which the "
+                                "build script's shell would read as code or a word end; a "
+                                "path passed to the build script may hold no whitespace, $ ` "
+                                "; | & < > quotes \\ or newline: rename it")
 
 
 def _check_firmware(project: Project, i: int, module: Module) -> None:
@@ -254,13 +301,7 @@ def check_files(project: Project) -> None:
         if not module.source.is_local:
             continue  # checked once the clone exists
         folder = project.local_dir(module)
-        where = "source.local_path" if module.source.local_path else "source.path"
-        if not os.path.isdir(folder):
-            raise ManifestError(label, f"modules[{i}].{where}",
-                                f"{display_path(folder)} does not exist or is not a folder")
-        if not _inside(folder, root):
-            raise ManifestError(label, f"modules[{i}].{where}",
-                                f"{display_path(folder)} is outside the repository")
+        _check_source_folder(project, i, module, folder)
         source_root = root / (module.source.local_path or ".")
         if module.toolchain == "build.sh" and not uses_shipped_module_json(
                 module, folder, source_root) and find_module_json(
@@ -274,6 +315,33 @@ def check_files(project: Project) -> None:
         raise ManifestError(label, "federation.build_script",
                             f"{display_path(script)} does not exist; create it or set "
                             "federation.build_script")
+
+
+def _check_source_folder(project: Project, i: int, module: Module, folder: Path) -> None:
+    """A local source's folder exists and lies inside the repository, unless local_path is
+    absolute: that is the one path fedbuild reads outside it (a site's source, read only;
+    outputs, clean, cwd and whatever is written or deleted stay confined). The error names
+    the field that is wrong: local_path for the base folder, path for the folder below it."""
+    label, local_path = project.label, module.source.local_path
+    base = project.root / (local_path or ".")
+    field = f"modules[{i}].source."
+    if local_path is not None and not os.path.isdir(base):
+        raise ManifestError(label, field + "local_path",
+                            f"{display_path(base)} does not exist or is not a folder")
+    if not os.path.isdir(folder):
+        raise ManifestError(label, field + "path",
+                            f"{display_path(folder)} does not exist or is not a folder")
+    if local_path is not None and os.path.isabs(local_path):
+        if not _inside(folder, base):
+            raise ManifestError(label, field + "path", f"{display_path(folder)} is outside "
+                                f"local_path {local_path}; give a folder below it")
+        return
+    if local_path is not None and not _inside(base, project.root):
+        raise ManifestError(label, field + "local_path", f"{display_path(base)} is outside "
+                            "the repository (an absolute local_path may be: write it absolute)")
+    if not _inside(folder, project.root):
+        raise ManifestError(label, field + "path",
+                            f"{display_path(folder)} is outside the repository")
 
 
 def uses_shipped_module_json(module: Module, folder: Path, source_root: Path) -> bool:

@@ -14,6 +14,7 @@ import stat
 import types
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import (
     AfterValidator,
@@ -76,6 +77,21 @@ def _relative_path(value: str) -> str:
     return value
 
 
+def _source_base(value: str) -> str:
+    """A local source's base folder: relative to the manifest's folder, or absolute (the
+    reference format's schema requires an absolute `local_path`). An absolute one may lie
+    outside the repository: fedbuild only reads a module's source, never writes there."""
+    if not PurePosixPath(value).is_absolute():
+        return _relative_path(value)
+    if "\0" in value or ".." in PurePosixPath(value).parts:
+        raise ValueError(f"{_quote(value)} is not a folder's path; write it without '..'")
+    if len(value) > MAX_PATH_CHARS or any(len(part.encode("utf-8", "replace")) > MAX_NAME_BYTES
+                                          for part in PurePosixPath(value).parts):
+        raise ValueError(f"{_quote(value)} is too long for a path: at most {MAX_NAME_BYTES} "
+                         f"bytes a name and {MAX_PATH_CHARS} characters in all")
+    return value
+
+
 def _asset_name(kind: str) -> Any:
     """A validator of a template, theme or component name: one folder below the assets folder."""
     def check(value: str) -> str:
@@ -85,7 +101,7 @@ def _asset_name(kind: str) -> Any:
                              f"the assets folder's {kind}s/ (no '/', '\\' or ',', not '.' or "
                              f"'..', no leading '-', no control characters, at most "
                              f"{MAX_NAME_BYTES} bytes)")
-        return value
+        return _no_shell(f"{kind} name")(value)
     return check
 
 
@@ -165,9 +181,66 @@ def _branch(value: str) -> str:
     return value
 
 
+# What a shell reads as code or as the end of a word: a value holding one of these is never
+# handed to a build script (many run their arguments through eval).
+SHELL_META = frozenset("$`;|&<>\"'\\\n\r")
+_WHITESPACE = re.compile(r"\s")
+_HOST_PORT = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*"
+                        r"[A-Za-z0-9])?)*\.?(:[0-9]{1,5})?")
+_URL_PATH_SAFE = "/%-._~+,=:@"  # RFC 3986 path characters a shell takes literally
+
+
+def shell_meta(value: str, spaces: bool = True) -> str | None:
+    """The first character of `value` a shell would read as code (or, unless `spaces`, as
+    the end of a word); None when a build script may be handed it."""
+    for char in value:
+        if char in SHELL_META or (not spaces and _WHITESPACE.match(char)) or (
+                not char.isprintable() and char != " "):
+            return char
+    return None
+
+
+def _no_shell(what: str, spaces: bool = False) -> Any:
+    """A validator refusing text a build script's shell could run (its arguments are often
+    eval'ed): one line naming the character."""
+    def check(value: str) -> str:
+        char = shell_meta(value, spaces)
+        if char is not None:
+            end = "" if spaces else " or a word end"
+            raise ValueError(f"{_quote(value)} holds {char!r}, which a build script's shell "
+                             f"would read as code{end}; a {what} passed to the build script "
+                             "may hold no $ ` ; | & < > quotes \\ or newline"
+                             + ("" if spaces else " and no whitespace"))
+        return value
+    return check
+
+
 def _base_url(value: str) -> str:
-    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
-        raise ValueError(f"{value!r} is not an http(s) URL like 'https://example.org'")
+    """An http(s) URL, parsed and serialised again: it must come back as written, with no
+    query, fragment or credentials and nothing a shell would read as code."""
+    example = "an http(s) URL like 'https://example.org/docs/'"
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as err:
+        raise ValueError(f"{_quote(value)} is not {example}: {err}") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{_quote(value)} is not {example}")
+    char = shell_meta(value, spaces=False)
+    if char is not None:
+        raise ValueError(f"{_quote(value)} holds {char!r}, which a build script's shell would "
+                         f"read as code or a word's end; percent-encode it "
+                         f"({quote(char, safe='')!r}) or remove it")
+    if parts.query or parts.fragment or "?" in value or "#" in value or "@" in parts.netloc:
+        raise ValueError(f"{_quote(value)} is not a base URL: give scheme, host, port and "
+                         "path only (no query, fragment or user)")
+    if not _HOST_PORT.fullmatch(parts.netloc) or (port is not None and not 0 < port < 65536):
+        raise ValueError(f"{_quote(value)} has no valid host[:port] ({parts.netloc!r})")
+    again = urlunsplit((parts.scheme, parts.netloc, quote(parts.path, safe=_URL_PATH_SAFE), "",
+                        ""))
+    if again != value:
+        raise ValueError(f"{_quote(value)} does not read back as written (as {_quote(again)}); "
+                         "percent-encode its path")
     return value
 
 
@@ -197,6 +270,9 @@ def _env(value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
 
 
 RelPath = Annotated[str, AfterValidator(_relative_path)]
+SourceBase = Annotated[str, AfterValidator(_source_base)]
+# Text passed to a build script: titles (spaces allowed), paths (none).
+ScriptText = Annotated[str, AfterValidator(_no_shell("title", spaces=True))]
 ModuleName = Annotated[str, AfterValidator(_module_name)]
 Tag = Annotated[str, AfterValidator(_tag)]
 Destination = Annotated[str, AfterValidator(_destination)]
@@ -312,8 +388,11 @@ class Source(_Model):
     path: RelPath = Field(".", description="The module's folder: in this repository, or in "
                           "the git repository")
     branch: Branch = Field("main", description="The branch of a git source")
-    local_path: RelPath | None = Field(None, description="Older form: base folder of a local "
-                                       "source, joined with path")
+    local_path: SourceBase | None = Field(None, description="Base folder of a local source, "
+                                          "joined with path: relative to the manifest's "
+                                          "folder, or absolute (the reference format's form; "
+                                          "it may lie outside the repository, which fedbuild "
+                                          "then only reads)")
 
     @property
     def is_local(self) -> bool:
@@ -332,7 +411,10 @@ class Overrides(_Model):
                                     "(module.json: hugo_config.theme)")
     components: list[ComponentName] | None = Field(None, description="Folders of the "
                                                    "assets' components/, copied in order")
-    title: str | None = Field(None, description="The site's title (module.json: site.title)")
+    title: ScriptText | None = Field(None, description="The site's title (module.json: "
+                                    "site.title); passed to the build script, so it holds no "
+                                    "shell metacharacters ($, `, ;, |, &, <, >, quotes, "
+                                    "backslash, newline)")
 
 
 class BuildOptions(_Model):

@@ -45,7 +45,8 @@ def task_names(root: Path) -> list[str]:
     from tasks import sites, steps
     from tasks.federate import federate_task
 
-    project, state = load_project(root), State(root)
+    project = load_project(root)
+    state = State(root, project.read_only_sources)
     planned = plan_sites(project, state)
     plan = plan_steps(project, state, project.toolchains, "development", host())
     merged = plan_federation(project, state, planned)

@@ -19,6 +19,8 @@ from doit.exceptions import InvalidCommand
 from doit.task import result_dep
 
 from core.outcome import SUCCEEDED
+from core.state import State
+from federation.loader import Project, load_project, source_resolved
 from tasks import doit_compat
 from tasks.commands.base import FedbuildCommand
 from tasks.config import run_mode
@@ -60,8 +62,10 @@ class Verdict:
 class Explainer:
     """Verdicts on tasks, each computed once, dependencies first."""
 
-    def __init__(self, dep_manager: Any, tasks: dict[str, Any], root: Path, mode: str) -> None:
+    def __init__(self, dep_manager: Any, tasks: dict[str, Any], root: Path, mode: str,
+                 project: Project | None = None) -> None:
         self.dep_manager = dep_manager
+        self.project = project  # the loaded manifest: where each module's source resolved
         self.tasks = tasks
         self.root = root
         self.mode = mode  # each mode has its own state: what ran in another one does not count
@@ -158,6 +162,15 @@ class Explainer:
                          "record the new one")
         return lines
 
+    def source(self, name: str) -> list[str]:
+        """`  source: WHERE` for a task of a module (`build:web`): where its source resolved."""
+        module = name.partition(":")[2]
+        if self.project is None or module not in {m.name for m in self.project.manifest.modules}:
+            return []
+        where = source_resolved(self.project, self.project.module(module),
+                                State(self.root).clone(module))
+        return [f"  source: {where}"]
+
     def _shown(self, path: str) -> str:
         if os.path.isabs(path):
             relative = os.path.relpath(path, self.root)
@@ -197,15 +210,18 @@ def explanation(explainer: Explainer, name: str, mode: str) -> list[str]:
             lines += ["", *explanation(explainer, member, mode)]
         return lines
     verdict = explainer.verdict(name)
+    source = explainer.source(name)
     if verdict.state == IGNORED:
-        return [f"{name} is ignored (`doit ignore`): it does not run until `doit forget {name}`"]
+        return [f"{name} is ignored (`doit ignore`): it does not run until `doit forget {name}`",
+                *source]
     if verdict.state == UP_TO_DATE:
-        return [f"{name} is up to date ({mode} mode)"]
+        return [f"{name} is up to date ({mode} mode)", *source]
     if verdict.state == MAY_RUN:
         lines = [f"{name} may run ({mode} mode): it is up to date itself, but what it needs "
                  "runs first:"]
     else:
         lines = [f"{name} will run ({mode} mode):"]
+    lines += source
     lines += [f"  - {reason}" for reason in verdict.reasons]
     for dep, result in verdict.first:
         if verdict.reasons:
@@ -236,6 +252,7 @@ class ExplainCommand(FedbuildCommand):
         if name not in tasks:
             raise InvalidCommand(f"'{name}' is not a task (see `doit list`)")
         mode = run_mode()
-        explainer = Explainer(self.dep_manager, tasks, Path.cwd(), mode)
+        explainer = Explainer(self.dep_manager, tasks, Path.cwd(), mode,
+                              load_project(Path.cwd()))
         self.outstream.write("\n".join(explanation(explainer, name, mode)) + "\n")
         return 0

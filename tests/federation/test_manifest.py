@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from core.errors import ManifestError
@@ -67,3 +69,45 @@ def test_cycle_is_reported_as_a_path() -> None:
     assert find_cycle({"a": ["b"], "b": ["c"], "c": ["a"]}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": ["b"], "b": []}) is None
     assert topological({"web": ["lib"], "lib": [], "docs": ["web"]}) == ["lib", "web", "docs"]
+
+
+def test_an_absolute_local_path_loads_as_the_reference_format_writes_it() -> None:
+    """The reference format's schema requires an absolute source.local_path: it loads, as a
+    relative one does; a '..' in it is still refused."""
+    text = ('{"federation": {"name": "x", "baseURL": "https://x.org"}, "modules": [{"name": '
+            '"a", "source": {"repository": "local", "local_path": "%s", "path": "docs"}, '
+            '"destination": "/"}]}')
+    assert parse_manifest(text % "/srv/sites", "m.json").modules[0].source.local_path \
+        == "/srv/sites"
+    assert parse_manifest(text % "sites", "m.json").modules[0].source.local_path == "sites"
+    with pytest.raises(ManifestError) as err:
+        parse_manifest(text % "/srv/../etc", "m.json")
+    assert str(err.value).startswith("m.json: modules[0].source.local_path: '/srv/../etc'")
+
+
+@pytest.mark.parametrize(("url", "refused"), [
+    ("https://example.org", None),
+    ("http://localhost:1313/docs/a%20b/", None),
+    ("https://example.org/~user/", None),
+    ("http://host/$(touch${IFS}/tmp/x)/", "holds '$'"),
+    ("https://host/`id`/", "holds '`'"),
+    ("https://host/a;b/", "holds ';'"),
+    ("https://host/a b/", "holds ' '"),
+    ("https://host/?q=1", "no query, fragment or user"),
+    ("https://user@host/", "no query, fragment or user"),
+    ("https://host/é/", "does not read back as written (as 'https://host/%C3%A9/')"),
+    ("https://ho_st/", "no valid host[:port]"),
+    ("https://host:99999/", "is not an http(s) URL"),
+    ("ftp://host/", "is not an http(s) URL"),
+])
+def test_a_base_url_is_parsed_and_serialised_again(url: str, refused: str | None) -> None:
+    """URLs handed to a build script are parsed, not pattern-matched: what does not read
+    back as written, or holds what a shell would run, is refused."""
+    text = json.dumps({"federation": {"name": "x", "baseURL": url}, "modules": [
+        {"name": "a", "source": {"repository": "local"}, "destination": "/"}]})
+    if refused is None:
+        assert parse_manifest(text, "m.json").federation.baseURL == url
+        return
+    with pytest.raises(ManifestError) as err:
+        parse_manifest(text, "m.json")
+    assert str(err.value).startswith("m.json: federation.baseURL: ") and refused in str(err.value)

@@ -42,13 +42,13 @@ def test_overrides_win_over_module_json(monorepo: Repo) -> None:
     repo = monorepo("basic")
     manifest = json.loads((repo / "modules.json").read_text())
     manifest["modules"][1]["overrides"] = {"theme": "other", "components": ["a", "b"],
-                                           "title": "T $(x)", "baseURL": "https://b.test/"}
+                                           "title": "T (x)", "baseURL": "https://b.test/"}
     (repo / "modules.json").write_text(json.dumps(manifest))
     beta = resolve_site(plan(repo)["beta"])
     assert beta.argv == (
         "scripts/build.sh", "--config", "modules/beta/module.json", "--output", OUT,
         "--base-url", "https://b.test/", "--content", "modules/beta/content",
-        "--template", "default", "--theme", "other", "--components", "a,b", "--title", "T $(x)")
+        "--template", "default", "--theme", "other", "--components", "a,b", "--title", "T (x)")
 
 
 def test_inputs_are_module_files_and_used_assets_only(monorepo: Repo) -> None:
