@@ -17,6 +17,7 @@ from core.errors import ManifestError
 from core.outcome import Status as TaskStatus
 from core.runner import Command, Result, Status, run, tail_lines
 from federation.manifest import parse_manifest
+from service.channel import EventChannel
 from service.config import FEDBUILD_ROOT, LOGGER, ServiceConfig
 from service.db import (
     CANCELLED,
@@ -33,7 +34,7 @@ from service.git import Git, GitError
 from service.tree import MARKER, build_cgroup, kill_build
 
 OUTPUT_LINES = 200  # kept in the record as build_output
-POLL = 0.1  # how often the events file is read and a cancel looked for
+POLL = 0.1  # how often the event channel is read and a cancel looked for
 BACKSTOP = 60.0  # the runner's own timeout comes this much later than the build's
 _FAILED_TASK = (TaskStatus.FAILED.value, TaskStatus.TIMED_OUT.value, TaskStatus.NO_TESTS.value)
 
@@ -52,7 +53,6 @@ class BuildJob:
         self.cancelled, self.stopping = cancelled, stopping
         self.dir = config.build_dir(self.id)
         self.output = self.dir / "output.log"
-        self.events = self.dir / "events.jsonl"
         self.git = Git(self.dir / "git.log", transcript=self.output)
         self.worktree: Path | None = None
         self.run_files: Path | None = None
@@ -124,18 +124,23 @@ class BuildJob:
 
     def _execute(self, folder: Path) -> tuple[str, str | None]:
         """Run doit in folder, following its events until it ends; (status, error)."""
-        command = self._command(folder)
-        self.config.remove(self.events)
+        channel = EventChannel(self.id)
+        try:
+            return self._supervise(folder, channel)
+        finally:
+            channel.close()
+
+    def _supervise(self, folder: Path, channel: EventChannel) -> tuple[str, str | None]:
         outcome: list[Result | BaseException] = []
-        thread = threading.Thread(target=_run_into, args=(command, outcome),
+        thread = threading.Thread(target=_run_into,
+                                  args=(self._command(folder, channel.address), outcome),
                                   name=f"build-{self.id}", daemon=True)
         started = time.monotonic()
         thread.start()
-        tail = _Tail(self.events)
         last_kill = 0.0
         while thread.is_alive():
             thread.join(POLL)
-            self._follow(tail.lines(), folder)
+            self._follow(channel.lines(), folder)
             if not self.timed_out and time.monotonic() - started > self.config.timeout:
                 self.timed_out = True
             if (self._stopped() or self.timed_out) and time.monotonic() - last_kill > 1.0:
@@ -143,7 +148,7 @@ class BuildJob:
                 # before the process has started.
                 kill_build(self.config, self.id)
                 last_kill = time.monotonic()
-        self._follow(tail.lines(), folder)
+        self._follow(channel.lines(), folder)
         result = outcome[0]
         if isinstance(result, BaseException):
             raise result
@@ -153,15 +158,16 @@ class BuildJob:
             return SUCCESS, None
         return FAILED, self._failure(result)
 
-    def _command(self, folder: Path) -> Command:
+    def _command(self, folder: Path, events: str) -> Command:
         """doit under service.supervise: it dies with the service, keeps what the build
-        orphans in its tree (and cgroup) and gives the event channel to doit alone."""
+        orphans in its tree (and cgroup) and connects to the event channel (the socket at
+        `events`) for doit alone."""
         # -v 2: the reporter follows each task's log, so the build output holds what tasks print.
         doit = (sys.executable, "-m", "doit", "run", "-f", str(FEDBUILD_ROOT / "dodo.py"),
                 "-d", str(folder), "-v", "2", *self.build["tasks"], f"mode={self.build['mode']}")
         group = build_cgroup(self.config, self.id, make=True)
         argv = (sys.executable, "-m", "service.supervise", "--parent", str(os.getpid()),
-                "--events", str(self.events),
+                "--events", events,
                 *(("--cgroup", str(group)) if group is not None else ()), "--", *doit)
         env = {"NO_COLOR": "1", "PYTHONUNBUFFERED": "1", MARKER: self.config.marker(self.id)}
         return Command(argv=argv, cwd=FEDBUILD_ROOT, log=self.output, env=env,
@@ -187,17 +193,12 @@ class BuildJob:
                 self.bus.publish(event)
 
     def _inside(self, folder: Path, named: str) -> Path | None:
-        """The run-files folder an event names, if it is inside the build's folder (symlinks
-        followed); None, and a warning, for anything else: the file is only a report."""
-        try:
-            path = (folder / named).resolve()
-            inside = path.is_relative_to(folder.resolve())
-        except (OSError, ValueError):
-            inside = False
-        if not inside:
+        """The run-files folder an event names, if it is inside the build's folder; None,
+        and a warning, for anything else: the file is only a report."""
+        path = confined(folder, named)
+        if path is None:
             log.warning("build %s: run files %r are outside the build's folder; ignored",
                         self.id, named[:200])
-            return None
         return path
 
     def _failure(self, result: Result) -> str:
@@ -290,31 +291,13 @@ def _run_into(command: Command, outcome: list[Result | BaseException]) -> None:
         outcome.append(err)
 
 
-class _Tail:
-    """Reads the complete lines appended to a JSON-lines file since the last read."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.offset = 0
-        self.partial = b""
-
-    def lines(self) -> list[dict[str, Any]]:
-        """The new events (a line still being written waits for the next call)."""
-        try:
-            with self.path.open("rb") as f:
-                f.seek(self.offset)
-                data = f.read()
-        except FileNotFoundError:
-            return []
-        self.offset += len(data)
-        *complete, self.partial = (self.partial + data).split(b"\n")
-        events = []
-        for line in complete:
-            try:
-                events.append(json.loads(line))
-            except ValueError:
-                log.warning("events file %s: unreadable line %r", self.path, line[:80])
-        return events
+def confined(folder: Path, named: str) -> Path | None:
+    """folder/named with symlinks followed, if that is inside folder; None otherwise."""
+    try:
+        path = (folder / named).resolve()
+        return path if path.is_relative_to(folder.resolve()) else None
+    except (OSError, ValueError):
+        return None
 
 
 def _output_dir(folder: Path) -> str:

@@ -1,14 +1,16 @@
 """The parent of one build's doit process, so that nothing the build starts outlives it.
 
-    python -m service.supervise --parent PID [--cgroup DIR] [--events FILE] -- ARGV...
+    python -m service.supervise --parent PID [--cgroup DIR] [--events SOCKET] -- ARGV...
 
 - It dies with the service: PR_SET_PDEATHSIG delivers SIGTERM when the service goes (even
   by SIGKILL), and SIGTERM kills the whole build.
 - It is a child subreaper (PR_SET_CHILD_SUBREAPER): whatever the build orphans is
   re-parented here, not to PID 1, so it stays in this process's tree.
 - The build runs in its own cgroup when one is given (service.tree makes it).
-- The event channel is a file descriptor handed to doit only (FEDBUILD_EVENTS=fd:N): steps
-  get no copy of it (the runner closes every descriptor) and no path in their environment.
+- The event channel is a connection to the service's socket (service.channel), made
+  before doit starts and handed to doit only (FEDBUILD_EVENTS=fd:N): steps get no copy of
+  it (the runner closes every descriptor), no path in their environment, and a socket
+  cannot be reopened through /proc/<doit>/fd.
 When doit ends, whatever it left behind is killed; the exit code is doit's (143 when the
 build was killed by a signal to this process).
 """
@@ -19,6 +21,7 @@ import argparse
 import ctypes
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +33,7 @@ PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 EVENTS_ENV = "FEDBUILD_EVENTS"
 KILLED = 143  # 128 + SIGTERM, as a shell reports it
+CONNECT_TIMEOUT = 10.0
 
 
 def prctl(option: int, value: int) -> bool:
@@ -41,10 +45,26 @@ def prctl(option: int, value: int) -> bool:
         return False
 
 
+def connect(address: str) -> int | None:
+    """A descriptor connected to the service's event socket (None, said on stderr, if it
+    cannot be: the build runs without live events)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(CONNECT_TIMEOUT)
+        sock.connect(address)
+    except OSError as err:
+        sock.close()
+        print(f"fedbuild: no live events: cannot connect to {address} ({err})",
+              file=sys.stderr)
+        return None
+    sock.setblocking(True)
+    return sock.detach()
+
+
 class Supervisor:
     """Runs argv as its child and kills everything under it at the end."""
 
-    def __init__(self, argv: list[str], cgroup: Path | None, events: Path | None) -> None:
+    def __init__(self, argv: list[str], cgroup: Path | None, events: str | None) -> None:
         self.argv, self.cgroup, self.events = argv, cgroup, events
         self.stopping = False
 
@@ -52,8 +72,7 @@ class Supervisor:
         """Start the child, reap every process re-parented here, return the child's code."""
         env = dict(os.environ)
         fds: tuple[int, ...] = ()
-        if self.events is not None:
-            fd = os.open(self.events, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        if self.events is not None and (fd := connect(self.events)) is not None:
             env[EVENTS_ENV] = f"fd:{fd}"
             fds = (fd,)
         if self.cgroup is not None:
@@ -107,7 +126,7 @@ def main(args: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m service.supervise")
     parser.add_argument("--parent", type=int, required=True)
     parser.add_argument("--cgroup", type=Path)
-    parser.add_argument("--events", type=Path)
+    parser.add_argument("--events")
     parser.add_argument("argv", nargs="+")
     options = parser.parse_args(args)
     prctl(PR_SET_PDEATHSIG, signal.SIGTERM)

@@ -33,6 +33,7 @@ from websockets.sync.client import connect
 from websockets.typing import Origin
 
 from service.gate import API_BODY, BODY_IDLE, WEBHOOK_BODY
+from service.job import confined
 from service.server import HEADER_TIMEOUT
 from tests.conftest import REPO
 from tests.servers import free_port
@@ -433,7 +434,10 @@ def test_builds_die_with_the_service_and_the_restart_records_them(tmp_path: Path
 
 # --- 9. a build forging its records --------------------------------------------------------------
 
-def test_a_step_cannot_see_the_event_channel_nor_plant_run_files(tmp_path: Path) -> None:
+def test_a_step_cannot_forge_events_by_any_route_it_finds(tmp_path: Path) -> None:
+    """The forger step writes a failed task and foreign run files through the environment,
+    the events file's path and /proc/<ancestor>/fd (see its docstring); none of it may
+    reach the build's records."""
     repo = service_repo("forger", tmp_path / "forger")
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -441,14 +445,27 @@ def test_a_step_cannot_see_the_event_channel_nor_plant_run_files(tmp_path: Path)
                                        'skipped="0" time="1"></testsuite>')
     data = (tmp_path / "data").resolve()
     (repo / "modules" / "forger" / "target.txt").write_text(
-        f"{data}/builds/*/events.jsonl\n{outside}\n")
-    with running_service(data, "--timeout", "8") as service:
+        f"{data}/builds/*/events*\n{outside}\n")
+    with running_service(data) as service:
         build = service.wait_build(service.trigger(service.register(repo)["id"])["id"])
         log = service.get(f"/api/builds/{build['id']}/log").text
         assert "forged" in log and "FEDBUILD_EVENTS seen by the step: None" in log
-        assert [t["task"] for t in build["task_results"]] == ["build:forger"]
-        assert build["test_results"] is None and build["run_files"] is None
-        assert "outside the build's folder" in (data / "service.log").read_text()
+        assert "route /proc/" in log, log  # it found doit's descriptors and tried them
+        assert [t["task"] for t in build["task_results"]] == ["build:forger"], log
+        assert build["status"] == "success", log
+        assert (build["test_results"] or {}).get("tests") != 99
+        assert str(outside) not in str(build["run_files"])
+
+
+def test_run_files_outside_the_builds_folder_are_never_followed(tmp_path: Path) -> None:
+    folder = tmp_path / "build"
+    (folder / ".fedbuild" / "runs" / "7").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    (folder / "link").symlink_to(tmp_path / "elsewhere")
+    assert confined(folder, ".fedbuild/runs/7/") == (folder / ".fedbuild/runs/7").resolve()
+    for named in (str(tmp_path / "elsewhere"), "../elsewhere", "link", "link/../build"):
+        assert confined(folder, named) in (None, folder.resolve()), named
+    assert confined(folder, "link") is None and confined(folder, "a\0b") is None
 
 
 # --- 10. floods of submissions -----------------------------------------------------------
