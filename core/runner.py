@@ -1,9 +1,11 @@
-"""The one place that runs subprocesses: argv, own process group, timeout, retries, usage."""
+"""The one place that starts processes: run() one to its end (argv, own process group,
+timeout, retries, usage), or start() one that is read while it runs; kill_all() ends both."""
 
 from __future__ import annotations
 
 import atexit
 import enum
+import errno
 import os
 import select
 import shlex
@@ -147,9 +149,7 @@ def run(command: Command) -> Result:
     """Run `command` (with retries) and return what happened; re-raises interrupts after killing."""
     started = time.monotonic()
     usage = _Usage()
-    env = {**os.environ, **command.env}
-    if RUN_VARIABLE in os.environ:  # the run's mark, whatever a declared env says
-        env[RUN_VARIABLE] = os.environ[RUN_VARIABLE]
+    env = _environment(command)
     command.log.parent.mkdir(parents=True, exist_ok=True)
     flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
     if not command.append:
@@ -170,6 +170,102 @@ def run(command: Command) -> Result:
     return Result(
         command, status, code, time.monotonic() - started, usage.peak_rss, usage.cpu_time, attempt
     )
+
+
+def start(command: Command, *, output: int | None = None, pass_fds: tuple[int, ...] = (),
+          cgroup: Path | None = None) -> Process:
+    """Start a long-running process that is read while it runs (QEMU, a build's doit) and
+    return its handle at once. Like run(): own session, the run's mark, kill_all() covers
+    it. Its output goes to command.log as it comes (or to the descriptor `output`, such as
+    the caller's own stdout); `pass_fds` are inherited; `cgroup` is joined before exec, so
+    whatever it starts is in that cgroup too. The caller decides how long to wait (wait()'s
+    timeout), so command.retries, backoff and timeout do not apply."""
+    env = _environment(command)
+    exe = _resolve(command, env)
+    if exe is None:
+        raise FileNotFoundError(errno.ENOENT, _missing_message(command))
+    log = output
+    if log is None:
+        command.log.parent.mkdir(parents=True, exist_ok=True)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
+        log = os.open(command.log, flags | (os.O_APPEND if command.append else os.O_TRUNC),
+                      0o644)
+    try:
+        proc = subprocess.Popen(
+            command.argv, executable=exe, cwd=command.cwd, env=env, stdin=subprocess.DEVNULL,
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, pass_fds=pass_fds,
+            preexec_fn=(lambda: _join_cgroup(cgroup)) if cgroup is not None else None,
+        )  # fmt: skip
+    finally:
+        if output is None:
+            os.close(log)
+    return Process(command, proc)
+
+
+class Process:
+    """A process tree start() began: polled or waited for, read through its log, killed as
+    a tree (its process group and every descendant, as run() kills on a timeout)."""
+
+    def __init__(self, command: Command, proc: subprocess.Popen[bytes]) -> None:
+        self.command = command
+        self.pid = proc.pid
+        self._child = _Child(proc, command.kill_grace)
+        self._usage = _Usage()
+        self._started = time.monotonic()
+        self._ended: float | None = None
+        with _live_lock:
+            _live.add(self._child)
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit code once the process has exited and been reaped, else None."""
+        return self._child.proc.returncode
+
+    def poll(self) -> int | None:
+        """The exit code if the process has exited (reaping it and what it left in its
+        group), else None; never blocks."""
+        if self.returncode is None and _exited(self.pid):
+            self._reap()
+        return self.returncode
+
+    def wait(self, timeout: float) -> int | None:
+        """Wait up to `timeout` seconds for the exit, sampling the tree's memory meanwhile;
+        the exit code, or None if it is still running."""
+        if self.returncode is None and _wait(self.pid, timeout, self._usage):
+            self._reap()
+        return self.returncode
+
+    def kill(self) -> int | None:
+        """Kill the whole tree (SIGTERM, kill_grace, SIGKILL) and reap it; the exit code."""
+        if self.poll() is None:
+            self._child.killed = True
+            with _signals_deferred():
+                _kill_trees([self.pid], self.command.kill_grace)
+                self._reap()
+        return self.returncode
+
+    def result(self) -> Result:
+        """What it did so far: status, exit code, duration, peak memory and CPU time (the
+        last two complete once it has been reaped)."""
+        code = self.returncode
+        if self._child.killed:
+            status = Status.INTERRUPTED
+        else:
+            status = Status.OK if code == 0 else Status.FAILED
+        ended = self._ended if self._ended is not None else time.monotonic()
+        return Result(self.command, status, code, ended - self._started,
+                      self._usage.peak_rss, self._usage.cpu_time, 1)
+
+    def __enter__(self) -> Process:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.kill()
+
+    def _reap(self) -> None:
+        _finish(self._child, self._usage)
+        if self.returncode is not None:
+            self._ended = time.monotonic()
 
 
 def kill_all() -> None:
@@ -226,6 +322,19 @@ def marked_pids(variable: str, value: str) -> list[int]:
         if entry in data.split(b"\0"):
             found.append(int(name))
     return found
+
+
+def _environment(command: Command) -> dict[str, str]:
+    """This process's environment with the command's on top, and the run's mark kept."""
+    env = {**os.environ, **command.env}
+    if RUN_VARIABLE in os.environ:  # the run's mark, whatever a declared env says
+        env[RUN_VARIABLE] = os.environ[RUN_VARIABLE]
+    return env
+
+
+def _join_cgroup(cgroup: Path) -> None:
+    # In the child between fork and exec: everything it starts is in the cgroup too.
+    (cgroup / "cgroup.procs").write_text(str(os.getpid()))
 
 
 def _after_fork_in_child() -> None:

@@ -10,9 +10,6 @@ which boot a merged flash image. No port lock is taken: QEMU shares no hardware 
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -20,7 +17,7 @@ from pathlib import Path
 
 from core.chips import QEMU_MACHINES
 from core.errors import HardwareError
-from core.runner import Command, run
+from core.runner import Command, Process, run, start
 from hardware.device_test import (
     DEFAULT_TIMEOUT,
     add_report_options,
@@ -32,7 +29,7 @@ from hardware.device_test import (
 from hardware.unity import TestCase, UnityReport
 
 START_TIMEOUT = 10.0  # for QEMU to start listening
-STOP_GRACE = 2.0  # after SIGTERM, before SIGKILL
+STOP_GRACE = 2.0  # after SIGTERM to QEMU's tree, before SIGKILL
 ESPRESSIF_QEMU = "https://github.com/espressif/qemu/releases"
 # Espressif's machines: the binary, and the options ESP-IDF's `idf.py qemu` adds.
 ESP_MACHINES = QEMU_MACHINES
@@ -77,16 +74,16 @@ def run_in_qemu(kernel: Path | None, machine: str = "virt", timeout: float = DEF
     argv = qemu_argv(kernel, machine, image, qemu)
     with tempfile.TemporaryDirectory(prefix="fedbuild-qemu-") as tmp:
         log = Path(tmp, "qemu.log")
-        with log.open("wb") as out:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+        command = Command(tuple(argv), cwd=Path.cwd(), log=log, kill_grace=STOP_GRACE)
         try:
-            port = _listening_port(proc, argv[0], log)
+            process = start(command)
+        except OSError as e:
+            raise HardwareError(f"{argv[0]} could not start: {e.strerror or e}") from None
+        with process:  # killed, tree and group, whatever happens
+            port = _listening_port(process, argv[0], log)
             report = read_unity(f"socket://127.0.0.1:{port}", timeout=timeout, reset=False,
                                 elf=elf if elf is not None else kernel, on_case=on_case)
-            exited = proc.poll()
-        finally:
-            _stop(proc)
+            exited = process.poll()
         # The socket's port means nothing to a reader of the report: name the program run.
         report.source = f"QEMU -M {machine} running {(kernel or image or Path('?')).name}"
         if exited is not None and report.summary is None and report.crash is None:
@@ -133,17 +130,17 @@ def _require_machine(binary: str, machine: str) -> None:
                             f"it on PATH or give --qemu PATH")
 
 
-def _listening_port(proc: subprocess.Popen[bytes], name: str, log: Path) -> int:
+def _listening_port(process: Process, name: str, log: Path) -> int:
     """The loopback port QEMU listens on for the serial port, once it does."""
     import psutil
 
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise HardwareError(f"{name} exited with code {proc.returncode} before "
+        if process.poll() is not None:
+            raise HardwareError(f"{name} exited with code {process.returncode} before "
                                 f"starting{_tail(log)}")
         try:
-            for conn in psutil.Process(proc.pid).net_connections(kind="tcp"):
+            for conn in psutil.Process(process.pid).net_connections(kind="tcp"):
                 if conn.status == psutil.CONN_LISTEN:
                     return int(conn.laddr.port)
         except psutil.Error:
@@ -151,22 +148,6 @@ def _listening_port(proc: subprocess.Popen[bytes], name: str, log: Path) -> int:
         time.sleep(0.02)
     raise HardwareError(f"QEMU did not open its serial port within {START_TIMEOUT:g}s"
                         f"{_tail(log)}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to QEMU's process group, SIGKILL if it lingers; reaped either way."""
-    for sig, wait in ((signal.SIGTERM, STOP_GRACE), (signal.SIGKILL, 10.0)):
-        if proc.poll() is not None:
-            break
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            proc.wait(wait)
-        except subprocess.TimeoutExpired:
-            continue
-    proc.poll()
 
 
 def _tail(log: Path, count: int = 2) -> str:

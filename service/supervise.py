@@ -4,6 +4,8 @@
 
 - It dies with the service: PR_SET_PDEATHSIG delivers SIGTERM when the service goes (even
   by SIGKILL), and SIGTERM kills the whole build.
+- doit is started by core.runner (its own session, the run's mark, the runner's kill);
+  the build's processes are its descendants.
 - It is a child subreaper (PR_SET_CHILD_SUBREAPER): whatever the build orphans is
   re-parented here, not to PID 1, so it stays in this process's tree.
 - The build runs in its own cgroup when one is given (service.tree makes it).
@@ -22,11 +24,11 @@ import ctypes
 import os
 import signal
 import socket
-import subprocess
 import sys
 from pathlib import Path
 from types import FrameType
 
+from core.runner import Command, Process, start
 from service.tree import kill_cgroup, kill_tree, remove_cgroup
 
 PR_SET_PDEATHSIG = 1
@@ -70,19 +72,23 @@ class Supervisor:
 
     def run(self) -> int:
         """Start the child, reap every process re-parented here, return the child's code."""
-        env = dict(os.environ)
+        env: dict[str, str] = {}
         fds: tuple[int, ...] = ()
         if self.events is not None and (fd := connect(self.events)) is not None:
             env[EVENTS_ENV] = f"fd:{fd}"
             fds = (fd,)
         if self.cgroup is not None:
             self.cgroup.mkdir(parents=True, exist_ok=True)
-        child = subprocess.Popen(self.argv, env=env, pass_fds=fds,
-                                 preexec_fn=self._join_cgroup if self.cgroup else None)
-        for fd in fds:
-            os.close(fd)
-        code = self._reap(child.pid)
-        child.returncode = code  # reaped here: Popen must not wait for it again
+        # The output goes to this process's own stdout (the build's output file), not to a
+        # log of its own: the Command's log is not written.
+        command = Command(tuple(self.argv), cwd=Path.cwd(), log=Path(os.devnull), env=env)
+        try:
+            child = start(command, output=sys.stdout.fileno(), pass_fds=fds,
+                          cgroup=self.cgroup)
+        finally:
+            for fd in fds:
+                os.close(fd)
+        code = self._reap(child)
         self.kill_all()
         if self.cgroup is not None:
             remove_cgroup(self.cgroup)
@@ -105,20 +111,17 @@ class Supervisor:
         self.stopping = True
         self.kill_all()
 
-    def _reap(self, pid: int) -> int:
-        """Wait for any child (orphans come here) until `pid` has exited; its exit code."""
-        while True:
+    def _reap(self, child: Process) -> int:
+        """Reap every orphan re-parented here until `child` has exited; its exit code."""
+        while child.poll() is None:
             try:
-                done, status = os.waitpid(-1, 0)
+                # WNOWAIT: only look; the child itself is reaped by its handle (poll).
+                found = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOWAIT)
             except ChildProcessError:
-                return KILLED
-            if done == pid:
-                return os.waitstatus_to_exitcode(status)
-
-    def _join_cgroup(self) -> None:
-        # In the child between fork and exec: everything it starts is in the cgroup too.
-        assert self.cgroup is not None
-        (self.cgroup / "cgroup.procs").write_text(str(os.getpid()))
+                break
+            if found is not None and found.si_pid != child.pid:
+                os.waitpid(found.si_pid, 0)
+        return KILLED if child.returncode is None else child.returncode
 
 
 def main(args: list[str] | None = None) -> int:

@@ -115,15 +115,19 @@ def board_running(folder: Path, elf: Path, chip: str = "esp32c3") -> Iterator[st
     flashed; a connection that stays silent (the test reader) gets the serial output of
     `elf` running in QEMU's RISC-V virt board, as if the board had booted the firmware just
     flashed. A stand-in for the physical board these machines do not have: the flashing,
-    the serial reading and the firmware's output are each real. Yields its socket:// URL."""
+    the serial reading and the firmware's output are each real. Which is which is told by
+    the program at the other end of the connection, not by how soon it speaks. Yields its
+    socket:// URL."""
     with mock_board(folder, chip) as rom, socket.create_server((HOST, 0)) as front:
         stopping = threading.Event()
         children: list[subprocess.Popen[bytes]] = []
 
         def serve(client: socket.socket) -> None:
             with client:
-                ready, _, _ = select.select([client], [], [], 0.5)
-                if ready:  # esptool: relay to the ROM mock
+                program = _program_at_the_other_end(client)
+                if program is None:
+                    return  # gone already
+                if "esptool" in program:  # relay to the ROM mock
                     upstream = socket.create_connection((HOST, rom.port))
                 else:  # the test reader: the firmware's console, from QEMU
                     upstream = _qemu_console(folder, elf, children)
@@ -148,6 +152,25 @@ def board_running(folder: Path, elf: Path, chip: str = "esp32c3") -> Iterator[st
             acceptor.join(5)
             for child in children:
                 stop_process(child)
+
+
+def _program_at_the_other_end(client: socket.socket) -> list[str] | None:
+    """The command line of the process holding the client end of an accepted loopback
+    connection (found by its address among this machine's sockets); None once it is gone."""
+    import psutil
+
+    try:
+        peer, ours = client.getpeername()[:2], client.getsockname()[:2]
+    except OSError:
+        return None
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.pid and conn.laddr and conn.raddr and tuple(conn.laddr) == peer \
+                and tuple(conn.raddr) == ours:
+            try:
+                return psutil.Process(conn.pid).cmdline()
+            except psutil.Error:
+                return None
+    return None
 
 
 def _qemu_console(folder: Path, elf: Path, children: list[subprocess.Popen[bytes]]

@@ -87,24 +87,23 @@ def test_reads_a_passing_run() -> None:
     assert [c.describe() for c in seen] == ["PASS test_add", "IGNORE test_later: needs a sensor"]
     assert report.summary is not None and report.summary.ok
     assert report.ok and report.output.startswith("boot: fedbuild test app\r\n")
-    assert report.duration < 30  # stopped at the summary, not at the timeout
+    assert report.duration < report.timeout  # stopped at the summary, not at the timeout
 
 
 def test_slow_writer_split_lines() -> None:
-    started = time.monotonic()
     with PtyBoard(FAILING, delay=0.02, chunk=7) as board:  # ~1 s, lines in pieces
         report = read_unity(board.port, timeout=60, reset=False)
     assert [c.name for c in report.cases] == ["test_add", "test_div"]
     assert report.cases[1].message == "Expected 2 Was 3"
     assert report.problems() == ["1 of 2 tests failed: test_div"]
-    assert time.monotonic() - started < 30  # the summary ended it, not the timeout
+    assert report.duration < report.timeout  # the summary ended it, not the timeout
 
 
 def test_silent_board_times_out_clearly() -> None:
     started = time.monotonic()
     with PtyBoard([]) as board:
         report = read_unity(board.port, timeout=0.8, reset=False)
-    assert 0.8 <= time.monotonic() - started < 10
+    assert time.monotonic() - started >= 0.8  # it waited out its timeout
     assert report.silent
     assert report.problems() == [f"no output from {board.port} within 0.8s"]
 
@@ -119,10 +118,9 @@ def test_partial_output_then_timeout() -> None:
 
 
 def test_crash_stops_soon_after_the_backtrace() -> None:
-    started = time.monotonic()
     with PtyBoard(CRASHING) as board:  # then hangs, as a panicked board without reboot
         report = read_unity(board.port, timeout=60, reset=False)
-    assert time.monotonic() - started < 30  # ~0.5 s of quiet after the crash, not 60 s
+    assert report.duration < report.timeout  # a short quiet after the crash, not 60 s
     assert report.crash is not None
     assert report.crash.lines[-1].startswith("Backtrace: 0x8000031e")
     assert report.crash.note == "not decoded: no ELF given (--elf)"

@@ -8,6 +8,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -180,33 +181,49 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
 
 # Run in a subprocess: create the history file (sys.argv[1]) and hold a write lock on it
 # before it is in WAL mode, as a History in another process does while it switches a new
-# file to WAL; print "held", release after sys.argv[2] seconds.
+# file to WAL; print "held", release once a line comes on stdin.
 HOLD_NEW_FILE = """
-import sqlite3, sys, time
+import sqlite3, sys
 db = sqlite3.connect(sys.argv[1], isolation_level=None)
 db.execute("BEGIN IMMEDIATE")
 print("held", flush=True)
-time.sleep(float(sys.argv[2]))
+sys.stdin.readline()
 db.execute("COMMIT")
 """
 
 
 def test_a_new_file_another_process_is_creating_is_waited_for(tmp_path: Path) -> None:
     """Opening the file while another process holds it mid-creation waits (busy timeout)
-    like every other write, instead of failing at once with 'database is locked'."""
+    like every other write, instead of failing at once with 'database is locked'; it goes
+    on once the holder lets go."""
     path = tmp_path / FILE
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_NEW_FILE, str(path), "0.5"],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_NEW_FILE, str(path)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    history = History(path)
+    began: list[int | BaseException] = []
+
+    def begin() -> None:
+        try:
+            began.append(history.begin_run("doit", "development", None, None, os.getpid()))
+        except BaseException as err:  # the test reports it
+            began.append(err)
+
+    worker = threading.Thread(target=begin)
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "held\n"
-        history = History(path)
-        started = time.monotonic()
-        run_id = history.begin_run("doit", "development", None, None, os.getpid())
-        assert time.monotonic() - started < 5
-        assert [r.id for r in history.runs()] == [run_id]
-        history.close()
+        worker.start()
+        worker.join(0.2)
+        assert worker.is_alive() and not began  # waiting for the lock, not failed at once
     finally:
+        assert holder.stdin is not None
+        holder.stdin.write("release\n")
+        holder.stdin.close()
         holder.wait(10)
+        worker.join(60)
+    (run_id,) = began
+    assert isinstance(run_id, int), run_id
+    assert [r.id for r in history.runs()] == [run_id]
+    history.close()
     assert rows(path, "PRAGMA journal_mode") == [("wal",)]
 
 

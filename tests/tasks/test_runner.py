@@ -26,6 +26,7 @@ from core.runner import (
     kill_marked,
     marked_pids,
     run,
+    start,
     which,
 )
 from tests.conftest import eventually
@@ -369,3 +370,83 @@ def test_kill_marked_kills_the_detached_processes_carrying_the_mark_and_no_other
         for proc in (ours, theirs):
             proc.kill()
             proc.wait()
+
+
+# Says "ready", then stays until the file `release` exists (a minute at most), then exits 0.
+SERVE = """
+import pathlib, time
+print("ready", flush=True)
+deadline = time.monotonic() + 60
+while not pathlib.Path("release").exists() and time.monotonic() < deadline:
+    time.sleep(0.01)
+print("released", flush=True)
+"""
+
+
+def test_a_started_process_is_read_while_it_runs(tmp_path: Path) -> None:
+    with start(command(tmp_path, sys.executable, "-c", SERVE)) as process:
+        log = process.command.log
+        assert eventually(lambda: "ready" in log.read_text(), 30)
+        assert process.poll() is None  # it waits for `release`: read while it runs
+        assert process.wait(0.05) is None  # a wait that times out leaves it running
+        (tmp_path / "release").touch()
+        assert process.wait(60) == 0
+    assert log.read_text().splitlines() == ["ready", "released"]
+    result = process.result()
+    assert result.ok and result.exit_code == 0 and result.peak_rss > 0
+
+
+def test_a_started_process_reports_its_exit_code(tmp_path: Path) -> None:
+    with start(command(tmp_path, "bash", "-c", "echo nope; exit 3")) as process:
+        assert process.wait(60) == 3
+    assert process.result().status is Status.FAILED
+    assert "failed with exit code 3" in process.result().describe()
+
+
+def test_killing_a_started_process_kills_its_tree(tmp_path: Path) -> None:
+    process = start(command(tmp_path, "bash", "-c", TREE, kill_grace=1))
+    pids = tree_pids(tmp_path)
+    assert process.kill() == -signal.SIGTERM
+    assert [pid for pid in pids if not dead(pid)] == []
+    assert process.result().status is Status.INTERRUPTED
+
+
+def test_leaving_the_block_kills_a_started_tree(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError), start(command(tmp_path, "bash", "-c", TREE)):
+        pids = tree_pids(tmp_path)
+        raise RuntimeError("the reader failed")
+    assert [pid for pid in pids if not dead(pid)] == []
+
+
+def test_kill_all_covers_started_processes(tmp_path: Path) -> None:
+    process = start(command(tmp_path, "bash", "-c", TREE, kill_grace=1))
+    pids = tree_pids(tmp_path)
+    kill_all()
+    assert [pid for pid in pids if not dead(pid)] == []
+    assert process.wait(10) == -signal.SIGTERM
+    assert process.result().status is Status.INTERRUPTED
+
+
+def test_a_started_process_writes_to_a_given_descriptor_and_gets_passed_ones(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The supervisor's case: output to its own stdout, the event channel passed down, and
+    the run's mark kept whatever the command's env says."""
+    monkeypatch.setenv(RUN_VARIABLE, "run-7")
+    out = os.open(tmp_path / "out", os.O_WRONLY | os.O_CREAT, 0o600)
+    channel = os.open(tmp_path / "channel", os.O_WRONLY | os.O_CREAT, 0o600)
+    script = f"echo out; echo event >&{channel}; echo $FEDBUILD_RUN"
+    try:
+        process = start(command(tmp_path, "bash", "-c", script, env={RUN_VARIABLE: "mine"}),
+                        output=out, pass_fds=(channel,))
+    finally:
+        os.close(out)
+        os.close(channel)
+    assert process.wait(60) == 0
+    assert (tmp_path / "out").read_text() == "out\nrun-7\n"
+    assert (tmp_path / "channel").read_text() == "event\n"
+    assert not (tmp_path / "logs" / "step.log").exists()
+
+
+def test_starting_a_missing_tool_says_so(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="'fedbuild-no-such-tool' not found on PATH"):
+        start(command(tmp_path, "fedbuild-no-such-tool"))
