@@ -36,7 +36,9 @@ CRASHING = ["test/test_main.c:34:test_first:PASS",
 
 
 class PtyBoard:
-    """A pty whose master side a thread writes to once the reader has opened the slave."""
+    """A pty whose master side a thread writes to once the reader has opened the slave.
+    With `close`, it hangs up once `hang_up` is set (by the reader's on_case: a hangup
+    discards what the reader has not read yet)."""
 
     def __init__(self, lines: list[str], *, delay: float = 0.0, chunk: int = 0,
                  close: bool = False, meet: threading.Barrier | None = None) -> None:
@@ -44,6 +46,7 @@ class PtyBoard:
         self.port = os.ttyname(self.slave)
         self.text = "".join(line + "\r\n" for line in lines).encode()
         self.delay, self.chunk, self.close, self.meet = delay, chunk, close, meet
+        self.hang_up = threading.Event()
         self.thread = threading.Thread(target=self._write, daemon=True)
 
     def _write(self) -> None:
@@ -64,8 +67,7 @@ class PtyBoard:
         for i in range(0, len(self.text), step):
             os.write(self.master, self.text[i:i + step])
             time.sleep(self.delay)
-        if self.close:
-            time.sleep(0.3)  # a pty hangup discards what the reader has not read yet
+        if self.close and self.hang_up.wait(timeout=30):
             os.close(self.master)
             self.master = -1
 
@@ -129,7 +131,8 @@ def test_crash_stops_soon_after_the_backtrace() -> None:
 
 def test_port_closing_early() -> None:
     with PtyBoard(FAILING[:1], close=True) as board:
-        report = read_unity(board.port, timeout=10, reset=False)
+        report = read_unity(board.port, timeout=10, reset=False,
+                            on_case=lambda _case: board.hang_up.set())
     assert report.closed and len(report.cases) == 1
     assert f"{board.port} closed after" in report.problems()[0]
 
