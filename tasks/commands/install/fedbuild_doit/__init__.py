@@ -26,6 +26,7 @@ EXPORTS = {
     "StatsCommand": "tasks.commands.stats",
     "ExplainCommand": "tasks.commands.explain",
     "PlanCommand": "tasks.commands.plan",
+    "AffectedCommand": "tasks.commands.affected",
     "GraphCommand": "tasks.commands.graph",
     "CacheCommand": "tasks.commands.cache",
     "ServeCommand": "service.command",
