@@ -1,5 +1,5 @@
 """fedbuild's doit commands: `doit run` (in a session), `init`, `history`, `stats`, `explain`,
-`graph`, `cache` (and `serve`, in service/command.py).
+`plan`, `affected`, `graph`, `cache` (and `serve`, in service/command.py).
 
 Registered as doit entry points of the installed package `fedbuild_doit`
 (tasks/commands/install/), which puts fedbuild's packages on sys.path when doit
