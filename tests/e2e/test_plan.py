@@ -92,6 +92,16 @@ def test_named_tasks_and_selection_plan_what_they_would_run(monorepo: Repo) -> N
     assert set(selected["will_run"]) == build(repo, "select=...app")
 
 
+def test_a_selection_plans_what_naming_its_tasks_would(monorepo: Repo) -> None:
+    """select= runs the modules' default tasks: the same as naming them."""
+    repo = monorepo("steps")
+    by_selection = plan(repo, "select=lib,tooled")
+    by_name = plan(repo, "build:lib", "docs:lib", "publish:lib", "build:tooled")
+    assert states(by_selection) == states(by_name)
+    assert set(by_selection["will_run"]) == {"generate:lib", "build:lib", "docs:lib",
+                                              "build:tooled"}
+
+
 def test_cached_when_a_cache_holds_it(monorepo: Repo, tmp_path: Path) -> None:
     env = {"FEDBUILD_CACHE_DIR": str(tmp_path / "cache")}
     repo = monorepo("steps")
