@@ -1,8 +1,8 @@
 """The run as a stream of events, for a program watching it (the build service).
 
-When FEDBUILD_EVENTS names a file (or `fd:N`, a descriptor open for appending: the
-build service hands one to doit alone), the reporter appends one JSON object per line
-as things happen, flushed at once so a reader tailing the file sees each event
+When FEDBUILD_EVENTS names a file (or `fd:N`, a descriptor to write to: the build
+service hands doit alone a connection to its event socket), the reporter appends one
+JSON object per line as things happen, in one write each, so a reader sees each event
 when it happens. The variable is taken out of the environment as it is read, so the
 steps a run starts never see it (and cannot forge events):
 
