@@ -68,7 +68,9 @@ def _read(port: serial.SerialBase, parser: UnityParser, timeout: float,
     while now < deadline:
         try:
             data = port.read(max(1, port.in_waiting))
-        except serial.SerialException as err:  # the peer hung up (QEMU exited, USB unplugged)
+        except (serial.SerialException, OSError) as err:
+            # The peer hung up (QEMU exited, USB unplugged): in read(), or in in_waiting's
+            # ioctl, which raises a bare EIO when the hangup came between two reads.
             closed = str(err) or "end of stream"
             break
         now = time.monotonic()

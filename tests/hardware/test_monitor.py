@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import socket
-import termios
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -17,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import serial
 
 from core.errors import HardwareError
 from hardware import device_test
@@ -35,8 +35,27 @@ CRASHING = ["test/test_main.c:34:test_first:PASS",
             "Backtrace: 0x8000031e:0x800051e0 0x80000328:0x800051e0"]
 
 
+# The boards by their tty's name, each told when its reader first reads: pyserial's open()
+# and a reset empty the input, so a board that wrote before then would lose its lines.
+_BOARDS: dict[str, PtyBoard] = {}
+
+
+@pytest.fixture(autouse=True)
+def _reads_are_seen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A board starts writing once its reader is reading (the state, not a guessed delay)."""
+    real = serial.Serial.read
+
+    def read(port: serial.Serial, size: int = 1) -> bytes:
+        board = _BOARDS.get(str(port.port))
+        if board is not None:
+            board.reading.set()
+        return real(port, size)
+
+    monkeypatch.setattr(serial.Serial, "read", read)
+
+
 class PtyBoard:
-    """A pty whose master side a thread writes to once the reader has opened the slave.
+    """A pty whose master side a thread writes to once the reader reads from the slave.
     With `close`, it hangs up once `hang_up` is set (by the reader's on_case: a hangup
     discards what the reader has not read yet)."""
 
@@ -47,22 +66,19 @@ class PtyBoard:
         self.text = "".join(line + "\r\n" for line in lines).encode()
         self.delay, self.chunk, self.close, self.meet = delay, chunk, close, meet
         self.hang_up = threading.Event()
+        self.reading = threading.Event()
+        self.ended = False
+        _BOARDS[self.port] = self
         self.thread = threading.Thread(target=self._write, daemon=True)
 
     def _write(self) -> None:
-        # pyserial's open() puts the tty in raw mode (ECHO off), then empties its input:
-        # start once that is done, or the first lines would be thrown away.
-        deadline = time.monotonic() + 5
-        while termios.tcgetattr(self.master)[3] & termios.ECHO:
-            if time.monotonic() > deadline:
-                return
-            time.sleep(0.01)
+        if not self.reading.wait(timeout=30) or self.ended:
+            return
         if self.meet is not None:  # write only once every board's reader is attached
             try:
                 self.meet.wait(timeout=30)
             except threading.BrokenBarrierError:
                 return
-        time.sleep(0.1)
         step = self.chunk or len(self.text) or 1
         for i in range(0, len(self.text), step):
             os.write(self.master, self.text[i:i + step])
@@ -76,7 +92,11 @@ class PtyBoard:
         return self
 
     def __exit__(self, *_exc: object) -> None:
+        self.ended = True  # a board whose reader never came, or is done, stops waiting
+        self.reading.set()
+        self.hang_up.set()
         self.thread.join(10)
+        _BOARDS.pop(self.port, None)
         for fd in (self.master, self.slave):
             if fd >= 0:
                 os.close(fd)
