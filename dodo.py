@@ -18,6 +18,7 @@ from core.state import State
 from federation.loader import load_project
 from federation.plan import plan_federation, plan_sites
 from federation.platforms import host
+from federation.policy import policy_of
 from federation.steps import plan_steps
 from tasks import sites, steps
 from tasks.config import default_tasks, doit_config, repository, run_mode
@@ -56,4 +57,4 @@ def task_verify() -> Iterator[dict[str, Any]]:
 def task_federate() -> Iterator[dict[str, Any]]:
     """Merge the built site modules into the published tree, swapped in whole."""
     if FEDERATION.mounts:
-        yield federate_task(FEDERATION)
+        yield federate_task(FEDERATION, policy_of(PROJECT))

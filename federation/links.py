@@ -66,6 +66,18 @@ def rewrite_css(text: str, rules: LinkRules) -> Page:
     return Page(_apply(text, found.edits), found.links)
 
 
+# Go template actions ({{ .Title }}, {{- partial "x" . }}, {{ end }}): a file holding one is a
+# template (Hugo's layouts a build script copied into its output), not a published page.
+_TEMPLATE_ACTION = re.compile(r"\{\{-?\s*(?:\.|/\*|(?:end|block|define|partial|partialCached|"
+                              r"range|if|with|template|else|\$)\b)")
+
+
+def is_template(text: str) -> bool:
+    """Whether a .html/.css file is a template copied into the output, not a page (its
+    links are placeholders: they are not checked)."""
+    return "{{" in text and _TEMPLATE_ACTION.search(text) is not None
+
+
 def url_path(url: str, origin: str) -> tuple[str, str, str] | None:
     """Split an internal URL into (origin, root path, query and fragment); None if external.
 

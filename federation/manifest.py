@@ -361,6 +361,29 @@ class CacheSettings(_Model):
     remote: RemoteCache | None = Field(None, description="A shared cache server")
 
 
+Level = Literal["error", "warn", "off"]
+
+
+class Validation(_Model):
+    """What the checks of a new published tree do with each kind of problem: `error` keeps
+    the old tree and fails, `warn` publishes and reports it, `off` does not report it."""
+
+    module_links: Level = Field("warn", description="Links a module's own build left broken "
+                                "(its own output lacks the target too: a theme's missing "
+                                "favicon, a wrong slug)")
+    federation_links: Level = Field("error", description="Links the federation broke: into "
+                                    "another module's folder, or to a file the module's "
+                                    "output had and the merge dropped (rewritten links)")
+    missing_index: Level = Field("error", description="A published module's destination "
+                                 "without an index page")
+    ignore: list[Annotated[str, Field(min_length=1)]] = Field(
+        [], description="Globs of URL paths (fnmatch; * crosses '/') whose problems are not "
+        "reported: a broken link's target (/favicon.ico, /blog/tags/*) or the page holding it "
+        "(/legacy/*)")
+    new_only: bool = Field(False, description="Fail only on problems the currently published "
+                           "tree does not have already (those are warnings)")
+
+
 class Federation(_Model):
     """The `federation` object: the published site as a whole."""
 
@@ -378,6 +401,9 @@ class Federation(_Model):
                                 "components/ used by the build script")
     output_dir: RelPath = Field("public", description="Where the federated site is published")
     cache: CacheSettings = Field(CacheSettings(), description="The action cache")
+    validation: Validation = Field(Validation(), description="How the checks of the "
+                                   "published tree treat each kind of problem (broken links, "
+                                   "missing index pages)")
 
 
 class Source(_Model):
@@ -621,6 +647,9 @@ class Module(_Model):
                                         "timeout and priority of the module's build")
     merge_strategy: MergeStrategy = Field("overwrite", description="How the published site "
                                           "module meets files already at its destination")
+    exclude: list[Annotated[str, Field(min_length=1)]] | None = Field(
+        None, description="Globs (relative to the site module's output; * crosses '/') of "
+        "files not published: build leftovers, drafts. .hugo_build.lock never is")
     priority: int | None = Field(None, ge=0, le=100, description="Older place of "
                                  "build_options.priority")
     toolchain: ToolchainName = Field("build.sh", description="How the module builds: "

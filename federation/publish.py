@@ -28,8 +28,9 @@ from core.confine import OutsideRoots, remove_tree, resolved
 from core.digests import list_files, stat_fingerprint
 from core.staging import replace_dir
 from federation.compose import BASE, RECORDS_DIR, Collision, Layer, MergeConflict, compose
-from federation.links import LinkRules, rewrite_css, rewrite_html
+from federation.links import LinkRules, is_template, rewrite_css, rewrite_html
 from federation.plan import FederationPlan, Mount
+from federation.policy import LINKS_FILE, Policy, judge, links_record, published_problems
 from federation.records import (
     FileInfo,
     Record,
@@ -41,7 +42,7 @@ from federation.records import (
 from federation.validate import Problem, validate
 
 # Bump when the way files are processed changes: every module is then processed again.
-PROCESSING_VERSION = 1
+PROCESSING_VERSION = 2
 _CHECK_EVERY = 128  # files between two looks at the cancel flag
 
 
@@ -68,6 +69,7 @@ class ModuleReport:
     status: str  # published | failed (stale) | failed (not published)
     files: int = 0
     bytes: int = 0
+    warnings: int = 0  # problems of its pages reported, not failing the publish
 
 
 @dataclass
@@ -78,7 +80,8 @@ class Report:
     reason: str = ""
     modules: list[ModuleReport] = field(default_factory=list)
     collisions: list[Collision] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)  # the ones failing the publish
+    warnings: list[Problem] = field(default_factory=list)
     files: int = 0
     bytes: int = 0
     reused: int = 0
@@ -86,13 +89,14 @@ class Report:
 
 
 def publish(plan: FederationPlan, runs: list[ModuleRun],
-            cancelled: Callable[[], bool] = lambda: False) -> Report:
+            cancelled: Callable[[], bool] = lambda: False, policy: Policy | None = None) -> Report:
     """Build the new tree, validate it and swap it in; the Report says what happened."""
+    policy = policy or Policy()
     output = published_folder(plan)
     sweep_leftovers(output, plan)
     old = Record.load(plan.records, output) if output.is_dir() else None
-    keys = {run.mount.name: module_key(plan, run.mount) for run in runs}
-    sources = {run.mount.name: _module_files(run, old, output) for run in runs}
+    keys = {run.mount.name: module_key(plan, run.mount, policy) for run in runs}
+    sources = {run.mount.name: _module_files(run, old, output, policy) for run in runs}
     base = _base_files(output, old) if plan.preserve_base else []
     report = Report(published=False)
     try:
@@ -112,7 +116,9 @@ def publish(plan: FederationPlan, runs: list[ModuleRun],
         _resolve_symlink_digests(files)
         destinations = [(r.mount.name, r.mount.destination) for r in runs
                         if any(info.owner == r.mount.name for info in files.values())]
-        report.problems = validate(files, destinations, plan.site_path)
+        judged = judge(validate(files, destinations, plan.site_path, sources), policy,
+                       published_problems(output) if policy.new_only else set())
+        report.problems, report.warnings = judged.errors, judged.warnings
         _summarize(report, runs, files)
         if report.problems:
             report.reason = f"validation failed ({len(report.problems)} problems)"
@@ -125,6 +131,8 @@ def publish(plan: FederationPlan, runs: list[ModuleRun],
                                               published_at),
                         deployment(publish_id, _federation(plan), files, statuses,
                                    len(tree.collisions), published_at))
+        (new / RECORDS_DIR / LINKS_FILE).write_text(json.dumps(links_record(judged), indent=2)
+                                                    + "\n")
         Record(publish_id, {e["name"]: {"key": keys[e["name"]], "entry": e} for e in entries},
                files).save(plan.records)
         if cancelled():
@@ -148,10 +156,10 @@ def published_folder(plan: FederationPlan) -> Path:
     return output
 
 
-def module_key(plan: FederationPlan, mount: Mount) -> str:
+def module_key(plan: FederationPlan, mount: Mount, policy: Policy) -> str:
     """Identifies a module's processed files: its staged output and how it is published."""
     data = [PROCESSING_VERSION, stat_fingerprint(mount.staged), mount.destination, mount.prefix,
-            plan.origin]
+            plan.origin, list(policy.exclude.get(mount.name, ()))]
     return hashlib.sha256(json.dumps(data).encode()).hexdigest()
 
 
@@ -186,10 +194,12 @@ def clean_published(plan: FederationPlan) -> None:
     remove_tree(plan.records, plan.roots)
 
 
-def _module_files(run: ModuleRun, old: Record | None, output: Path) -> set[str]:
-    """The files a module brings: its staged output, or (failed) what it had published."""
+def _module_files(run: ModuleRun, old: Record | None, output: Path, policy: Policy) -> set[str]:
+    """The files a module brings: its staged output (but build leftovers and what its
+    `exclude` globs name), or (failed) what it had published."""
     if run.built:
-        return {rel for rel, _entry in list_files(run.mount.staged)}
+        return {rel for rel, _entry in list_files(run.mount.staged)
+                if not policy.left_out(run.mount.name, rel)}
     if old is None:
         return set()
     prefix = run.mount.destination.lstrip("/")
@@ -285,7 +295,10 @@ class _Assembler:
             data = page.text.encode("utf-8", "surrogateescape")
             with open(dest, "xb") as f:
                 f.write(data)
-            digest, links = hashlib.sha256(data).hexdigest(), sorted(set(page.links))
+            # A template a build script copied into its output is not a page: its links
+            # are not checked.
+            links = [] if is_template(text) else sorted(set(page.links))
+            digest = hashlib.sha256(data).hexdigest()
         else:
             digest, links = _copy_hashing(source, dest), []
         mode = os.stat(source).st_mode
@@ -321,6 +334,7 @@ def _resolve_symlink_digests(files: dict[str, FileInfo]) -> None:
 
 
 def _summarize(report: Report, runs: list[ModuleRun], files: dict[str, FileInfo]) -> None:
+    warned = Counter(p.module for p in report.warnings)
     per: dict[str, list[int]] = {}
     for info in files.values():
         counts = per.setdefault(info.owner, [0, 0])
@@ -331,7 +345,7 @@ def _summarize(report: Report, runs: list[ModuleRun], files: dict[str, FileInfo]
         status = "published" if run.built else (
             "failed (stale)" if count else "failed (not published)")
         report.modules.append(ModuleReport(run.mount.name, run.mount.destination, status,
-                                           count, size))
+                                           count, size, warned[run.mount.name]))
     report.files, report.bytes = len(files), sum(info.size for info in files.values())
 
 

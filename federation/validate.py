@@ -1,8 +1,13 @@
-"""Checks a new tree must pass before it replaces the published one.
+"""Checks of a new tree before it replaces the published one, each problem of a kind.
 
-Every published module's destination holds an index page; every internal
-absolute link of a page or stylesheet names a file of the tree; every symlink
-stays inside the tree. The checks read the file records (links were collected
+Every published module's destination holds an index page (missing_index); every
+internal absolute link of a page or stylesheet names a file of the tree; every
+symlink stays inside the tree (symlinks). A broken link is the module's own
+(module_links: its own output lacks the target, as a theme naming a favicon it
+does not ship) or the federation's (federation_links: a link into another
+module's folder, or to a file the module's own output had and the merge dropped,
+which covers every link the publish rewrote). federation/policy.py decides which
+kinds fail the publish. The checks read the file records (links were collected
 while the files were written), never the pages again.
 """
 
@@ -15,13 +20,21 @@ from urllib.parse import unquote
 
 from federation.records import FileInfo
 
+MISSING_INDEX = "missing_index"
+MODULE_LINKS = "module_links"
+FEDERATION_LINKS = "federation_links"
+SYMLINKS = "symlinks"  # always an error: a link out of the tree is never published
+
 
 @dataclass(frozen=True)
 class Problem:
-    """One reason the tree cannot be published."""
+    """One thing wrong with the tree, of one kind."""
 
     path: str  # the file (or destination) it is about
     message: str
+    kind: str = SYMLINKS
+    module: str = ""  # the module whose page (or destination) it is
+    link: str = ""  # a broken link's target, as the page names it
 
     def describe(self) -> str:
         """One line."""
@@ -29,21 +42,63 @@ class Problem:
 
 
 def validate(files: dict[str, FileInfo], destinations: Iterable[tuple[str, str]],
-             site_path: str) -> list[Problem]:
-    """Every problem of the tree `files` describes (empty when it may be published)."""
+             site_path: str, own: dict[str, set[str]] | None = None) -> list[Problem]:
+    """Every problem of the tree `files` describes (empty when it is sound). `own` holds
+    each module's files as its build left them (relative to its destination): a broken link
+    the module's own output also lacks is the module's, any other the federation's."""
+    destinations = list(destinations)
     folders = _folders(files)
-    problems = [Problem(dest, f"module {name} has no index page at {dest}")
+    problems = [Problem(dest, f"module {name} has no index page at {dest}", MISSING_INDEX, name)
                 for name, dest in destinations
                 if _index(dest.strip("/") + "/" if dest.strip("/") else "", files) is None]
+    judge = _Judge(dict(destinations), site_path, own or {})
     for path, info in sorted(files.items()):
         if info.target is not None:
             problem = _symlink_problem(path, info.target, files, folders)
             if problem:
-                problems.append(Problem(path, problem))
+                problems.append(Problem(path, problem, SYMLINKS, info.owner))
         for link in dict.fromkeys(info.links):
             if not resolves(link, files, folders, site_path):
-                problems.append(Problem(path, f"broken link {link}"))
+                problems.append(Problem(path, f"broken link {link}", judge.kind(info.owner, link),
+                                        info.owner, link))
     return problems
+
+
+class _Judge:
+    """Whose a broken link is: the module's own, or the federation's."""
+
+    def __init__(self, destinations: dict[str, str], site_path: str,
+                 own: dict[str, set[str]]) -> None:
+        self.site_path = site_path
+        self.own = own
+        # Every module's folder, deepest first: the first holding a link's target is where
+        # it points.
+        self.folders = sorted(((site_path + dest.lstrip("/"), name)
+                               for name, dest in destinations.items()),
+                              key=lambda item: -len(item[0]))
+
+    def kind(self, owner: str, link: str) -> str:
+        """module_links when the owner's own output lacks the target too; federation_links
+        for a link into another module's folder, or to a file the merge dropped. A link from
+        a module below the root into the root module's files (a theme's /favicon.ico) is
+        the module's own: its build made it."""
+        path = unquote(link)
+        for folder, name in self.folders:
+            if not (path + "/").startswith(folder):
+                continue
+            if name == owner:
+                rel = path[len(folder):]
+                return FEDERATION_LINKS if _had(rel, self.own.get(owner, set())) \
+                    else MODULE_LINKS
+            return MODULE_LINKS if folder == self.site_path else FEDERATION_LINKS
+        return MODULE_LINKS
+
+
+def _had(rel: str, files: set[str]) -> bool:
+    """Whether a module's own output holds what `rel` (below its destination) names."""
+    if rel == "" or rel.endswith("/"):
+        return rel + "index.html" in files or rel + "index.htm" in files
+    return rel in files or rel + "/index.html" in files or rel + "/index.htm" in files
 
 
 def resolves(link: str, files: dict[str, FileInfo], folders: set[str], site_path: str) -> bool:

@@ -41,6 +41,7 @@ def task_names(root: Path) -> list[str]:
     from core.state import State
     from federation.plan import plan_federation, plan_sites
     from federation.platforms import host
+    from federation.policy import policy_of
     from federation.steps import plan_steps
     from tasks import sites, steps
     from tasks.federate import federate_task
@@ -64,7 +65,7 @@ def task_names(root: Path) -> list[str]:
 
     def task_federate() -> Iterator[dict[str, Any]]:
         if merged.mounts:
-            yield federate_task(merged)
+            yield federate_task(merged, policy_of(project))
 
     creators: dict[str, Callable[[], Iterator[dict[str, Any]]]] = {
         "task_build": task_build, "task_steps": task_steps, "task_verify": task_verify,

@@ -23,6 +23,7 @@ from core.outcome import Outcome, Status
 from core.sizes import format_size
 from federation.manifest import display_path
 from federation.plan import FederationPlan, Mount
+from federation.policy import Policy, worst_targets
 from federation.publish import Cancelled, ModuleRun, Report, clean_published, publish
 from federation.publish import published_files as module_files
 from federation.records import now_iso
@@ -35,16 +36,18 @@ RESULT = "result.json"  # the last federate's report, for the run summary
 _SHOWN_PROBLEMS = 20
 
 
-def federate_task(plan: FederationPlan) -> TaskDict:
-    """The doit task dict of `federate`."""
+def federate_task(plan: FederationPlan, policy: Policy | None = None) -> TaskDict:
+    """The doit task dict of `federate` (`policy`: the manifest's validation settings and
+    exclusions, federation/policy.py's policy_of)."""
     output = _shown(plan.output)
+    policy = policy or Policy()
     return {
         "basename": "federate",
         "doc": f"merge the site modules into {output}/ and publish it in one rename "
                f"(records in {output}/.federation/)",
-        "actions": [(federate, [plan])],
+        "actions": [(federate, [plan, policy])],
         "task_dep": [f"build:{mount.name}" for mount in plan.mounts],
-        "uptodate": [PublishedCurrent(plan)],
+        "uptodate": [PublishedCurrent(plan, policy)],
         "meta": {AFTER_FAILURES: True, CLEAN: True},
         "clean": [(clean_federation, [plan])],
     }
@@ -53,25 +56,28 @@ def federate_task(plan: FederationPlan) -> TaskDict:
 class PublishedCurrent:
     """Up to date while nothing that decides the published tree changed since it was published."""
 
-    def __init__(self, plan: FederationPlan) -> None:
+    def __init__(self, plan: FederationPlan, policy: Policy | None = None) -> None:
         self.plan = plan
+        self.policy = policy or Policy()
 
     def __call__(self, task: Any, values: dict[str, Any]) -> bool:
-        return bool(values.get("key")) and values.get("key") == published_key(self.plan)
+        return bool(values.get("key")) and values.get("key") == published_key(self.plan,
+                                                                               self.policy)
 
 
-def published_key(plan: FederationPlan) -> str:
+def published_key(plan: FederationPlan, policy: Policy | None = None) -> str:
     """A digest of the federation settings, each module's last build and the published tree."""
     modules = []
     for mount in plan.mounts:
         outcome = Outcome.read(mount.outcome)
         modules.append([mount.name, outcome.status.value if outcome else None,
                         stat_fingerprint(mount.staged), _head(mount)])
-    data = [plan.signature(), modules, stat_fingerprint(plan.output)]
+    data = [plan.signature(), modules, stat_fingerprint(plan.output),
+            (policy or Policy()).signature()]
     return hashlib.sha256(json.dumps(data, default=str).encode()).hexdigest()
 
 
-def federate(plan: FederationPlan) -> dict[str, Any] | TaskFailed:
+def federate(plan: FederationPlan, policy: Policy | None = None) -> dict[str, Any] | TaskFailed:
     """Publish; keep the old tree and fail when the new one may not be published."""
     started = time.monotonic()
     runs = [module_run(mount) for mount in plan.mounts]
@@ -84,7 +90,7 @@ def federate(plan: FederationPlan) -> dict[str, Any] | TaskFailed:
             if not any(run.built for run in runs):
                 report, state, status = _nothing_built(plan)
             else:
-                report = publish(plan, runs, cancelled=interrupted)
+                report = publish(plan, runs, cancelled=interrupted, policy=policy)
                 if not report.published:
                     state = "kept old tree"
         except Cancelled:
@@ -103,7 +109,7 @@ def federate(plan: FederationPlan) -> dict[str, Any] | TaskFailed:
         return {"skipped": message}
     if not report.published:
         return TaskFailed(message)
-    return {"key": published_key(plan)}
+    return {"key": published_key(plan, policy)}
 
 
 def _nothing_built(plan: FederationPlan) -> tuple[Report, str, Status]:
@@ -166,8 +172,15 @@ def summary_lines(state_dir: Path, ran: bool) -> list[str]:
     width = max([len(m["destination"]) for m in modules] + [0])
     name_width = max([len(m["name"]) for m in modules] + [0])
     for m in modules:
+        warned = m.get("warnings", 0)
+        own = f", {warned} broken link{'s' * (warned != 1)} of its own" if warned else ""
         lines.append(f"  {m['destination']:<{width}}  {m['name']:<{name_width}}  {m['status']}"
-                     f" ({m['files']} files)")
+                     f" ({m['files']} files{own})")
+    worst = result.get("worst") or []
+    if worst:
+        lines.append("  most named missing targets: " + ", ".join(
+            f"{w['target']} ({w['pages']} page{'s' * (w['pages'] != 1)})" for w in worst)
+            + f" (all in {output}/.federation/links.json)")
     return lines
 
 
@@ -175,6 +188,7 @@ def _write_result(plan: FederationPlan, report: Report, state: str) -> None:
     data = {"state": state, "reason": report.reason, "output": _shown(plan.output),
             "at": now_iso(), "files": report.files, "bytes": report.bytes,
             "collisions": len(report.collisions), "problems": len(report.problems),
+            "warnings": len(report.warnings), "worst": worst_targets(report.warnings),
             "reused": report.reused, "processed": report.processed,
             "modules": [vars(m) for m in report.modules]}
     plan.records.mkdir(parents=True, exist_ok=True)
@@ -192,6 +206,8 @@ def _write_log(plan: FederationPlan, report: Report, state: str) -> None:
                  f"{report.processed} written)")
     lines += [f"collision: {c.describe()}" for c in report.collisions]
     lines += [f"problem: {p.describe()}" for p in report.problems]
+    lines += [f"warning: {p.describe()} ({p.kind} of {p.module or 'the existing site'})"
+              for p in report.warnings]
     plan.log.parent.mkdir(parents=True, exist_ok=True)
     plan.log.write_text("\n".join(lines) + "\n")
 

@@ -336,9 +336,13 @@ def test_module_failing_before_its_first_publish_is_left_out(repo: Path) -> None
 
 
 def test_broken_link_keeps_the_old_tree_and_names_the_page(repo: Path) -> None:
-    """A link to a missing file fails validation: each broken link is reported with its page."""
+    """A link to a missing file fails validation: each broken link is reported with its page.
+    Here the module's own broken links are errors (by default they are warnings:
+    tests/e2e/test_link_policy.py)."""
     doit_ok(repo)
     before = tree(repo)
+    edit_manifest(repo, lambda d: d["federation"].update(
+        validation={"module_links": "error"}))
     write(repo, "docs", "guide/index.html",
           page("guide v2", '<a href="/guide/missing.html">x</a><img src="/nowhere.png">'))
     result = run_doit(repo)

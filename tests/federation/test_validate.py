@@ -237,3 +237,33 @@ def test_link_through_symlinked_file_resolves() -> None:
 def test_problem_describe() -> None:
     """A problem reads as `path: message`."""
     assert Problem("docs/a.html", "broken link /x").describe() == "docs/a.html: broken link /x"
+
+
+def kinds(problems: list[Problem]) -> list[tuple[str, str, str]]:
+    """(page, link, kind) of each broken link."""
+    return [(p.path, p.link, p.kind) for p in problems if p.link]
+
+
+def test_a_broken_link_is_the_module_s_own_or_the_federation_s() -> None:
+    """Own: the module's own output lacks the target too (a theme's favicon, a wrong slug).
+    The federation's: a link into another module's folder, or to a file the module's output
+    had and the merge dropped (every rewritten link is of this kind)."""
+    files = {
+        "index.html": info(["/favicon.ico", "/docs/gone.html", "/about/"], owner="home"),
+        "blog/index.html": info(["/favicon.ico", "/blog/posts/slug/", "/blog/css/a.css",
+                                 "/docs/", "/docs/nope.html"], owner="blog"),
+        "docs/index.html": info(["/docs/old.html"], owner="docs"),
+    }
+    own = {"home": {"index.html"}, "blog": {"index.html", "css/a.css"},
+           "docs": {"index.html", "old.html"}}
+    destinations = [("home", "/"), ("blog", "/blog/"), ("docs", "/docs/")]
+    assert kinds(validate(files, destinations, "/", own)) == [
+        ("blog/index.html", "/favicon.ico", "module_links"),
+        ("blog/index.html", "/blog/posts/slug/", "module_links"),
+        ("blog/index.html", "/blog/css/a.css", "federation_links"),
+        ("blog/index.html", "/docs/nope.html", "federation_links"),
+        ("docs/index.html", "/docs/old.html", "federation_links"),
+        ("index.html", "/favicon.ico", "module_links"),
+        ("index.html", "/docs/gone.html", "federation_links"),
+        ("index.html", "/about/", "module_links"),
+    ]
