@@ -81,7 +81,11 @@ class BuildQueue:
         log.info("build %s of %s queued (%s%s)", build["id"], project["name"], trigger,
                  f", commit {commit}" if commit else "")
         with self._cond:
-            self._cond.notify()
+            # A project builds one at a time: while it has a build running, its worker
+            # wakes the others when that build ends, and waking one now would only
+            # have it search the queue in vain (on the event loop's time: 50 at once).
+            if build["project_id"] not in self._running.values():
+                self._cond.notify()
         return build
 
     def cancel(self, build_id: int) -> str | None:
