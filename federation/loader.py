@@ -21,6 +21,7 @@ from federation.manifest import (
     unreadable,
 )
 from federation.toolchains import REPOSITORY_DIR, load_toolchains
+from federation.workspaces import with_discovered
 
 MANIFEST_FILE = "modules.json"
 # What fedbuild ships for site modules: its Hugo build script (with a neutral template and
@@ -93,7 +94,8 @@ def load_project(root: Path, manifest_name: str = MANIFEST_FILE) -> Project:
                             f"that has it (looked in {root})") from None
     except (OSError, UnicodeDecodeError) as err:
         raise unreadable(label, err) from None
-    manifest = with_shipped_script(parse_manifest(text, label), root)
+    manifest = with_shipped_script(with_discovered(parse_manifest(text, label), root, label),
+                                   root)
     project = Project(root.resolve(), file, manifest, load_toolchains(root.resolve()))
     check_modules(project)
     check_files(project)

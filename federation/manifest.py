@@ -685,13 +685,24 @@ class Module(_Model):
         return self.priority if self.priority is not None else self.build_options.priority
 
 
+WorkspaceKind = Literal["npm", "pnpm", "cargo", "uv"]
+WORKSPACE_KINDS: tuple[str, ...] = ("npm", "pnpm", "cargo", "uv")
+
+
 class Manifest(_Model):
     """The whole modules.json."""
 
     schema_: str | None = Field(None, alias="$schema", description="The JSON Schema of "
                                 "this file, for editors")
     federation: Federation = Field(description="The published federation as a whole")
-    modules: list[Module] = Field(min_length=1, description="The modules to build")
+    modules: list[Module] = Field([], min_length=1, description="The modules to build "
+                                  "(absent: the workspaces `discover` finds, every kind by "
+                                  "default); an entry here wins over a discovered module of "
+                                  "the same name")
+    discover: list[WorkspaceKind] | None = Field(None, description="Package-manager workspaces "
+                                                 "whose packages become modules: npm, pnpm, "
+                                                 "cargo, uv (default: all of them when "
+                                                 "`modules` is absent, none otherwise)")
 
     @property
     def preserve_base_site(self) -> bool:
