@@ -1,4 +1,5 @@
-"""What happened to a task, as data: written by the action, read by the reporter.
+"""What happened to a task, as data: returned by its action (doit carries it back to the run's
+record), and kept as a file for the next runs.
 
 `Status` is the one vocabulary of a task's end, from the runner's result (`of_result`) to
 the table, the history, summary.json, junit.xml, the events and the service; `RunStatus`
@@ -91,16 +92,29 @@ class Outcome:
         """Save as JSON, atomically (a reader never sees half a record)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        tmp.write_text(json.dumps({**asdict(self), "status": self.status.value}))
+        tmp.write_text(json.dumps(self.to_dict()))
         tmp.replace(path)
+
+    def to_dict(self) -> dict[str, object]:
+        """As plain data (JSON, doit's task values): the status as its word."""
+        return {**asdict(self), "status": self.status.value}
+
+    @classmethod
+    def from_dict(cls, data: object) -> Outcome | None:
+        """The outcome `to_dict` made, or None for anything else."""
+        try:
+            given = dict(data)  # type: ignore[call-overload]
+            given["status"] = Status(given["status"])
+            given["warnings"] = tuple(given.get("warnings", ()))
+            return cls(**given)
+        except (ValueError, TypeError, KeyError):
+            return None
 
     @classmethod
     def read(cls, path: Path) -> Outcome | None:
         """The record at `path`, or None when there is none (or it is unreadable)."""
         try:
             data = json.loads(path.read_text())
-            data["status"] = Status(data["status"])
-            data["warnings"] = tuple(data.get("warnings", ()))
-            return cls(**data)
-        except (OSError, ValueError, TypeError, KeyError):
+        except (OSError, ValueError):
             return None
+        return cls.from_dict(data)

@@ -1,4 +1,11 @@
-"""The build plan of site modules: what build.sh gets, what it reads, where it writes.
+"""The build plan of site modules: what the build script gets, what it reads, where it writes.
+
+A site module's build is the `build` step of the build.sh toolchain (tasks/toolchains/
+build.sh.yaml, or a repository's own): its argv (the federation's build script) followed by
+what the module's module.json asks for (--config, --output, --base-url, ...), written to
+.fedbuild/staging/<module>/. A git source's module.json is only read once it is fetched, so
+the build's action plan (`site_step`, a StepPlan like every toolchain step's) is made when
+it runs.
 
 Pure: it reads the manifest, module.json files and folder listings, and writes
 nothing and runs nothing. Running the plan is tasks/sites.py's job.
@@ -32,17 +39,25 @@ from federation.manifest import (
     read_config,
 )
 from federation.sources import GitSource
-from federation.steps import FEDBUILD, PLACEHOLDER, ToolPlan, python_executable, tool_plan
+from federation.steps import (
+    FEDBUILD,
+    PLACEHOLDER,
+    StepPlan,
+    ToolPlan,
+    python_executable,
+    tool_plan,
+)
 
 Walk = Callable[[Path, Path], list[str]]
 
 OUT = "{out}"  # placeholder for the temporary output folder in argv
 SITE_TOOLCHAIN = "build.sh"
+SITE_STEP = "build"  # the step of the build.sh toolchain that builds a site
 
 
 @dataclass(frozen=True)
 class SiteBuild:
-    """One build.sh run for one site module, everything resolved but the output folder."""
+    """One site module's build, everything resolved but what its module.json adds to argv."""
 
     name: str
     root: Path
@@ -69,6 +84,7 @@ class SiteBuild:
     cache: bool = True  # its output may be restored from, and stored in, the action cache
     tool: ToolPlan | None = None  # the site builder the script runs (Hugo): its version counts
     label: str = ""  # the manifest, as errors name it
+    command: tuple[str, ...] = ()  # the build.sh toolchain's build step's argv, filled in
     index: int = 0  # the module's place in the manifest's modules
     roots: Roots | None = None  # what it may read (core/confine.py)
 
@@ -95,7 +111,9 @@ class ResolvedSite:
 def plan_sites(project: Project, state: State) -> list[SiteBuild]:
     """One SiteBuild per build.sh module, highest priority first, manifest order otherwise."""
     tool = site_tool(project)
-    builds = [_site(project, state, module, i, tool) for i, module in
+    command = site_command(project) if any(
+        m.toolchain == SITE_TOOLCHAIN for m in project.manifest.modules) else ()
+    builds = [_site(project, state, module, i, tool, command) for i, module in
               enumerate(project.manifest.modules) if module.toolchain == "build.sh"]
     if builds:
         _check_site_paths(project, state)
@@ -120,19 +138,52 @@ def site_tool(project: Project) -> ToolPlan | None:
     if chain is None or chain.tool is None:
         return None
     values = {"root": str(project.root), "python": python_executable(), "fedbuild": str(FEDBUILD)}
+    return tool_plan(chain.tool, lambda argv: tuple(
+        PLACEHOLDER.sub(lambda m: _known(m, values, "tool"), a) for a in argv))
 
-    def fill(match: re.Match[str]) -> str:
-        if match.group(1) not in values:
-            known = ", ".join(f"{{{k}}}" for k in sorted(values))
-            raise ManifestError(f"the {SITE_TOOLCHAIN} toolchain", "tool", f"unknown "
-                                f"placeholder {match.group(0)}; known: {known}")
-        return values[match.group(1)]
 
-    return tool_plan(chain.tool, lambda argv: tuple(PLACEHOLDER.sub(fill, a) for a in argv))
+def site_command(project: Project) -> tuple[str, ...]:
+    """The argv of the build.sh toolchain's build step, {build_script}, {root}, {python}
+    and {fedbuild} filled in: what every site build runs before its module's options."""
+    chain = project.toolchains[SITE_TOOLCHAIN]
+    step = next((s for s in chain.steps if s.name == SITE_STEP), None)
+    if step is None or len(step.command_list) != 1:
+        raise ManifestError(f"the {SITE_TOOLCHAIN} toolchain", "steps", "needs one step "
+                            f"named {SITE_STEP!r} with one argv: the site build")
+    values = {"build_script": project.manifest.federation.build_script,
+              "root": str(project.root), "python": python_executable(),
+              "fedbuild": str(FEDBUILD)}
+    return tuple(PLACEHOLDER.sub(lambda m: _known(m, values, "steps"), arg)
+                 for arg in step.command_list[0])
+
+
+def _known(match: re.Match[str], values: dict[str, str], where: str) -> str:
+    """A placeholder of the build.sh toolchain filled in (one line naming the known ones)."""
+    if match.group(1) not in values:
+        known = ", ".join(f"{{{k}}}" for k in sorted(values))
+        raise ManifestError(f"the {SITE_TOOLCHAIN} toolchain", where, f"unknown "
+                            f"placeholder {match.group(0)}; known: {known}")
+    return values[match.group(1)]
+
+
+def site_step(site: SiteBuild, resolved: ResolvedSite, fields: Any) -> StepPlan:
+    """The action plan of a site build, once its module.json is read: its command runs
+    in the repository, creates {out}, staged whole at .fedbuild/staging/<module>/."""
+    first = resolved.argv[0]  # the federation's build script, run by its path
+    argv = (str(site.root / first) if first == site.script else first, *resolved.argv[1:])
+    return StepPlan(
+        module=site.name, step=SITE_STEP, toolchain=SITE_TOOLCHAIN, description=argv[0],
+        commands=(argv,), cwd=site.root, env={**site.env, "FEDBUILD_MODULE": site.name},
+        inputs=resolved.inputs, outputs=(site.staged,), clean=(), dist=site.staged,
+        uses_out=True, deps=tuple(f"build:{dep}" for dep in site.depends_on),
+        exclusive=False, skip=None, retries=site.retries, timeout=site.timeout,
+        default=True, mode="", host="", tool=site.tool, log=site.log, outcome=site.outcome,
+        tmp=site.tmp, root=site.root, cache=site.cache, tolerated=site.skip_on_error,
+        fields=fields, own_tmp=True, creates_out=True, sources=site.folder)
 
 
 def _site(project: Project, state: State, module: Module, index: int,
-          tool: ToolPlan | None) -> SiteBuild:
+          tool: ToolPlan | None, command: tuple[str, ...]) -> SiteBuild:
     fed = project.manifest.federation
     git = None
     if module.source.is_local:
@@ -173,7 +224,7 @@ def _site(project: Project, state: State, module: Module, index: int,
         entry=module.model_dump(mode="json", by_alias=True, exclude={"tags"}),  # labels only
         git=git,
         cache=module.build_options.cache_enabled and fed.build_settings.cache_enabled,
-        tool=tool, label=project.label, index=index, roots=state.roots,
+        tool=tool, label=project.label, index=index, roots=state.roots, command=command,
     )
 
 
@@ -303,7 +354,7 @@ def resolve_site(site: SiteBuild, walk: Walk = files_under) -> ResolvedSite:
     if components is None:
         components = hugo.components or []
     content = site.folder / "content"
-    argv = [site.script, "--config", _rel(module_json, site.root), "--output", OUT,
+    argv = [*site.command, "--config", _rel(module_json, site.root), "--output", OUT,
             "--base-url", site.base_url]
     if os.path.isdir(content):
         argv += ["--content", _rel(content, site.root)]

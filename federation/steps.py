@@ -79,7 +79,8 @@ def tool_plan(tool: Tool, expand: Callable[[list[str]], tuple[str, ...]]) -> Too
 
 @dataclass(frozen=True)
 class StepPlan:
-    """One `<step>:<module>` task, fully expanded except {out} and {jobs}."""
+    """One action: a `<step>:<module>` task or a site's `build:<module>`, fully expanded
+    except {out} and {jobs} (tasks/steps.py `execute` runs every kind the same way)."""
 
     module: str
     step: str
@@ -112,6 +113,13 @@ class StepPlan:
     board_options: tuple[str, ...] = ()  # the BOARD_OPTIONS its commands use
     no_tests: NoTests | None = None  # how its log shows that no test ran (a test step)
     allow_no_tests: bool = False  # the module accepts a test step that ran no test
+    tolerated: bool = False  # a failure is recorded and the run goes on (skip_on_error)
+    # What decides its result besides the input files, when not signature() and the tool's
+    # version (a site build: its manifest entry and the argv read from its module.json).
+    fields: Any = None
+    own_tmp: bool = False  # TMPDIR is a fresh folder of its own, removed after it
+    creates_out: bool = False  # its command creates {out} itself: exiting 0 without it fails
+    sources: Path | None = None  # what its temporary copies copy (None: its cwd)
 
     @property
     def task(self) -> str:
@@ -172,7 +180,7 @@ def plan_steps(project: Project, state: State, toolchains: dict[str, Toolchain],
         chain = toolchains[module.toolchain]
         merged = merged_steps(module, chain, project.label, index)
         _check_step_order(module, merged, project.label, index)
-        if site:  # its build is the federation's build script (tasks/sites.py)
+        if site:  # its build step is planned with its module.json (federation/plan.py)
             merged = [s for s in merged if s.name != "build"]
         ctx = _Context(project, state, module, chain, mode, host, modules)
         walk = _ModuleFiles(ctx.module_dir, project.root, chain.skip_dirs, ignores)

@@ -29,6 +29,7 @@ from federation.publish import published_files as module_files
 from federation.records import now_iso
 from tasks.clean import CLEAN, remove, shown
 from tasks.doit_compat import AFTER_FAILURES
+from tasks.returned import returned
 from tasks.session import interrupted, interrupts_deferred
 
 TaskDict = dict[str, Any]
@@ -103,13 +104,12 @@ def federate(plan: FederationPlan, policy: Policy | None = None) -> dict[str, An
         _write_result(plan, report, state)
         message = "" if report.published else _failure_message(plan, report, state)
         status = Status.BUILT if report.published else status
-        Outcome(task=plan.task, status=status, duration=duration, log=str(plan.log),
-                message=message).write(plan.outcome)
+        outcome = Outcome(task=plan.task, status=status, duration=duration,
+                          log=str(plan.log), message=message)
+        outcome.write(plan.outcome)
     if status is Status.SKIPPED:  # not up to date next time: the next build may succeed
-        return {"skipped": message}
-    if not report.published:
-        return TaskFailed(message)
-    return {"key": published_key(plan, policy)}
+        return returned(outcome, None, {"skipped": message})
+    return returned(outcome, None, {"key": published_key(plan, policy)} if report.published else {})
 
 
 def _nothing_built(plan: FederationPlan) -> tuple[Report, str, Status]:

@@ -36,6 +36,7 @@ from tasks.clean import removed_modules
 from tasks.events import EventStream
 from tasks.history import RunRecorder, TaskRecord, git_head
 from tasks.needs import needs
+from tasks.returned import outcome_of
 from tasks.run_files import RunFiles, write_run_files
 from tasks.session import Session, interrupted
 from tasks.timeline import RunInfo, TaskRun
@@ -139,7 +140,7 @@ class RunRecord:
             return None  # a group task: its failed member is recorded already
         if isinstance(fail, UnmetDependency):
             return self._finish(task.name, Status.SKIPPED, None, str(fail.message))
-        outcome = self.outcome(task)
+        outcome = self.outcome(task, fail)
         status = outcome.status if outcome and outcome.status.failed else Status.FAILED
         return self._finish(task.name, status, outcome, "")
 
@@ -181,9 +182,10 @@ class RunRecord:
 
     # what the run's actions returned ---------------------------------------------------
 
-    def outcome(self, task: Any) -> Outcome | None:
-        """The outcome the task's action returned in this run (None: it returned none)."""
-        return self._last_outcome(task.name)
+    def outcome(self, task: Any, failure: Any = None) -> Outcome | None:
+        """The outcome the task's action returned in this run, in its values or its failure
+        (None: it returned none, or did not run)."""
+        return outcome_of(task, failure) if task.name in self.started else None
 
     # helpers -------------------------------------------------------------------------
 
@@ -223,7 +225,8 @@ class RunRecord:
             time.sleep(0.05)
 
     def _last_outcome(self, name: str) -> Outcome | None:
-        """The record a task started in this run wrote (none if it did not start)."""
+        """The record kept by a task started in this run whose end doit did not report (the
+        run was interrupted), if it wrote one since it started."""
         started = self.started.get(name)
         path = self.state.outcome(name)
         outcome = Outcome.read(path)

@@ -1,12 +1,13 @@
 """Tasks for build.sh site modules: `fetch:<module>` for git sources, `build:<module>`.
 
 The generators only describe (they yield doit task dicts); the actions below
-run when doit decides a task is not up to date.
+run when doit decides a task is not up to date. A site build is the build.sh toolchain's
+build step (federation/plan.py `site_step`), run through the one pipeline of every step
+(tasks/steps.py `execute`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import os
 import time
@@ -17,25 +18,17 @@ from typing import Any
 from doit.exceptions import TaskFailed
 from doit.tools import result_dep
 
-from core.confine import remove_tree
-from core.digests import content_digest, files_digest, stat_fingerprint
+from core.digests import stat_fingerprint
 from core.errors import ManifestError
 from core.outcome import SUCCEEDED, Outcome, Status
-from core.runner import Command, Result, run
-from core.staging import new_workdir, replace_dir
-from core.state import STATE_DIR, State
 from federation.inputs import GitIgnores, files_under
-from federation.manifest import display_path
-from federation.plan import OUT, ResolvedSite, SiteBuild, Walk, resolve_site
+from federation.plan import ResolvedSite, SiteBuild, Walk, resolve_site, site_step
 from federation.sources import SourceError
-from tasks.cache.actions import lookup as cache_lookup
-from tasks.cache.actions import warnings as cache_warnings
 from tasks.clean import CLEAN, clean_paths
 from tasks.doit_compat import AFTER_FAILURES
-from tasks.exclusive import STEPS_LOCK, slot
+from tasks.returned import result, returned
 from tasks.signature import Signature
-from tasks.steps import register_tool, tool_version
-from tasks.temp_paths import TempPaths
+from tasks.steps import execute, register_tool, tool_version
 
 TaskDict = dict[str, Any]
 
@@ -89,7 +82,7 @@ def _build_task(site: SiteBuild, walk: Walk) -> TaskDict:
     return {
         "name": site.name,
         "doc": f"build.sh site {where} -> {_relative(site.staged, site.root)}",
-        "actions": [(build_site, [site])],
+        "actions": [(build_site, [site]), (result, [])],
         "file_dep": sorted(set(file_dep)),
         "calc_dep": calc_dep,
         "task_dep": task_dep,
@@ -160,79 +153,24 @@ def fetch_source(site: SiteBuild) -> dict[str, Any] | TaskFailed:
 
 
 def build_site(site: SiteBuild) -> dict[str, Any] | TaskFailed:
-    """Run build.sh into a fresh temporary folder; publish the result only if it succeeded."""
+    """Read the module's module.json, then run its build as every action plan runs
+    (tasks/steps.py `execute`): published to .fedbuild/staging/<module>/ only if it
+    succeeded."""
     started = time.monotonic()
     try:
         resolved = resolve_site(site)
     except ManifestError as err:
-        return _finish(site, _failure(site, str(err), started))
+        return _returned(site, Outcome(
+            task=site.task, status=Status.FAILED, duration=time.monotonic() - started,
+            log=str(site.log), tolerated=site.skip_on_error, message=str(err)))
     fields = cache_fields(site, resolved)
-    cached = cache_lookup(site.task, site.name, fields, site.root, resolved.inputs,
-                          [f"build:{dep}" for dep in site.depends_on]) if site.cache else None
-    if cached is not None:
-        with slot(site.root / STATE_DIR / STEPS_LOCK, exclusive=False):
-            record = cached.restore(site.log, [site.staged])
-        if record is not None:
-            return _finish(site, Outcome(
-                task=site.task, status=Status.CACHED, duration=time.monotonic() - started,
-                log=str(site.log), saved=record.duration, warnings=cache_warnings(),
-                inputs_digest=files_digest(site.root, resolved.inputs, fields),
-                output_digest=content_digest(site.staged, record.file_digests(site.root))))
-    work = new_workdir(site.tmp, site.name)
-    try:
-        out, scratch = work / "out", work / "tmp"
-        scratch.mkdir()
-        argv = tuple(str(out) if a == OUT else a for a in resolved.argv)
-        argv = (str(site.root / argv[0]), *argv[1:])
-        with slot(site.root / STATE_DIR / STEPS_LOCK, exclusive=False):
-            result = run(Command(argv=argv, cwd=site.root, log=site.log, timeout=site.timeout,
-                                 retries=site.retries,
-                                 env={**site.env, "TMPDIR": str(scratch),
-                                      "FEDBUILD_MODULE": site.name}))
-        if result.ok and not out.is_dir():
-            return _finish(site, _failure(site, f"{display_path(site.root / site.script)} "
-                                          "exited 0 but wrote nothing to --output", started))
-        if result.ok:
-            replace_dir(out, site.staged, State(site.root).roots)
-        else:  # its errors name files of the copy about to be removed: name the sources
-            temp_paths = TempPaths(work, site.root, resolved.inputs, site.folder)
-            temp_paths.rewrite_log(site.log)
-    finally:
-        remove_tree(work, State(site.root).roots)
-    inputs_digest = output_digest = ""
-    if result.ok:
-        inputs_digest = files_digest(site.root, resolved.inputs, fields)
-        output_digest = content_digest(site.staged)
-        if cached is not None:
-            cached.store([site.staged], site.log, result.duration)
-    outcome = dataclasses.replace(_record(site, result), inputs_digest=inputs_digest,
-                                  output_digest=output_digest)
-    if not result.ok:
-        outcome = dataclasses.replace(outcome, message=temp_paths.map(outcome.message))
-    return _finish(site, dataclasses.replace(outcome, warnings=cache_warnings()))
+    return _returned(site, execute(site_step(site, resolved, fields), None, started))
 
 
-def _record(site: SiteBuild, result: Result) -> Outcome:
-    status = Status.of_result(result)  # as a toolchain step's: flaky, timed out, interrupted
-    passed = f"passed on attempt {result.attempts}" if status is Status.FLAKY else ""
-    return Outcome(
-        task=site.task, status=status,
-        duration=result.duration, log=str(site.log), exit_code=result.exit_code,
-        attempts=result.attempts, peak_rss=result.peak_rss, cpu_time=result.cpu_time,
-        tolerated=site.skip_on_error and not result.ok,
-        message=passed if result.ok else result.describe())
-
-
-def _failure(site: SiteBuild, message: str, started: float) -> Outcome:
-    return Outcome(task=site.task, status=Status.FAILED, duration=time.monotonic() - started,
-                   log=str(site.log), tolerated=site.skip_on_error, message=message)
-
-
-def _finish(site: SiteBuild, outcome: Outcome) -> dict[str, Any] | TaskFailed:
-    outcome.write(site.outcome)
+def _returned(site: SiteBuild, outcome: Outcome) -> dict[str, Any] | TaskFailed:
+    """The build's values: its status and, built or restored, what StagedOutputIntact and
+    its dependents compare (the staged folder's stats, its digest)."""
+    values: dict[str, Any] = {"outcome": outcome.status.value}
     if outcome.status.succeeded:
-        return {"outcome": outcome.status.value, "stat": stat_fingerprint(site.staged),
-                "digest": outcome.output_digest}
-    if outcome.tolerated:
-        return {"outcome": outcome.status.value}
-    return TaskFailed(outcome.message)
+        values.update(stat=stat_fingerprint(site.staged), digest=outcome.output_digest)
+    return returned(outcome, site.outcome, values)

@@ -1,8 +1,11 @@
-"""Tasks for toolchain steps (`<step>:<module>`) and `verify:<module>`.
+"""Tasks for toolchain steps (`<step>:<module>`) and `verify:<module>`, and `execute`: the
+one pipeline every action plan runs through, site builds (tasks/sites.py) included.
 
 The generators only describe; the actions run each step's commands through the
 runner, in the module's folder, and move what a step wrote to {out} into
-dist/<mode>/<module>/ only when every command succeeded.
+dist/<mode>/<module>/ (a site build's: .fedbuild/staging/<module>/) only when every
+command succeeded. The outcome goes back to the run's record in the action's returned
+values (tasks/returned.py).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from core.runner import Command, Result, run, which
 from core.runner import Status as Ended
 from core.staging import new_workdir, replace_dir
 from core.state import STATE_DIR, State
+from federation.manifest import display_path
 from federation.steps import BOARD_OPTIONS, DIST, StepPlan, ToolPlan, VerifyPlan
 from tasks import planned
 from tasks.cache.actions import lookup as cache_lookup
@@ -43,7 +47,9 @@ from tasks.doit_compat import AFTER_FAILURES
 from tasks.exclusive import STEPS_LOCK, slot
 from tasks.no_tests import ran_no_tests
 from tasks.planned import ON_DEVICE
+from tasks.returned import result, returned
 from tasks.signature import Signature
+from tasks.temp_paths import TempPaths
 
 TaskDict = dict[str, Any]
 # What a task generator yields: doit makes a Task of a dict (or takes one made already).
@@ -98,7 +104,7 @@ def step_task(step: StepPlan) -> TaskDict:
         "basename": step.step,
         "name": step.module,
         "doc": f"{step.description} [{step.toolchain}, {step.mode}, in {where}]",
-        "actions": [(run_step, [step])],
+        "actions": [(run_step, [step]), (result, [])],
         "file_dep": list(step.inputs),
         "task_dep": list(step.deps),
         "uptodate": [step_signature(step), *(result_dep(dep) for dep in step.deps)],
@@ -160,7 +166,10 @@ def step_signature(step: StepPlan) -> Signature:
     return Signature(functools.partial(_step_fields, step), (*step.outputs, *step.clean))
 
 
-def _step_fields(step: StepPlan) -> dict[str, Any]:
+def _step_fields(step: StepPlan) -> Any:
+    """What decides the step's result besides its input files (its cache key's fields)."""
+    if step.fields is not None:
+        return step.fields
     return {**step.signature(), "tool": tool_version(step.tool, step.root)}
 
 
@@ -268,58 +277,93 @@ def run_step(step: StepPlan, **board: str) -> dict[str, Any] | TaskFailed:
     holds the values of the step's board options (port, baud, chip)."""
     started = time.monotonic()
     if step.skip:
-        Outcome(task=step.task, status=Status.SKIPPED, duration=0.0, log=str(step.log),
-                message=step.skip).write(step.outcome)
-        return {"skipped": step.skip}
+        return returned(Outcome(task=step.task, status=Status.SKIPPED, duration=0.0,
+                                log=str(step.log), message=step.skip),
+                        step.outcome, {"skipped": step.skip})
     if step.lazy:
         why = _not_needed(step)
         if why is not None:
-            Outcome(task=step.task, status=Status.NOT_NEEDED,
-                    duration=time.monotonic() - started, log=str(step.log),
-                    message=why).write(step.outcome)
-            return {"not needed": True}  # the same every time: its dependents stay up to date
-    return _execute(step, board, started)
+            # the same values every time: its dependents stay up to date
+            return returned(Outcome(task=step.task, status=Status.NOT_NEEDED,
+                                    duration=time.monotonic() - started, log=str(step.log),
+                                    message=why), step.outcome, {"not needed": True})
+    outcome = execute(step, board, started)
+    return returned(outcome, step.outcome, {} if outcome.status.failed else _stamp(step))
 
 
-def _execute(step: StepPlan, board: dict[str, str], started: float
-             ) -> dict[str, Any] | TaskFailed:
-    cached = cache_lookup(step.task, step.module, _step_fields(step), step.root, step.inputs,
-                          step.deps) if step.cache else None
-    lock = step.root / STATE_DIR / STEPS_LOCK
+def execute(plan: StepPlan, board: Mapping[str, str] | None = None,
+            started: float | None = None) -> Outcome:
+    """Run one action plan, whatever its kind (a toolchain step, a site build): restore it
+    from the cache, or run its commands in a fresh work folder and, if they all succeed,
+    make what they wrote to {out} its output folder in one rename and store it in the cache.
+    Retries, timeouts, logs and the outcome's words are the runner's, the same for all."""
+    started = time.monotonic() if started is None else started
+    fields = _step_fields(plan)
+    cached = cache_lookup(plan.task, plan.module, fields, plan.root, plan.inputs,
+                          plan.deps) if plan.cache else None
+    lock = plan.root / STATE_DIR / STEPS_LOCK
     if cached is not None:
-        with slot(lock, step.exclusive):
-            record = cached.restore(step.log, step.outputs)
+        with slot(lock, plan.exclusive):
+            record = cached.restore(plan.log, plan.outputs)
         if record is not None:
-            return _finish(step, _restored(step, record, started))
-    missing = _missing_tool(step)  # only what runs needs its tool
-    if missing:
-        return _finish(step, Outcome(task=step.task, status=Status.FAILED,
-                                     duration=time.monotonic() - started, log=str(step.log),
-                                     message=missing))
-    notes, failure = _run_lazy_deps(step)  # outside the slot: each takes its own
+            return _restored(plan, record, started)
+    missing = _missing_tool(plan)  # only what runs needs its tool
+    notes, failure = ([], missing) if missing else _run_lazy_deps(plan)  # outside the slot
     if failure is not None:
-        return _finish(step, Outcome(task=step.task, status=Status.FAILED,
-                                     duration=time.monotonic() - started, log=str(step.log),
-                                     message=failure, warnings=tuple(notes)))
+        return Outcome(task=plan.task, status=Status.FAILED, tolerated=plan.tolerated,
+                       duration=time.monotonic() - started, log=str(plan.log),
+                       message=failure, warnings=tuple(notes))
     if notes and cached is not None:  # what they produced is part of this step's key
-        cached = cache_lookup(step.task, step.module, _step_fields(step), step.root,
-                              step.inputs, step.deps)
-    with slot(lock, step.exclusive):
-        work = new_workdir(step.tmp, step.task.replace(":", "-")) if step.uses_out else None
-        try:
-            out = work / "out" if work else None
-            if out:
-                out.mkdir()
-            results = _run_commands(step, out, board)
-            if all(r.ok for r in results) and out is not None:
-                merge_into(out, step.dist, step.root)
-        finally:
-            if work:
-                remove_tree(work, State(step.root).roots)
-    outcome = _record(step, results, time.monotonic() - started)
-    if cached and outcome.status in (Status.BUILT, Status.FLAKY):
-        cached.store(step.outputs, step.log, outcome.duration)
-    return _finish(step, dataclasses.replace(outcome, warnings=(*notes, *cache_warnings())))
+        cached = cache_lookup(plan.task, plan.module, fields, plan.root, plan.inputs,
+                              plan.deps)
+    with slot(lock, plan.exclusive):
+        results, wrote, paths = _run_in_workdir(plan, dict(board or {}))
+    if all(r.ok for r in results) and not wrote:
+        return Outcome(task=plan.task, status=Status.FAILED, tolerated=plan.tolerated,
+                       duration=time.monotonic() - started, log=str(plan.log),
+                       message=_wrote_nothing(plan))
+    outcome = _record(plan, results, time.monotonic() - started, fields)
+    if paths is not None and outcome.status.failed:
+        outcome = dataclasses.replace(outcome, message=paths.map(outcome.message))
+    if cached and outcome.status.succeeded:
+        cached.store(plan.outputs, plan.log, outcome.duration)
+    return dataclasses.replace(outcome, warnings=(*notes, *cache_warnings()))
+
+
+def _run_in_workdir(plan: StepPlan, board: dict[str, str]
+                    ) -> tuple[list[Result], bool, TempPaths | None]:
+    """Run the commands with {out} (and TMPDIR, if it has its own) in a fresh work folder;
+    make {out} the output folder if they all succeeded. (the results, whether {out} was
+    there, what maps the work folder's paths in a failure's log and message to sources)."""
+    work = new_workdir(plan.tmp, plan.task.replace(":", "-")) if plan.uses_out else None
+    try:
+        out = work / "out" if work else None
+        if out is not None and not plan.creates_out:
+            out.mkdir()
+        tmpdir = work / "tmp" if work is not None and plan.own_tmp else None
+        if tmpdir is not None:
+            tmpdir.mkdir()
+        results = _run_commands(plan, out, board, tmpdir)
+        wrote = out is None or out.is_dir()
+        paths = None
+        if all(r.ok for r in results) and out is not None and wrote:
+            merge_into(out, plan.dist, plan.root)
+        elif work is not None:  # its errors name files of the copy about to be removed
+            paths = TempPaths(work, plan.root, plan.inputs, plan.sources or plan.cwd)
+            paths.rewrite_log(plan.log)
+    finally:
+        if work:
+            remove_tree(work, State(plan.root).roots)
+    return results, wrote, paths
+
+
+def _wrote_nothing(plan: StepPlan) -> str:
+    """The failure of a command that creates {out} itself and exited 0 without doing so,
+    naming the option that gives it {out} (--output)."""
+    argv = plan.commands[-1]
+    at = argv.index("{out}") if "{out}" in argv else 0
+    given = argv[at - 1] if at > 0 and argv[at - 1].startswith("-") else "{out}"
+    return f"{display_path(Path(argv[0]))} exited 0 but wrote nothing to {given}"
 
 
 # Lazy steps ----------------------------------------------------------------------------------
@@ -368,14 +412,13 @@ def _run_lazy_deps(step: StepPlan) -> tuple[list[str], str | None]:
             last = Outcome.read(lazy.outcome)
             if last is None or not (last.status is Status.NOT_NEEDED or last.status.failed):
                 continue
-            result = _execute(lazy, {}, time.monotonic())
-            ran = Outcome.read(lazy.outcome)
-        if isinstance(result, TaskFailed):
+            ran = execute(lazy)
+            ran.write(lazy.outcome)
+        if ran.status.failed:
             return notes, (f"{lazy.task}, run first because {step.task} was not in the cache, "
-                           f"failed: {result.message}")
-        took = f" in {ran.duration:.1f}s" if ran else ""
-        notes.append(f"{step.task}: ran {lazy.task} first{took} ({step.task} was not in the "
-                     "cache after all)")
+                           f"failed: {ran.message}")
+        notes.append(f"{step.task}: ran {lazy.task} first in {ran.duration:.1f}s ({step.task} "
+                     "was not in the cache after all)")
     return notes, None
 
 
@@ -399,7 +442,8 @@ def _restored(step: StepPlan, record: ActionRecord, started: float) -> Outcome:
                    output_digest=outputs_digest(step, record.file_digests(step.root)))
 
 
-def _run_commands(step: StepPlan, out: Path | None, board: dict[str, str]) -> list[Result]:
+def _run_commands(step: StepPlan, out: Path | None, board: dict[str, str],
+                  tmpdir: Path | None = None) -> list[Result]:
     values = {"{out}": str(out) if out else "", "{jobs}": str(os.cpu_count() or 1),
               "{scratch}": str(out.parent / "scratch") if out else "",
               **{f"{{{name}}}": str(board.get(name) or "") for name in BOARD_OPTIONS}}
@@ -410,6 +454,8 @@ def _run_commands(step: StepPlan, out: Path | None, board: dict[str, str]) -> li
         return text
 
     env = {k: fill(v) for k, v in step.env.items()}
+    if tmpdir is not None:
+        env["TMPDIR"] = str(tmpdir)
     results: list[Result] = []
     for i, argv in enumerate(step.commands):
         result = run(Command(argv=tuple(fill(a) for a in argv), cwd=step.cwd, log=step.log,
@@ -422,7 +468,11 @@ def _run_commands(step: StepPlan, out: Path | None, board: dict[str, str]) -> li
 
 
 def _missing_tool(step: StepPlan) -> str | None:
+    """The step's program is not there: one line naming it and how to install it. (An
+    absolute path, the federation's build script, is left to the runner to report.)"""
     exe = step.commands[0][0]
+    if os.path.isabs(exe):
+        return None
     # A path (./gradlew) is the module's own script, found from the step's folder.
     found = os.access(step.cwd / exe, os.X_OK) if os.sep in exe else which(exe)
     if found:
@@ -460,7 +510,7 @@ def in_mode(path: Path, step: StepPlan, mode: str) -> Path:
     return path
 
 
-def _record(step: StepPlan, results: list[Result], duration: float) -> Outcome:
+def _record(step: StepPlan, results: list[Result], duration: float, fields: Any) -> Outcome:
     last = results[-1]
     attempts = max(r.attempts for r in results)
     status = Status.of_result(dataclasses.replace(last, attempts=attempts))
@@ -468,7 +518,8 @@ def _record(step: StepPlan, results: list[Result], duration: float) -> Outcome:
         message = f"passed on attempt {attempts}" if attempts > 1 else ""
     else:
         message = last.describe()
-        if last.status is Ended.MISSING_TOOL and step.tool:
+        if last.status is Ended.MISSING_TOOL and step.tool and \
+                not os.path.isabs(last.command.argv[0]):
             message += f"\ninstall it: {step.tool.install}"
     if step.no_tests is not None and status not in (Status.TIMED_OUT, Status.INTERRUPTED):
         why = ran_no_tests(step.no_tests, step.log, last.exit_code)
@@ -482,7 +533,8 @@ def _record(step: StepPlan, results: list[Result], duration: float) -> Outcome:
                    exit_code=last.exit_code, attempts=attempts,
                    peak_rss=max(r.peak_rss for r in results),
                    cpu_time=sum(r.cpu_time for r in results), message=message,
-                   inputs_digest=files_digest(step.root, step.inputs, _step_fields(step)),
+                   tolerated=step.tolerated and status.failed,
+                   inputs_digest=files_digest(step.root, step.inputs, fields),
                    output_digest=outputs_digest(step) if status.succeeded else "")
 
 
@@ -503,12 +555,9 @@ def outputs_digest(step: StepPlan, known: Mapping[str, str] | None = None) -> st
     return h.hexdigest()
 
 
-def _finish(step: StepPlan, outcome: Outcome) -> dict[str, Any] | TaskFailed:
-    outcome.write(step.outcome)
-    if outcome.status.failed:
-        return TaskFailed(outcome.message)
-    # What dependents compare (result_dep): the outputs as they are now, or when it ran (a
-    # lazy step's outputs are dependencies such as node_modules: too big to stamp).
+def _stamp(step: StepPlan) -> dict[str, Any]:
+    """What dependents compare (result_dep): the outputs as they are now, or when it ran (a
+    lazy step's outputs are dependencies such as node_modules: too big to stamp)."""
     outputs = {str(o): _output_stamp(o, step.dist) for o in step.outputs if not step.lazy}
     return {"outputs": outputs} if outputs else {"ran": time.time_ns()}
 
@@ -526,9 +575,9 @@ def _output_stamp(path: Path, dist: Path) -> str | None:
 def verify(plan: VerifyPlan) -> dict[str, Any] | TaskFailed:
     """Check the module's declared artifacts; fail naming each problem."""
     if plan.skip:
-        Outcome(task=plan.task, status=Status.SKIPPED, duration=0.0, log=str(plan.log),
-                message=plan.skip).write(plan.outcome)
-        return {"skipped": plan.skip}
+        return returned(Outcome(task=plan.task, status=Status.SKIPPED, duration=0.0,
+                                log=str(plan.log), message=plan.skip),
+                        plan.outcome, {"skipped": plan.skip})
     problems, lines = [], []
     for path, budget in plan.artifacts:
         shown = os.path.relpath(path, plan.root)
@@ -545,9 +594,8 @@ def verify(plan: VerifyPlan) -> dict[str, Any] | TaskFailed:
     plan.log.write_text("\n".join([*lines, *problems]) + "\n")
     status = Status.FAILED if problems else Status.BUILT
     message = f"verify:{plan.module}: " + "; ".join(problems) if problems else ""
-    Outcome(task=plan.task, status=status, duration=0.0, log=str(plan.log),
-            message=message).write(plan.outcome)
-    return TaskFailed(message) if problems else {"checked": len(lines)}
+    return returned(Outcome(task=plan.task, status=status, duration=0.0, log=str(plan.log),
+                            message=message), plan.outcome, {"checked": len(lines)})
 
 
 def _size(path: Path) -> int | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psutil
 
-from tests.conftest import run_doit, set_module
+from tests.conftest import run_command, run_doit, set_module
 
 Repo = Callable[[str], Path]
 
@@ -41,6 +41,21 @@ def test_failure_reports_command_exit_code_and_log_tail(monorepo: Repo) -> None:
     assert "build:alpha ok" in out and "build:gamma ok" in out  # the others still finish
     assert tmp_leftovers(repo) == []
     assert "broke" in (repo / ".fedbuild/logs/build/beta.log").read_text()
+
+
+def test_a_retried_site_build_is_flaky_like_a_step(monorepo: Repo, tmp_path: Path) -> None:
+    """A site build that passes on its second attempt says so as a toolchain step does:
+    `flaky (passed on attempt 2)` on its line, in the summary and in the history."""
+    repo = monorepo("basic")
+    set_module(repo, "beta", retries=1,
+               env={"BEHAVIOR": "flaky", "FLAKY_MARK": str(tmp_path / "tried")})
+    result = run_doit(repo, "build:beta")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "build:beta flaky" in result.stdout
+    assert "(passed on attempt 2)" in result.stdout
+    assert "1 tasks: 1 flaky" in result.stdout
+    history = run_command(repo, "history", "--run", "1")
+    assert "flaky" in history.stdout
 
 
 def test_failed_build_keeps_the_last_good_output(monorepo: Repo) -> None:
