@@ -57,4 +57,4 @@ def task_verify() -> Iterator[dict[str, Any]]:
 def task_federate() -> Iterator[dict[str, Any]]:
     """Merge the built site modules into the published tree, swapped in whole."""
     if FEDERATION.mounts:
-        yield federate_task(FEDERATION, policy_of(PROJECT))
+        yield federate_task(FEDERATION, policy_of(PROJECT, SITES))

@@ -41,6 +41,15 @@ class LinkRules:
     prefix: str  # where the module is published, e.g. "/blog"; "" rewrites nothing
     origin: str  # the federation's own "scheme://host", lower case; "" if unknown
     owns: Callable[[str], bool]  # does the module have the file a root path names?
+    # A module built for a folder other than the root and its destination: its links below
+    # `moved_from` ("/old-guide/") move to `moved_to` ("/guide/"), whatever they name.
+    moved_from: str = ""
+    moved_to: str = ""
+    # A module built for another origin ("https://org.github.io" + "/"): every URL there,
+    # below that folder, moves to `foreign_to` ("https://fed.example.org/course/").
+    foreign_origin: str = ""
+    foreign_path: str = "/"
+    foreign_to: str = ""
 
 
 @dataclass
@@ -49,6 +58,7 @@ class Page:
 
     text: str
     links: list[str]
+    rewritten: int = 0  # links changed
 
 
 def rewrite_html(text: str, rules: LinkRules) -> Page:
@@ -56,14 +66,14 @@ def rewrite_html(text: str, rules: LinkRules) -> Page:
     scanner = _HtmlScanner(text, rules)
     scanner.feed(text)
     scanner.close()
-    return Page(_apply(text, scanner.edits), scanner.links)
+    return Page(_apply(text, scanner.edits), scanner.links, len(scanner.edits))
 
 
 def rewrite_css(text: str, rules: LinkRules) -> Page:
     """Rewrite `url(...)` and `@import` targets of a stylesheet; collect the internal ones."""
     found = _Found(rules)
     found.css(_Text(text, 0))
-    return Page(_apply(text, found.edits), found.links)
+    return Page(_apply(text, found.edits), found.links, len(found.edits))
 
 
 # Go template actions ({{ .Title }}, {{- partial "x" . }}, {{ end }}): a file holding one is a
@@ -136,7 +146,7 @@ class _Found:
 
     def __init__(self, rules: LinkRules) -> None:
         self.rules = rules
-        self.edits: list[tuple[int, str]] = []
+        self.edits: list[tuple[int, int, str]] = []  # (start, end, replacement) in the raw text
         self.links: list[str] = []
 
     def url(self, piece: _Text, start: int, end: int, checked: bool = True) -> None:
@@ -144,19 +154,45 @@ class _Found:
         url = piece.text[start:end]
         start += len(url) - len(url.lstrip())
         url = url.strip()
+        if self.rules.foreign_origin:
+            url = self._foreign(piece, start, url)
         parts = url_path(url, self.rules.origin)
         if parts is None:
             return
         head, path, _rest = parts
-        prefix = self.rules.prefix
-        if prefix and path != prefix and not path.startswith(prefix + "/") and \
+        prefix, moved_from = self.rules.prefix, self.rules.moved_from
+        if moved_from and (path + "/").startswith(moved_from):
+            cut = min(len(moved_from), len(path))
+            to = self.rules.moved_to[:len(self.rules.moved_to) - (len(moved_from) - cut)]
+            at = start + len(head)
+            self.edits.append((piece.raw_offset(at), piece.raw_offset(at + cut), to))
+            path = to + path[cut:]
+        elif prefix and path != prefix and not path.startswith(prefix + "/") and \
                 self.rules.owns(path):
             # `https://host` alone (or `https://host?q`) has no "/" to put the prefix before.
             slash = "" if url[len(head):len(head) + 1] == "/" else "/"
-            self.edits.append((piece.raw_offset(start + len(head)), prefix + slash))
+            at = piece.raw_offset(start + len(head))
+            self.edits.append((at, at, prefix + slash))
             path = prefix + path
         if checked:
             self.links.append(path)
+
+    def _foreign(self, piece: _Text, start: int, url: str) -> str:
+        """A URL on the origin the module was built for, below its folder, moved to the
+        module's place on the federation's origin (the URL it now reads as); else `url`."""
+        rules = self.rules
+        origin, folder = rules.foreign_origin, rules.foreign_path
+        if url[:len(origin)].lower() != origin:
+            return url
+        rest = url[len(origin):]
+        if rest.startswith(folder):
+            cut, to = len(origin) + len(folder), rules.foreign_to
+        elif rest == folder[:-1] or rest.startswith((folder[:-1] + "?", folder[:-1] + "#")):
+            cut, to = len(origin) + len(folder) - 1, rules.foreign_to.rstrip("/")
+        else:
+            return url
+        self.edits.append((piece.raw_offset(start), piece.raw_offset(start + cut), to))
+        return to + url[cut:]
 
     def srcset(self, piece: _Text) -> None:
         """Each candidate URL of a srcset (a comma after a descriptor ends a candidate)."""
@@ -193,7 +229,7 @@ class _HtmlScanner(HTMLParser):
         self._in_style = False
 
     @property
-    def edits(self) -> list[tuple[int, str]]:
+    def edits(self) -> list[tuple[int, int, str]]:
         return self.found.edits
 
     @property
@@ -245,14 +281,14 @@ class _HtmlScanner(HTMLParser):
                     self.found.url(piece, refresh.start(1), refresh.end(1))
 
 
-def _apply(text: str, edits: list[tuple[int, str]]) -> str:
+def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
     if not edits:
         return text
     pieces: list[str] = []
     last = 0
-    for at, insert in sorted(edits):
-        pieces.append(text[last:at])
-        pieces.append(insert)
-        last = at
+    for start, end, replacement in sorted(edits):
+        pieces.append(text[last:start])
+        pieces.append(replacement)
+        last = end
     pieces.append(text[last:])
     return "".join(pieces)

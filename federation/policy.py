@@ -14,12 +14,14 @@ from __future__ import annotations
 import fnmatch
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from federation.loader import Project
+from federation.loader import Project, find_module_json
+from federation.plan import SiteBuild, read_module_config
 from federation.validate import FEDERATION_LINKS, MISSING_INDEX, MODULE_LINKS, SYMLINKS, Problem
 
 ERROR, WARN, OFF = "error", "warn", "off"
@@ -30,19 +32,46 @@ _WORST = 5  # most-named missing targets shown in the summary
 
 
 @dataclass(frozen=True)
+class SiteFacts:
+    """What a site module was asked to be built for, and where its own config says."""
+
+    passed: str  # the --base-url fedbuild passed
+    folder: Path  # the module's files: its module.json is found there when publishing
+    source_root: Path
+    module_json: str
+    css_path_prefix: str  # where its root links point once published ("" = its destination)
+
+    def configured(self) -> str | None:
+        """The base URL the module's own config names (site.baseURL), if any (read when
+        publishing: a git source's clone exists then)."""
+        config = find_module_json(self.folder, self.source_root, self.module_json)
+        if config is None:
+            return None
+        try:
+            site = read_module_config(config).site
+        except Exception:
+            return None
+        url = site.baseURL if site is not None else None
+        return url if url and url.startswith(("http://", "https://")) else None
+
+
+@dataclass(frozen=True)
 class Policy:
-    """The manifest's validation settings and each site module's exclusions."""
+    """The manifest's validation settings, each site module's exclusions and facts."""
 
     levels: dict[str, str] = field(default_factory=lambda: {
         MODULE_LINKS: WARN, FEDERATION_LINKS: ERROR, MISSING_INDEX: ERROR})
     ignore: tuple[str, ...] = ()
     new_only: bool = False
     exclude: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    sites: dict[str, SiteFacts] = field(default_factory=dict)  # none: rewrite as planned
 
     def signature(self) -> list[Any]:
         """Everything here that changes what is published or whether it is."""
         return [sorted(self.levels.items()), list(self.ignore), self.new_only,
-                sorted((k, list(v)) for k, v in self.exclude.items())]
+                sorted((k, list(v)) for k, v in self.exclude.items()),
+                sorted((k, f.passed, str(f.folder), f.module_json, f.css_path_prefix)
+                       for k, f in self.sites.items())]
 
     def level(self, problem: Problem) -> str:
         """error, warn or off for one problem (a symlink out of the tree is always an error)."""
@@ -60,15 +89,23 @@ class Policy:
         return any(fnmatch.fnmatchcase(rel, glob) for glob in self.exclude.get(module, ()))
 
 
-def policy_of(project: Project) -> Policy:
-    """The policy the manifest sets."""
-    settings = project.manifest.federation.validation
+def policy_of(project: Project, sites: Sequence[SiteBuild] = ()) -> Policy:
+    """The policy the manifest sets; with the planned `sites`, what each was asked to be
+    built for (unless build_settings.css_path_resolution is false: nothing is rewritten)."""
+    fed = project.manifest.federation
+    settings = fed.validation
+    facts = {}
+    if fed.build_settings.css_path_resolution:
+        facts = {site.name: SiteFacts(site.base_url, site.folder, site.source_root,
+                                      site.module_json,
+                                      project.module(site.name).css_path_prefix)
+                 for site in sites}
     return Policy(levels={MODULE_LINKS: settings.module_links,
                           FEDERATION_LINKS: settings.federation_links,
                           MISSING_INDEX: settings.missing_index},
                   ignore=tuple(settings.ignore), new_only=settings.new_only,
                   exclude={m.name: tuple(m.exclude) for m in project.manifest.modules
-                           if m.exclude})
+                           if m.exclude}, sites=facts)
 
 
 @dataclass

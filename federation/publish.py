@@ -27,6 +27,7 @@ from urllib.parse import unquote
 from core.confine import OutsideRoots, remove_tree, resolved
 from core.digests import list_files, stat_fingerprint
 from core.staging import replace_dir
+from federation.built_for import BuiltFor, find_built_for, html_pages, normal
 from federation.compose import BASE, RECORDS_DIR, Collision, Layer, MergeConflict, compose
 from federation.links import LinkRules, is_template, rewrite_css, rewrite_html
 from federation.plan import FederationPlan, Mount
@@ -70,6 +71,10 @@ class ModuleReport:
     files: int = 0
     bytes: int = 0
     warnings: int = 0  # problems of its pages reported, not failing the publish
+    built_for: str = ""  # the base URL its output was built for, when found out
+    evidence: str = ""  # how that was found out
+    published_at: str = ""  # its URL in the federation
+    rewritten: int = 0  # links of its files rewritten to where it is published
 
 
 @dataclass
@@ -95,8 +100,11 @@ def publish(plan: FederationPlan, runs: list[ModuleRun],
     output = published_folder(plan)
     sweep_leftovers(output, plan)
     old = Record.load(plan.records, output) if output.is_dir() else None
-    keys = {run.mount.name: module_key(plan, run.mount, policy) for run in runs}
     sources = {run.mount.name: _module_files(run, old, output, policy) for run in runs}
+    built = {run.mount.name: _built_for(run, sources[run.mount.name], policy)
+             for run in runs if run.built and run.mount.name in policy.sites}
+    keys = {run.mount.name: module_key(plan, run.mount, policy, built.get(run.mount.name))
+            for run in runs}
     base = _base_files(output, old) if plan.preserve_base else []
     report = Report(published=False)
     try:
@@ -110,7 +118,7 @@ def publish(plan: FederationPlan, runs: list[ModuleRun],
     new = Path(tempfile.mkdtemp(prefix=f".{output.name}.new-", dir=output.parent))
     os.chmod(new, 0o755)  # mkdtemp's 0700 would hide the site from the web server
     try:
-        assembler = _Assembler(plan, output, new, old, keys, cancelled)
+        assembler = _Assembler(plan, output, new, old, keys, cancelled, policy, built)
         files = assembler.assemble(tree.owners, {r.mount.name: r for r in runs}, sources)
         report.reused, report.processed = assembler.reused, assembler.processed
         _resolve_symlink_digests(files)
@@ -120,12 +128,17 @@ def publish(plan: FederationPlan, runs: list[ModuleRun],
                        published_problems(output) if policy.new_only else set())
         report.problems, report.warnings = judged.errors, judged.warnings
         _summarize(report, runs, files)
+        _describe_urls(report, plan, built, assembler.rewritten, old)
         if report.problems:
             report.reason = f"validation failed ({len(report.problems)} problems)"
             return report
         publish_id = uuid.uuid4().hex
         published_at = now_iso()
         entries = _module_entries(plan, runs, files, old, keys, published_at)
+        for entry, module in zip(entries, report.modules, strict=True):
+            if module.built_for:
+                entry["built_for"] = {"url": module.built_for, "evidence": module.evidence,
+                                      "links_rewritten": module.rewritten}
         statuses = Counter(entry["status"] for entry in entries)
         write_published(new, files, _manifest(plan, publish_id, entries, tree.collisions,
                                               published_at),
@@ -156,10 +169,12 @@ def published_folder(plan: FederationPlan) -> Path:
     return output
 
 
-def module_key(plan: FederationPlan, mount: Mount, policy: Policy) -> str:
+def module_key(plan: FederationPlan, mount: Mount, policy: Policy,
+               built: BuiltFor | None = None) -> str:
     """Identifies a module's processed files: its staged output and how it is published."""
     data = [PROCESSING_VERSION, stat_fingerprint(mount.staged), mount.destination, mount.prefix,
-            plan.origin, list(policy.exclude.get(mount.name, ()))]
+            plan.origin, list(policy.exclude.get(mount.name, ())),
+            built.url if built else None]
     return hashlib.sha256(json.dumps(data).encode()).hexdigest()
 
 
@@ -220,10 +235,13 @@ class _Assembler:
     """Writes the new tree: reused files as hard links, changed ones processed from staging."""
 
     def __init__(self, plan: FederationPlan, output: Path, new: Path, old: Record | None,
-                 keys: dict[str, str], cancelled: Callable[[], bool]) -> None:
+                 keys: dict[str, str], cancelled: Callable[[], bool], policy: Policy,
+                 built: dict[str, BuiltFor]) -> None:
         self.plan, self.output, self.new, self.old = plan, output, new, old
         self.keys, self.cancelled = keys, cancelled
+        self.policy, self.built = policy, built
         self.reused = self.processed = 0
+        self.rewritten: Counter[str] = Counter()  # links rewritten per module (processed files)
         self._made: set[str] = {""}
 
     def assemble(self, owners: dict[str, str], runs: dict[str, ModuleRun],
@@ -252,7 +270,11 @@ class _Assembler:
         def owns(root_path: str) -> bool:
             rel = unquote(root_path).lstrip("/")
             return (rel in own or (rel.rstrip("/") + "/index.html").lstrip("/") in own)
-        return LinkRules(prefix=run.mount.prefix, origin=self.plan.origin, owns=owns)
+        plain = LinkRules(prefix=run.mount.prefix, origin=self.plan.origin, owns=owns)
+        built, facts = self.built.get(run.mount.name), self.policy.sites.get(run.mount.name)
+        if built is None or facts is None or built.url == normal(facts.passed):
+            return plain
+        return _moved_rules(plain, built, self.plan, run.mount, facts.css_path_prefix)
 
     def _reuse(self, path: str, owner: str, fresh: bool) -> FileInfo | None:
         """The old tree's file, linked in, if it is still what the record says."""
@@ -292,6 +314,7 @@ class _Assembler:
             text = source.read_bytes().decode("utf-8", "surrogateescape")
             rules = rules or LinkRules("", self.plan.origin, lambda _p: False)
             page = rewrite_css(text, rules) if kind == ".css" else rewrite_html(text, rules)
+            self.rewritten[owner] += page.rewritten
             data = page.text.encode("utf-8", "surrogateescape")
             with open(dest, "xb") as f:
                 f.write(data)
@@ -312,6 +335,43 @@ class _Assembler:
         if parent not in self._made:
             (self.new / parent).mkdir(parents=True, exist_ok=True)
             self._made.add(parent)
+
+
+def _built_for(run: ModuleRun, own: set[str], policy: Policy) -> BuiltFor:
+    """What the module's staged output was built for: its config read, its pages asked."""
+    facts = policy.sites[run.mount.name]
+    return find_built_for(run.mount.staged, html_pages(own), facts.passed, facts.configured())
+
+
+def _moved_rules(plain: LinkRules, built: BuiltFor, plan: FederationPlan, mount: Mount,
+                 css_path_prefix: str) -> LinkRules:
+    """Link rules for a module built for another base URL than the one fedbuild passed:
+    every URL on that origin and below that folder moves to where the module is published."""
+    published = plan.site_path + mount.destination.lstrip("/")
+    prefix = moved_from = moved_to = ""
+    if built.path == "/" and published != "/":
+        prefix = css_path_prefix.rstrip("/") or published.rstrip("/")
+    elif built.path != published:
+        moved_from, moved_to = built.path, published
+    foreign = built.origin != plan.origin
+    return LinkRules(prefix=prefix, origin=plan.origin, owns=plain.owns, moved_from=moved_from,
+                     moved_to=moved_to, foreign_origin=built.origin if foreign else "",
+                     foreign_path=built.path, foreign_to=plan.origin + published)
+
+
+def _describe_urls(report: Report, plan: FederationPlan, built: dict[str, BuiltFor],
+                   rewritten: Counter[str], old: Record | None) -> None:
+    """Per module: what it was built for, where it is published, how many links moved (a
+    module whose files were all reused keeps the count of when they were written)."""
+    for module in report.modules:
+        found = built.get(module.name)
+        if found is None:
+            continue
+        module.built_for, module.evidence = found.url, found.evidence
+        module.published_at = plan.origin + plan.site_path + module.destination.lstrip("/")
+        before = ((old.modules.get(module.name) or {}).get("entry") or {}) if old else {}
+        module.rewritten = rewritten[module.name] if module.name in rewritten else \
+            (before.get("built_for") or {}).get("links_rewritten", 0)
 
 
 def _copy_hashing(source: Path, dest: Path) -> str:

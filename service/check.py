@@ -65,7 +65,7 @@ def task_names(root: Path) -> list[str]:
 
     def task_federate() -> Iterator[dict[str, Any]]:
         if merged.mounts:
-            yield federate_task(merged, policy_of(project))
+            yield federate_task(merged, policy_of(project, planned))
 
     creators: dict[str, Callable[[], Iterator[dict[str, Any]]]] = {
         "task_build": task_build, "task_steps": task_steps, "task_verify": task_verify,

@@ -176,6 +176,7 @@ def summary_lines(state_dir: Path, ran: bool) -> list[str]:
         own = f", {warned} broken link{'s' * (warned != 1)} of its own" if warned else ""
         lines.append(f"  {m['destination']:<{width}}  {m['name']:<{name_width}}  {m['status']}"
                      f" ({m['files']} files{own})")
+    lines += [f"  {m['name']}: {moved_line(m)}" for m in modules if _moved(m)]
     worst = result.get("worst") or []
     if worst:
         lines.append("  most named missing targets: " + ", ".join(
@@ -202,6 +203,7 @@ def _write_log(plan: FederationPlan, report: Report, state: str) -> None:
              + (f": {report.reason}" if report.reason else "")]
     lines += [f"  {m.destination}  {m.name}  {m.status}  {m.files} files, {m.bytes} bytes"
               for m in report.modules]
+    lines += [f"{m.name}: {moved_line(vars(m))}" for m in report.modules if _moved(vars(m))]
     lines.append(f"files: {report.files} ({report.reused} reused from the published tree, "
                  f"{report.processed} written)")
     lines += [f"collision: {c.describe()}" for c in report.collisions]
@@ -222,6 +224,19 @@ def _failure_message(plan: FederationPlan, report: Report, state: str) -> str:
     if more > 0:
         shown.append(f"  ... and {more} more in {display_path(plan.log)}")
     return "\n".join([head, *shown])
+
+
+def moved_line(module: dict[str, Any]) -> str:
+    """`built for X (how it was found out), published at Y, N links rewritten`."""
+    count = module.get("rewritten", 0)
+    return (f"built for {module['built_for']} ({module['evidence']}), published at "
+            f"{module['published_at']}, {count} link{'s' * (count != 1)} rewritten")
+
+
+def _moved(module: dict[str, Any]) -> bool:
+    """Whether a module was built for another URL than the one it is published at."""
+    return bool(module.get("built_for")) and module.get("built_for") != module.get(
+        "published_at")
 
 
 def _head(mount: Mount) -> str | None:
