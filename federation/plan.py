@@ -42,6 +42,7 @@ from federation.sources import GitSource
 from federation.steps import (
     FEDBUILD,
     PLACEHOLDER,
+    SITE_TOOLCHAIN,
     StepPlan,
     ToolPlan,
     python_executable,
@@ -51,7 +52,6 @@ from federation.steps import (
 Walk = Callable[[Path, Path], list[str]]
 
 OUT = "{out}"  # placeholder for the temporary output folder in argv
-SITE_TOOLCHAIN = "build.sh"
 SITE_STEP = "build"  # the step of the build.sh toolchain that builds a site
 
 
@@ -114,7 +114,7 @@ def plan_sites(project: Project, state: State) -> list[SiteBuild]:
     command = site_command(project) if any(
         m.toolchain == SITE_TOOLCHAIN for m in project.manifest.modules) else ()
     builds = [_site(project, state, module, i, tool, command) for i, module in
-              enumerate(project.manifest.modules) if module.toolchain == "build.sh"]
+              enumerate(project.manifest.modules) if module.toolchain == SITE_TOOLCHAIN]
     if builds:
         _check_site_paths(project, state)
     return sorted(builds, key=lambda b: -b.priority)

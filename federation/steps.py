@@ -53,6 +53,7 @@ RUNTIME = ("out", "scratch", "jobs", *BOARD_OPTIONS)
 FEDBUILD = Path(__file__).resolve().parent.parent
 PLACEHOLDER = re.compile(r"\{([a-z_]+(?::[A-Za-z0-9_.-]+)?)\}")
 DIST = "dist"
+SITE_TOOLCHAIN = "build.sh"  # the toolchain of site modules: its build step is the site build
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ def plan_steps(project: Project, state: State, toolchains: dict[str, Toolchain],
     modules = {m.name: m for m in project.manifest.modules}
     step_names = {m.name: _step_names(m, toolchains) for m in project.manifest.modules}
     for index, module in enumerate(project.manifest.modules):
-        site = module.toolchain == "build.sh"
+        site = module.toolchain == SITE_TOOLCHAIN
         if site and not module.steps:
             continue
         if site and not module.source.is_local:

@@ -15,6 +15,7 @@ from federation.plan import (
     plan_federation,
     plan_sites,
     resolve_site,
+    site_step,
 )
 
 Repo = Callable[[str], Path]
@@ -35,6 +36,26 @@ def test_argv_maps_module_json_and_manifest(monorepo: Repo) -> None:
         "--template", "default", "--theme", "plain", "--components", "note")
     gamma = resolve_site(plan(repo)["gamma"])  # older "build" key, no components
     assert gamma.argv[-4:] == ("--template", "default", "--theme", "plain")
+
+
+def test_the_build_sh_toolchains_build_step_is_the_site_builds_command(monorepo: Repo) -> None:
+    """The build.sh toolchain's YAML defines the site build: its build step's argv (here a
+    repository's own, running the script through sh) comes before the module's options,
+    and the build's action plan is a toolchain step's, staged at .fedbuild/staging/."""
+    repo = monorepo("basic")
+    shipped = (Path(__file__).parents[2] / "tasks/toolchains/build.sh.yaml").read_text()
+    (repo / "toolchains").mkdir()
+    (repo / "toolchains/build.sh.yaml").write_text(
+        shipped.replace('argv: ["{build_script}"]', 'argv: ["sh", "{build_script}"]'))
+    site = plan(repo)["alpha"]
+    resolved = resolve_site(site)
+    assert resolved.argv[:4] == ("sh", "scripts/build.sh", "--config",
+                                 "modules/alpha/module.json")
+    step = site_step(site, resolved, fields=None)
+    assert (step.task, step.dist, step.outputs) == (
+        "build:alpha", repo / ".fedbuild/staging/alpha", (repo / ".fedbuild/staging/alpha",))
+    assert step.commands == (resolved.argv,)  # sh found on PATH, run in the repository
+    assert step.cwd == repo and step.creates_out
 
 
 def test_overrides_win_over_module_json(monorepo: Repo) -> None:
