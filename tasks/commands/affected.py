@@ -13,15 +13,17 @@ the base had that the head has not (deleted, or renamed).
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from doit.exceptions import InvalidCommand
 
+from core.errors import ManifestError
 from core.staging import remove_tree
 from core.state import State
-from federation.affected import Affected, affected, read_tree
+from federation.affected import Affected, Tree, affected, read_tree
 from tasks.changes import Git
 from tasks.commands.run import RunCommand
 from tasks.config import run_mode
@@ -92,13 +94,24 @@ def compare(root: Path, mode: str, base: str, head: str) -> tuple[Affected, dict
         git = Git(root, scratch)
         base_commit = git.commit(base, "--base") if base else git.default_base()
         head_commit = git.commit(head, "--head") if head else None
-        before = read_tree(git.write_tree(base_commit, scratch / "base"), mode)
-        after = (read_tree(git.write_tree(head_commit, scratch / "head"), mode)
-                 if head_commit else read_tree(root, mode))
+        before = _tree_of(git, base_commit, scratch / "base", mode)
+        after = _tree_of(git, head_commit, scratch / "head", mode) if head_commit \
+            else read_tree(root, mode)
         found = affected(before, after, git.changed(base_commit, head_commit))
     finally:
         remove_tree(scratch, state.roots)
     return found, {"base": base_commit, "head": head_commit or "working tree"}
+
+
+def _tree_of(git: Git, commit: str, folder: Path, mode: str) -> Tree:
+    """The module inputs of a commit's tree; a manifest mistake there names the commit."""
+    try:
+        return read_tree(git.write_tree(commit, folder), mode)
+    except ManifestError as err:
+        where = os.path.relpath(err.file, folder) if os.path.isabs(err.file) or \
+            err.file.startswith(("..", ".fedbuild")) else err.file
+        raise ManifestError(f"{where} at commit {commit[:12]}", err.where, err.message) \
+            from None
 
 
 def tasks_of(found: Affected, defaults: list[str], tasks: dict[str, Any]) -> list[str]:

@@ -274,3 +274,15 @@ def test_affected_modules_are_the_modules_doit_would_run(built: Path,
     finally:
         git(built, "checkout", "-q", "--", ".")
         git(built, "clean", "-fdq")
+
+
+def test_a_broken_manifest_at_the_base_names_the_commit(repo: Path) -> None:
+    manifest(repo, lambda d: entry(d, "tool").update(toolchain="cpy"))
+    commit(repo, "broken")
+    git(repo, "branch", "-f", "main", "HEAD")
+    manifest(repo, lambda d: entry(d, "tool").update(toolchain="copy"))
+    result = run_command(repo, "affected", "--list")
+    assert result.returncode == 3
+    head = git(repo, "rev-parse", "HEAD").strip()[:12]
+    assert result.stderr.startswith(f"ERROR: modules.json at commit {head}: "
+                                    "modules[4].toolchain: 'cpy' is not a toolchain")
