@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from core.state import State
+from federation.graph import dependents
 from federation.loader import Project, load_project
 from federation.plan import plan_sites, resolve_site
 from federation.platforms import host
@@ -121,14 +122,14 @@ def _reasons(before: ModuleInputs | None, now: ModuleInputs, changed: frozenset[
 
 
 def _add_dependents(head: Tree, found: Affected) -> None:
-    """Every module depending on an affected one, transitively, with the first cause."""
-    pending = list(found.modules)
-    while pending:
-        name = pending.pop(0)
-        for other in head.modules.values():
-            if name in other.depends_on and other.name not in found.modules:
-                found.modules[other.name] = [f"it depends on {name}, which is affected"]
-                pending.append(other.name)
+    """Every module depending on an affected one, transitively (manifest order), with the
+    dependency that makes it affected."""
+    reached = dependents({m.name: m.depends_on for m in head.modules.values()},
+                         found.modules)
+    for name, module in head.modules.items():
+        if name in reached and name not in found.modules:
+            cause = next(d for d in module.depends_on if d in reached)
+            found.modules[name] = [f"it depends on {cause}, which is affected"]
 
 
 def _folder(project: Project, module: Any) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 
 def find_cycle(edges: Mapping[str, Sequence[str]]) -> list[str] | None:
@@ -44,3 +44,25 @@ def topological(edges: Mapping[str, Sequence[str]]) -> list[str]:
     for node in edges:
         visit(node)
     return order
+
+
+def dependents(edges: Mapping[str, Iterable[str]], names: Iterable[str]) -> set[str]:
+    """`names` and every node depending on one of them, transitively (`edges`: each node's
+    direct dependencies)."""
+    users: dict[str, list[str]] = {}
+    for name, deps in edges.items():
+        for dep in deps:
+            users.setdefault(dep, []).append(name)
+    return dependencies(users, names)
+
+
+def dependencies(edges: Mapping[str, Iterable[str]], names: Iterable[str]) -> set[str]:
+    """`names` and everything they depend on, transitively."""
+    found: set[str] = set()
+    stack = list(names)
+    while stack:
+        name = stack.pop()
+        if name not in found:
+            found.add(name)
+            stack.extend(edges.get(name, ()))
+    return found

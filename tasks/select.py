@@ -12,12 +12,12 @@ add up. A term that selects nothing is a one-line error: a typo must not build n
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import doit
 
 from core.errors import COMMAND_LINE, UsageError
+from federation.graph import dependencies, dependents
 from federation.loader import Project
 from tasks.command_line import closest
 
@@ -47,32 +47,6 @@ def selected(project: Project, value: str | None = None) -> frozenset[str] | Non
             continue
         found |= _term(project, term)
     return frozenset(found)
-
-
-def dependents(graph: Mapping[str, Iterable[str]], names: Iterable[str]) -> set[str]:
-    """`names` and every module depending on one of them, transitively (`graph`: a module's
-    direct depends_on)."""
-    users: dict[str, list[str]] = {}
-    for name, deps in graph.items():
-        for dep in deps:
-            users.setdefault(dep, []).append(name)
-    return _closure(users, names)
-
-
-def dependencies(graph: Mapping[str, Iterable[str]], names: Iterable[str]) -> set[str]:
-    """`names` and everything they depend on, transitively."""
-    return _closure(graph, names)
-
-
-def _closure(edges: Mapping[str, Iterable[str]], names: Iterable[str]) -> set[str]:
-    found: set[str] = set()
-    stack = list(names)
-    while stack:
-        name = stack.pop()
-        if name not in found:
-            found.add(name)
-            stack.extend(edges.get(name, ()))
-    return found
 
 
 def _term(project: Project, term: str) -> set[str]:

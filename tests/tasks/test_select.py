@@ -10,11 +10,12 @@ import pytest
 
 from core.errors import UsageError
 from core.state import State
+from federation.graph import dependencies, dependents
 from federation.loader import load_project
 from federation.platforms import host
 from federation.steps import plan_steps
 from tasks.config import default_tasks
-from tasks.select import dependencies, dependents, selected
+from tasks.select import selected
 
 Repo = Callable[[str], Path]
 
