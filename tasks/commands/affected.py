@@ -70,7 +70,8 @@ class AffectedCommand(RunCommand):
             outfile.write(json.dumps(as_report(found, commits, names), indent=2) + "\n")
             return 0
         if list_only:
-            outfile.write("\n".join(describe(found, commits)) + "\n")
+            tail = [f"tasks: {' '.join(names)}"] if names else []
+            outfile.write("\n".join([*describe(found, commits), *tail]) + "\n")
             return 0
         for line in describe(found, commits):
             outfile.write(line + "\n")

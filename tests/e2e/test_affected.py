@@ -218,7 +218,8 @@ def test_list_and_mistakes(repo: Path) -> None:
     edit(repo / "modules/app/app.txt", lambda t: t + "x\n")
     listed = run_command(repo, "affected", "--list")
     assert listed.returncode == 0
-    assert listed.stdout.splitlines()[1:] == ["  app: input changed: modules/app/app.txt"]
+    assert listed.stdout.splitlines()[1:] == ["  app: input changed: modules/app/app.txt",
+                                              "tasks: build:app"]
     assert run_doit(repo, "list").returncode == 0
     bad = run_command(repo, "affected", "--base", "nosuchref")
     assert bad.returncode == 3
