@@ -76,6 +76,19 @@ def rewrite_css(text: str, rules: LinkRules) -> Page:
     return Page(_apply(text, found.edits), found.links, len(found.edits))
 
 
+_LOC = re.compile(r"<loc>\s*([^<]*?)\s*</loc>", re.IGNORECASE)
+
+
+def rewrite_sitemap(text: str, rules: LinkRules) -> Page:
+    """Rewrite the `<loc>` URLs of a sitemap (or sitemap index) like a page's links; they
+    are not checked (a sitemap lists pages, it does not link them)."""
+    found = _Found(rules)
+    for match in _LOC.finditer(text):
+        piece = _Text(match.group(1), match.start(1), decode=True)
+        found.url(piece, 0, len(piece.text), checked=False)
+    return Page(_apply(text, found.edits), [], len(found.edits))
+
+
 # Go template actions ({{ .Title }}, {{- partial "x" . }}, {{ end }}): a file holding one is a
 # template (Hugo's layouts a build script copied into its output), not a published page.
 _TEMPLATE_ACTION = re.compile(r"\{\{-?\s*(?:\.|/\*|(?:end|block|define|partial|partialCached|"

@@ -29,7 +29,7 @@ from core.digests import list_files, stat_fingerprint
 from core.staging import replace_dir
 from federation.built_for import BuiltFor, find_built_for, html_pages, normal
 from federation.compose import BASE, RECORDS_DIR, Collision, Layer, MergeConflict, compose
-from federation.links import LinkRules, is_template, rewrite_css, rewrite_html
+from federation.links import LinkRules, is_template, rewrite_css, rewrite_html, rewrite_sitemap
 from federation.plan import FederationPlan, Mount
 from federation.policy import LINKS_FILE, Policy, judge, links_record, published_problems
 from federation.records import (
@@ -40,6 +40,7 @@ from federation.records import (
     prune_records,
     write_published,
 )
+from federation.sitemaps import Site, write_site_files
 from federation.validate import Problem, validate
 
 # Bump when the way files are processed changes: every module is then processed again.
@@ -132,6 +133,8 @@ def publish(plan: FederationPlan, runs: list[ModuleRun],
         if report.problems:
             report.reason = f"validation failed ({len(report.problems)} problems)"
             return report
+        write_site_files(new, files, _sites(plan, runs, built, destinations),
+                         plan.origin + plan.site_path)
         publish_id = uuid.uuid4().hex
         published_at = now_iso()
         entries = _module_entries(plan, runs, files, old, keys, published_at)
@@ -310,10 +313,13 @@ class _Assembler:
             os.symlink(target, dest)
             return FileInfo(owner, "", 0, 0, target=target)
         kind = os.path.splitext(path)[1].lower()
-        if kind in (".html", ".htm", ".css"):
+        if kind == ".xml" and path.rpartition("/")[2].startswith("sitemap"):
+            kind = "sitemap"
+        if kind in (".html", ".htm", ".css", "sitemap"):
             text = source.read_bytes().decode("utf-8", "surrogateescape")
             rules = rules or LinkRules("", self.plan.origin, lambda _p: False)
-            page = rewrite_css(text, rules) if kind == ".css" else rewrite_html(text, rules)
+            rewrite = {".css": rewrite_css, "sitemap": rewrite_sitemap}.get(kind, rewrite_html)
+            page = rewrite(text, rules)
             self.rewritten[owner] += page.rewritten
             data = page.text.encode("utf-8", "surrogateescape")
             with open(dest, "xb") as f:
@@ -357,6 +363,19 @@ def _moved_rules(plain: LinkRules, built: BuiltFor, plan: FederationPlan, mount:
     return LinkRules(prefix=prefix, origin=plan.origin, owns=plain.owns, moved_from=moved_from,
                      moved_to=moved_to, foreign_origin=built.origin if foreign else "",
                      foreign_path=built.path, foreign_to=plan.origin + published)
+
+
+def _sites(plan: FederationPlan, runs: list[ModuleRun], built: dict[str, BuiltFor],
+           published: list[tuple[str, str]]) -> list[Site]:
+    """The published modules, with the URL folder each was built for and is published at."""
+    mounts = {run.mount.name: run.mount for run in runs}
+    sites = []
+    for name, destination in published:
+        at = plan.site_path + destination.lstrip("/")
+        found = built.get(name)
+        sites.append(Site(name, destination, found.path if found is not None
+                          else "/" if mounts[name].prefix else at, at))
+    return sites
 
 
 def _describe_urls(report: Report, plan: FederationPlan, built: dict[str, BuiltFor],
