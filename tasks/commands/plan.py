@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from doit.cmd_run import opt_num_process
+from doit.exceptions import InvalidCommand
 
 from core.state import State
 from federation.plan import SiteBuild, resolve_site
 from federation.steps import StepPlan
 from tasks.cache import runtime
 from tasks.cache.actions import key as cache_key
+from tasks.command_line import unknown_task
 from tasks.commands.base import FedbuildCommand
 from tasks.commands.explain import Explainer
 from tasks.config import run_mode
@@ -33,7 +35,7 @@ from tasks.preview import STATES, Forecast, forecast, reached, wall_time
 SCHEMA = Path(__file__).with_name("plan.schema.json")
 SCHEMA_VERSION = 1
 
-opt_json = {"name": "json", "long": "json", "type": bool, "default": False,
+opt_json = {"name": "as_json", "long": "json", "type": bool, "default": False,
             "help": "print the plan as JSON (tasks/commands/plan.schema.json)"}
 
 
@@ -48,7 +50,8 @@ class PlanCommand(FedbuildCommand):
                        "duration, and the predicted wall time with N workers.")
     cmd_options = (opt_num_process, opt_json)
 
-    def _execute(self, pos_args: list[str], num_process: int = 0, json: bool = False) -> int:
+    def _execute(self, pos_args: list[str], num_process: int = 0, as_json: bool = False
+                 ) -> int:
         tasks = {task.name: task for task in self.task_list}
         # What doit's run takes: the names given, else DOIT_CONFIG's default tasks, else all.
         selection = list(pos_args or getattr(self, "sel_tasks", None) or tasks)
@@ -61,17 +64,13 @@ class PlanCommand(FedbuildCommand):
                              lambda task, runs: cache_state(task, tasks, runs), estimates)
         workers = max(1, num_process)
         wall = wall_time(forecasts, tasks, workers)
-        report = as_json(forecasts, mode, workers, wall)
-        text = (_dumps(report) if json else "\n".join(describe(report))) + "\n"
+        report = plan_report(forecasts, mode, workers, wall)
+        text = (_dumps(report) if as_json else "\n".join(describe(report))) + "\n"
         self.outstream.write(text)
         return 0
 
     def check_selection(self, selection: list[str], tasks: dict[str, Any]) -> None:
         """The same one-line error a run gives for a name that is no task."""
-        from doit.exceptions import InvalidCommand
-
-        from tasks.command_line import unknown_task
-
         for name in selection:
             if name not in tasks:
                 raise InvalidCommand(unknown_task(name, tasks))
@@ -109,7 +108,8 @@ def _identity(task: Any) -> tuple[str, Any, Path, Iterable[str], list[str], list
     return None
 
 
-def as_json(forecasts: list[Forecast], mode: str, workers: int, wall: float) -> dict[str, Any]:
+def plan_report(forecasts: list[Forecast], mode: str, workers: int, wall: float
+                ) -> dict[str, Any]:
     """The plan as `doit plan --json` prints it."""
     counts = {state: sum(f.state == state for f in forecasts) for state in STATES}
     return {"schema": SCHEMA_VERSION, "mode": mode, "workers": workers,
