@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,30 @@ from core.errors import ManifestError
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", ".fedbuild", "__pycache__", "node_modules",
                        ".mypy_cache", ".pytest_cache", ".ruff_cache"})
 SKIP_FILES = frozenset({".DS_Store", ".hugo_build.lock"})
+
+
+def real_path(path: str | os.PathLike[str], memo: dict[str, str]) -> str:
+    """`os.path.realpath(path)`, remembering in `memo` every folder resolved on the way: a
+    path below folders resolved before costs one lstat instead of one per component (a
+    repository's module folders share all but their last names). A path with '..' is
+    resolved by realpath itself ('..' after a symlink leads elsewhere than lexically)."""
+    raw = os.fspath(path)
+    if ".." in raw.split(os.sep):  # abspath would drop it lexically
+        return os.path.realpath(raw)
+    text = os.path.abspath(raw)
+    known = memo.get(text)
+    if known is not None:
+        return known
+    parent, name = os.path.split(text)
+    if not name:
+        return text
+    full = os.path.join(real_path(parent, memo), name)
+    try:
+        link = stat.S_ISLNK(os.lstat(full).st_mode)
+    except OSError:  # missing (resolved as written, as realpath does) or unreadable
+        link = False
+    memo[text] = found = os.path.realpath(full) if link else full
+    return found
 
 
 def files_under(folder: Path, root: Path, ignores: GitIgnores | None = None) -> list[str]:
@@ -39,11 +64,11 @@ def walk_files(folder: Path, root: Path, skip_dirs: Sequence[str] = (),
     """The path (below `folder`, as found) of every regular file there, following symlinks
     that stay in `root`; folders in SKIP_DIRS or matching a `skip_dirs` glob are left out, and
     what the .gitignore rules of `ignores` ignore (none given: none)."""
-    inside = os.path.realpath(root)
-    start = os.fspath(folder)
-    followed = {os.path.realpath(start)}  # folders reached through a symlink, and the start
     ignores = NO_IGNORES if ignores is None else ignores
-    stack = [(start, os.path.realpath(start), ignores.above(start))]
+    inside = ignores.real(root)
+    start = os.fspath(folder)
+    followed = {ignores.real(start)}  # folders reached through a symlink, and the start
+    stack = [(start, ignores.real(start), ignores.above(start))]
     while stack:
         current, real, rules = stack.pop()
         entries = _entries(current)
@@ -176,6 +201,11 @@ class GitIgnores:
     def __init__(self) -> None:
         self._above: dict[str, Rules | None] = {}  # None: not in a git checkout
         self._files: dict[str, _Rules | None] = {}
+        self._real: dict[str, str] = {}
+
+    def real(self, path: str | os.PathLike[str]) -> str:
+        """The path with symlinks followed; the folders above it resolved once per listing."""
+        return real_path(path, self._real)
 
     def above(self, folder: str) -> Rules:
         """The rules holding in `folder` from .gitignore files of the folders above it, up to
@@ -215,7 +245,11 @@ class GitIgnores:
 
 
 class _NoIgnores(GitIgnores):
-    """No .gitignore rules: every file counts."""
+    """No .gitignore rules: every file counts (shared: nothing resolved is remembered)."""
+
+    def real(self, path: str | os.PathLike[str]) -> str:
+        """The path with symlinks followed."""
+        return os.path.realpath(path)
 
     def above(self, folder: str) -> Rules:
         """No rules."""

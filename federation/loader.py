@@ -10,6 +10,7 @@ from pathlib import Path, PurePosixPath
 from core.errors import ManifestError
 from core.state import SHIPPED, STATE_DIR
 from federation.graph import find_cycle
+from federation.inputs import real_path
 from federation.manifest import (
     Manifest,
     Module,
@@ -41,6 +42,11 @@ class Project:
     toolchains: dict[str, Toolchain]
 
     @functools.cached_property
+    def _real(self) -> dict[str, str]:
+        """Folders resolved while this project is planned (federation.inputs.real_path)."""
+        return {}
+
+    @functools.cached_property
     def label(self) -> str:
         """The manifest's name as error messages show it (resolved once: planning names it
         for every module)."""
@@ -57,15 +63,12 @@ class Project:
         return tuple(folder for module in self.manifest.modules
                      if module.source.is_local and module.source.local_path is not None
                      and os.path.isabs(module.source.local_path)
-                     and not _inside(folder := self.local_dir(module), self.root))
+                     and not _inside(folder := self.local_dir(module), self.root, self._real))
 
     def local_dir(self, module: Module) -> Path:
         """The folder of a local module's source."""
-        folder = self.root / (module.source.local_path or ".") / module.source.path
-        try:
-            return folder.resolve()
-        except (OSError, RuntimeError):  # a symlink loop: not a folder, as check_files says
-            return Path(os.path.abspath(folder))
+        folder = os.path.join(self.root, module.source.local_path or ".", module.source.path)
+        return Path(real_path(os.path.normpath(folder), self._real))
 
 
 def source_resolved(project: Project, module: Module, clone: Path) -> str:
@@ -77,7 +80,7 @@ def source_resolved(project: Project, module: Module, clone: Path) -> str:
         return (f"{source.repository} branch {source.branch}, path {source.path}, cloned in "
                 f"{display_path(clone)}")
     folder = project.local_dir(module)
-    if _inside(folder, project.root):
+    if _inside(folder, project.root, project._real):
         return f"{display_path(folder)} (in the repository)"
     return (f"{folder} (outside the repository, from the absolute local_path "
             f"{source.local_path}: read only)")
@@ -334,14 +337,14 @@ def _check_source_folder(project: Project, i: int, module: Module, folder: Path)
         raise ManifestError(label, field + "path",
                             f"{display_path(folder)} does not exist or is not a folder")
     if local_path is not None and os.path.isabs(local_path):
-        if not _inside(folder, base):
+        if not _inside(folder, base, project._real):
             raise ManifestError(label, field + "path", f"{display_path(folder)} is outside "
                                 f"local_path {local_path}; give a folder below it")
         return
-    if local_path is not None and not _inside(base, project.root):
+    if local_path is not None and not _inside(base, project.root, project._real):
         raise ManifestError(label, field + "local_path", f"{display_path(base)} is outside "
                             "the repository (an absolute local_path may be: write it absolute)")
-    if not _inside(folder, project.root):
+    if not _inside(folder, project.root, project._real):
         raise ManifestError(label, field + "path",
                             f"{display_path(folder)} is outside the repository")
 
@@ -361,5 +364,8 @@ def find_module_json(folder: Path, source_root: Path, name: str) -> Path | None:
     return None
 
 
-def _inside(path: Path, root: Path) -> bool:
-    return path.resolve().is_relative_to(root.resolve())
+def _inside(path: Path, root: Path, memo: dict[str, str] | None = None) -> bool:
+    """Whether `path`, resolved, lies in (or is) `root`, resolved; `memo`: the folders a
+    project has resolved already (federation.inputs.real_path)."""
+    memo = {} if memo is None else memo
+    return Path(real_path(path, memo)).is_relative_to(real_path(root, memo))

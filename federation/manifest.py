@@ -1003,9 +1003,11 @@ def display_path(path: Path) -> str:
     """A path as the user would type it: relative to the working folder when inside it
     (resolved, or as written when only that is: a symlink leading out is named itself)."""
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except (ValueError, OSError, RuntimeError):  # outside; a symlink loop; a name too long
-        pass
+        real, cwd = os.path.realpath(path), os.getcwd()  # getcwd: already without links
+    except (ValueError, OSError):  # a NUL byte; a name too long; the working folder gone
+        real = cwd = ""
+    if real and (real == cwd or real.startswith(cwd.rstrip(os.sep) + os.sep)):
+        return os.path.relpath(real, cwd)
     absolute = os.path.abspath(path)
     relative = os.path.relpath(absolute)
     return absolute if relative.startswith("..") else relative

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import ManifestError
-from federation.inputs import GitIgnores, files_under, glob_files, walk_files
+from federation.inputs import GitIgnores, files_under, glob_files, real_path, walk_files
 
 
 def tree(root: Path) -> Path:
@@ -117,3 +117,22 @@ def test_one_instance_reads_each_gitignore_once(tmp_path: Path) -> None:
     (root / ".gitignore").write_text("*.txt\n")
     assert "mod/debug.log" not in files_under(root / "mod", root, ignores)
     assert "mod/debug.log" in files_under(root / "mod", root)
+
+
+def test_real_path_agrees_with_realpath_while_it_remembers_folders(tmp_path: Path) -> None:
+    """Every kind of path resolves as os.path.realpath resolves it, asked in any order with
+    one memo: through folder links (relative, absolute, chained), a dangling link, a loop,
+    a missing name, '..' after a link, and relative to the working folder."""
+    module = tree(tmp_path)
+    os.symlink(tmp_path / "m", tmp_path / "abs")  # an absolute link to a folder
+    os.symlink("abs", tmp_path / "chain")  # a link to a link
+    os.symlink("loop", tmp_path / "loop")
+    asked = ["m/src/a.txt", "m/src/shared/s.txt", "abs/src/shared/s.txt", "chain/src",
+             "m/src/dangling", "loop", "loop/x", "m/missing/deeper", "m/src/shared/../a.txt",
+             "chain/src/alias.txt", "m/src/alias.txt", "."]
+    memo: dict[str, str] = {}
+    for name in asked + list(reversed(asked)):
+        path = tmp_path / name
+        assert real_path(path, memo) == os.path.realpath(path), name
+    os.chdir(module)
+    assert real_path("src/shared/s.txt", memo) == os.path.realpath("src/shared/s.txt")
