@@ -19,7 +19,7 @@ from doit.cmd_run import opt_num_process
 from doit.exceptions import InvalidCommand
 
 from core.state import State
-from federation.plan import SiteBuild, resolve_site
+from federation.plan import SiteBuild, resolve_site, site_step
 from federation.steps import StepPlan
 from tasks.cache import runtime
 from tasks.cache.actions import key as cache_key
@@ -91,20 +91,19 @@ def cache_state(task: Any, tasks: dict[str, Any], runs: set[str]) -> tuple[str |
 
 
 def _identity(task: Any) -> tuple[str, Any, Path, Iterable[str], list[str], list[Path]] | None:
-    """What the task's action hands the cache (tasks/steps.py, tasks/sites.py), from the plan
-    object its action is given."""
+    """What the task's action hands the cache (tasks/steps.py `execute`), from the plan object
+    its action is given: a step, or a site build as the step it runs."""
     from tasks.sites import cache_fields
     from tasks.steps import step_signature
 
     for action in task.actions:
         for arg in getattr(action, "args", None) or ():
-            if isinstance(arg, StepPlan) and arg.cache:
-                return (arg.task, step_signature(arg).fields(), arg.root,
-                        arg.inputs, list(arg.deps), list(arg.outputs))
-            if isinstance(arg, SiteBuild) and arg.cache:
+            if isinstance(arg, SiteBuild):
                 resolved = resolve_site(arg)
-                return (arg.task, cache_fields(arg, resolved), arg.root,
-                        resolved.inputs, [f"build:{d}" for d in arg.depends_on], [arg.staged])
+                arg = site_step(arg, resolved, cache_fields(arg, resolved))
+            if isinstance(arg, StepPlan) and arg.cache:
+                return (arg.task, step_signature(arg).fields(), arg.root, arg.inputs,
+                        list(arg.deps), list(arg.outputs))
     return None
 
 
