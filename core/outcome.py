@@ -15,7 +15,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from core.runner import Result
+from core.runner import RUN_VARIABLE, Result
 from core.runner import Status as Ended
 
 
@@ -87,12 +87,14 @@ class Outcome:
     output_digest: str = ""  # of what it produced
     saved: float = 0.0  # cached: the seconds the original build took
     warnings: tuple[str, ...] = ()  # lines to show (a cache that could not be used)
+    run: str = ""  # the run that kept it (its lock's token; "": not written by a run)
 
     def write(self, path: Path) -> None:
-        """Save as JSON, atomically (a reader never sees half a record)."""
+        """Save as JSON, atomically (a reader never sees half a record), marked with the run
+        that keeps it."""
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        tmp.write_text(json.dumps(self.to_dict()))
+        tmp.write_text(json.dumps({**self.to_dict(), "run": os.environ.get(RUN_VARIABLE, "")}))
         tmp.replace(path)
 
     def to_dict(self) -> dict[str, object]:

@@ -225,14 +225,13 @@ class RunRecord:
             time.sleep(0.05)
 
     def _last_outcome(self, name: str) -> Outcome | None:
-        """The record kept by a task started in this run whose end doit did not report (the
-        run was interrupted), if it wrote one since it started."""
-        started = self.started.get(name)
-        path = self.state.outcome(name)
-        outcome = Outcome.read(path)
-        if outcome is None or started is None:
+        """The record kept by a task of this run whose end doit did not report (the run was
+        interrupted): the only trace of its action, whose returned values never came back."""
+        holder = self.session.lock.holder
+        outcome = Outcome.read(self.state.outcome(name))
+        if outcome is None or holder is None or name not in self.started:
             return None
-        return outcome if path.stat().st_mtime >= started[1] - 1 else None
+        return outcome if outcome.run == holder.token else None
 
     def _finish(self, name: str, status: Status, outcome: Outcome | None,
                 note: str) -> Finished:
