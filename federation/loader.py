@@ -163,7 +163,7 @@ def check_modules(project: Project) -> None:
 # Fields only a site module's build (toolchain build.sh) and the federation read: on any
 # other module they would be accepted and do nothing, so they are refused there.
 SITE_ONLY = ("destination", "module_json", "css_path_prefix", "overrides", "merge_strategy",
-             "priority", "exclude")
+             "priority", "exclude", "redirects")
 SITE_ONLY_OPTIONS = {"skip_on_error": "", "priority": "",
                      "build_timeout": " (a step's `timeout` is set in the toolchain's YAML or "
                                       "the module's `steps`)"}

@@ -362,6 +362,39 @@ class CacheSettings(_Model):
 
 
 Level = Literal["error", "warn", "off"]
+# What a redirect's path or target may not hold: it is written into an nginx map and a
+# _redirects file, one line each, fields separated by whitespace.
+_REDIRECT_BAD = re.compile(r"[\s;\"'{}\\`$<>|]")
+
+
+def _redirect_from(value: str) -> str:
+    if not value.startswith("/") or _REDIRECT_BAD.search(value) or "?" in value or \
+            "#" in value or any(part in (".", "..") for part in value.split("/")):
+        raise ValueError(f"{_quote(value)} is not a URL path to redirect from: give one like "
+                         "'/old/page.html' or '/old/' (no query, fragment, '..', whitespace "
+                         "or quotes)")
+    return value
+
+
+def _redirect_to(value: str) -> str:
+    if _REDIRECT_BAD.search(value) or not (value.startswith("/") or re.match(
+            r"https?://[^/]", value)):
+        raise ValueError(f"{_quote(value)} is not a redirect target: give a URL path like "
+                         "'/new/' or an http(s) URL (no whitespace or quotes)")
+    return value
+
+
+class Redirect(_Model):
+    """A URL that moved: a static redirect page, an nginx map line, a _redirects line."""
+
+    from_: Annotated[str, AfterValidator(_redirect_from)] = Field(
+        alias="from", description="The old URL path ('/old/page.html', '/old/'). When it and "
+        "`to` both end with '/', every published page below `to` is also reachable below it "
+        "(a module whose destination moved keeps its old URLs)")
+    to: Annotated[str, AfterValidator(_redirect_to)] = Field(
+        description="Where it moved: a URL path of the federation or an http(s) URL")
+    status: Literal[301, 302, 307, 308] = Field(301, description="The HTTP status the nginx "
+                                                "map and _redirects answer with")
 
 
 class Validation(_Model):
@@ -404,6 +437,9 @@ class Federation(_Model):
     validation: Validation = Field(Validation(), description="How the checks of the "
                                    "published tree treat each kind of problem (broken links, "
                                    "missing index pages)")
+    redirects: list[Redirect] = Field([], description="URLs that moved: static redirect "
+                                      "pages, public/_redirects (Netlify) and "
+                                      "public/.federation/redirects.map (nginx)")
 
 
 class Source(_Model):
@@ -647,6 +683,9 @@ class Module(_Model):
                                         "timeout and priority of the module's build")
     merge_strategy: MergeStrategy = Field("overwrite", description="How the published site "
                                           "module meets files already at its destination")
+    redirects: list[Redirect] | None = Field(None, description="A site module's moved "
+                                             "URLs (as federation.redirects), e.g. its old "
+                                             "destination to its new one")
     exclude: list[Annotated[str, Field(min_length=1)]] | None = Field(
         None, description="Globs (relative to the site module's output; * crosses '/') of "
         "files not published: build leftovers, drafts. .hugo_build.lock never is")

@@ -22,7 +22,15 @@ from urllib.parse import unquote
 
 from federation.loader import Project, find_module_json
 from federation.plan import SiteBuild, read_module_config
-from federation.validate import FEDERATION_LINKS, MISSING_INDEX, MODULE_LINKS, SYMLINKS, Problem
+from federation.redirects import Redirect
+from federation.validate import (
+    FEDERATION_LINKS,
+    MISSING_INDEX,
+    MODULE_LINKS,
+    REDIRECTS,
+    SYMLINKS,
+    Problem,
+)
 
 ERROR, WARN, OFF = "error", "warn", "off"
 # Files a site builder leaves in its output that are never part of a site.
@@ -65,17 +73,19 @@ class Policy:
     new_only: bool = False
     exclude: dict[str, tuple[str, ...]] = field(default_factory=dict)
     sites: dict[str, SiteFacts] = field(default_factory=dict)  # none: rewrite as planned
+    redirects: tuple[Redirect, ...] = ()
 
     def signature(self) -> list[Any]:
         """Everything here that changes what is published or whether it is."""
         return [sorted(self.levels.items()), list(self.ignore), self.new_only,
                 sorted((k, list(v)) for k, v in self.exclude.items()),
                 sorted((k, f.passed, str(f.folder), f.module_json, f.css_path_prefix)
-                       for k, f in self.sites.items())]
+                       for k, f in self.sites.items()),
+                [vars(r) for r in self.redirects]]
 
     def level(self, problem: Problem) -> str:
         """error, warn or off for one problem (a symlink out of the tree is always an error)."""
-        if problem.kind == SYMLINKS:
+        if problem.kind in (SYMLINKS, REDIRECTS):
             return ERROR
         if any(fnmatch.fnmatchcase(target, glob) for glob in self.ignore
                for target in _targets(problem)):
@@ -105,7 +115,14 @@ def policy_of(project: Project, sites: Sequence[SiteBuild] = ()) -> Policy:
                           MISSING_INDEX: settings.missing_index},
                   ignore=tuple(settings.ignore), new_only=settings.new_only,
                   exclude={m.name: tuple(m.exclude) for m in project.manifest.modules
-                           if m.exclude}, sites=facts)
+                           if m.exclude}, sites=facts, redirects=_redirects(project))
+
+
+def _redirects(project: Project) -> tuple[Redirect, ...]:
+    """The manifest's redirects, the federation's first, then each site module's."""
+    given = [(r, "federation") for r in project.manifest.federation.redirects]
+    given += [(r, m.name) for m in project.manifest.modules for r in m.redirects or ()]
+    return tuple(Redirect(r.from_, r.to, r.status, owner) for r, owner in given)
 
 
 @dataclass

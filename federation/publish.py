@@ -40,6 +40,7 @@ from federation.records import (
     prune_records,
     write_published,
 )
+from federation.redirects import plan_redirects, write_redirects
 from federation.sitemaps import Site, write_site_files
 from federation.validate import Problem, validate
 
@@ -125,7 +126,9 @@ def publish(plan: FederationPlan, runs: list[ModuleRun],
         _resolve_symlink_digests(files)
         destinations = [(r.mount.name, r.mount.destination) for r in runs
                         if any(info.owner == r.mount.name for info in files.values())]
-        judged = judge(validate(files, destinations, plan.site_path, sources), policy,
+        redirects = plan_redirects(list(policy.redirects), files, plan.site_path)
+        judged = judge(validate(files, destinations, plan.site_path, sources)
+                       + redirects.problems, policy,
                        published_problems(output) if policy.new_only else set())
         report.problems, report.warnings = judged.errors, judged.warnings
         _summarize(report, runs, files)
@@ -135,6 +138,7 @@ def publish(plan: FederationPlan, runs: list[ModuleRun],
             return report
         write_site_files(new, files, _sites(plan, runs, built, destinations),
                          plan.origin + plan.site_path)
+        write_redirects(new, files, redirects, list(policy.redirects))
         publish_id = uuid.uuid4().hex
         published_at = now_iso()
         entries = _module_entries(plan, runs, files, old, keys, published_at)

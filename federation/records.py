@@ -108,7 +108,7 @@ def write_published(tree: Path, files: dict[str, FileInfo], manifest: dict[str, 
                     deployment: dict[str, Any]) -> None:
     """Write the three published records into `<tree>/.federation/`."""
     folder = tree / RECORDS_DIR
-    folder.mkdir()
+    folder.mkdir(exist_ok=True)  # the redirects' nginx map may be there already
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     (folder / DEPLOYMENT).write_text(json.dumps(deployment, indent=2) + "\n")
     (folder / CHECKSUMS).write_text(checksums(files))

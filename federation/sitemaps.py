@@ -52,9 +52,9 @@ def write_site_files(tree: Path, files: dict[str, FileInfo], sites: list[Site],
         if rules is not None and rules.owner == site.name and rules.target is None:
             robots.append((site, (tree / (at + ROBOTS)).read_text(errors="replace")))
     if sitemaps:
-        _write(tree, files, SITEMAP, sitemap_index(sitemaps))
+        write_file(tree, files, SITEMAP, sitemap_index(sitemaps))
     if sitemaps or robots:
-        _write(tree, files, ROBOTS, merged_robots(robots, base + SITEMAP if sitemaps else None))
+        write_file(tree, files, ROBOTS, merged_robots(robots, base + SITEMAP if sitemaps else None))
     return sitemaps
 
 
@@ -116,7 +116,7 @@ def _moved(value: str, site: Site, field: str) -> str:
     return site.published_path + value[len(site.built_path):]
 
 
-def _write(tree: Path, files: dict[str, FileInfo], path: str, text: str) -> None:
+def write_file(tree: Path, files: dict[str, FileInfo], path: str, text: str) -> None:
     """A file of the publish's own, replacing any (never through a hard link: a reused file
     of the new tree is also the old tree's)."""
     target = tree / path

@@ -24,6 +24,7 @@ MISSING_INDEX = "missing_index"
 MODULE_LINKS = "module_links"
 FEDERATION_LINKS = "federation_links"
 SYMLINKS = "symlinks"  # always an error: a link out of the tree is never published
+REDIRECTS = "redirects"  # always an error: a redirect page replacing a page, or two at once
 
 
 @dataclass(frozen=True)
