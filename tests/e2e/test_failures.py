@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psutil
+import pytest
 
 from tests.conftest import run_command, run_doit, set_module
 
@@ -43,19 +44,27 @@ def test_failure_reports_command_exit_code_and_log_tail(monorepo: Repo) -> None:
     assert "broke" in (repo / ".fedbuild/logs/build/beta.log").read_text()
 
 
-def test_a_retried_site_build_is_flaky_like_a_step(monorepo: Repo, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [[], ["-n", "2", "-P", "process"]],
+                         ids=["serial", "process-workers"])
+def test_a_retried_site_build_is_flaky_like_a_step(monorepo: Repo, tmp_path: Path,
+                                                   workers: list[str]) -> None:
     """A site build that passes on its second attempt says so as a toolchain step does:
-    `flaky (passed on attempt 2)` on its line, in the summary and in the history."""
+    `flaky (passed on attempt 2)` on its line, in the summary and in the history; a failed
+    one names its log. Its outcome comes back in what its action returns, also from `-P
+    process` workers."""
     repo = monorepo("basic")
     set_module(repo, "beta", retries=1,
                env={"BEHAVIOR": "flaky", "FLAKY_MARK": str(tmp_path / "tried")})
-    result = run_doit(repo, "build:beta")
-    assert result.returncode == 0, result.stdout + result.stderr
+    set_module(repo, "gamma", env={"BEHAVIOR": "fail"})
+    result = run_doit(repo, *workers, "build:beta", "build:gamma")
+    assert result.returncode == 1, result.stdout + result.stderr
     assert "build:beta flaky" in result.stdout
     assert "(passed on attempt 2)" in result.stdout
-    assert "1 tasks: 1 flaky" in result.stdout
+    assert "2 tasks: 1 flaky, 1 failed" in result.stdout
+    gamma = next(line for line in result.stdout.splitlines() if line.startswith("build:gamma "))
+    assert gamma.split()[1:2] == ["failed"] and gamma.endswith(".fedbuild/logs/build/gamma.log")
     history = run_command(repo, "history", "--run", "1")
-    assert "flaky" in history.stdout
+    assert "1 flaky, 1 failed" in history.stdout, history.stdout
 
 
 def test_failed_build_keeps_the_last_good_output(monorepo: Repo) -> None:
