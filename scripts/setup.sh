@@ -43,7 +43,7 @@ fi
 python3 -m pip install --quiet --disable-pip-version-check '.[hardware,service,toolchains,test]'
 # fedbuild's own modules run from this checkout (dodo.py imports them from here): compile
 # them now, so every run starts from bytecode even where PYTHONDONTWRITEBYTECODE is set.
-python3 -m compileall -q dodo.py federation tasks hardware service
+python3 -m compileall -q dodo.py core federation tasks hardware service
 echo "fedbuild: setup done ($(python3 -m doit --version | head -n 1), $(hugo version 2>/dev/null | grep -o 'v0\.[0-9.]*' | head -n 1))"
 echo "toolchains: $(cmake --version | head -n 1), $(cargo --version), node $(node --version), npm $(npm --version)"
 echo "firmware: $(riscv64-unknown-elf-gcc --version | head -n 1), $(qemu-system-riscv32 --version | head -n 1), esptool $(python3 -m esptool version 2>/dev/null | tail -n 1)"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, copy_fixture, run_doit
+from tests.conftest import FIXTURES, copy_fixture, run_command, run_doit
 
 Change = Callable[[Path], None]
 _ROW = re.compile(r"^(\S+)\s+(built|cached|up to date|failed|timed out|skipped|flaky|"
@@ -230,19 +230,73 @@ def edit(rel: str) -> Change:
     return append(rel, _EDIT.get(Path(rel).suffix, "\n// changed\n"))
 
 
+def planned(repo: Path, task: str, path: str | Path | None = None) -> tuple[str, str]:
+    """`task`'s state and cache key in `doit plan --json` (which runs and writes nothing)."""
+    env = {"PATH": f"{path}{os.pathsep}{os.environ['PATH']}"} if path else None
+    result = run_command(repo, "plan", "--json", task, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    entry = next(t for t in report["tasks"] if t["task"] == task)
+    return entry["state"], entry["key"]
+
+
+def revertible(repo: Path, rel: str) -> Callable[[], None]:
+    """What puts `rel` back as it is now (its bytes, or its absence, and new folders gone)."""
+    path = repo / rel
+    data = path.read_bytes() if path.exists() else None
+    made = next((p for p in reversed(path.parents) if not p.exists()), None)
+
+    def revert() -> None:
+        if data is not None:
+            path.write_bytes(data)
+        elif made is not None:
+            shutil.rmtree(made)
+        else:
+            path.unlink()
+    return revert
+
+
 @pytest.mark.parametrize(("task", "tool", "matters", "ignored"), TOOLCHAIN_CASES,
                          ids=[case[0] for case in TOOLCHAIN_CASES])
 def test_toolchain_fingerprints(audit: Path, tmp_path: Path, task: str, tool: str | None,
                                 matters: list[str], ignored: list[str]) -> None:
     """Each kind of source file, the build script and the tool's version make the build due
     under a new cache key; tests, vendored and output folders and files outside the module
-    do neither."""
+    do neither.
+
+    Each edit that matters is checked alone from a built state, then undone: `doit plan`
+    says the task would run, under a key of its own (not one the cache holds: no stale
+    restore). The last edit is kept and built for real: the run builds afresh and stores
+    exactly the key the plan gave, so the plan's keys are the run's. Building every edit
+    (cmake, cargo, a firmware image each time) proved no more and cost most of the audit."""
     base = FAKE_IDF if tool == "idf.py" else None  # the stand-in on PATH
     doit(audit, task, path=base)
     assert_no_change(audit, task, *map(edit, ignored), path=base)
-    for rel in matters:
-        assert_changes(audit, task, edit(rel), path=base)
-    if tool is not None:
+    current = keys(audit, task)
+    assert planned(audit, task, base) == ("up to date", *current)
+    seen, reverted = set(current), False
+    for i, rel in enumerate(matters):
+        last = i == len(matters) - 1
+        if last and reverted:  # the edits undone leave nothing that makes it due
+            assert planned(audit, task, base) == ("up to date", *current)
+        revert = revertible(audit, rel)
+        edit(rel)(audit)
+        state, key = planned(audit, task, base)
+        assert state == "run", f"{task} is {state} after an edit of {rel}"
+        assert key not in seen, f"{task}'s cache key did not change with {rel}"
+        reverted = key is not None and not last
+        if reverted:
+            seen.add(key)
+            revert()
+            continue
+        # Built for real: the last edit, or one whose key waits on a step that must run
+        # first (npm's install after package.json). The run stores the key the plan gave.
+        result = doit(audit, task, path=base)
+        assert status(result, task) == "built", result.stdout
+        current = keys(audit, task) - seen
+        assert current and (key is None or current == {key}), (key, current)
+        seen |= current
+    if tool is not None:  # the key waits on the tool's probe: built for real
         other = delegating(tmp_path / "bin", tool, f"{tool} 99.0.0-other", base)
         assert_changes(audit, task, lambda repo: None, path=other)
 

@@ -4,13 +4,22 @@ the task with the most work waiting on it starts first, unless `order=doit`."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from tests.conftest import copy_fixture, run_doit
+from tests.conftest import copy_fixture, edit_manifest, module, run_doit
 
 # build:broken is doit's first pick either way (it is selected first); the second worker then
-# takes doit's next in line, build:quick (about 0 s, then build:slow's 0.3 s), or the task
-# with the most recorded work, build:chatty (about 0.5 s).
+# takes doit's next in line, build:quick (a process start, then build:slow's: 0.3 s more), or
+# the task with the most recorded work, build:chatty (made to sleep 2 s here: with the
+# fixture's 0.5 s, two process starts on a busy machine outweighed it).
 SELECTED = ("build:broken", "build:quick", "build:slow", "build:chatty")
+CHATTY_SLEEP = "2"
+
+
+def slow_chatty(data: dict[str, Any]) -> None:
+    """build:chatty sleeps CHATTY_SLEEP seconds instead of the fixture's 0.5."""
+    argv = module(data, "chatty")["steps"][0]["argv"]
+    argv[argv.index("--sleep") + 1] = CHATTY_SLEEP
 
 
 def first_two_started(stdout: str) -> set[str]:
@@ -21,6 +30,7 @@ def first_two_started(stdout: str) -> set[str]:
 
 def test_recorded_durations_decide_what_starts_first(tmp_path: Path) -> None:
     repo = copy_fixture("reporting", tmp_path / "repo")
+    edit_manifest(repo, slow_chatty)
     first = run_doit(repo, "-n", "2", *SELECTED)  # no history yet: nothing to go by
     assert first.returncode == 0, first.stdout
 
