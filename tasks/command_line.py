@@ -28,6 +28,7 @@ VARIABLES: dict[str, str] = {
     "chip": "the chip expected on the board (default: the module's target)",
     "select": "the modules to build: names, tag:<tag>, a folder; web... adds dependents, "
               "...web dependencies (select=web,tag:frontend)",
+    "serve": "doit watch: serve the published tree with live reload (serve=true)",
 }
 
 

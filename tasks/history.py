@@ -23,6 +23,10 @@ from typing import Any
 from core.outcome import BUILT, FLAKY, UP_TO_DATE, RunStatus
 
 FILE = "history.sqlite3"
+# What started a run, set by the process that starts doit (`doit watch` sets "watch"); a run
+# started by hand has none and is recorded as "manual".
+TRIGGER_VARIABLE = "FEDBUILD_TRIGGER"
+MANUAL = "manual"
 BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another run's transaction
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -34,7 +38,8 @@ CREATE TABLE IF NOT EXISTS runs (
     git_commit TEXT,
     git_branch TEXT,
     status TEXT NOT NULL,
-    pid INTEGER NOT NULL
+    pid INTEGER NOT NULL,
+    trigger TEXT
 );
 CREATE TABLE IF NOT EXISTS tasks (
     run_id INTEGER NOT NULL REFERENCES runs(id),
@@ -86,6 +91,7 @@ class RunRecord:
     git_commit: str | None
     git_branch: str | None
     status: str
+    trigger: str = MANUAL
 
 
 class History:
@@ -110,6 +116,10 @@ class History:
             if "saved" not in columns:  # a history written before the cache existed
                 with contextlib.suppress(sqlite3.OperationalError):  # another run added it
                     db.execute("ALTER TABLE tasks ADD COLUMN saved REAL")
+            runs = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+            if "trigger" not in runs:  # a history written before triggers were recorded
+                with contextlib.suppress(sqlite3.OperationalError):
+                    db.execute("ALTER TABLE runs ADD COLUMN trigger TEXT")
             self._db = db
         return self._db
 
@@ -126,13 +136,14 @@ class History:
             db.execute("COMMIT")
 
     def begin_run(self, argv: str, mode: str, commit: str | None, branch: str | None,
-                  pid: int) -> int:
+                  pid: int, trigger: str = MANUAL) -> int:
         """Record a run that starts now; its id."""
         with self._transaction() as db:
             cursor = db.execute(
-                "INSERT INTO runs (started, argv, mode, git_commit, git_branch, status, pid) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (time.time(), argv, mode, commit, branch, RunStatus.RUNNING.value, pid))
+                "INSERT INTO runs (started, argv, mode, git_commit, git_branch, status, pid, "
+                "trigger) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (time.time(), argv, mode, commit, branch, RunStatus.RUNNING.value, pid,
+                 trigger))
             return int(cursor.lastrowid or 0)
 
     def record_task(self, run_id: int, task: TaskRecord, batch: bool = False) -> None:
@@ -176,8 +187,10 @@ class History:
     def runs(self, limit: int = 20) -> list[RunRecord]:
         """The most recent runs, newest first."""
         rows = self._read("SELECT id, started, ended, argv, mode, git_commit, git_branch, "
-                          "status FROM runs ORDER BY id DESC LIMIT ?", (limit,))
-        return [RunRecord(*row) for row in rows]
+                          "status, trigger FROM runs ORDER BY id DESC LIMIT ?", (limit,))
+        return [RunRecord(run_id, started, ended, argv, mode, commit, branch, status,
+                          trigger or MANUAL)
+                for run_id, started, ended, argv, mode, commit, branch, status, trigger in rows]
 
     def tasks(self, run_id: int) -> list[TaskRecord]:
         """The tasks of one run, in the order they ended."""
@@ -285,8 +298,9 @@ class RunRecorder:
     def begin(self, root: Path, argv: list[str], mode: str) -> None:
         """Record the run's start."""
         commit, branch = git_head(root)
+        trigger = os.environ.get(TRIGGER_VARIABLE) or MANUAL
         self._safely(lambda: setattr(self, "run_id", self.history.begin_run(
-            shlex.join(["doit", *argv]), mode, commit, branch, os.getpid())))
+            shlex.join(["doit", *argv]), mode, commit, branch, os.getpid(), trigger)))
 
     def task(self, record: TaskRecord) -> None:
         """Record a task's end (up-to-date ones batched)."""

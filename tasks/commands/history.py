@@ -16,7 +16,7 @@ from tasks.commands.layout import (
     shown_path,
     table,
 )
-from tasks.history import History, RunRecord, TaskRecord
+from tasks.history import MANUAL, History, RunRecord, TaskRecord
 
 opt_limit = {
     "name": "limit", "short": "", "long": "limit", "type": int, "default": 20,
@@ -68,7 +68,8 @@ def run_lines(history: History, run_id: int, root: Path) -> list[str]:
     tasks = history.tasks(run_id)
     lines = [f"run {run.id}: {clock(run.started)}, {_run_duration(run)}, {run.status}, "
              f"{run.mode} mode, {_git(run)}",
-             f"command: {run.argv}",
+             f"command: {run.argv}" + (f"  (trigger: {run.trigger})"
+                                       if run.trigger != MANUAL else ""),
              f"tasks: {counts(t.status for t in tasks)}"]
     if tasks:
         lines.append("")

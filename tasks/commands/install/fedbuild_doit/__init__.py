@@ -29,6 +29,8 @@ EXPORTS = {
     "AffectedCommand": "tasks.commands.affected",
     "GraphCommand": "tasks.commands.graph",
     "CacheCommand": "tasks.commands.cache",
+    "WatchCommand": "tasks.commands.watch",
+    "PreviewCommand": "tasks.commands.watch",
     "ServeCommand": "service.command",
     "FedbuildReporter": "tasks.reporter",
 }
