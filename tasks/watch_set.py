@@ -20,13 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.state import State
+from federation.graph import dependencies
 from federation.inputs import SKIP_DIRS, GitIgnores, files_under, ignored
 from federation.loader import Project, load_project
 from federation.plan import plan_federation, plan_sites, resolve_site
 from federation.platforms import host
 from federation.steps import plan_steps
 from federation.toolchains import REPOSITORY_DIR
-from tasks.select import dependencies, selected
+from tasks.select import selected
 
 DIST_DIR = "dist"
 
