@@ -52,8 +52,9 @@ class Watching:
 
     def wait_build(self, after: int) -> tuple[int, str]:
         """The first build numbered above `after`, once it has finished."""
-        assert eventually(lambda: any(n > after for n, _ in self.builds()), WAIT), \
-            self.output()[-3000:]
+        assert eventually(lambda: any(n > after for n, _ in self.builds())
+                          or self.proc.poll() is not None, WAIT), self.output()[-3000:]
+        assert any(n > after for n, _ in self.builds()), self.output()[-3000:]
         return next(b for b in self.builds() if b[0] > after)
 
     def last(self) -> int:
