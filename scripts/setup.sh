@@ -17,6 +17,8 @@ command -v cmake >/dev/null 2>&1 || apt_packages+=(cmake)
 command -v cargo >/dev/null 2>&1 || apt_packages+=(cargo)
 command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || apt_packages+=(npm)
+# `doit graph --format svg|html` draws with Graphviz's dot.
+command -v dot >/dev/null 2>&1 || apt_packages+=(graphviz)
 # ESP32 firmware on these machines: a RISC-V cross compiler and C library for the
 # bare-metal ESP32-C3 toolchain, and QEMU to run the same test code on an emulated board.
 command -v riscv64-unknown-elf-gcc >/dev/null 2>&1 || apt_packages+=(gcc-riscv64-unknown-elf)
