@@ -17,7 +17,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
 # Attributes holding one URL, rewritten wherever they appear.
@@ -59,6 +59,8 @@ class Page:
     text: str
     links: list[str]
     rewritten: int = 0  # links changed
+    ids: list[str] = field(default_factory=list)  # element ids: what a #fragment can name
+    anchors: list[str] = field(default_factory=list)  # fragment links: "/x/#id", "#id"
 
 
 def rewrite_html(text: str, rules: LinkRules) -> Page:
@@ -66,7 +68,8 @@ def rewrite_html(text: str, rules: LinkRules) -> Page:
     scanner = _HtmlScanner(text, rules)
     scanner.feed(text)
     scanner.close()
-    return Page(_apply(text, scanner.edits), scanner.links, len(scanner.edits))
+    return Page(_apply(text, scanner.edits), scanner.links, len(scanner.edits),
+                scanner.ids, scanner.found.anchors)
 
 
 def rewrite_css(text: str, rules: LinkRules) -> Page:
@@ -161,18 +164,24 @@ class _Found:
         self.rules = rules
         self.edits: list[tuple[int, int, str]] = []  # (start, end, replacement) in the raw text
         self.links: list[str] = []
+        self.anchors: list[str] = []  # "/x/#id" (or "#id" on the page itself)
 
     def url(self, piece: _Text, start: int, end: int, checked: bool = True) -> None:
         """The URL at piece.text[start:end]."""
         url = piece.text[start:end]
         start += len(url) - len(url.lstrip())
         url = url.strip()
+        if url.startswith("#"):
+            if checked and len(url) > 1:
+                self.anchors.append(url)
+            return
         if self.rules.foreign_origin:
             url = self._foreign(piece, start, url)
         parts = url_path(url, self.rules.origin)
         if parts is None:
             return
         head, path, _rest = parts
+        fragment = _rest.partition("#")[2]
         prefix, moved_from = self.rules.prefix, self.rules.moved_from
         if moved_from and (path + "/").startswith(moved_from):
             cut = min(len(moved_from), len(path))
@@ -189,6 +198,8 @@ class _Found:
             path = prefix + path
         if checked:
             self.links.append(path)
+            if fragment:
+                self.anchors.append(f"{path}#{fragment}")
 
     def _foreign(self, piece: _Text, start: int, url: str) -> str:
         """A URL on the origin the module was built for, below its folder, moved to the
@@ -238,6 +249,7 @@ class _HtmlScanner(HTMLParser):
     def __init__(self, text: str, rules: LinkRules) -> None:
         super().__init__(convert_charrefs=False)
         self.found = _Found(rules)
+        self.ids: list[str] = []
         self._line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
         self._in_style = False
 
@@ -279,6 +291,10 @@ class _HtmlScanner(HTMLParser):
             values.setdefault(match.group(1).lower(),
                               _Text(value[1:-1] if quoted else value, at, decode=True))
         rels = set(values["rel"].text.lower().split()) if "rel" in values else set()
+        if "id" in values:
+            self.ids.append(values["id"].text)
+        if tag == "a" and "name" in values:
+            self.ids.append(values["name"].text)
         for name, piece in values.items():
             checked = name in _CHECKED_ATTRS and not rels & _EXTERNAL_RELS
             if name in _URL_ATTRS or name.startswith("data-"):

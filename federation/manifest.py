@@ -409,6 +409,11 @@ class Validation(_Model):
                                     "output had and the merge dropped (rewritten links)")
     missing_index: Level = Field("error", description="A published module's destination "
                                  "without an index page")
+    anchors: Level = Field("warn", description="A #fragment link naming no id of the page "
+                           "it leads to (Docusaurus's onBrokenAnchors)")
+    duplicate_routes: Level = Field("warn", description="Two modules (or the existing site) "
+                                    "producing the same path: the merge strategy keeps one "
+                                    "(Docusaurus's onDuplicateRoutes)")
     ignore: list[Annotated[str, Field(min_length=1)]] = Field(
         [], description="Globs of URL paths (fnmatch; * crosses '/') whose problems are not "
         "reported: a broken link's target (/favicon.ico, /blog/tags/*) or the page holding it "

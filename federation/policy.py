@@ -24,6 +24,8 @@ from federation.loader import Project, find_module_json
 from federation.plan import SiteBuild, read_module_config
 from federation.redirects import Redirect
 from federation.validate import (
+    ANCHORS,
+    DUPLICATE_ROUTES,
     FEDERATION_LINKS,
     MISSING_INDEX,
     MODULE_LINKS,
@@ -68,7 +70,8 @@ class Policy:
     """The manifest's validation settings, each site module's exclusions and facts."""
 
     levels: dict[str, str] = field(default_factory=lambda: {
-        MODULE_LINKS: WARN, FEDERATION_LINKS: ERROR, MISSING_INDEX: ERROR})
+        MODULE_LINKS: WARN, FEDERATION_LINKS: ERROR, MISSING_INDEX: ERROR, ANCHORS: WARN,
+        DUPLICATE_ROUTES: WARN})
     ignore: tuple[str, ...] = ()
     new_only: bool = False
     exclude: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -112,7 +115,9 @@ def policy_of(project: Project, sites: Sequence[SiteBuild] = ()) -> Policy:
                  for site in sites}
     return Policy(levels={MODULE_LINKS: settings.module_links,
                           FEDERATION_LINKS: settings.federation_links,
-                          MISSING_INDEX: settings.missing_index},
+                          MISSING_INDEX: settings.missing_index,
+                          ANCHORS: settings.anchors,
+                          DUPLICATE_ROUTES: settings.duplicate_routes},
                   ignore=tuple(settings.ignore), new_only=settings.new_only,
                   exclude={m.name: tuple(m.exclude) for m in project.manifest.modules
                            if m.exclude}, sites=facts, redirects=_redirects(project))

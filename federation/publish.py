@@ -42,7 +42,7 @@ from federation.records import (
 )
 from federation.redirects import plan_redirects, write_redirects
 from federation.sitemaps import Site, write_site_files
-from federation.validate import Problem, validate
+from federation.validate import Problem, route_problems, validate
 
 # Bump when the way files are processed changes: every module is then processed again.
 PROCESSING_VERSION = 2
@@ -128,7 +128,7 @@ def publish(plan: FederationPlan, runs: list[ModuleRun],
                         if any(info.owner == r.mount.name for info in files.values())]
         redirects = plan_redirects(list(policy.redirects), files, plan.site_path)
         judged = judge(validate(files, destinations, plan.site_path, sources)
-                       + redirects.problems, policy,
+                       + route_problems(tree.collisions) + redirects.problems, policy,
                        published_problems(output) if policy.new_only else set())
         report.problems, report.warnings = judged.errors, judged.warnings
         _summarize(report, runs, files)
@@ -330,15 +330,18 @@ class _Assembler:
                 f.write(data)
             # A template a build script copied into its output is not a page: its links
             # are not checked.
-            links = [] if is_template(text) else sorted(set(page.links))
+            template = is_template(text)
+            links = [] if template else sorted(set(page.links))
+            ids = [] if template else sorted(set(page.ids))
+            anchors = [] if template else sorted(set(page.anchors))
             digest = hashlib.sha256(data).hexdigest()
         else:
-            digest, links = _copy_hashing(source, dest), []
+            digest, links, ids, anchors = _copy_hashing(source, dest), [], [], []
         mode = os.stat(source).st_mode
         if mode & 0o111:
             os.chmod(dest, 0o755)
         st = os.lstat(dest)
-        return FileInfo(owner, digest, st.st_size, st.st_mtime_ns, links)
+        return FileInfo(owner, digest, st.st_size, st.st_mtime_ns, links, None, ids, anchors)
 
     def _folder(self, path: str) -> None:
         parent = path.rpartition("/")[0]

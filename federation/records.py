@@ -28,7 +28,7 @@ from federation.compose import RECORDS_DIR
 CHECKSUMS = "checksums.sha256"
 MANIFEST = "federation-manifest.json"
 DEPLOYMENT = "deployment.json"
-FORMAT = 1
+FORMAT = 2  # 2: a page's ids and fragment links
 
 
 @dataclass
@@ -41,16 +41,19 @@ class FileInfo:
     mtime_ns: int
     links: list[str] = field(default_factory=list)  # internal paths a page or stylesheet names
     target: str | None = None  # a symlink's target, as written
+    ids: list[str] = field(default_factory=list)  # a page's element ids (anchor targets)
+    anchors: list[str] = field(default_factory=list)  # its fragment links: "/x/#id", "#id"
 
     def to_json(self) -> list[Any]:
         """A compact row."""
-        return [self.owner, self.sha256, self.size, self.mtime_ns, self.links, self.target]
+        return [self.owner, self.sha256, self.size, self.mtime_ns, self.links, self.target,
+                self.ids, self.anchors]
 
     @classmethod
     def from_json(cls, row: list[Any]) -> FileInfo:
         """The inverse of to_json."""
-        owner, sha256, size, mtime_ns, links, target = row
-        return cls(owner, sha256, size, mtime_ns, list(links), target)
+        owner, sha256, size, mtime_ns, links, target, ids, anchors = row
+        return cls(owner, sha256, size, mtime_ns, list(links), target, list(ids), list(anchors))
 
 
 @dataclass

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import unquote
 
+from federation.compose import Collision
 from federation.records import FileInfo
 
 MISSING_INDEX = "missing_index"
@@ -25,6 +26,9 @@ MODULE_LINKS = "module_links"
 FEDERATION_LINKS = "federation_links"
 SYMLINKS = "symlinks"  # always an error: a link out of the tree is never published
 REDIRECTS = "redirects"  # always an error: a redirect page replacing a page, or two at once
+ANCHORS = "anchors"  # a #fragment link naming no id of its page
+DUPLICATE_ROUTES = "duplicate_routes"  # two modules (or the base site) producing one path
+_NO_ID_NEEDED = ("top",)  # browsers scroll to the top for #top without an element
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ def validate(files: dict[str, FileInfo], destinations: Iterable[tuple[str, str]]
                 if _index(dest.strip("/") + "/" if dest.strip("/") else "", files) is None]
     judge = _Judge(dict(destinations), site_path, own or {})
     for path, info in sorted(files.items()):
+        problems += _anchor_problems(path, info, files, folders, site_path)
         if info.target is not None:
             problem = _symlink_problem(path, info.target, files, folders)
             if problem:
@@ -100,6 +105,50 @@ def _had(rel: str, files: set[str]) -> bool:
     if rel == "" or rel.endswith("/"):
         return rel + "index.html" in files or rel + "index.htm" in files
     return rel in files or rel + "/index.html" in files or rel + "/index.htm" in files
+
+
+def route_problems(collisions: Iterable[Collision]) -> list[Problem]:
+    """Two owners producing one path (Docusaurus's onDuplicateRoutes): a problem each, of
+    the module whose file was kept (the merge strategy said which)."""
+    return [Problem(c.path, f"duplicate route: {c.reason}", DUPLICATE_ROUTES, c.kept)
+            for c in collisions]
+
+
+def _anchor_problems(path: str, info: FileInfo, files: dict[str, FileInfo],
+                     folders: set[str], site_path: str) -> list[Problem]:
+    """Fragment links of a page naming no id of the page they lead to (one whose path
+    does not resolve is a broken link, reported as such)."""
+    problems = []
+    for anchor in dict.fromkeys(info.anchors):
+        link, _, fragment = anchor.partition("#")
+        fragment = unquote(fragment)
+        if fragment in _NO_ID_NEEDED or fragment.startswith(":~:"):
+            continue
+        target = path if not link else file_of(link, files, folders, site_path)
+        page = files.get(target) if target is not None else None
+        if target is None or page is None or page.target is not None or \
+                not target.endswith((".html", ".htm")):
+            continue
+        if fragment not in page.ids:
+            problems.append(Problem(path, f"broken anchor {anchor}", ANCHORS, info.owner,
+                                    anchor))
+    return problems
+
+
+def file_of(link: str, files: dict[str, FileInfo], folders: set[str], site_path: str
+            ) -> str | None:
+    """The file of the tree an internal absolute link names (a folder: its index page)."""
+    path = unquote(link)
+    if path + "/" == site_path:
+        return _index("", files)
+    if not path.startswith(site_path):
+        return None
+    rel = path[len(site_path):]
+    if rel == "" or rel.endswith("/"):
+        return _index(rel, files)
+    if rel in files:
+        return rel
+    return _index(rel + "/", files) if rel in folders else None
 
 
 def resolves(link: str, files: dict[str, FileInfo], folders: set[str], site_path: str) -> bool:

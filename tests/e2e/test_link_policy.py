@@ -106,3 +106,24 @@ def test_new_only_fails_only_on_breakage_the_published_tree_does_not_have(repo: 
     assert result.returncode == 1
     assert "docs/guide/index.html: broken link /new.html" in result.stdout
     assert "broken link /nowhere.png" not in result.stdout.split("kept the published tree")[1]
+
+
+def test_anchors_and_duplicate_routes_are_reported_under_the_same_policy(repo: Path) -> None:
+    """Issue 22 item 9: a #fragment naming no id of its page, and two modules producing the
+    same path, are warnings by default (Docusaurus's defaults), errors when asked."""
+    write(repo, "home", "index.html", page("home", '<h2 id="here">h</h2><a href="#here">h</a>'
+                                           '<a href="#gone">g</a><a href="/docs/#nope">d</a>'))
+    write(repo, "home", "docs/extra.html", page("home's page in docs's folder"))
+    validation(repo, module_links="off")
+    result = run_doit(repo)
+    assert result.returncode == 0, result.stdout
+    assert [(p["path"], p["kind"], p["level"]) for p in links(repo)["problems"]] == [
+        ("docs/extra.html", "duplicate_routes", "warn"), ("index.html", "anchors", "warn"),
+        ("index.html", "anchors", "warn")]
+    assert [p["link"] for p in links(repo)["problems"][1:]] == ["#gone", "/docs/#nope"]
+    validation(repo, module_links="off", anchors="error", duplicate_routes="error")
+    write(repo, "home", "about.html", page("about v2"))
+    result = run_doit(repo)
+    assert result.returncode == 1
+    assert "index.html: broken anchor #gone" in result.stdout
+    assert "docs/extra.html: duplicate route: " in result.stdout

@@ -529,3 +529,13 @@ def test_css_empty_prefix_rewrites_nothing() -> None:
     page = rewrite_css(css, owns_all(prefix=""))
     assert page.text == css
     assert sorted(page.links) == ["/css/site.css", "/img/a.png"]
+
+
+def test_a_page_s_ids_and_fragment_links_are_collected() -> None:
+    """What anchor checks need: the ids a page holds (id=, <a name=>) and its #fragment
+    links, on itself or on another page of the federation."""
+    page = rewrite_html('<h2 id="intro">x</h2><a name="old"></a><a href="#intro">i</a>'
+                        '<a href="/docs/#setup">s</a><a href="https://x.org/#y">x</a>'
+                        '<p id="a&amp;b"></p>', LinkRules("", "https://fed.org", lambda _p: False))
+    assert page.ids == ["intro", "old", "a&b"]
+    assert page.anchors == ["#intro", "/docs/#setup"]

@@ -6,8 +6,9 @@ from collections.abc import Iterable
 
 import pytest
 
+from federation.compose import Collision
 from federation.records import FileInfo
-from federation.validate import Problem, resolves, validate
+from federation.validate import Problem, resolves, route_problems, validate
 
 DIGEST = "0" * 64
 
@@ -267,3 +268,26 @@ def test_a_broken_link_is_the_module_s_own_or_the_federation_s() -> None:
         ("index.html", "/docs/gone.html", "federation_links"),
         ("index.html", "/about/", "module_links"),
     ]
+
+
+def test_fragment_links_name_an_id_of_the_page_they_lead_to() -> None:
+    """Broken anchors (Docusaurus's onBrokenAnchors): the page a #fragment link leads to
+    has no element with that id; #top and text fragments need none; a link to a missing
+    page is a broken link, not an anchor problem."""
+    files = {
+        "index.html": FileInfo("home", DIGEST, 1, 0, ["/docs/"], None, ["intro"],
+                               ["#intro", "#missing", "#top", "/docs/#setup", "/docs/#nope",
+                                "/gone/#x", "/docs/#:~:text=a"]),
+        "docs/index.html": FileInfo("docs", DIGEST, 1, 0, [], None, ["setup"], []),
+    }
+    problems = validate(files, [], "/")
+    assert [(p.path, p.kind, p.link) for p in problems] == [
+        ("index.html", "anchors", "#missing"), ("index.html", "anchors", "/docs/#nope")]
+
+
+def test_two_owners_of_one_path_are_duplicate_routes() -> None:
+    collision = Collision("docs/a.html", "docs", "home", "docs's file replaces home's")
+    (problem,) = route_problems([collision])
+    assert (problem.path, problem.kind, problem.module) == ("docs/a.html", "duplicate_routes",
+                                                            "docs")
+    assert problem.describe() == "docs/a.html: duplicate route: docs's file replaces home's"
