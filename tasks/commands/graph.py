@@ -89,7 +89,7 @@ class GraphCommand(FedbuildCommand):
         explainer = Explainer(self.dep_manager, dict(tasks), root, mode, load_project(root))
         history = repository_history(root)
         try:
-            facts = graph_view.gather_facts(graph, tasks, history, State(root).dir / "runs",
+            facts = graph_view.gather_facts(graph, tasks, history, root, State(root).dir / "runs",
                                             lambda name: explanation(explainer, name, mode))
         finally:
             history.close()

@@ -21,11 +21,12 @@ from typing import Any
 
 from doit.exceptions import InvalidCommand
 
+from core.outcome import BUILT
 from core.runner import Command, run, which
 from tasks.commands.graph_model import Graph, quoted
-from tasks.commands.layout import clock, duration
+from tasks.commands.layout import clock, duration, shown_path
 from tasks.commands.palette import CRITICAL, NEVER_RUN, colour, legend
-from tasks.commands.stats import TIMED
+from tasks.commands.stats_model import TIMED
 from tasks.critical_path import critical_path
 from tasks.history import History, TaskRecord
 from tasks.run_files import SUMMARY, run_folders
@@ -89,9 +90,10 @@ def cache_keys(runs_dir: Path, names: set[str]) -> dict[str, str]:
     return keys
 
 
-def gather_facts(graph: Graph, tasks: Mapping[str, Any], history: History, runs_dir: Path,
-                 explain: Callable[[str], list[str]]) -> dict[str, NodeFacts]:
-    """Every node's facts: the task's files, its last record, cache key and explanation."""
+def gather_facts(graph: Graph, tasks: Mapping[str, Any], history: History, root: Path,
+                 runs_dir: Path, explain: Callable[[str], list[str]]) -> dict[str, NodeFacts]:
+    """Every node's facts: the task's files (relative to the repository root when inside
+    it), its last record, cache key and explanation."""
     names = set(graph.nodes)
     records = last_records(history, names)
     keys = cache_keys(runs_dir, names)
@@ -102,8 +104,8 @@ def gather_facts(graph: Graph, tasks: Mapping[str, Any], history: History, runs_
         facts[name] = NodeFacts(
             name, status=record.status if record else None, duration=timed,
             ended=record.ended if record else None,
-            inputs=tuple(sorted(str(p) for p in task.file_dep)),
-            outputs=tuple(sorted(str(p) for p in task.targets)),
+            inputs=tuple(sorted(shown_path(str(p), root) for p in task.file_dep)),
+            outputs=tuple(sorted(shown_path(str(p), root) for p in task.targets)),
             cache_key=keys.get(name), explain=tuple(explain(name)))
     return facts
 
@@ -114,7 +116,7 @@ def graph_chain(graph: Graph, facts: Mapping[str, NodeFacts]) -> tuple[str, ...]
     deps: dict[str, list[str]] = {name: [] for name in graph.nodes}
     for before, after in graph.edges:
         deps[after].append(before)
-    tasks = tuple(TaskRun(name, "built", ended=0.0, started=0.0,
+    tasks = tuple(TaskRun(name, BUILT, ended=0.0, started=0.0,
                           duration=facts[name].duration or 0.0, deps=tuple(deps[name]))
                   for name in graph.nodes)
     path = critical_path(RunInfo(0.0, 0.0, (), "", "", 1, tasks=tasks))

@@ -1,20 +1,14 @@
-"""`doit stats [TASK]`: how each task has fared over the recorded runs.
-
-A task's *runs* are its executions: the runs where it was not up to date. Its
-durations are those of its successful executions (built, or flaky: passed on a
-retry), the figures an estimate is made from.
+"""`doit stats [TASK]`: how each task has fared over the recorded runs, as text, or as
+an HTML report of charts (`--plot FILE`, report.py). What is counted: stats_model.py.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from doit.exceptions import InvalidCommand
 
-from core.outcome import BUILT, CACHED, FLAKY, UP_TO_DATE, RunStatus, Status
+from core.outcome import CACHED, FLAKY, RunStatus
 from tasks.commands.base import FedbuildCommand
 from tasks.commands.layout import (
     clock,
@@ -24,86 +18,24 @@ from tasks.commands.layout import (
     shown_path,
     table,
 )
-from tasks.history import History, RunRecord
-
-# As words (history rows hold them as text): a task that did not fail (up to date is
-# counted apart), one that did (an interrupted one did neither), one that was timed.
-SUCCESS = frozenset(s.value for s in Status if not s.failed and s is not Status.UP_TO_DATE)
-FAILURE = frozenset(s.value for s in Status if s.failed and s is not Status.INTERRUPTED)
-TIMED = frozenset((BUILT, FLAKY))
-# the statuses of tasks that asked the cache
-LOOKUPS = frozenset((BUILT, FLAKY, CACHED, *FAILURE))
-_ALL_RUNS = 1 << 62
+from tasks.commands.report import report_html, run_figures
+from tasks.commands.stats_model import (
+    FAILURE,
+    LOOKUPS,
+    SUCCESS,
+    TaskStats,
+    Window,
+    gather,
+)
 
 opt_last = {
     "name": "last", "short": "", "long": "last", "type": int, "default": 0,
     "help": "only the last N runs of doit [default: all recorded]",
 }
-
-
-@dataclass
-class TaskStats:
-    """One task's figures over a window of runs."""
-
-    name: str
-    up_to_date: int = 0
-    statuses: dict[str, int] = field(default_factory=dict)
-    durations: list[float] = field(default_factory=list)
-
-    def add(self, status: str, seconds: float | None) -> None:
-        """Count one row of the task."""
-        if status == UP_TO_DATE:
-            self.up_to_date += 1
-            return
-        self.statuses[status] = self.statuses.get(status, 0) + 1
-        if status in TIMED and seconds is not None:
-            self.durations.append(float(seconds))
-
-    @property
-    def runs(self) -> int:
-        """Executions: the rows that were not up to date."""
-        return sum(self.statuses.values())
-
-    def count(self, statuses: Iterable[str]) -> int:
-        """How many executions ended in one of `statuses`."""
-        return sum(self.statuses.get(s, 0) for s in statuses)
-
-    @property
-    def p95(self) -> float | None:
-        """The 95th percentile duration (nearest rank)."""
-        if not self.durations:
-            return None
-        ordered = sorted(self.durations)
-        return ordered[math.ceil(0.95 * len(ordered)) - 1]
-
-    @property
-    def average(self) -> float | None:
-        """The mean duration."""
-        return sum(self.durations) / len(self.durations) if self.durations else None
-
-
-@dataclass
-class Window:
-    """The runs looked at and every task's figures over them."""
-
-    runs: list[RunRecord]
-    tasks: dict[str, TaskStats]
-
-    @property
-    def cached(self) -> bool:
-        """Whether any task was ever restored from a cache (else no hit rate is shown)."""
-        return any(t.statuses.get(CACHED) for t in self.tasks.values())
-
-
-def gather(history: History, last: int = 0) -> Window:
-    """Every task's figures over the last `last` runs (all runs with 0)."""
-    runs = history.runs(last if last > 0 else _ALL_RUNS)
-    tasks: dict[str, TaskStats] = {}
-    for run in runs:
-        for record in history.tasks(run.id):
-            tasks.setdefault(record.name, TaskStats(record.name)).add(record.status,
-                                                                       record.duration)
-    return Window(runs, dict(sorted(tasks.items())))
+opt_plot = {
+    "name": "plot", "short": "", "long": "plot", "type": str, "default": "",
+    "help": "write an HTML report with charts to this file (slowest, flaky, cache, trends)",
+}
 
 
 def overview_lines(window: Window) -> list[str]:
@@ -172,13 +104,13 @@ class StatsCommand(FedbuildCommand):
 
     name = "stats"
     doc_purpose = "show how tasks have fared: runs, success rate, durations, flaky tasks"
-    doc_usage = "[TASK] [--last N]"
+    doc_usage = "[TASK] [--last N] [--plot FILE]"
     doc_description = ("Computed from .fedbuild/history.sqlite3. Runs are executions (not up to "
                        "date); durations are of successful executions; p95 is the nearest-rank "
                        "95th percentile.")
-    cmd_options = (opt_last,)
+    cmd_options = (opt_last, opt_plot)
 
-    def _execute(self, pos_args: list[str], last: int = 0) -> int:
+    def _execute(self, pos_args: list[str], last: int = 0, plot: str = "") -> int:
         if len(pos_args) > 1:
             raise InvalidCommand("`doit stats` takes at most one task name "
                                  f"(got {' '.join(pos_args)})")
@@ -186,6 +118,12 @@ class StatsCommand(FedbuildCommand):
         history = repository_history(root)
         try:
             window = gather(history, last)
+            if plot:
+                page = report_html(window, run_figures(history, window),
+                                   f"fedbuild run history: {root.name}")
+                Path(plot).write_text(page, encoding="utf-8")
+                self.outstream.write(f"report written to {plot} ({len(window.runs)} runs)\n")
+                return 0
         finally:
             history.close()
         name = pos_args[0] if pos_args else None

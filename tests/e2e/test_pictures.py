@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import DODO, copy_fixture, run_doit
+from tests.conftest import DODO, copy_example, copy_fixture, run_doit
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -80,7 +80,9 @@ def opened(browser: Any, page_file: Path, shot: Path) -> tuple[Any, list[str], l
 
 
 def screenshot(page: Any, shot: Path) -> None:
-    """Save a screenshot in the test's folder, and in FEDBUILD_PICTURES when that is set."""
+    """Save a screenshot of the page's top in the test's folder, and in FEDBUILD_PICTURES
+    when that is set."""
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(shot), full_page=False)
     assert shot.stat().st_size > 1000
     keep = os.environ.get("FEDBUILD_PICTURES")
@@ -135,3 +137,41 @@ def test_without_graphviz_one_line_and_exit_3(built: Path, tmp_path: Path) -> No
     assert "install graphviz" in result.stderr and "Traceback" not in result.stderr
     assert result.stdout == ""
     assert re.fullmatch(r"ERROR: [^\n]*\n", result.stderr), result.stderr
+
+
+def test_stats_report_opens_offline_with_its_charts(built: Path, browser: Any,
+                                                     tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    result = command(built, "stats", "--plot", str(out))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"report written to {out} (2 runs)\n"
+    page, errors, requests = opened(browser, out, tmp_path / "report.png")
+    titles = page.locator("svg.chart > title").all_text_contents()
+    assert titles == ["slowest tasks (average successful execution)", "build time per run",
+                      "cache hit rate per run", "time saved by the cache per run"]
+    # the four tasks with a successful execution (broken failed; its test never ran)
+    assert page.locator("svg.chart").first.locator("g.bar").count() == 4
+    assert page.locator("svg.chart").nth(2).locator("circle.point").count() == 2
+    screenshot(page, tmp_path / "report.png")
+    assert errors == [] and requests == []
+
+
+def test_pictures_of_the_example_monorepo(browser: Any, tmp_path: Path) -> None:
+    """The README's pictures: this repository's example after its three site modules were
+    built, then docs forgotten and restored from the cache."""
+    repo = copy_example(tmp_path / "example")
+    assert run_doit(repo, "build:home", "build:docs", "build:blog").returncode == 0
+    assert run_doit(repo, "forget", "build:docs").returncode == 0
+    assert run_doit(repo, "build:docs").returncode == 0
+    graph, report = tmp_path / "graph.html", tmp_path / "report.html"
+    assert command(repo, "graph", "--format", "html", "-o", str(graph)).returncode == 0
+    assert command(repo, "stats", "--plot", str(report)).returncode == 0
+    page, errors, requests = opened(browser, graph, tmp_path / "graph-example.png")
+    page.locator("g.node", has_text="build:docs").click()
+    sync_api.expect(page.locator("#details")).to_contain_text("last status: cached")
+    screenshot(page, tmp_path / "graph-example.png")
+    assert errors == [] and requests == []
+    page, errors, requests = opened(browser, report, tmp_path / "report-example.png")
+    sync_api.expect(page.locator("svg.chart").first).to_contain_text("build:home")
+    screenshot(page, tmp_path / "report-example.png")
+    assert errors == [] and requests == []

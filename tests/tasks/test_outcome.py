@@ -16,7 +16,8 @@ TASKS = Path(__file__).resolve().parents[2] / "tasks"
 # The modules that carry a task's or a run's status from the outcome to the user.
 CARRIERS = ("history.py", "timeline.py", "run_files.py", "reporter.py", "critical_path.py",
             "display.py", "live_display.py", "sites.py", "steps.py", "events.py",
-            "commands/stats.py", "commands/layout.py", "commands/explain.py",
+            "commands/stats.py", "commands/stats_model.py", "commands/report.py",
+            "commands/graph_view.py", "commands/layout.py", "commands/explain.py",
             "commands/history.py")
 
 
