@@ -224,10 +224,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Connection", "close")
         self.end_headers()
         self.close_connection = True
+        published = self.server.published
+        with published.lock:
+            seen = published.serial  # before the page can see anything: no change is missed
         try:
             self.wfile.write(b"retry: 1000\n\n")
             self.wfile.flush()
-            for event in _changes(self.server.published):
+            for event in _changes(published, seen):
                 self.wfile.write(event)
                 self.wfile.flush()
         except (TimeoutError, BrokenPipeError, ConnectionResetError):
@@ -249,11 +252,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-def _changes(published: Published) -> Iterator[bytes]:
-    """The event stream's messages: each change after the stream opened, and a comment now
-    and then on an idle one (a closed connection is noticed when it is written to)."""
-    with published.lock:
-        seen = published.serial
+def _changes(published: Published, seen: int) -> Iterator[bytes]:
+    """The event stream's messages: each change after `seen`, and a comment now and then
+    on an idle one (a closed connection is noticed when it is written to)."""
     while True:
         with published.lock:
             if published.serial == seen and not published.closed:

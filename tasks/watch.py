@@ -188,7 +188,7 @@ class Watch:
             self._reload_set()
         self.after(outcome)
         state = "ok" if outcome.ok else f"failed ({', '.join(outcome.failures)})"
-        self._say(f"build {outcome.number} {state} in {outcome.seconds:.1f}s; watching "
+        self._say(f"build {outcome.number} {state} in {outcome.seconds:.2f}s; watching "
                   f"{len(self.watch_set.modules)} modules (Ctrl-C stops)")
 
     def _reload_set(self) -> None:

@@ -28,6 +28,9 @@ from tests.conftest import DODO, copy_fixture, edit_manifest, eventually, module
 BUILD_DONE = re.compile(r"^fedbuild watch: build (\d+) (ok|failed)", re.M)
 SERVING = re.compile(r"serving public/ at http://127\.0\.0\.1:(\d+)/")
 WAIT = 90.0  # seconds a build may take on a loaded machine
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's, as tests/service/test_dashboard.py drives it
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update"]
 
 
 class Watching:
@@ -194,6 +197,29 @@ def test_a_broken_module_shows_its_last_good_page_and_error_until_fixed(
     assert watching.wait_build(before)[1] == "ok"
     assert 'id="fedbuild-overlay"' not in watching.get("/gamma/")[1]
     events.close()
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
+def test_an_open_page_in_chromium_reloads_itself_after_a_save(watching: Watching) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                             args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{watching.port}/gamma/")
+            page.wait_for_function("document.querySelector('[data-fedbuild-live]') !== null")
+            page.evaluate("window.stillTheSamePage = true")
+            before = watching.last()
+            source = watching.repo / "modules/gamma/content/two.md"
+            source.write_text("seen in the browser\n")
+            assert watching.wait_build(before)[1] == "ok"
+            page.wait_for_function("window.stillTheSamePage === undefined", timeout=30_000)
+            page.wait_for_load_state()
+            assert "seen in the browser" in page.content()
+        finally:
+            browser.close()
 
 
 def test_a_burst_of_saves_is_one_build(watching: Watching) -> None:
