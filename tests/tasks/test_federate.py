@@ -8,6 +8,7 @@ from pathlib import Path
 from core.state import State
 from federation.loader import load_project
 from federation.plan import FederationPlan, plan_federation, plan_sites
+from federation.policy import Policy
 from tasks.clean import CLEAN
 from tasks.doit_compat import AFTER_FAILURES
 from tasks.federate import (
@@ -34,7 +35,7 @@ def test_federate_task_dict(monorepo: Repo) -> None:
     plan = federation(repo)
     task = federate_task(plan)
     assert task["basename"] == "federate"
-    assert task["actions"] == [(federate, [plan])]
+    assert task["actions"] == [(federate, [plan, Policy()])]  # no validation settings given
     assert task["task_dep"] == ["build:docs", "build:shop", "build:home"]
     assert task["meta"] == {AFTER_FAILURES: True, CLEAN: True}
     assert task["clean"] == [(clean_federation, [plan])]
