@@ -368,4 +368,6 @@ def _inside(path: Path, root: Path, memo: dict[str, str] | None = None) -> bool:
     """Whether `path`, resolved, lies in (or is) `root`, resolved; `memo`: the folders a
     project has resolved already (federation.inputs.real_path)."""
     memo = {} if memo is None else memo
-    return Path(real_path(path, memo)).is_relative_to(real_path(root, memo))
+    real, top = real_path(path, memo), real_path(root, memo)
+    # Both are absolute and normalised: a prefix ending at a separator is Path.is_relative_to
+    return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
