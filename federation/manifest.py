@@ -442,6 +442,9 @@ class Federation(_Model):
     validation: Validation = Field(Validation(), description="How the checks of the "
                                    "published tree treat each kind of problem (broken links, "
                                    "missing index pages)")
+    search: bool = Field(False, description="Build one Pagefind search index over the "
+                         "published tree, in pagefind/ at its root (needs pip install "
+                         "'pagefind[extended]'); templates include /pagefind/pagefind-ui.js")
     redirects: list[Redirect] = Field([], description="URLs that moved: static redirect "
                                       "pages, public/_redirects (Netlify) and "
                                       "public/.federation/redirects.map (nginx)")

@@ -77,6 +77,7 @@ class Policy:
     exclude: dict[str, tuple[str, ...]] = field(default_factory=dict)
     sites: dict[str, SiteFacts] = field(default_factory=dict)  # none: rewrite as planned
     redirects: tuple[Redirect, ...] = ()
+    search: bool = False  # a Pagefind index over the published tree
 
     def signature(self) -> list[Any]:
         """Everything here that changes what is published or whether it is."""
@@ -84,7 +85,7 @@ class Policy:
                 sorted((k, list(v)) for k, v in self.exclude.items()),
                 sorted((k, f.passed, str(f.folder), f.module_json, f.css_path_prefix)
                        for k, f in self.sites.items()),
-                [vars(r) for r in self.redirects]]
+                [vars(r) for r in self.redirects], self.search]
 
     def level(self, problem: Problem) -> str:
         """error, warn or off for one problem (a symlink out of the tree is always an error)."""
@@ -120,7 +121,8 @@ def policy_of(project: Project, sites: Sequence[SiteBuild] = ()) -> Policy:
                           DUPLICATE_ROUTES: settings.duplicate_routes},
                   ignore=tuple(settings.ignore), new_only=settings.new_only,
                   exclude={m.name: tuple(m.exclude) for m in project.manifest.modules
-                           if m.exclude}, sites=facts, redirects=_redirects(project))
+                           if m.exclude}, sites=facts, redirects=_redirects(project),
+                  search=fed.search)
 
 
 def _redirects(project: Project) -> tuple[Redirect, ...]:

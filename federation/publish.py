@@ -41,6 +41,7 @@ from federation.records import (
     write_published,
 )
 from federation.redirects import plan_redirects, write_redirects
+from federation.search import SearchError, index_tree
 from federation.sitemaps import Site, write_site_files
 from federation.validate import Problem, route_problems, validate
 
@@ -93,6 +94,7 @@ class Report:
     bytes: int = 0
     reused: int = 0
     processed: int = 0
+    indexed: int = 0  # files of the search index written
 
 
 def publish(plan: FederationPlan, runs: list[ModuleRun],
@@ -139,6 +141,12 @@ def publish(plan: FederationPlan, runs: list[ModuleRun],
         write_site_files(new, files, _sites(plan, runs, built, destinations),
                          plan.origin + plan.site_path)
         write_redirects(new, files, redirects, list(policy.redirects))
+        if policy.search:
+            try:
+                report.indexed = index_tree(new, files, plan.log.with_name("pagefind.log"))
+            except SearchError as err:
+                report.reason = str(err)
+                return report
         publish_id = uuid.uuid4().hex
         published_at = now_iso()
         entries = _module_entries(plan, runs, files, old, keys, published_at)

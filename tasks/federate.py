@@ -177,6 +177,9 @@ def summary_lines(state_dir: Path, ran: bool) -> list[str]:
         lines.append(f"  {m['destination']:<{width}}  {m['name']:<{name_width}}  {m['status']}"
                      f" ({m['files']} files{own})")
     lines += [f"  {m['name']}: {moved_line(m)}" for m in modules if _moved(m)]
+    if state == "published" and result.get("indexed"):
+        lines.append(f"  search: {output}/pagefind/ ({result['indexed']} index files, "
+                     "Pagefind)")
     worst = result.get("worst") or []
     if worst:
         lines.append("  most named missing targets: " + ", ".join(
@@ -190,6 +193,7 @@ def _write_result(plan: FederationPlan, report: Report, state: str) -> None:
             "at": now_iso(), "files": report.files, "bytes": report.bytes,
             "collisions": len(report.collisions), "problems": len(report.problems),
             "warnings": len(report.warnings), "worst": worst_targets(report.warnings),
+            "indexed": report.indexed,
             "reused": report.reused, "processed": report.processed,
             "modules": [vars(m) for m in report.modules]}
     plan.records.mkdir(parents=True, exist_ok=True)
