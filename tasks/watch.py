@@ -47,6 +47,7 @@ class Outcome:
     seconds: float
     changed: list[str]
     failures: dict[str, list[str]] = field(default_factory=dict)  # module -> error lines
+    cpu: float | None = None  # CPU seconds of the build's processes
     published: Path | None = None
 
     @property
@@ -55,27 +56,64 @@ class Outcome:
         return self.code == 0
 
 
-class Builder:
-    """Runs one `doit run` at a time and tells what it did."""
+# A build's interpreter is started ahead, right after the build before: it imports doit and
+# fedbuild's code (not the dodo: the plan is read when the build begins), then waits for one
+# byte on GO_VARIABLE's descriptor and runs `doit ARGS` as `python -m doit` would; end of
+# file instead of the byte ends it. A save then costs doit's planning and work, not its
+# imports.
+GO_VARIABLE = "FEDBUILD_WATCH_GO"
+WARM = """\
+import os, runpy, sys
+sys.argv = ["doit", *sys.argv[1:]]
+try:
+    import fedbuild_doit
+    fedbuild_doit.use_fedbuild()
+    import doit.doit_cmd, federation.loader, federation.plan, federation.steps, tasks.commands.run
+    import tasks.config, tasks.federate, tasks.sites, tasks.steps
+except Exception:
+    pass  # the build itself says what is wrong
+go = int(os.environ.pop("FEDBUILD_WATCH_GO"))
+if not os.read(go, 1):
+    sys.exit(0)
+os.close(go)
+runpy.run_module("doit", run_name="__main__", alter_sys=True)
+"""
 
-    def __init__(self, argv: list[str], cwd: Path, root: Path, out: TextIO) -> None:
-        self.argv, self.cwd, self.root, self.out = argv, cwd, root, out
+
+@dataclass
+class _Started:
+    """A build's doit, started ahead and waiting for the word to go."""
+
+    process: Process
+    go: int  # write a byte to begin, close to end it
+    output: int  # its output's read end
+
+
+class Builder:
+    """Runs one `doit ARGS` at a time and tells what it did."""
+
+    def __init__(self, args: list[str], cwd: Path, root: Path, out: TextIO) -> None:
+        self.args, self.cwd, self.root, self.out = args, cwd, root, out
         self.count = 0
         self.process: Process | None = None
+        self.next: _Started | None = None
+
+    def prepare(self) -> None:
+        """Start the next build's interpreter now, so that it is ready for the next save."""
+        if self.next is None:
+            self.next = self._start()
 
     def build(self, changed: list[str]) -> Outcome:
         """Run doit to its end, its output shown as it comes; the outcome."""
         self.count += 1
+        ready, self.next = self.next or self._start(), None
         started, wall = time.time(), time.monotonic()
-        read, write = os.pipe()
-        command = Command(tuple(self.argv), cwd=self.cwd, log=Path(os.devnull),
-                          env={TRIGGER_VARIABLE: TRIGGER})
+        self.process = ready.process
+        tail = _Tail(ready.output, self.out)
         try:
-            self.process = start(command, output=write)
-        finally:
-            os.close(write)
-        tail = _Tail(read, self.out)
-        try:
+            with contextlib.suppress(BrokenPipeError):  # it died early: its output says why
+                os.write(ready.go, b"g")
+            os.close(ready.go)
             while self.process.wait(1.0) is None:
                 pass
         except BaseException:
@@ -83,19 +121,43 @@ class Builder:
             raise
         finally:  # interrupted too: the build goes first, then its output's reader
             code = self.process.kill()
+            cpu = self.process.result().cpu_time
             self.process = None
             tail.join(timeout=5.0)
         outcome = Outcome(self.count, code if code is not None else 1,
-                          time.monotonic() - wall, changed)
+                          time.monotonic() - wall, changed, cpu=cpu)
         if not outcome.ok:
             outcome.failures = self.failures(started, tail.lines)
         return outcome
 
+    def _start(self) -> _Started:
+        """Start a build's interpreter, waiting for the word to go."""
+        go_read, go_write = os.pipe()
+        out_read, out_write = os.pipe()
+        command = Command((sys.executable, "-c", WARM, *self.args), cwd=self.cwd,
+                          log=Path(os.devnull),
+                          env={TRIGGER_VARIABLE: TRIGGER, GO_VARIABLE: str(go_read)})
+        try:
+            process = start(command, output=out_write, pass_fds=(go_read,))
+        except BaseException:
+            for fd in (go_write, out_read):
+                os.close(fd)
+            raise
+        finally:
+            for fd in (go_read, out_write):
+                os.close(fd)
+        return _Started(process, go_write, out_read)
+
     def stop(self) -> None:
-        """Kill the build running, if any, with everything it started."""
-        process = self.process
+        """Kill the build running, if any, with everything it started, and the next one."""
+        process, ready, self.next = self.process, self.next, None
         if process is not None:
             process.kill()
+        if ready is not None:
+            ready.process.kill()
+            for fd in (ready.go, ready.output):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
 
     def failures(self, started: float, output: list[str]) -> dict[str, list[str]]:
         """What failed in the run that began at `started`, by module (`build:web` is web's),
@@ -187,8 +249,10 @@ class Watch:
         if structural or not outcome.ok:
             self._reload_set()
         self.after(outcome)
+        self.builder.prepare()
         state = "ok" if outcome.ok else f"failed ({', '.join(outcome.failures)})"
-        self._say(f"build {outcome.number} {state} in {outcome.seconds:.2f}s; watching "
+        cpu = f" ({outcome.cpu:.2f}s CPU)" if outcome.cpu is not None else ""
+        self._say(f"build {outcome.number} {state} in {outcome.seconds:.2f}s{cpu}; watching "
                   f"{len(self.watch_set.modules)} modules (Ctrl-C stops)")
 
     def _reload_set(self) -> None:
@@ -225,10 +289,11 @@ class Watch:
         self.out.flush()
 
 
-def rebuild_argv(dodo: str | None, root: Path, tasks: list[str], workers: int,
+def rebuild_args(dodo: str | None, root: Path, tasks: list[str], workers: int,
                  variables: dict[str, str]) -> list[str]:
-    """The `doit run` each build is: the watch's dodo, repository, tasks and variables."""
-    argv = [sys.executable, "-m", "doit", "run"]
+    """doit's arguments for each build, a `run` of the watch's dodo, repository, tasks and
+    variables."""
+    argv = ["run"]
     if dodo is not None:
         argv += ["-f", dodo]
     argv += ["-d", str(root)]

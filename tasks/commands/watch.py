@@ -24,7 +24,7 @@ from tasks.commands.base import FedbuildCommand
 from tasks.doit_compat import command_line_variables
 from tasks.live_preview import DEFAULT_PORT, PreviewServer, Published, open_server
 from tasks.session import INTERRUPTED
-from tasks.watch import Builder, Outcome, Watch, rebuild_argv
+from tasks.watch import Builder, Outcome, Watch, rebuild_args
 from tasks.watch_set import WatchSet, watch_set
 
 SERVE = "serve"  # the watch's own variable, not handed to its builds
@@ -81,8 +81,8 @@ class WatchCommand(FedbuildCommand):
             return watch_set(root, tasks, variables.get("select"),
                              variables.get("mode", "development"))
 
-        argv = rebuild_argv(self.dodo, root, tasks, num_process, variables)
-        builder = Builder(argv, self.started_in, root, sys.stdout)
+        args = rebuild_args(self.dodo, root, tasks, num_process, variables)
+        builder = Builder(args, self.started_in, root, sys.stdout)
         current = refresh()
         server = self._open(current, port) if serve else None
         watch = Watch(builder, current, refresh, self._after(server), sys.stdout)

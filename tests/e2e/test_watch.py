@@ -272,6 +272,21 @@ def test_sigint_stops_the_watch_and_every_build_process(tmp_path: Path) -> None:
         watch.stop()
 
 
+def test_sigint_while_waiting_leaves_no_process(tmp_path: Path) -> None:
+    """Between builds the watch holds the next build's interpreter, ready: it goes too."""
+    watch = Watching(copy_fixture("basic", tmp_path / "basic"), tmp_path / "watch.log")
+    try:
+        assert watch.wait_build(0) == (1, "ok")
+        assert eventually(lambda: bool(psutil.Process(watch.proc.pid).children()), 30)
+        pids = [p.pid for p in psutil.Process(watch.proc.pid).children(recursive=True)]
+        watch.proc.send_signal(signal.SIGINT)
+        assert watch.proc.wait(60) == 130
+        assert watch.output().count("fedbuild: interrupted") == 1, watch.output()
+        assert eventually(lambda: not any(_alive_pid(pid) for pid in pids), 10)
+    finally:
+        watch.stop()
+
+
 def _alive(proc: psutil.Process) -> bool:
     try:
         return proc.status() != psutil.STATUS_ZOMBIE
