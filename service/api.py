@@ -16,7 +16,17 @@ from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, FastAPI, Header, HTTPException, Request, Security
+from fastapi import (
+    APIRouter,
+    Body,
+    Depends,
+    FastAPI,
+    Header,
+    HTTPException,
+    Query,
+    Request,
+    Security,
+)
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
@@ -52,6 +62,7 @@ from service.models import (
     Status,
     paging,
 )
+from service.pictures import MOST_BUILDS, TREND_BUILDS, timeline, trends
 from service.projects import ProjectError, Projects
 from service.refs import RefError
 from service.webhook import webhook_router
@@ -210,6 +221,13 @@ def api_router(services: Services) -> APIRouter:
         _project(services, project_id)
         return db.stats(project_id)
 
+    @router.get("/projects/{project_id}/trends", tags=["builds"], dependencies=[read])
+    def project_trends(project_id: str, last: Annotated[int, Query(ge=1, le=MOST_BUILDS)]
+                       = TREND_BUILDS) -> dict[str, Any]:
+        """The last finished builds' durations and each task's status and duration in them."""
+        _project(services, project_id)
+        return trends(db, project_id, last)
+
     @router.get("/builds", tags=["builds"], dependencies=[read])
     async def all_builds(page: Annotated[Page, Depends(paging)], status: Status | None = None,
                    project_id: str | None = None) -> dict[str, Any]:
@@ -221,6 +239,15 @@ def api_router(services: Services) -> APIRouter:
         """A build: status, times, output tail, test results, artifacts, its tasks' results
         and its latest events."""
         return _build_view(services, _build(services, build_id), full=True)
+
+    @router.get("/builds/{build_id}/timeline", tags=["builds"], dependencies=[read])
+    def build_timeline(build_id: BuildId) -> dict[str, Any]:
+        """When each task ran, in which worker lane, and the critical path (from the run
+        files of a finished build; 404 before they exist)."""
+        found = timeline(_build(services, build_id).get("run_files"))
+        if found is None:
+            raise HTTPException(404, f"build {build_id} has no run files (yet)")
+        return found
 
     @router.get("/builds/{build_id}/log", tags=["builds"], dependencies=[read],
                 response_class=Response)

@@ -20,6 +20,8 @@
     pages: 1,
     buildId: null,
     build: null,
+    trends: null,
+    timelineFor: null,
     socket: null,
     socketOpen: false,
     reconnectDelay: 1000,
@@ -274,6 +276,9 @@
       state.page = 1;
       state.buildId = null;
       state.build = null;
+      state.trends = null;
+      $("project-trend").replaceChildren();
+      $("project-trend").hidden = true;
       $("build-detail").hidden = true;
     }
     for (const item of $("project-list").children) {
@@ -310,6 +315,40 @@
     const total = data && data.total !== undefined ? data.total : items.length;
     state.pages = Math.max(1, Math.ceil(total / PER_PAGE));
     renderBuilds(items, total);
+    await loadTrends();
+  }
+
+  // ---- pictures (static/pictures.js draws them) ------------------------------------------
+
+  async function loadTrends() {
+    const projectId = state.projectId;
+    const data = await api(`projects/${encodeURIComponent(projectId)}/trends`);
+    if (String(projectId) !== String(state.projectId)) return;
+    state.trends = data;
+    const hasBuilds = data && Array.isArray(data.builds) && data.builds.length > 0;
+    $("project-trend").hidden = !hasBuilds;
+    $("project-trend").replaceChildren(...(hasBuilds ? [window.FedbuildPictures.buildTrend(data)] : []));
+    if (state.build) renderBuild(state.build);
+  }
+
+  function taskChart(name) {
+    const series = state.trends && state.trends.tasks && state.trends.tasks[name];
+    return Array.isArray(series) && series.length
+      ? window.FedbuildPictures.taskChart(series, state.trends.colours) : null;
+  }
+
+  async function loadTimeline(build) {
+    if (isActive(build.status) || state.timelineFor === build.id) return;
+    state.timelineFor = build.id;
+    let picture;
+    try {
+      picture = window.FedbuildPictures.timeline(
+        await api(`builds/${encodeURIComponent(build.id)}/timeline`));
+    } catch (error) {
+      if (error instanceof AuthError) throw error;
+      picture = el("p", { class: "empty", text: "No timeline: this build left no run files." });
+    }
+    if (String(build.id) === String(state.buildId)) $("build-timeline").replaceChildren(picture);
   }
 
   function renderBuilds(items, total) {
@@ -349,6 +388,10 @@
   // ---- one build ---------------------------------------------------------------------------
 
   function selectBuild(id) {
+    if (String(id) !== String(state.buildId)) {
+      state.timelineFor = null;
+      $("build-timeline").replaceChildren();
+    }
     state.buildId = id;
     for (const row of $("build-list").children) {
       row.classList.toggle("selected", row.dataset.buildId === String(id));
@@ -363,6 +406,7 @@
     if (String(id) !== String(state.buildId)) return;
     state.build = build;
     renderBuild(build);
+    await loadTimeline(build);
   }
 
   function metaRow(term, ...values) {
@@ -412,8 +456,9 @@
       el("td", {}, el("code", { text: t.task || t.name || "?" })),
       el("td", {}, badge(t.status)),
       el("td", { text: formatDuration(t.duration) }),
+      el("td", { class: "task-trend" }, taskChart(t.task || t.name || "")),
       el("td", { text: t.message || "" })))
-      : [el("tr", {}, el("td", { colspan: "4", class: "empty", text: "No tasks recorded yet." }))]));
+      : [el("tr", {}, el("td", { colspan: "5", class: "empty", text: "No tasks recorded yet." }))]));
 
     $("build-tests").textContent = testsLine(build.test_results);
     $("build-artifacts").textContent = build.artifacts_path || "–";
