@@ -63,9 +63,9 @@ def command(repo: Path, name: str, *args: str, path: str | None = None
                           timeout=120, check=False)
 
 
-def opened(browser: Any, page_file: Path, shot: Path) -> tuple[Any, list[str], list[str]]:
-    """The page opened from its file, with its console errors and non-file requests so far;
-    a screenshot saved at `shot` (and in FEDBUILD_PICTURES)."""
+def opened(browser: Any, page_file: Path) -> tuple[Any, list[str], list[str]]:
+    """The page opened from its file, with the lists its console errors and its requests
+    for anything but file:// and data: are gathered in."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     errors: list[str] = []
@@ -91,6 +91,13 @@ def screenshot(page: Any, shot: Path) -> None:
         shutil.copy(shot, Path(keep) / shot.name)
 
 
+def fill_of(node: ET.Element) -> str | None:
+    """A node's fill colour (its box is a rounded <path>)."""
+    shape = node.find(f".//{SVG}path")
+    assert shape is not None
+    return shape.get("fill")
+
+
 def test_svg_of_real_runs_shows_last_statuses_and_the_critical_path(built: Path) -> None:
     result = command(built, "graph", "--format", "svg")
     assert result.returncode == 0, result.stderr
@@ -99,8 +106,7 @@ def test_svg_of_real_runs_shows_last_statuses_and_the_critical_path(built: Path)
              if "node" in g.get("class", "").split()}
     assert set(nodes) == {"build:quick", "test:quick", "build:slow", "build:chatty",
                           "build:broken", "test:broken"}
-    fills = {name: g.find(f".//{SVG}path").get("fill")  # type: ignore[union-attr]
-             for name, g in nodes.items()}
+    fills = {name: fill_of(g) for name, g in nodes.items()}
     assert fills["build:broken"] == "#f19a9a"  # failed in the first run
     assert fills["build:slow"] == "#8fd19e"  # built in the first
     assert fills["build:quick"] == "#9cc7ee"  # restored from the cache in the second
@@ -114,7 +120,7 @@ def test_html_graph_opens_offline_and_shows_a_tasks_facts(built: Path, browser: 
     out = tmp_path / "graph.html"
     result = command(built, "graph", "--format", "html", "--output", str(out))
     assert result.returncode == 0, result.stderr
-    page, errors, requests = opened(browser, out, tmp_path / "graph.png")
+    page, errors, requests = opened(browser, out)
     page.locator("g.node", has_text="build:broken").click()
     details = page.locator("#details")
     sync_api.expect(details.locator("h2")).to_have_text("build:broken")
@@ -145,7 +151,7 @@ def test_stats_report_opens_offline_with_its_charts(built: Path, browser: Any,
     result = command(built, "stats", "--plot", str(out))
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"report written to {out} (2 runs)\n"
-    page, errors, requests = opened(browser, out, tmp_path / "report.png")
+    page, errors, requests = opened(browser, out)
     titles = page.locator("svg.chart > title").all_text_contents()
     assert titles == ["slowest tasks (average successful execution)", "build time per run",
                       "cache hit rate per run", "time saved by the cache per run"]
@@ -166,12 +172,12 @@ def test_pictures_of_the_example_monorepo(browser: Any, tmp_path: Path) -> None:
     graph, report = tmp_path / "graph.html", tmp_path / "report.html"
     assert command(repo, "graph", "--format", "html", "-o", str(graph)).returncode == 0
     assert command(repo, "stats", "--plot", str(report)).returncode == 0
-    page, errors, requests = opened(browser, graph, tmp_path / "graph-example.png")
+    page, errors, requests = opened(browser, graph)
     page.locator("g.node", has_text="build:docs").click()
     sync_api.expect(page.locator("#details")).to_contain_text("last status: cached")
     screenshot(page, tmp_path / "graph-example.png")
     assert errors == [] and requests == []
-    page, errors, requests = opened(browser, report, tmp_path / "report-example.png")
+    page, errors, requests = opened(browser, report)
     sync_api.expect(page.locator("svg.chart").first).to_contain_text("build:home")
     screenshot(page, tmp_path / "report-example.png")
     assert errors == [] and requests == []
