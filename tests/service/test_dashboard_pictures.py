@@ -7,6 +7,7 @@ test's folder, and to FEDBUILD_PICTURES (the README's: docs/pictures) when that 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -111,3 +112,40 @@ def test_picture_endpoints_need_the_token_and_name_what_is_missing(service: Serv
     assert service.get(f"/api/projects/{project['id']}/trends?last=0").status_code == 422
     assert service.get("/api/projects/no-such/trends").status_code == 404
     assert service.get("/api/builds/999999/timeline").status_code == 404
+
+
+# A step that fails on its first attempt and passes on the retry: flaky.
+FLAKY_STEP = ("import pathlib, sys; mark = pathlib.Path(sys.argv[1]) / '.tried'; "
+              "tried = mark.exists(); mark.touch(); sys.exit(0 if tried else 1)")
+
+
+def flaky_repository(dest: Path) -> Path:
+    """One module whose build step passes only on a retry."""
+    (dest / "modules" / "wobbly").mkdir(parents=True)
+    (dest / "modules" / "wobbly" / "README.txt").write_text("wobbly\n")
+    manifest = {"federation": {"name": "flaky fixture", "baseURL": "https://flaky.example.org"},
+                "modules": [{"name": "wobbly", "toolchain": "command",
+                             "source": {"repository": "local", "path": "modules/wobbly"},
+                             "steps": [{"name": "build", "description": "fails once",
+                                        "retries": 1,
+                                        "argv": ["{python}", "-c", FLAKY_STEP, "{root}"]}]}]}
+    (dest / "modules.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    (dest / ".gitignore").write_text(".fedbuild/\ndist/\npublic/\n.tried\n")
+    git(dest, "init", "-q", "-b", "main")
+    git(dest, "add", "-A")
+    git(dest, "commit", "-q", "-m", "flaky")
+    return dest
+
+
+def test_a_flaky_run_is_marked_in_its_tasks_chart(service: Service, tab: Tab,
+                                                  tmp_path: Path) -> None:
+    project = service.register(flaky_repository(tmp_path / "flaky"), name="flaky")
+    build = service.trigger(project["id"])
+    assert service.wait_build(build["id"])["status"] == "success"
+    page = open_dashboard(service, tab, project)
+    page.locator(f'#build-list tr[data-build-id="{build["id"]}"]').click()
+    row = page.locator('#build-tasks tr[data-task="build:wobbly"]')
+    sync_api.expect(row.locator("svg.task-chart rect.run.flaky")).to_have_count(1)
+    sync_api.expect(row.locator("svg.task-chart circle.flaky-mark")).to_have_count(1)
+    bar = page.locator('#build-timeline rect.bar[data-task="build:wobbly"]')
+    sync_api.expect(bar).to_have_attribute("data-status", "flaky")
