@@ -95,3 +95,12 @@ def test_a_failure_of_no_module_shows_everywhere(server: PreviewServer) -> None:
     assert server.published.update({"the plan": ["modules.json: broken"]}) == ["the plan", "*"]
     assert "modules.json: broken" in get(server, "/")[2]
     assert "modules.json: broken" in get(server, "/beta/")[2]
+
+
+def test_a_module_never_published_says_why_in_place_of_its_pages(
+        server: PreviewServer) -> None:
+    server.published.update({"beta": ["error: first build broke"]})
+    status, kind, body = get(server, "/beta/missing.html")
+    assert status == 404 and kind.startswith("text/html")
+    assert "error: first build broke" in body and "data-fedbuild-live" in body
+    assert get(server, "/missing.html")[1].startswith("text/plain")  # alpha did not fail
