@@ -213,9 +213,11 @@ def _check_script_paths(project: Project, i: int, module: Module) -> None:
     fed = project.manifest.federation
     fields = [(f"modules[{i}].source.path", module.source.path),
               (f"modules[{i}].source.local_path", module.source.local_path),
-              (f"modules[{i}].module_json", module.module_json),
-              ("federation.build_script", fed.build_script),
-              ("federation.assets_dir", fed.assets_dir)]
+              (f"modules[{i}].module_json", module.module_json)]
+    # fedbuild's own script and assets (wherever fedbuild is installed) are not the user's.
+    if fed.build_script != str(SHIPPED_SCRIPT):
+        fields += [("federation.build_script", fed.build_script),
+                   ("federation.assets_dir", fed.assets_dir)]
     for where, value in fields:
         char = shell_meta(value or "", spaces=False)
         if char is not None:

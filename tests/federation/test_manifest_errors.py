@@ -28,3 +28,23 @@ def test_bad_manifest_prints_its_exact_line(case: str, tmp_path: Path) -> None:
     assert result.stderr.splitlines() == [f"ERROR: {expected}"]
     assert "Traceback" not in result.stdout + result.stderr
 
+
+
+def test_fedbuild_s_own_script_installed_under_a_space_is_not_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The paths handed to a build script may hold no whitespace (issue 22 item 4), but that
+    is about the manifest's values: fedbuild's own script, wherever it is installed, is not
+    one of them."""
+    from federation import loader
+
+    shipped = tmp_path / "my tools" / "scripts" / "build.sh"
+    shipped.parent.mkdir(parents=True)
+    shipped.write_text("#!/bin/sh\n")
+    monkeypatch.setattr(loader, "SHIPPED_SCRIPT", shipped)
+    repo = copy_fixture("basic", tmp_path / "repo")
+    shutil.rmtree(repo / "scripts")
+    manifest = (repo / "modules.json").read_text()
+    (repo / "modules.json").write_text(manifest.replace('"build_script": "scripts/build.sh",',
+                                                        ""))
+    project = loader.load_project(repo)
+    assert project.manifest.federation.build_script == str(shipped)
