@@ -34,11 +34,11 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-
 
 
 class Watching:
-    """One `doit watch serve=true` process and what it printed."""
+    """One `doit watch` (or `doit preview`) process and what it printed."""
 
-    def __init__(self, repo: Path, log: Path, *args: str) -> None:
+    def __init__(self, repo: Path, log: Path, *args: str, command: str = "watch") -> None:
         self.repo, self.log = repo, log
-        argv = [sys.executable, "-m", "doit", "watch", "-f", str(DODO), "-d", str(repo),
+        argv = [sys.executable, "-m", "doit", command, "-f", str(DODO), "-d", str(repo),
                 "--port", "18313", *args]
         with log.open("w") as out:
             self.proc = subprocess.Popen(argv, cwd=repo, stdout=out, stderr=subprocess.STDOUT,
@@ -248,6 +248,24 @@ def test_own_writes_and_unwatched_files_start_no_build(watching: Watching) -> No
     said = watching.output().split(f"build {before} ")[-1]
     assert "modules/alpha/content/two.md changed: building" in said
     assert "stray" not in said and ".#one.md" not in said
+
+
+def test_preview_with_select_watches_and_builds_only_the_selected(tmp_path: Path) -> None:
+    repo = copy_fixture("basic", tmp_path / "basic")
+    watch = Watching(repo, tmp_path / "watch.log", "select=beta", command="preview")
+    try:
+        assert watch.wait_build(0) == (1, "ok")
+        assert watch.get("/beta/")[0] == 200  # doit preview serves: watch serve=true
+        # An edit of alpha alone starts nothing; with beta's, beta's is the change named (the
+        # build is `doit run select=beta`'s, which federates every site module).
+        (repo / "modules/alpha/content/one.md").write_text("not watched\n")
+        (repo / "modules/beta/content/one.md").write_text("watched\n")
+        assert watch.wait_build(1) == (2, "ok")
+        said = watch.output().split("build 1 ")[-1].splitlines()
+        assert said[1] == "fedbuild watch: modules/beta/content/one.md changed: building"
+        assert "watched" in watch.get("/beta/")[1]
+    finally:
+        watch.stop()
 
 
 def test_sigint_stops_the_watch_and_every_build_process(tmp_path: Path) -> None:
