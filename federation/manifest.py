@@ -323,8 +323,9 @@ class _Model(BaseModel):
 class BuildSettings(_Model):
     """Federation-wide build settings (the Hugo federation format's `build_settings`)."""
 
-    parallel: bool = Field(False, validation_alias=AliasChoices("parallel", "parallel_builds"),
-                           description="Build modules in parallel when doit gets no -n")
+    parallel: bool = Field(True, validation_alias=AliasChoices("parallel", "parallel_builds"),
+                           description="Build modules in parallel, one worker per CPU, when "
+                           "doit gets no -n; false: one task at a time")
     max_parallel_builds: int = Field(3, ge=1, le=10, description="At most this many "
                                      "workers when parallel is true (default: the number of "
                                      "CPUs)")

@@ -29,7 +29,12 @@ VARIABLES: dict[str, str] = {
     "select": "the modules to build: names, tag:<tag>, a folder; web... adds dependents, "
               "...web dependencies (select=web,tag:frontend)",
     "serve": "doit watch: serve the published tree with live reload (serve=true)",
+    "continue": "continue=true: build what does not depend on a failure (over fail_fast)",
+    "fail_fast": "fail_fast=true: start nothing after the first failure (over the manifest)",
 }
+# How a switch is written: doit's own words for true and false (its --continue in a doit.cfg).
+TRUE_FALSE = {"true": True, "yes": True, "on": True, "1": True,
+              "false": False, "no": False, "off": False, "0": False}
 
 
 def given_variables() -> dict[str, str]:
@@ -42,6 +47,28 @@ def check_variables(given: Mapping[str, str] | None = None) -> None:
     for name in (given_variables() if given is None else given):
         if name not in VARIABLES:
             raise UsageError(COMMAND_LINE, f"{name}=", unknown_variable(name))
+
+
+def keeps_going(fail_fast: bool, given: Mapping[str, str] | None = None) -> bool:
+    """Whether the run goes on after a failure (doit's `continue`): as `continue=` or
+    `fail_fast=` on the command line say, else as the manifest's fail_fast says. A value that
+    is not true or false, or the two saying opposite things, is a one-line UsageError."""
+    given = given_variables() if given is None else given
+    wanted = {name: not switch(name, given[name]) if name == "fail_fast"
+              else switch(name, given[name]) for name in ("continue", "fail_fast")
+              if name in given}
+    if len(set(wanted.values())) > 1:
+        raise UsageError(COMMAND_LINE, "fail_fast", f"continue={given['continue']} and "
+                         f"fail_fast={given['fail_fast']} say opposite things; give one of them")
+    return next(iter(wanted.values()), not fail_fast)
+
+
+def switch(name: str, value: str) -> bool:
+    """A true-or-false variable's value (one-line UsageError if it is neither)."""
+    if value.lower() not in TRUE_FALSE:
+        raise UsageError(COMMAND_LINE, name, f"{value!r} is not true or false; use "
+                         f"{name}=true or {name}=false")
+    return TRUE_FALSE[value.lower()]
 
 
 def unknown_variable(name: str) -> str:

@@ -18,7 +18,7 @@ from federation.steps import StepsPlan
 from tasks import doit_compat, planned, schedule, shard
 from tasks.cache import runtime
 from tasks.cache.cache import cache_config
-from tasks.command_line import check_variables
+from tasks.command_line import check_variables, keeps_going
 from tasks.commands.run import install_doit_hooks
 from tasks.history import FILE as HISTORY_FILE
 from tasks.history import History
@@ -85,7 +85,8 @@ def default_tasks(steps: StepsPlan, mode: str, sites: list[str],
 
 def doit_config(project: Project, state: State, defaults: list[str] | None = None,
                 mode: str = "development") -> dict[str, Any]:
-    """doit's settings; the command line still wins (`-n`, `-P`, `--continue`, `--reporter`)."""
+    """doit's settings; the command line still wins (`-n`, `-P`, `--continue`, `--reporter`,
+    and the variables `continue=` and `fail_fast=` over the manifest's fail_fast)."""
     settings = project.manifest.federation.build_settings
     dep_file = str(state.db(mode))
     if not doit_compat.reads_only(doit_compat.loading_command()):
@@ -119,20 +120,20 @@ def doit_config(project: Project, state: State, defaults: list[str] | None = Non
         "num_process": workers,
         # Threads: actions mostly wait on subprocesses, and nothing needs pickling.
         "par_type": "thread",
-        "continue": not settings.fail_fast,
+        "continue": keeps_going(settings.fail_fast),  # `doit continue=true` / `fail_fast=true`
         "subtasks": True,  # `doit list` shows every build:<module>
     }
 
 
 def parallel_workers(settings: BuildSettings, cpus: int) -> int:
-    """doit's workers when the command line gives no -n: with `parallel`, the number of CPUs
-    (as `doit -n` would be sized by hand), capped by max_parallel_builds when the manifest
-    gives it; 0 (one task at a time) without."""
+    """doit's workers when the command line gives no -n: the number of CPUs (as `doit -n`
+    would be sized by hand), capped by max_parallel_builds when the manifest gives it; 0 (one
+    task at a time, doit's serial runner) with `parallel` false or a single worker."""
     if not settings.parallel:
         return 0
     if "max_parallel_builds" in settings.model_fields_set:
-        return min(cpus, settings.max_parallel_builds)
-    return cpus
+        cpus = min(cpus, settings.max_parallel_builds)
+    return cpus if cpus > 1 else 0
 
 
 def reporter_for(workers: int, modules: list[str] | None = None,

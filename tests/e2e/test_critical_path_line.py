@@ -24,9 +24,15 @@ def chain_and_short(data: dict[str, Any]) -> None:
     data["modules"] = [app, module(data, "stored")]
 
 
+def one_at_a_time(data: dict[str, Any]) -> None:
+    """One worker whatever the CPUs (build_settings.parallel false)."""
+    data["federation"].setdefault("build_settings", {})["parallel"] = False
+
+
 def test_one_worker_names_the_longest_chain(monorepo: Repo) -> None:
     repo = monorepo("statuses")
     edit_manifest(repo, chain_and_short)
+    edit_manifest(repo, one_at_a_time)
     # doit's own order, serially: the quick test runs last, after waiting for the chain
     result = run_doit(repo, "order=doit", "build:app", "test:app", "test:stored")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -106,15 +106,45 @@ def test_skip_on_error_does_not_fail_the_run_and_retries_next_time(monorepo: Rep
 def test_fail_fast_starts_no_module_after_a_failure(monorepo: Repo) -> None:
     """With fail_fast, the first failure stops the run; later modules are reported skipped."""
     repo = monorepo("basic")
-    set_settings(repo, fail_fast=True)
+    set_settings(repo, fail_fast=True, parallel=False)  # one at a time: nothing beside alpha
     set_module(repo, "alpha", env={"BEHAVIOR": "fail"}, build_options={"priority": 90})
     result = run_doit(repo, env={"RUNS_LOG": str(repo / "runs.log")})
     assert result.returncode != 0
-    started = [ln.split()[0] for ln in (repo / "runs.log").read_text().splitlines()
-               if " start " in ln]
-    assert started == ["alpha"]
+    assert started_builds(repo) == ["alpha"]
     summary = result.stdout.split("task ", 1)[1]
     assert "build:beta" in summary and "skipped" in summary
+
+
+def started_builds(repo: Path) -> list[str]:
+    """The modules whose build.sh started, in order (the fixture's runs log), then forgotten."""
+    log = repo / "runs.log"
+    started = [ln.split()[0] for ln in log.read_text().splitlines() if " start " in ln]
+    log.unlink()
+    return started
+
+
+def test_continue_and_fail_fast_on_the_command_line_win_over_the_manifest(
+        monorepo: Repo) -> None:
+    """`doit continue=true` builds every module despite the manifest's fail_fast;
+    `doit fail_fast=true` stops at the first failure of a manifest that continues; a value
+    that is not true or false is one line, exit 3, and nothing runs."""
+    repo = monorepo("basic")
+    set_settings(repo, fail_fast=True, parallel=False)
+    set_module(repo, "alpha", env={"BEHAVIOR": "fail"}, build_options={"priority": 90})
+    env = {"RUNS_LOG": str(repo / "runs.log")}
+    kept_on = run_doit(repo, "continue=true", env=env)
+    assert kept_on.returncode != 0
+    started = started_builds(repo)
+    assert started[0] == "alpha" and sorted(started) == ["alpha", "beta", "gamma"]
+    set_settings(repo, fail_fast=False)
+    stopped = run_doit(repo, "fail_fast=true", env=env)
+    assert stopped.returncode != 0
+    assert started_builds(repo) == ["alpha"]
+    wrong = run_doit(repo, "fail_fast=ture", env=env)
+    assert wrong.returncode == 3
+    assert wrong.stderr == ("ERROR: command line: fail_fast: 'ture' is not true or false; "
+                            "use fail_fast=true or fail_fast=false\n")
+    assert not (repo / "runs.log").exists()
 
 
 def test_timeout_kills_the_whole_process_tree(monorepo: Repo, tmp_path: Path) -> None:

@@ -81,11 +81,27 @@ def test_n2_runs_two_builds_at_once(monorepo: Repo, par_type: str) -> None:
 
 
 def test_serial_without_n_when_manifest_says_not_parallel(monorepo: Repo) -> None:
-    """build_settings.parallel false (the default): one build at a time."""
+    """build_settings.parallel false: one build at a time."""
     repo = slow_repo(monorepo, 0.5)
+    manifest = json.loads((repo / "modules.json").read_text())
+    manifest["federation"]["build_settings"] = {"parallel": False}
+    (repo / "modules.json").write_text(json.dumps(manifest))
     runs = repo / "runs.log"
     assert run_doit(repo, env={"RUNS_LOG": str(runs)}).returncode == 0
     assert max_overlap(intervals(runs)) == 1
+
+
+def test_as_many_builds_at_once_as_cpus_by_default(monorepo: Repo) -> None:
+    """No build_settings at all (a new repository): as many builds at once as there are CPUs
+    (the fixture has three), as `doit -n <CPUs>` would run them."""
+    at_once = min(os.cpu_count() or 1, 3)
+    repo = meeting_repo(monorepo, at_once)
+    manifest = json.loads((repo / "modules.json").read_text())
+    assert "build_settings" not in manifest["federation"]
+    runs = repo / "runs.log"
+    result = run_doit(repo, env={"RUNS_LOG": str(runs)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert max_overlap(intervals(runs)) == at_once
 
 
 def test_manifest_parallel_settings_are_the_default(monorepo: Repo) -> None:

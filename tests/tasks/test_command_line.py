@@ -8,7 +8,7 @@ import pytest
 
 from core.errors import ManifestError, UsageError
 from tasks import shard
-from tasks.command_line import VARIABLES, check_variables, closest, unknown_task
+from tasks.command_line import VARIABLES, check_variables, closest, keeps_going, unknown_task
 from tasks.config import run_mode
 from tasks.session import lock_wait
 
@@ -72,3 +72,33 @@ def test_lock_wait_reads_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
     assert lock_wait() == 2.5
     monkeypatch.setattr(doit.doit_cmd, "_CMDLINE_VARS", {"lock_wait": "60"})
     assert lock_wait() == 60.0
+
+
+@pytest.mark.parametrize(("given", "fail_fast", "keeps_on"), [
+    ({}, False, True),
+    ({}, True, False),
+    ({"continue": "true"}, True, True),
+    ({"continue": "false"}, False, False),
+    ({"fail_fast": "true"}, False, False),
+    ({"fail_fast": "false"}, True, True),
+    ({"fail_fast": "yes", "continue": "no"}, False, False),
+])
+def test_continue_and_fail_fast_variables_override_the_manifest(
+        given: dict[str, str], fail_fast: bool, keeps_on: bool) -> None:
+    """`doit continue=true` / `doit fail_fast=true` win over build_settings.fail_fast."""
+    assert keeps_going(fail_fast, given) is keeps_on
+
+
+@pytest.mark.parametrize(("given", "line"), [
+    ({"continue": "maybe"}, "command line: continue: 'maybe' is not true or false; use "
+                            "continue=true or continue=false"),
+    ({"fail_fast": ""}, "command line: fail_fast: '' is not true or false; use "
+                        "fail_fast=true or fail_fast=false"),
+    ({"continue": "true", "fail_fast": "true"},
+     "command line: fail_fast: continue=true and fail_fast=true say opposite things; "
+     "give one of them"),
+])
+def test_a_mistyped_switch_is_one_usage_error(given: dict[str, str], line: str) -> None:
+    with pytest.raises(UsageError) as err:
+        keeps_going(False, given)
+    assert str(err.value) == line
