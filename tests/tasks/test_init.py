@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tasks.commands.init import ignore_outputs, module_entries, select_loader
+from tasks.commands.init import SCHEMA, ignore_outputs, manifest, module_entries, select_loader
 
 
 def touch(path: Path, text: str = "") -> None:
@@ -68,3 +68,13 @@ def test_gitignore_lines_are_added_once(tmp_path: Path) -> None:
     ignore_outputs(gitignore)
     ignore_outputs(gitignore)
     assert gitignore.read_text() == "*.log\n/dist/\n/.fedbuild/\n/public/\nnode_modules/\n"
+
+
+def test_the_manifest_holds_only_what_has_no_default(tmp_path: Path) -> None:
+    """Name, base URL and modules: no build_settings (parallel, one worker per CPU, is the
+    default), so the new repository's modules.json shows nothing it need not say."""
+    root = tmp_path / "my_repo"
+    assert manifest(root, []) == {"$schema": SCHEMA.as_uri(),
+                                  "federation": {"name": "my_repo",
+                                                 "baseURL": "https://example.org/"},
+                                  "modules": []}
