@@ -89,8 +89,20 @@ def module_entries(root: Path) -> list[dict[str, Any]]:
             entry["toolchain"] = toolchain
         if toolchain == "esp-idf":
             entry["target"] = "esp32"
+        if toolchain == "cmake" and not _has_tests(folder / "CMakeLists.txt"):
+            entry["allow_no_tests"] = True  # ctest, part of plain `doit`, would find none
         modules.append(entry)
     return modules
+
+
+def _has_tests(cmake: Path) -> bool:
+    """Whether ctest can find tests in a cmake project: its top CMakeLists.txt enables
+    testing (enable_testing(), or include(CTest), which calls it)."""
+    try:
+        text = cmake.read_text(errors="replace")
+    except OSError:
+        return False
+    return re.search(r"(?i)\benable_testing\s*\(|\binclude\s*\(\s*CTest\s*\)", text) is not None
 
 
 def _name(text: str) -> str:

@@ -78,3 +78,14 @@ def test_the_manifest_holds_only_what_has_no_default(tmp_path: Path) -> None:
                                   "federation": {"name": "my_repo",
                                                  "baseURL": "https://example.org/"},
                                   "modules": []}
+
+
+def test_a_cmake_project_without_tests_allows_none(tmp_path: Path) -> None:
+    """ctest finds no test unless the top CMakeLists.txt calls enable_testing() (or includes
+    CTest): such a module gets allow_no_tests, so `doit` right after `doit init` succeeds
+    (cmake's test step is part of plain `doit`); one with tests keeps failing on none."""
+    touch(tmp_path / "plain" / "CMakeLists.txt", "project(plain C)\nadd_library(p p.c)\n")
+    touch(tmp_path / "tested" / "CMakeLists.txt", "project(t C)\nenable_testing()\n")
+    touch(tmp_path / "ctest" / "CMakeLists.txt", "project(c C)\ninclude( CTest )\n")
+    allowed = {m["name"]: m.get("allow_no_tests") for m in module_entries(tmp_path)}
+    assert allowed == {"ctest": None, "plain": True, "tested": None}
