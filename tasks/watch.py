@@ -48,7 +48,6 @@ class Outcome:
     changed: list[str]
     failures: dict[str, list[str]] = field(default_factory=dict)  # module -> error lines
     cpu: float | None = None  # CPU seconds of the build's processes
-    published: Path | None = None
 
     @property
     def ok(self) -> bool:
@@ -227,10 +226,10 @@ class Watch:
         self.thread.start()
         self._build([], structural=True)
         while True:
-            changes = self._next_burst()
-            changed = self._relevant(changes)
-            if changed:
-                self._build(changed, structural=any(kind != MODIFIED for kind, _ in changes))
+            relevant = self._relevant(self._next_burst())
+            if relevant:
+                self._build(sorted({path for _, path in relevant}),
+                            structural=any(kind != MODIFIED for kind, _ in relevant))
 
     def stop(self) -> None:
         """Stop the watcher thread and the build running."""
@@ -270,10 +269,10 @@ class Watch:
             except queue.Empty:
                 return changes
 
-    def _relevant(self, changes: Iterable[tuple[int, str]]) -> list[str]:
-        """The changed paths that start a build, in order."""
-        return sorted({path for kind, path in changes
-                       if self.watch_set.triggers(path, created=kind == ADDED)})
+    def _relevant(self, changes: Iterable[tuple[int, str]]) -> list[tuple[int, str]]:
+        """The changes (kind, path) that start a build."""
+        return [(kind, path) for kind, path in changes
+                if self.watch_set.triggers(path, created=kind == ADDED)]
 
     def _watch(self) -> None:
         import watchfiles
