@@ -62,7 +62,14 @@ from service.models import (
     Status,
     paging,
 )
-from service.pictures import MOST_BUILDS, TREND_BUILDS, timeline, trends
+from service.pictures import (
+    MOST_BUILDS,
+    TREND_BUILDS,
+    GraphUnavailable,
+    project_graph,
+    timeline,
+    trends,
+)
 from service.projects import ProjectError, Projects
 from service.refs import RefError
 from service.webhook import webhook_router
@@ -227,6 +234,21 @@ def api_router(services: Services) -> APIRouter:
         """The last finished builds' durations and each task's status and duration in them."""
         _project(services, project_id)
         return trends(db, project_id, last)
+
+    @router.get("/projects/{project_id}/graph", tags=["builds"], dependencies=[read])
+    def project_task_graph(project_id: str) -> dict[str, Any]:
+        """The task graph of the newest finished build with run files, laid out by Graphviz:
+        each task's status, recorded duration and details, the critical path (404 before
+        such a build, 503 without Graphviz)."""
+        _project(services, project_id)
+        try:
+            found = project_graph(db, project_id)
+        except GraphUnavailable as err:
+            raise HTTPException(503, str(err)) from None
+        if found is None:
+            raise HTTPException(404, f"project {project_id} has no finished build with run "
+                                "files (yet)")
+        return found
 
     @router.get("/builds", tags=["builds"], dependencies=[read])
     async def all_builds(page: Annotated[Page, Depends(paging)], status: Status | None = None,

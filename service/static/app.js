@@ -22,6 +22,7 @@
     build: null,
     trends: null,
     timelineFor: null,
+    graphFor: null,
     socket: null,
     socketOpen: false,
     reconnectDelay: 1000,
@@ -279,6 +280,9 @@
       state.trends = null;
       $("project-trend").replaceChildren();
       $("project-trend").hidden = true;
+      state.graphFor = null;
+      $("graph-panel").hidden = true;
+      $("project-graph").replaceChildren();
       $("build-detail").hidden = true;
     }
     for (const item of $("project-list").children) {
@@ -329,6 +333,93 @@
     $("project-trend").hidden = !hasBuilds;
     $("project-trend").replaceChildren(...(hasBuilds ? [window.FedbuildPictures.buildTrend(data)] : []));
     if (state.build) renderBuild(state.build);
+    if (hasBuilds) await loadGraph(projectId, data.builds[data.builds.length - 1].id);
+  }
+
+  // The task graph of the newest finished build: fetched again only when a newer one ends.
+  async function loadGraph(projectId, newest) {
+    const key = `${projectId}:${newest}`;
+    if (state.graphFor === key) return;
+    state.graphFor = key;
+    let data;
+    try {
+      data = await api(`projects/${encodeURIComponent(projectId)}/graph`);
+    } catch (error) {
+      if (error instanceof AuthError) throw error;
+      if (state.graphFor !== key) return;
+      $("graph-panel").hidden = false;
+      $("graph-note").textContent = "";
+      $("project-graph").replaceChildren(el("p", { class: "empty",
+        text: `No task graph: ${error.message || error}` }));
+      return;
+    }
+    if (state.graphFor !== key) return;
+    $("graph-panel").hidden = false;
+    const picture = window.FedbuildPictures.taskGraph(data, (node, group) => showNode(data, node, group));
+    $("project-graph").replaceChildren(picture);
+    const path = Array.isArray(data.critical_path) && data.critical_path.length
+      ? data.critical_path.join(" → ") : "none recorded yet";
+    $("graph-note").textContent = `(build #${data.build}; critical path: ${path})`;
+    $("graph-details").replaceChildren(el("p", { class: "hint",
+      text: "Click a task to see its last status, duration and what its run recorded." }));
+    filterGraph();
+  }
+
+  const DETAIL_NAMES = {
+    duration: "Duration in this run", attempts: "Attempts", exit_code: "Exit code",
+    started: "Started", ended: "Ended", cpu_time: "CPU time", peak_rss: "Peak memory",
+    inputs_digest: "Cache key", output_digest: "Output digest", saved: "Saved by the cache",
+    message: "Message", outputs: "Outputs", deps: "Needs",
+  };
+
+  function detailText(key, value) {
+    if (Array.isArray(value)) return value.length ? value.join(", ") : null;
+    if (value === null || value === undefined || value === "") return null;
+    if (key === "duration" || key === "cpu_time" || key === "saved") {
+      return window.FedbuildPictures.seconds(value);
+    }
+    if (key === "peak_rss") return `${(Number(value) / 1048576).toFixed(1)} MiB`;
+    if (key === "started" || key === "ended") return formatTime(value);
+    return String(value);
+  }
+
+  function showNode(data, node, group) {
+    for (const other of $("project-graph").querySelectorAll("g.node")) {
+      other.classList.toggle("selected", other === group);
+    }
+    const details = node.details && typeof node.details === "object" ? node.details : {};
+    const neededBy = (Array.isArray(data.edges) ? data.edges : [])
+      .filter((e) => e.from === node.name).map((e) => e.to);
+    const rows = [
+      ...metaRow("Last status", badge(node.status), ` in build #${data.build}`),
+      ...metaRow("Recorded duration", node.duration === null || node.duration === undefined
+        ? "none recorded" : `${window.FedbuildPictures.seconds(node.duration)} (build #${node.duration_build})`),
+      ...metaRow("Critical path", node.critical ? "on it" : "no"),
+    ];
+    for (const [key, label] of Object.entries(DETAIL_NAMES)) {
+      const text = detailText(key, details[key]);
+      if (text !== null) rows.push(...metaRow(label, text));
+    }
+    if (neededBy.length) rows.push(...metaRow("Needed by", neededBy.join(", ")));
+    $("graph-details").replaceChildren(el("h5", { text: node.name }),
+      el("dl", { class: "meta", id: "graph-node-facts" }, ...rows));
+  }
+
+  function filterGraph() {
+    const words = $("graph-filter").value.trim().toLowerCase();
+    const nodes = Array.from($("project-graph").querySelectorAll("g.node"));
+    let shown = 0;
+    for (const node of nodes) {
+      const hit = !words || (node.dataset.task || "").toLowerCase().includes(words);
+      node.classList.toggle("dim", !hit);
+      if (hit) shown += 1;
+    }
+    for (const edge of $("project-graph").querySelectorAll("g.edge")) {
+      const hit = !words || [edge.dataset.from, edge.dataset.to]
+        .some((name) => (name || "").toLowerCase().includes(words));
+      edge.classList.toggle("dim", !hit);
+    }
+    $("graph-shown").textContent = `${shown} of ${nodes.length} tasks`;
   }
 
   function taskChart(name) {
@@ -673,6 +764,7 @@
     $("build-cancel").addEventListener("click", () => buildAction("cancel"));
     $("build-retry").addEventListener("click", () => buildAction("retry"));
     $("log-download").addEventListener("click", downloadLog);
+    $("graph-filter").addEventListener("input", filterGraph);
     window.addEventListener("hashchange", () => {
       const token = tokenFromFragment();
       if (token) { stop(); useToken(token); }

@@ -1,5 +1,6 @@
 // fedbuild dashboard pictures: SVG drawn from the API's numbers (a build's timeline, a
-// task's last builds, the project's build times). Elements are made one by one
+// task's last builds, the project's build times, the project's task graph as Graphviz laid
+// it out on the server). Elements are made one by one
 // (createElementNS) and every text from the API goes in through textContent: no HTML.
 "use strict";
 
@@ -120,5 +121,65 @@ window.FedbuildPictures = (function () {
     return root;
   }
 
-  return { timeline, taskChart, buildTrend };
+  // The task graph: Graphviz's places (points, y downwards) drawn as they are; each node a
+  // group filled by its status, labelled with its name and recorded duration, the critical
+  // path's nodes and edges drawn thick in its colour. A click (or Enter) on a node calls
+  // onSelect with it.
+  function taskGraph(data, onSelect) {
+    const width = Math.max(1, Number(data.width) || 1), height = Math.max(1, Number(data.height) || 1);
+    const pad = 4;
+    const root = svg("svg", { class: "task-graph", width: width + 2 * pad, height: height + 2 * pad,
+      viewBox: `${-pad} ${-pad} ${width + 2 * pad} ${height + 2 * pad}`, role: "img" });
+    const nodes = Array.isArray(data.nodes) ? data.nodes : [];
+    root.append(svg("title", {}, `task graph of build #${data.build}: ${nodes.length} tasks`));
+    const critical = (data.colours && data.colours.critical) || "#c0392b";
+    for (const edge of Array.isArray(data.edges) ? data.edges : []) root.append(graphEdge(edge, critical));
+    for (const node of nodes) {
+      const group = graphNode(node, fill(data.colours, node.status), critical);
+      group.addEventListener("click", () => onSelect(node, group));
+      group.addEventListener("keydown", (e) => { if (e.key === "Enter") onSelect(node, group); });
+      root.append(group);
+    }
+    return root;
+  }
+
+  function graphEdge(edge, critical) {
+    const points = Array.isArray(edge.path) ? edge.path : [];
+    const group = svg("g", { class: edge.critical ? "edge critical" : "edge",
+      "data-from": edge.from, "data-to": edge.to });
+    const colour = edge.critical ? critical : "#777777";
+    if (points.length >= 4) {  // a cubic Bezier spline: a start, then three points a piece
+      let d = `M${points[0].join(",")}`;
+      for (let i = 1; i + 2 < points.length; i += 3) {
+        d += ` C${points[i].join(",")} ${points[i + 1].join(",")} ${points[i + 2].join(",")}`;
+      }
+      group.append(svg("path", { d, fill: "none", stroke: colour, "stroke-width": edge.critical ? 3 : 1 }));
+    }
+    if (Array.isArray(edge.arrow) && edge.arrow.length) {
+      group.append(svg("polygon", { points: edge.arrow.map((p) => p.join(",")).join(" "),
+        fill: colour, stroke: colour }));
+    }
+    return tip(group, `${edge.from} → ${edge.to}`);
+  }
+
+  function graphNode(node, colour, critical) {
+    const x = Number(node.x) || 0, y = Number(node.y) || 0;
+    const w = Number(node.width) || 54, h = Number(node.height) || 36;
+    const group = svg("g", { class: node.critical ? "node critical" : "node", tabindex: 0,
+      "data-task": node.name, "data-status": node.status });
+    group.append(svg("rect", { x: (x - w / 2).toFixed(1), y: (y - h / 2).toFixed(1),
+      width: w.toFixed(1), height: h.toFixed(1), rx: 6, fill: colour,
+      stroke: node.critical ? critical : "#555555", "stroke-width": node.critical ? 3 : 1 }));
+    const timed = node.duration !== null && node.duration !== undefined;
+    group.append(svg("text", { x: x.toFixed(1), y: (y + (timed ? -2 : 4)).toFixed(1),
+      "text-anchor": "middle", class: "node-name" }, node.name));
+    if (timed) {
+      group.append(svg("text", { x: x.toFixed(1), y: (y + 11).toFixed(1), "text-anchor": "middle",
+        class: "node-duration" }, seconds(node.duration)));
+    }
+    return tip(group, `${node.name}: ${node.status}` + (timed ? `, ${seconds(node.duration)}` : "") +
+      (node.critical ? " (critical path)" : ""));
+  }
+
+  return { timeline, taskChart, buildTrend, taskGraph, seconds };
 }());

@@ -2,8 +2,10 @@
 against the shared real `doit serve` building a git copy of this repository's example
 monorepo: a build's timeline (a bar per executed task in its worker's lane, the critical
 path outlined), each task's chart over the last builds and the project's build-time
-trend; no console error and no request beyond the service. The screenshot goes to the
-test's folder, and to FEDBUILD_PICTURES (the README's: docs/pictures) when that is set."""
+trend; and a fixture project's task graph (Graphviz's layout drawn node by node, a click
+shows a task's facts, a filter box); no console error and no request beyond the service.
+The screenshots go to the test's folder, and to FEDBUILD_PICTURES (the README's:
+docs/pictures) when that is set."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import pytest
 from tests.conftest import copy_example
 from tests.service.service_server import Service, git
 from tests.service.test_dashboard import CHROMIUM, Tab, browser, open_dashboard, tab
+from tests.service.test_service_pictures import GRAPH_EDGES, GRAPH_TASKS, graph_repository
 
 sync_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
@@ -95,10 +98,68 @@ def test_timeline_task_charts_and_trend_of_the_example(service: Service, tab: Ta
     shot = tmp_path / "dashboard-example.png"
     page.screenshot(path=str(shot), full_page=True,
                     clip={"x": 0, "y": 0, "width": 1280, "height": 1000})  # the log left out
+    keep_picture(shot)
+    assert errors == [] and elsewhere == []
+
+
+def keep_picture(shot: Path) -> None:
+    """A copy of the screenshot in FEDBUILD_PICTURES, when that is set (the README's)."""
     keep = os.environ.get("FEDBUILD_PICTURES")
     if keep:
         Path(keep).mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, Path(keep) / shot.name)
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz is not installed")
+def test_the_project_graph_is_drawn_a_click_shows_a_task_and_the_filter_dims(
+        service: Service, tab: Tab, tmp_path: Path) -> None:
+    project = service.register(graph_repository(tmp_path / "graph"), name="graph view")
+    build = service.wait_build(service.trigger(project["id"], tasks=["build", "test"])["id"])
+    assert build["status"] == "success"
+    expected = service.get(f"/api/projects/{project['id']}/graph").json()
+    errors: list[str] = []
+    elsewhere: list[str] = []
+    tab.page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    tab.page.on("pageerror", lambda e: errors.append(str(e)))
+    tab.page.on("request", lambda r: elsewhere.append(r.url)
+                if not r.url.startswith(service.url) and not r.url.startswith("data:") else None)
+    page = open_dashboard(service, tab, project)
+
+    nodes = page.locator("#project-graph svg.task-graph g.node")
+    sync_api.expect(nodes).to_have_count(len(GRAPH_TASKS))
+    drawn = dict(nodes.evaluate_all(
+        "ns => ns.map(n => [n.getAttribute('data-task'), n.getAttribute('data-status')])"))
+    assert drawn == {n["name"]: n["status"] for n in expected["nodes"]}
+    assert drawn["test:lib"] == "flaky"
+    edges = page.locator("#project-graph g.edge").evaluate_all(
+        "es => es.map(e => [e.getAttribute('data-from'), e.getAttribute('data-to'),"
+        " e.querySelectorAll('path').length, e.querySelectorAll('polygon').length])")
+    assert {(a, b) for a, b, _, _ in edges} == GRAPH_EDGES
+    assert all(paths == arrows == 1 for _, _, paths, arrows in edges)
+    marked = page.locator("#project-graph g.node.critical").evaluate_all(
+        "ns => ns.map(n => n.getAttribute('data-task'))")
+    assert sorted(marked) == sorted(expected["critical_path"]) and marked
+    sync_api.expect(page.locator("#graph-note")).to_contain_text(" → ".join(
+        expected["critical_path"]))
+
+    page.locator('#project-graph g.node[data-task="test:lib"]').click()
+    facts = page.locator("#graph-node-facts")
+    sync_api.expect(facts).to_contain_text("flaky")
+    sync_api.expect(facts).to_contain_text("Attempts2")
+    sync_api.expect(facts).to_contain_text("Needsbuild:gen, build:lib")
+    assert page.locator("#graph-details h5").text_content() == "test:lib"
+
+    page.locator("#graph-filter").fill("lib")
+    sync_api.expect(page.locator("#graph-shown")).to_have_text("2 of 5 tasks")
+    dimmed = page.locator("#project-graph g.node.dim").evaluate_all(
+        "ns => ns.map(n => n.getAttribute('data-task')).sort()")
+    assert dimmed == ["build:app", "build:gen", "build:notes"]
+    page.locator("#graph-filter").fill("")
+    sync_api.expect(page.locator("#project-graph g.node.dim")).to_have_count(0)
+
+    shot = tmp_path / "dashboard-graph.png"
+    page.locator("#graph-panel").screenshot(path=str(shot))
+    keep_picture(shot)
     assert errors == [] and elsewhere == []
 
 
