@@ -3,7 +3,7 @@ what the reporter records, the critical path follows and `doit graph` draws."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 Tasks = Mapping[str, Any]  # doit Task objects by name
@@ -24,6 +24,26 @@ def needs(tasks: Tasks, name: str) -> set[str]:
         else:
             pending += _deps(tasks[dep])
     return found
+
+
+def in_order(tasks: Tasks, selection: Iterable[str]) -> list[str]:
+    """The tasks with actions a run of `selection` executes or checks, each after what it
+    needs (`doit plan`'s order, and the run record's planned tasks)."""
+    order: list[str] = []
+    done: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in done or name not in tasks:
+            return
+        done.add(name)
+        for dep in _deps(tasks[name]):
+            visit(dep)
+        if tasks[name].actions:
+            order.append(name)
+
+    for name in selection:
+        visit(name)
+    return order
 
 
 def _deps(task: Any) -> list[str]:

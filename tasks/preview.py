@@ -12,7 +12,7 @@ this machine: why) or `ignored` (`doit ignore`). Its cache key, its recorded dur
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,27 +50,6 @@ class Forecast:
         """Its entry in `doit plan --json` (tasks/commands/plan.schema.json)."""
         return {"task": self.task, "state": self.state, "after": self.after,
                 "reasons": self.reasons, "key": self.key, "duration": self.duration}
-
-
-def reached(tasks: Mapping[str, Any], selection: Iterable[str]) -> list[str]:
-    """The tasks with actions a run of `selection` executes or checks, each after what it
-    needs (doit's order otherwise)."""
-    order: list[str] = []
-    done: set[str] = set()
-
-    def visit(name: str) -> None:
-        if name in done or name not in tasks:
-            return
-        done.add(name)
-        task = tasks[name]
-        for dep in (*task.task_dep, *task.setup_tasks, *sorted(getattr(task, "calc_dep", ()))):
-            visit(dep)
-        if task.actions:
-            order.append(name)
-
-    for name in selection:
-        visit(name)
-    return order
 
 
 def forecast(explainer: Explainer, names: list[str], keys: Any, estimates: Mapping[str, float]

@@ -35,7 +35,7 @@ from tasks import planned, schedule
 from tasks.clean import removed_modules
 from tasks.events import EventStream
 from tasks.history import RunRecorder, TaskRecord, git_head
-from tasks.needs import needs
+from tasks.needs import in_order, needs
 from tasks.returned import outcome_of
 from tasks.run_files import RunFiles, write_run_files
 from tasks.session import Session, interrupted
@@ -93,7 +93,7 @@ class RunRecord:
                       "without releasing the lock; its leftovers were removed")
         self.began = time.time()
         gc.freeze()  # doit's task objects live for the whole run: no collection walks them
-        self.planned = with_actions(tasks, selected)
+        self.planned = in_order(tasks, selected)
         planned.begin(tasks, self.planned, selected, forks=self.forks)
         self._deps = {name: tuple(sorted(needs(tasks, name))) for name in self.planned}
         cwd = os.getcwd() + os.sep
@@ -285,23 +285,3 @@ class RunRecord:
 
 def _mode() -> str:
     return doit.get_var("mode", None) or "development"
-
-
-def with_actions(tasks: dict[str, Any], selected: list[str]) -> list[str]:
-    """Names of the tasks with actions that the selected tasks need, in dependency order."""
-    seen: set[str] = set()
-    order: list[str] = []
-
-    def visit(name: str) -> None:
-        if name in seen or name not in tasks:
-            return
-        seen.add(name)
-        task = tasks[name]
-        for dep in [*task.setup_tasks, *task.task_dep, *getattr(task, "calc_dep", [])]:
-            visit(dep)
-        if task.actions:
-            order.append(name)
-
-    for name in selected:
-        visit(name)
-    return order

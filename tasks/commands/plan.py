@@ -29,8 +29,8 @@ from tasks.commands.explain import Explainer
 from tasks.config import run_mode
 from tasks.history import FILE as HISTORY_FILE
 from tasks.history import History
-from tasks.needs import needs
-from tasks.preview import STATES, Forecast, forecast, reached, wall_time
+from tasks.needs import in_order, needs
+from tasks.preview import STATES, Forecast, forecast, wall_time
 
 SCHEMA = Path(__file__).with_name("plan.schema.json")
 SCHEMA_VERSION = 1
@@ -58,7 +58,7 @@ class PlanCommand(FedbuildCommand):
         self.check_selection(selection, tasks)
         mode = run_mode()
         root = Path.cwd()
-        names = reached(tasks, selection)
+        names = in_order(tasks, selection)
         estimates = History(State(root).dir / HISTORY_FILE).estimates()
         forecasts = forecast(Explainer(self.dep_manager, tasks, root, mode), names,
                              lambda task, runs: cache_state(task, tasks, runs), estimates)
