@@ -1,4 +1,5 @@
-"""`doit list` on a repository, in a forked child of the test process.
+"""`doit list` (or another doit command) on a repository, in a forked child of the test
+process.
 
 The child runs exactly what `python -m doit list` runs (DoitMain, which loads fedbuild's
 dodo.py through doit's loader) with stdout encoded strictly as UTF-8, so a lone surrogate
@@ -32,7 +33,7 @@ for _name in ("federation.loader", "federation.plan", "federation.steps", "tasks
 
 @dataclass(frozen=True)
 class Listing:
-    """How one `doit list` ended."""
+    """How one `doit list` (or other command) ended."""
 
     returncode: int | None  # None: killed by a signal or by the timeout
     signal: int | None
@@ -43,10 +44,16 @@ class Listing:
 
 def doit_list(repo: Path, timeout: float) -> Listing:
     """Run `doit list` on `repo` in a forked child; kill it after `timeout` seconds."""
-    out, err = repo.parent / "list.stdout", repo.parent / "list.stderr"
+    return doit_forked(repo, "list", timeout)
+
+
+def doit_forked(repo: Path, command: str, timeout: float) -> Listing:
+    """Run `doit COMMAND` (list, clean, run, ...) on `repo` in a forked child; kill it after
+    `timeout` seconds."""
+    out, err = repo.parent / f"{command}.stdout", repo.parent / f"{command}.stderr"
     pid = os.fork()
     if pid == 0:  # the child: never returns
-        _child(repo, out, err)
+        _child(repo, command, out, err)
     timed_out = not _wait_exit(pid, timeout)
     if timed_out:
         os.kill(pid, signal.SIGKILL)
@@ -69,7 +76,7 @@ def _wait_exit(pid: int, timeout: float) -> bool:
         os.close(fd)
 
 
-def _child(repo: Path, out: Path, err: Path) -> None:
+def _child(repo: Path, command: str, out: Path, err: Path) -> None:
     code = 99
     try:
         os.chdir(repo)
@@ -83,7 +90,9 @@ def _child(repo: Path, out: Path, err: Path) -> None:
         sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8",
                                       errors="backslashreplace", write_through=True)
         sys.modules.pop("dodo", None)  # loaded afresh, as a new process would
-        code = DoitMain().run(["list", "-f", str(DODO), "-d", str(repo)])
+        args = [command, "-f", str(DODO), "-d", str(repo)]
+        sys.argv = ["doit", *args]  # fedbuild_doit finds the checkout to use in -f
+        code = DoitMain().run(args)
     except BaseException:  # anything escaping doit is a finding: show it as a traceback
         traceback.print_exc()
     finally:
