@@ -32,6 +32,8 @@ MODE = run_mode()  # doit mode=production
 SITES = plan_sites(PROJECT, STATE)
 STEPS = plan_steps(PROJECT, STATE, PROJECT.toolchains, MODE, host())
 FEDERATION = plan_federation(PROJECT, STATE, SITES)
+# After every check of the load: the build script's options (declared, or its --help once).
+BUILDS = sites.with_script_options(PROJECT, STATE, SITES)
 
 DOIT_CONFIG = doit_config(PROJECT, STATE, default_tasks(
     STEPS, MODE, [s.name for s in SITES], STATE, selected(PROJECT)), MODE)
@@ -39,8 +41,8 @@ DOIT_CONFIG = doit_config(PROJECT, STATE, default_tasks(
 
 def task_build() -> Iterator[steps.TaskDef]:
     """Build every module (build:<module> for one, with what it depends on)."""
-    yield from sites.fetch_tasks(SITES)
-    yield from sites.build_tasks(SITES)
+    yield from sites.fetch_tasks(BUILDS)
+    yield from sites.build_tasks(BUILDS)
     yield from steps.step_tasks([s for s in STEPS.steps if s.step == "build"], groups=False)
 
 

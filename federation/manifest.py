@@ -23,6 +23,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StringConstraints,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -502,6 +503,8 @@ class BuildOptions(_Model):
 Mode = Literal["development", "production", "test"]
 MODES: tuple[str, ...] = get_args(Mode)
 StepName = Annotated[str, AfterValidator(_step_name)]
+# A long option a command accepts, as its --help spells it.
+OptionName = Annotated[str, StringConstraints(pattern=r"^--[A-Za-z0-9][A-Za-z0-9-]*$")]
 
 
 class SkipIf(_Model):
@@ -577,6 +580,10 @@ class Step(_Model):
     no_tests: NoTests | None = Field(None, description="A test step: how its output shows "
                                      "that no test ran (then it fails, unless the module "
                                      "allows it)")
+    options: list[OptionName] | None = Field(None, description="The options its command "
+                                             "accepts (the build.sh toolchain's build step: "
+                                             "fedbuild passes no other; unset, it asks the "
+                                             "build script's --help once per script digest)")
 
     @model_validator(mode="after")
     def _one_command_form(self) -> Step:

@@ -53,6 +53,8 @@ Walk = Callable[[Path, Path], list[str]]
 
 OUT = "{out}"  # placeholder for the temporary output folder in argv
 SITE_STEP = "build"  # the step of the build.sh toolchain that builds a site
+# Passed whatever a build script says it accepts: without them there is no build to stage.
+REQUIRED_OPTIONS = ("--config", "--output", "--base-url")
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,8 @@ class SiteBuild:
     command: tuple[str, ...] = ()  # the build.sh toolchain's build step's argv, filled in
     index: int = 0  # the module's place in the manifest's modules
     roots: Roots | None = None  # what it may read (core/confine.py)
+    # The options the build script accepts (federation/script_options.py); None: every one.
+    options: frozenset[str] | None = None
 
     @property
     def task(self) -> str:
@@ -96,7 +100,12 @@ class SiteBuild:
     def signature(self) -> dict[str, Any]:
         """What, besides input files, decides the output: argv shape, env, manifest entry."""
         return {"script": self.script, "base_url": self.base_url, "env": self.env,
-                "entry": self.entry}
+                "entry": self.entry,
+                "options": None if self.options is None else sorted(self.options)}
+
+    def passes(self, option: str) -> bool:
+        """Whether the build hands the script this option (it accepts it, or it is needed)."""
+        return self.options is None or option in REQUIRED_OPTIONS or option in self.options
 
 
 @dataclass(frozen=True)
@@ -109,7 +118,8 @@ class ResolvedSite:
 
 
 def plan_sites(project: Project, state: State) -> list[SiteBuild]:
-    """One SiteBuild per build.sh module, highest priority first, manifest order otherwise."""
+    """One SiteBuild per build.sh module, highest priority first, manifest order otherwise.
+    Each passes the build script every option until told what it accepts (`options`)."""
     tool = site_tool(project)
     command = site_command(project) if any(
         m.toolchain == SITE_TOOLCHAIN for m in project.manifest.modules) else ()
@@ -356,16 +366,13 @@ def resolve_site(site: SiteBuild, walk: Walk = files_under) -> ResolvedSite:
     content = site.folder / "content"
     argv = [*site.command, "--config", _rel(module_json, site.root), "--output", OUT,
             "--base-url", site.base_url]
-    if os.path.isdir(content):
-        argv += ["--content", _rel(content, site.root)]
-    if template:
-        argv += ["--template", template]
-    if theme:
-        argv += ["--theme", theme]
-    if components:
-        argv += ["--components", ",".join(components)]
-    if site.overrides.get("title"):
-        argv += ["--title", site.overrides["title"]]
+    optional = [("--content", _rel(content, site.root) if os.path.isdir(content) else None),
+                ("--template", template), ("--theme", theme),
+                ("--components", ",".join(components) if components else None),
+                ("--title", site.overrides.get("title"))]
+    for option, value in optional:
+        if value and site.passes(option):  # an option the script lacks fails its build
+            argv += [option, value]
     inputs = set(walk(site.folder, site.root)) if site.git is None else set()
     inputs.add(_rel(module_json, site.root))
     inputs.add(site.script)  # by content: another script, another build (and cache key)

@@ -8,8 +8,10 @@ build step (federation/plan.py `site_step`), run through the one pipeline of eve
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +23,11 @@ from doit.tools import result_dep
 from core.digests import stat_fingerprint
 from core.errors import ManifestError
 from core.outcome import SUCCEEDED, Outcome, Status
+from core.state import State
 from federation.inputs import GitIgnores, files_under
+from federation.loader import Project
 from federation.plan import ResolvedSite, SiteBuild, Walk, resolve_site, site_step
+from federation.script_options import script_options, unsupported
 from federation.sources import SourceError
 from tasks.clean import CLEAN, clean_paths
 from tasks.doit_compat import AFTER_FAILURES
@@ -31,6 +36,20 @@ from tasks.signature import Signature
 from tasks.steps import execute, register_tool, tool_version
 
 TaskDict = dict[str, Any]
+
+
+def with_script_options(project: Project, state: State,
+                        sites: list[SiteBuild]) -> list[SiteBuild]:
+    """The site builds passing only the options their build script accepts (learned once
+    per script digest, federation/script_options.py), after one warning line on stderr per
+    override it does not accept (and one for a --help that failed)."""
+    options = script_options(project, state) if sites else None
+    if options is None:
+        return sites
+    for line in ([f"WARNING: {options.failure}"] if options.failure else []) + \
+            unsupported(project, options):
+        print(line, file=sys.stderr)
+    return [dataclasses.replace(site, options=options.accepted) for site in sites]
 
 
 def fetch_tasks(sites: list[SiteBuild]) -> Iterator[TaskDict]:

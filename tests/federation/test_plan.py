@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -70,6 +71,22 @@ def test_overrides_win_over_module_json(monorepo: Repo) -> None:
         "scripts/build.sh", "--config", "modules/beta/module.json", "--output", OUT,
         "--base-url", "https://b.test/", "--content", "modules/beta/content",
         "--template", "default", "--theme", "other", "--components", "a,b", "--title", "T (x)")
+
+
+def test_only_the_options_the_script_accepts_are_passed(monorepo: Repo) -> None:
+    """A script without --title or --theme gets neither; --config, --output and --base-url
+    are passed whatever it says (issue 22 item 3)."""
+    repo = monorepo("basic")
+    manifest = json.loads((repo / "modules.json").read_text())
+    manifest["modules"][1]["overrides"] = {"theme": "other", "title": "T"}
+    (repo / "modules.json").write_text(json.dumps(manifest))
+    beta = dataclasses.replace(plan(repo)["beta"],
+                               options=frozenset({"--content", "--template"}))
+    assert resolve_site(beta).argv == (
+        "scripts/build.sh", "--config", "modules/beta/module.json", "--output", OUT,
+        "--base-url", "https://fixture.example.org/beta/", "--content",
+        "modules/beta/content", "--template", "default")
+    assert beta.signature()["options"] == ["--content", "--template"]
 
 
 def test_inputs_are_module_files_and_used_assets_only(monorepo: Repo) -> None:
