@@ -10,21 +10,19 @@ from __future__ import annotations
 import functools
 import itertools
 import json
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from core.runner import Command, run, which
 from service.db import Database
 from service.status import FINISHED
 from tasks.commands.graph_model import Graph
 from tasks.commands.graph_view import (
-    DOT_TIMEOUT,
-    MISSING_DOT,
     RUNS_LOOKED_AT,
+    DotFailed,
     NodeFacts,
     graph_chain,
     node_ids,
+    run_dot,
     to_picture_dot,
 )
 from tasks.commands.palette import CRITICAL, legend
@@ -205,15 +203,9 @@ def _points(operations: list[dict[str, Any]], op: str) -> list[list[float]]:
 
 
 def _dot_json(dot_text: str) -> dict[str, Any]:
-    """`dot -Tjson` of the text, through the one module that runs processes."""
-    if which("dot") is None:
-        raise GraphUnavailable(MISSING_DOT.partition(", or use")[0])
-    with tempfile.TemporaryDirectory(prefix="fedbuild-graph-") as scratch:
-        folder = Path(scratch)
-        (folder / "graph.dot").write_text(dot_text, encoding="utf-8")
-        result = run(Command(("dot", "-Tjson", "-o", "graph.json", "graph.dot"), cwd=folder,
-                             log=folder / "dot.log", timeout=DOT_TIMEOUT))
-        if not result.ok:
-            raise GraphUnavailable(f"graphviz could not lay out the graph: {result.describe()}")
-        document: dict[str, Any] = json.loads((folder / "graph.json").read_text("utf-8"))
+    """`dot -Tjson` of the text."""
+    try:
+        document: dict[str, Any] = json.loads(run_dot(dot_text, "json"))
+    except DotFailed as err:
+        raise GraphUnavailable(str(err).partition(", or use")[0]) from None
     return document

@@ -159,19 +159,32 @@ def _attributes(attrs: Mapping[str, str]) -> str:
                      for key, value in attrs.items())
 
 
-def render_svg(dot_text: str) -> str:
-    """The SVG `dot` draws of `dot_text` (without its XML prolog: it is embedded in HTML).
-    A missing `dot` is the user's one-line error, exit 3."""
+class DotFailed(Exception):
+    """Graphviz's `dot` is missing or failed: its one line says which."""
+
+
+def run_dot(dot_text: str, fmt: str) -> str:
+    """What `dot -T<fmt>` makes of `dot_text`, run through the one module that starts
+    processes; DotFailed (one line) when dot is missing or fails."""
     if which("dot") is None:
-        raise InvalidCommand(MISSING_DOT)
+        raise DotFailed(MISSING_DOT)
     with tempfile.TemporaryDirectory(prefix="fedbuild-graph-") as scratch:
         folder = Path(scratch)
         (folder / "graph.dot").write_text(dot_text, encoding="utf-8")
-        result = run(Command(("dot", "-Tsvg", "-o", "graph.svg", "graph.dot"), cwd=folder,
+        result = run(Command(("dot", f"-T{fmt}", "-o", "graph.out", "graph.dot"), cwd=folder,
                              log=folder / "dot.log", timeout=DOT_TIMEOUT))
         if not result.ok:
-            raise InvalidCommand(f"graphviz could not draw the graph: {result.describe()}")
-        svg = (folder / "graph.svg").read_text(encoding="utf-8")
+            raise DotFailed(f"graphviz could not draw the graph: {result.describe()}")
+        return (folder / "graph.out").read_text(encoding="utf-8")
+
+
+def render_svg(dot_text: str) -> str:
+    """The SVG `dot` draws of `dot_text` (without its XML prolog: it is embedded in HTML).
+    A missing `dot` is the user's one-line error, exit 3."""
+    try:
+        svg = run_dot(dot_text, "svg")
+    except DotFailed as err:
+        raise InvalidCommand(str(err)) from None
     return svg[svg.index("<svg"):]
 
 
