@@ -65,9 +65,7 @@ def script_options(project: Project, state: State) -> ScriptOptions | None:
         return ScriptOptions(script, frozenset(step.options),
                              f"its options as declared in {_yaml_label(project.root)}")
     command = _help_argv(project)
-    key = hashlib.sha256(json.dumps(command).encode())
-    key.update((project.root / script).read_bytes())
-    cache = state.dir / "script-options" / f"{key.hexdigest()}.json"
+    cache = state.dir / "script-options" / f"{_digest(project, command)}.json"
     known = _cached(cache)
     if known is not None:
         return ScriptOptions(script, frozenset(known), "learned from its --help") \
@@ -99,6 +97,18 @@ def unsupported(project: Project, options: ScriptOptions | None) -> list[str]:
                          f"{options.script} has no {option} ({options.how}): not passed; "
                          + instead.format(config=config))
     return lines
+
+
+def _digest(project: Project, command: tuple[str, ...]) -> str:
+    """What the answer depends on: the command, the build script's content and that of
+    any other file of the repository the command names (a script run by an interpreter)."""
+    key = hashlib.sha256(json.dumps(command).encode())
+    files = [project.root / project.manifest.federation.build_script]
+    files += [path for arg in command if (path := project.root / arg).is_file()
+              and path.resolve().is_relative_to(project.root) and path not in files]
+    for path in files:
+        key.update(path.read_bytes())
+    return key.hexdigest()
 
 
 def _assumed(script: str, failure: str) -> ScriptOptions:
