@@ -31,6 +31,7 @@ from tasks.clean import CLEAN, remove, shown
 from tasks.doit_compat import AFTER_FAILURES
 from tasks.returned import returned
 from tasks.session import interrupted, interrupts_deferred
+from tasks.signature import UptodateCheck
 
 TaskDict = dict[str, Any]
 RESULT = "result.json"  # the last federate's report, for the run summary
@@ -54,7 +55,7 @@ def federate_task(plan: FederationPlan, policy: Policy | None = None) -> TaskDic
     }
 
 
-class PublishedCurrent:
+class PublishedCurrent(UptodateCheck):
     """Up to date while nothing that decides the published tree changed since it was published."""
 
     def __init__(self, plan: FederationPlan, policy: Policy | None = None) -> None:

@@ -32,7 +32,7 @@ from federation.sources import SourceError
 from tasks.clean import CLEAN, clean_paths
 from tasks.doit_compat import AFTER_FAILURES
 from tasks.returned import result, returned
-from tasks.signature import Signature
+from tasks.signature import Signature, UptodateCheck
 from tasks.steps import execute, register_tool, tool_version
 
 TaskDict = dict[str, Any]
@@ -129,7 +129,7 @@ def _relative(path: Path, root: Path) -> str:
     return os.path.relpath(path, root)
 
 
-class StagedOutputIntact:
+class StagedOutputIntact(UptodateCheck):
     """Up to date only if the last build succeeded and its output was not touched since."""
 
     def __init__(self, staged: Path) -> None:
