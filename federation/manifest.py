@@ -580,6 +580,10 @@ class Step(_Model):
     no_tests: NoTests | None = Field(None, description="A test step: how its output shows "
                                      "that no test ran (then it fails, unless the module "
                                      "allows it)")
+    fix: list[Annotated[list[str], Field(min_length=1)]] = Field(
+        [], description="Deterministic fixers (argv lists run in turn) tried when the step "
+        "fails and the run says fix=auto: in a scratch copy of the module, never the working "
+        "tree; a fix that makes the step pass is kept as a patch")
     options: list[OptionName] | None = Field(None, description="The options its command "
                                              "accepts (the build.sh toolchain's build step: "
                                              "fedbuild passes no other; unset, it asks the "
@@ -630,6 +634,9 @@ class StepOverride(_Model):
     lazy: bool | None = Field(None, description="Runs only when a task needing it really runs")
     no_tests: NoTests | None = Field(None, description="How its runner says it found no "
                                      "test (exit code, lines)")
+    fix: list[Annotated[list[str], Field(min_length=1)]] | None = Field(
+        None, description="Fixers tried when it fails under fix=auto (argv lists run in turn "
+        "in a scratch copy); [] turns the toolchain's off")
 
 
 class Tool(_Model):

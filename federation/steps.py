@@ -121,6 +121,8 @@ class StepPlan:
     own_tmp: bool = False  # TMPDIR is a fresh folder of its own, removed after it
     creates_out: bool = False  # its command creates {out} itself: exiting 0 without it fails
     sources: Path | None = None  # what its temporary copies copy (None: its cwd)
+    fix: tuple[tuple[str, ...], ...] = ()  # fixers tried on failure under fix=auto
+    module_dir: Path | None = None  # the module's folder (what a fixer's scratch copy holds)
 
     @property
     def task(self) -> str:
@@ -406,7 +408,9 @@ class _Context:
             always_run=step.always_run, lazy=step.lazy,
             board_options=tuple(o for o in BOARD_OPTIONS if any(
                 f"{{{o}}}" in a for c in commands for a in c)),
-            no_tests=step.no_tests, allow_no_tests=self.module.allow_no_tests)
+            no_tests=step.no_tests, allow_no_tests=self.module.allow_no_tests,
+            fix=tuple(self.argv(argv, where) for argv in step.fix),
+            module_dir=self.module_dir)
 
     # Confinement: what a step writes, deletes, runs in or reads lies inside the repository
     # (or fedbuild's state folder), symlinks followed (core/confine.py).

@@ -31,7 +31,11 @@ VARIABLES: dict[str, str] = {
     "serve": "doit watch: serve the published tree with live reload (serve=true)",
     "continue": "continue=true: build what does not depend on a failure (over fail_fast)",
     "fail_fast": "fail_fast=true: start nothing after the first failure (over the manifest)",
+    "fix": "fix=auto: when a step with fixers fails, try them in a scratch copy and propose "
+           "a patch that makes it pass (fix=off: never, the default)",
 }
+# The values of fix=: auto runs a failing step's fixers, off (the default) does not.
+FIX_VALUES = ("auto", "off")
 # How a switch is written: doit's own words for true and false (its --continue in a doit.cfg).
 TRUE_FALSE = {"true": True, "yes": True, "on": True, "1": True,
               "false": False, "no": False, "off": False, "0": False}
@@ -47,6 +51,16 @@ def check_variables(given: Mapping[str, str] | None = None) -> None:
     for name in (given_variables() if given is None else given):
         if name not in VARIABLES:
             raise UsageError(COMMAND_LINE, f"{name}=", unknown_variable(name))
+
+
+def fixes_wanted(given: Mapping[str, str] | None = None) -> bool:
+    """Whether the command line says fix=auto (a value other than auto or off is a one-line
+    UsageError)."""
+    value = (given_variables() if given is None else given).get("fix", "off")
+    if value not in FIX_VALUES:
+        raise UsageError(COMMAND_LINE, "fix", f"{value!r} is not a fix mode; use fix=auto "
+                         "(try a failing step's fixers) or fix=off")
+    return value == "auto"
 
 
 def keeps_going(fail_fast: bool, given: Mapping[str, str] | None = None) -> bool:

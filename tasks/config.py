@@ -18,7 +18,7 @@ from federation.steps import StepsPlan
 from tasks import doit_compat, planned, schedule, shard
 from tasks.cache import runtime
 from tasks.cache.cache import cache_config
-from tasks.command_line import check_variables, keeps_going
+from tasks.command_line import check_variables, fixes_wanted, keeps_going
 from tasks.commands.run import install_doit_hooks
 from tasks.history import FILE as HISTORY_FILE
 from tasks.history import History
@@ -47,6 +47,7 @@ def run_mode() -> str:
     Asked first when dodo.py loads: a variable fedbuild does not read is an error before any
     other (`doit mod=production` would otherwise build in development mode)."""
     check_variables()
+    fixes_wanted()  # fix=: auto or off, checked before anything runs
     mode = doit.get_var("mode", None) or "development"
     if mode not in MODES:
         raise UsageError(COMMAND_LINE, "mode", f"{mode!r} is not a mode; use "

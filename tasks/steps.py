@@ -38,7 +38,7 @@ from core.staging import new_workdir, replace_dir
 from core.state import STATE_DIR, State
 from federation.manifest import display_path
 from federation.steps import BOARD_OPTIONS, DIST, StepPlan, ToolPlan, VerifyPlan
-from tasks import planned
+from tasks import fix, planned
 from tasks.cache.actions import lookup as cache_lookup
 from tasks.cache.actions import warnings as cache_warnings
 from tasks.cache.record import ActionRecord
@@ -327,7 +327,8 @@ def execute(plan: StepPlan, board: Mapping[str, str] | None = None,
         outcome = dataclasses.replace(outcome, message=paths.map(outcome.message))
     if cached and outcome.status.succeeded:
         cached.store(plan.outputs, plan.log, outcome.duration)
-    return dataclasses.replace(outcome, warnings=(*notes, *cache_warnings()))
+    outcome = dataclasses.replace(outcome, warnings=(*notes, *cache_warnings()))
+    return fix.after_failure(plan, outcome, execute)  # fix=auto: a fixer's proven patch
 
 
 def _run_in_workdir(plan: StepPlan, board: dict[str, str]

@@ -1,0 +1,244 @@
+"""Fix and retry: under `doit fix=auto`, a failing step's fixers (`fix:` in its toolchain YAML
+or the module's step entry) run in a scratch copy of the module, and the step runs again
+there; a fix that makes it pass is kept as a patch under `.fedbuild/fixes/<run>/<task>.patch`
+with one line saying how to apply it.
+
+The user's working tree is never touched. The scratch copy is a `git worktree add --detach`
+of the repository (with the module's current files, uncommitted ones too, laid over it) when
+the repository is git, else a copy of the module in a fresh `git init` (so the patch is
+written by `git diff` either way, and `git apply` reads it). One attempt per failed step;
+the step stays failed in the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import shlex
+import shutil
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psutil
+
+from core.confine import remove_tree
+from core.outcome import Outcome, Status
+from core.runner import RUN_VARIABLE, Command, Result, run
+from core.runner import Status as Ended
+from core.staging import new_workdir
+from core.state import STATE_DIR, State
+from federation.steps import DIST, StepPlan
+from tasks.command_line import fixes_wanted
+
+FIXES = "fixes"  # .fedbuild/fixes/<run>/<task>.patch
+_GIT_TIMEOUT = 120.0
+_NOT_COPIED = (".git", STATE_DIR)
+
+
+def after_failure(plan: StepPlan, outcome: Outcome,
+                  execute: Callable[[StepPlan], Outcome]) -> Outcome:
+    """The outcome of a step that ran, with a line about the fix tried when it failed, has
+    fixers and the run says fix=auto (`execute` runs the step again in the scratch copy)."""
+    if not plan.fix or not outcome.status.failed or outcome.status is Status.INTERRUPTED \
+            or not fixes_wanted():
+        return outcome
+    line = propose(plan, execute)
+    return dataclasses.replace(outcome, warnings=(*outcome.warnings, line))
+
+
+def propose(plan: StepPlan, execute: Callable[[StepPlan], Outcome]) -> str:
+    """Try the step's fixers once in a scratch copy; the line saying what came of it."""
+    work = new_workdir(plan.tmp, "fix-" + plan.task.replace(":", "-"))
+    scratch = _Scratch(plan, work)
+    try:
+        why = scratch.make()
+        if why is None:
+            return _attempt(plan, scratch, execute)
+        return _no_fix(plan, why)
+    finally:
+        scratch.remove()
+
+
+def fixer_name(plan: StepPlan) -> str:
+    """The fixers as a user would type them, joined by " + "."""
+    return " + ".join(shlex.join(argv) for argv in plan.fix)
+
+
+def _no_fix(plan: StepPlan, why: str) -> str:
+    return f"fix:{plan.module}: no fix found for {plan.task}: {why}"
+
+
+def _attempt(plan: StepPlan, scratch: _Scratch, execute: Callable[[StepPlan], Outcome]
+             ) -> str:
+    """Run the fixers, keep their diff, run the step again: the line to print."""
+    fixer = fixer_name(plan)
+    failed = scratch.run_fixers()
+    if failed is not None:
+        return _no_fix(plan, f"{fixer} could not run: {_first(failed)}")
+    patch = scratch.diff()
+    if patch is None or not patch.read_text(errors="replace").strip():
+        return _no_fix(plan, f"{fixer} changed nothing")
+    again = execute(scratch.rerun_plan())
+    if not again.status.succeeded:
+        first = (again.message or again.status.value).splitlines()[0]
+        return _no_fix(plan, f"{plan.task} still fails after {fixer} ({first})")
+    kept = _keep(plan, patch)
+    files, added, deleted = patch_stats(kept.read_text(errors="replace"))
+    shown = os.path.relpath(kept, plan.root)
+    return (f"fix:{plan.module}: {fixer} made {plan.task} pass ({files} "
+            f"{'file' if files == 1 else 'files'}, +{added} -{deleted}); "
+            f"apply with: git apply {shlex.quote(shown)}")
+
+
+def _keep(plan: StepPlan, patch: Path) -> Path:
+    """Move the proven patch to .fedbuild/fixes/<run>/<task>.patch."""
+    folder = plan.root / STATE_DIR / FIXES / run_name()
+    folder.mkdir(parents=True, exist_ok=True)
+    kept = folder / f"{plan.task}.patch"
+    shutil.move(patch, kept)
+    return kept
+
+
+def run_name(token: str | None = None) -> str:
+    """This run's folder name: its start (UTC, so names sort by start) and its process id,
+    read from the run's mark (tasks/session.py sets it: "<pid>-<start>"), else this
+    process's own start."""
+    token = os.environ.get(RUN_VARIABLE) if token is None else token
+    pid, _, since = (token or "").partition("-")
+    try:
+        started = float(since)
+    except ValueError:
+        pid, started = str(os.getpid()), psutil.Process().create_time()
+    stamp = datetime.fromtimestamp(started, timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+    return f"{stamp}-{re.sub(r'[^0-9]', '', pid) or 0}"
+
+
+def patch_stats(text: str) -> tuple[int, int, int]:
+    """(files, added lines, deleted lines) of a unified diff as `git diff` writes it."""
+    files = added = deleted = 0
+    for line in text.splitlines():
+        if line.startswith("diff --git "):
+            files += 1
+        elif line.startswith("+") and not line.startswith("+++ "):
+            added += 1
+        elif line.startswith("-") and not line.startswith("--- "):
+            deleted += 1
+    return files, added, deleted
+
+
+class _Scratch:
+    """A scratch image of the repository holding the module as it is now, where fixers and
+    the step run: its folder mirrors the repository's layout, so the diff's paths are the
+    repository's."""
+
+    def __init__(self, plan: StepPlan, work: Path) -> None:
+        self.plan, self.work = plan, work
+        self.module = plan.module_dir or plan.cwd
+        inside = self.module.resolve().is_relative_to(plan.root.resolve())
+        self.rel = os.path.relpath(self.module, plan.root) if inside else plan.module
+        self.tree = work / "tree"
+        self.image = self.tree  # the repository root's image (a subfolder of a git worktree)
+        self.top: Path | None = None  # the git repository whose worktree this is
+        self.log = work / "fix.log"
+
+    def make(self) -> str | None:
+        """Create the scratch image; why it could not be made, or None."""
+        top = self._git_top()
+        if top is not None and self._git(top, "worktree", "add", "--detach", "--quiet",
+                                          str(self.tree), "HEAD").ok:
+            self.top = top
+            self.image = self.tree / os.path.relpath(self.plan.root, top)
+        elif self.tree.exists():
+            remove_tree(self.tree, State(self.plan.root).roots)
+        self._lay_over()
+        if self.top is None:
+            made = self._git(self.image, "init", "--quiet")
+            if not made.ok:
+                return f"git could not make a scratch repository: {_first(made)}"
+        added = self._git(self.image, "add", "--all", "--", self.rel)
+        return None if added.ok else f"git could not record the module's files: {_first(added)}"
+
+    def _lay_over(self) -> None:
+        """Put the module's files as they are now (uncommitted changes too) in the image,
+        in place of the committed ones (a module at the repository's root: over them)."""
+        copy = self.image / self.rel
+        if copy.exists() and self.rel != ".":
+            remove_tree(copy, State(self.plan.root).roots)
+        shutil.copytree(self.module, copy, symlinks=True, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns(*_NOT_COPIED))
+
+    def remove(self) -> None:
+        """Remove the scratch image (and its worktree entry) and the work folder."""
+        if self.top is not None and not self._git(self.top, "worktree", "remove", "--force",
+                                                  str(self.tree)).ok:
+            self._git(self.top, "worktree", "prune")
+        remove_tree(self.work, State(self.plan.root).roots)
+
+    def run_fixers(self) -> Result | None:
+        """Run every fixer in the copy (their exit codes decide nothing: running the step
+        again does); the result of one that could not run at all, or None."""
+        env = {k: self.moved(v) for k, v in self.plan.env.items()}
+        jobs = str(os.cpu_count() or 1)
+        for argv in self.plan.fix:
+            result = run(Command(argv=tuple(self.moved(a).replace("{jobs}", jobs) for a in argv),
+                                 cwd=Path(self.moved(str(self.plan.cwd))), log=self.log,
+                                 env=env, timeout=self.plan.timeout, append=True))
+            if result.status in (Ended.TIMED_OUT, Ended.MISSING_TOOL, Ended.INTERRUPTED):
+                return result
+        return None
+
+    def diff(self) -> Path | None:
+        """What the fixers changed in the module, as a patch relative to the repository."""
+        patch = self.work / "fix.patch"
+        self._git(self.image, "add", "--intent-to-add", "--all", "--", self.rel)
+        done = self._git(self.image, "diff", "--relative", "--binary", "--no-color",
+                         "--no-ext-diff", f"--output={patch}", "--", self.rel)
+        return patch if done.ok and patch.is_file() else None
+
+    def rerun_plan(self) -> StepPlan:
+        """The step as it runs in the copy: its own folders there, no cache, no fixers."""
+        plan, state = self.plan, self.work / "state"
+        moved = self.moved
+        return dataclasses.replace(
+            plan, commands=tuple(tuple(moved(a) for a in c) for c in plan.commands),
+            cwd=Path(moved(str(plan.cwd))), env={k: moved(v) for k, v in plan.env.items()},
+            outputs=tuple(Path(moved(str(o))) for o in plan.outputs), clean=(),
+            dist=Path(moved(str(plan.dist))), log=state / "rerun.log",
+            outcome=state / "rerun.json", tmp=state / "tmp", cache=False, lazy=False,
+            deps=(), fix=(), module_dir=self.image / self.rel,
+            sources=Path(moved(str(plan.sources))) if plan.sources else None)
+
+    def moved(self, text: str) -> str:
+        """A path (or an argument holding paths) of the real module, its work folder or its
+        dist folder, as the copy's (other paths, fedbuild's or a tool's, stay)."""
+        state = self.plan.root / STATE_DIR
+        swaps = {str(self.module): str(self.image / self.rel),
+                 str(state / "work"): str(self.work / "state" / "work"),
+                 str(self.plan.root / DIST): str(self.work / "state" / DIST)}
+        pattern = "|".join(re.escape(k) for k in sorted(swaps, key=len, reverse=True))
+        return re.sub(pattern, lambda m: swaps[m.group(0)], text)
+
+    def _git_top(self) -> Path | None:
+        """The top of the git repository holding the module and the repository, if any."""
+        log = self.work / "rev-parse.log"
+        done = run(Command(argv=("git", "rev-parse", "--show-toplevel"), cwd=self.module,
+                           log=log, timeout=_GIT_TIMEOUT))
+        lines = [line for line in log.read_text(errors="replace").splitlines()
+                 if line and not line.startswith("$ ")] if log.is_file() else []
+        if not done.ok or not lines:
+            return None
+        top = Path(lines[-1])
+        return top if self.plan.root.resolve().is_relative_to(top.resolve()) else None
+
+    def _git(self, cwd: Path, *args: str) -> Result:
+        """Run git through the runner, its output in the fix log; the repository's hooks
+        (post-checkout on `worktree add`) are not run."""
+        return run(Command(argv=("git", "-c", "core.hooksPath=/dev/null", *args), cwd=cwd,
+                           log=self.log, timeout=_GIT_TIMEOUT, append=self.log.exists()))
+
+
+def _first(result: Result) -> str:
+    """The first line of what a failed command's result says."""
+    return result.describe().splitlines()[0]
