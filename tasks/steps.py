@@ -47,6 +47,7 @@ from tasks.doit_compat import AFTER_FAILURES
 from tasks.exclusive import STEPS_LOCK, slot
 from tasks.no_tests import ran_no_tests
 from tasks.planned import ON_DEVICE
+from tasks.remote import run_remotely
 from tasks.returned import result, returned
 from tasks.signature import Signature
 from tasks.temp_paths import TempPaths
@@ -316,8 +317,16 @@ def execute(plan: StepPlan, board: Mapping[str, str] | None = None,
     if notes and cached is not None:  # what they produced is part of this step's key
         cached = cache_lookup(plan.task, plan.module, fields, plan.root, plan.inputs,
                               plan.deps)
-    with slot(lock, plan.exclusive):
-        results, wrote, paths = _run_in_workdir(plan, dict(board or {}))
+    ran = None if board else run_remotely(plan, cached, _dep_outputs(plan))
+    if ran is not None and ran.failure:
+        return Outcome(task=plan.task, status=Status.FAILED, tolerated=plan.tolerated,
+                       duration=time.monotonic() - started, log=str(plan.log),
+                       message=ran.failure, worker=ran.worker)
+    if ran is not None:
+        results, wrote, paths = list(ran.results), ran.wrote, None
+    else:
+        with slot(lock, plan.exclusive):
+            results, wrote, paths = _run_in_workdir(plan, dict(board or {}))
     if all(r.ok for r in results) and not wrote:
         return Outcome(task=plan.task, status=Status.FAILED, tolerated=plan.tolerated,
                        duration=time.monotonic() - started, log=str(plan.log),
@@ -325,10 +334,16 @@ def execute(plan: StepPlan, board: Mapping[str, str] | None = None,
     outcome = _record(plan, results, time.monotonic() - started, fields)
     if paths is not None and outcome.status.failed:
         outcome = dataclasses.replace(outcome, message=paths.map(outcome.message))
-    if cached and outcome.status.succeeded:
+    if cached and outcome.status.succeeded and ran is None:  # a worker stored it already
         cached.store(plan.outputs, plan.log, outcome.duration)
-    outcome = dataclasses.replace(outcome, warnings=(*notes, *cache_warnings()))
+    outcome = dataclasses.replace(outcome, warnings=(*notes, *cache_warnings()),
+                                  worker=ran.worker if ran else "")
     return fix.after_failure(plan, outcome, execute)  # fix=auto: a fixer's proven patch
+
+
+def _dep_outputs(plan: StepPlan) -> list[Path]:
+    """What the steps `plan` depends on declared they make: inputs of a remote run too."""
+    return [path for dep in plan.deps if dep in _steps for path in _steps[dep].outputs]
 
 
 def _run_in_workdir(plan: StepPlan, board: dict[str, str]

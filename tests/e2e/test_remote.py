@@ -1,0 +1,156 @@
+"""Steps on a Dask cluster (`doit executor=dask scheduler=...`), end to end on loopback: a real
+`dask scheduler`, two `dask worker` processes (each its own --local-directory, started in a
+folder outside the repository) and nginx as the cache they move inputs and outputs through."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import pytest
+
+from core.digests import content_digest
+from core.outcome import Outcome
+from core.state import State
+from tests.conftest import REPO, copy_fixture, run_doit
+from tests.servers import free_port, nginx_cache, stop_process
+
+STEPS = ("build:lib", "build:app", "build:docs")
+_START_TIMEOUT = 60.0
+
+
+def _wait_until(check: object, what: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Poll `check()` until true; fail with the process's log if it exits or time runs out."""
+    deadline = time.monotonic() + _START_TIMEOUT
+    while not check():  # type: ignore[operator]
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start:\n{log.read_text()[-2000:]}")
+        time.sleep(0.2)
+
+
+def _answers(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _start(argv: list[str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
+    """A Dask process in `cwd`, its own session (stopped by PID), fedbuild importable as if
+    installed (PYTHONPATH: the checkout's code, not the test repository)."""
+    cwd.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    with log.open("ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "dask", *argv], cwd=cwd, env=env,
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                start_new_session=True)
+
+
+def _workers_of(address: str, count: int) -> list[str]:
+    """The addresses of the scheduler's workers, once `count` have joined."""
+    from distributed import Client
+
+    with Client(address, timeout=_START_TIMEOUT, set_as_default=False) as client:
+        client.wait_for_workers(count, timeout=_START_TIMEOUT)
+        return sorted(client.scheduler_info()["workers"])
+
+
+@contextmanager
+def dask_cluster(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
+    """A scheduler and two single-threaded workers on 127.0.0.1: (address, worker addresses).
+    Every process is stopped by its PID when the block ends."""
+    port = free_port()
+    home = tmp_path / "cluster"  # outside every repository the tests build
+    with ExitStack() as stack:
+        scheduler = _start(["scheduler", "--host", "127.0.0.1", "--port", str(port),
+                            "--no-dashboard"], home / "scheduler", tmp_path / "scheduler.log")
+        stack.callback(stop_process, scheduler)
+        _wait_until(lambda: _answers(port), "dask scheduler", scheduler,
+                    tmp_path / "scheduler.log")
+        address = f"tcp://127.0.0.1:{port}"
+        for name in ("w1", "w2"):
+            log = tmp_path / f"{name}.log"
+            worker = _start(["worker", address, "--nthreads", "1", "--nworkers", "1",
+                             "--name", name, "--no-dashboard", "--local-directory",
+                             str(home / name / "local")], home / name / "cwd", log)
+            stack.callback(stop_process, worker)
+        yield address, _workers_of(address, 2)
+
+
+def _build(repo: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    result = run_doit(repo, *args, env=env, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def _outcomes(repo: Path) -> dict[str, Outcome]:
+    """Each step's recorded outcome."""
+    state = State(repo)
+    found = {task: Outcome.read(state.outcome(task)) for task in STEPS}
+    assert None not in found.values(), found
+    return {task: outcome for task, outcome in found.items() if outcome is not None}
+
+
+def _where(repo: Path) -> dict[str, str]:
+    """The worker each step ran on ("" for here)."""
+    return {task: outcome.worker for task, outcome in _outcomes(repo).items()}
+
+
+def _statuses(repo: Path) -> set[str]:
+    return {outcome.status.value for outcome in _outcomes(repo).values()}
+
+
+def test_steps_run_on_dask_workers_byte_identical_and_a_rerun_is_all_cache_hits(
+        tmp_path: Path) -> None:
+    local = copy_fixture("remote", tmp_path / "local")
+    _build(local, FEDBUILD_CACHE="off")
+    assert set(_where(local).values()) == {""}  # a local build runs here
+
+    with nginx_cache(tmp_path) as cache, dask_cluster(tmp_path) as (address, workers):
+        remote = copy_fixture("remote", tmp_path / "remote")
+        given = ("-n", "2", "executor=dask", f"scheduler={address}")
+        result = _build(remote, *given, FEDBUILD_CACHE_URL=cache.url,
+                        FEDBUILD_CACHE_DIR=str(tmp_path / "remote-cache"))
+        assert _statuses(remote) == {"built"}, result.stdout
+        where = _where(remote)
+        assert set(where.values()) <= set(workers) and all(where.values()), where
+        print("ran on", where)  # which worker ran which step (-s shows it)
+        assert content_digest(remote / "dist") == content_digest(local / "dist")
+
+        again = copy_fixture("remote", tmp_path / "again")
+        result = _build(again, *given, FEDBUILD_CACHE_URL=cache.url,
+                        FEDBUILD_CACHE_DIR=str(tmp_path / "again-cache"))
+        assert _statuses(again) == {"cached"}, result.stdout
+        assert set(_where(again).values()) == {""}  # restored here, nothing submitted
+        assert content_digest(again / "dist") == content_digest(local / "dist")
+
+
+def test_an_unreachable_scheduler_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    repo = copy_fixture("remote", tmp_path / "repo")
+    result = run_doit(repo, "executor=dask", f"scheduler=tcp://127.0.0.1:{free_port()}",
+                      env={"FEDBUILD_CACHE_URL": "http://127.0.0.1:9/"})
+    assert result.returncode == 3, result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "no Dask scheduler answers at tcp://127.0.0.1:" in lines[0], \
+        result.stderr
+    assert not (repo / "dist").exists()
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (("executor=spark",), "'spark' is not an executor; use executor=local or executor=dask"),
+    (("executor=dask",), "executor=dask needs the scheduler's address"),
+    (("executor=dask", "scheduler=tcp://127.0.0.1:1"), "executor=dask moves inputs and outputs "
+                                                       "through a remote cache"),
+])
+def test_executor_mistakes_are_one_line_and_exit_3(tmp_path: Path, argv: tuple[str, ...],
+                                                   said: str) -> None:
+    repo = copy_fixture("remote", tmp_path / "repo")
+    result = run_doit(repo, *argv)
+    assert result.returncode == 3, result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and said in lines[0], result.stderr
