@@ -13,6 +13,7 @@ the step stays failed in the run.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import shlex
@@ -20,10 +21,12 @@ import shutil
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import psutil
 
 from core.confine import remove_tree
+from core.digests import file_digest
 from core.outcome import Outcome, Status
 from core.runner import RUN_VARIABLE, Command, Result, run
 from core.runner import Status as Ended
@@ -35,6 +38,7 @@ from tasks.command_line import fixes_wanted
 FIXES = "fixes"  # .fedbuild/fixes/<run>/<task>.patch
 _GIT_TIMEOUT = 120.0
 _NOT_COPIED = (".git", STATE_DIR)
+_DIFF_LINE = re.compile(r"diff --git a/(.+) b/\1")
 
 
 def after_failure(plan: StepPlan, outcome: Outcome,
@@ -84,21 +88,47 @@ def _attempt(plan: StepPlan, scratch: _Scratch, execute: Callable[[StepPlan], Ou
     if not again.status.succeeded:
         first = (again.message or again.status.value).splitlines()[0]
         return _no_fix(plan, f"{plan.task} still fails after {fixer} ({first})")
-    kept = _keep(plan, patch)
-    files, added, deleted = patch_stats(kept.read_text(errors="replace"))
-    shown = os.path.relpath(kept, plan.root)
-    return (f"fix:{plan.module}: {fixer} made {plan.task} pass ({files} "
+    kept = plan.root / STATE_DIR / FIXES / run_name() / f"{plan.task}.patch"
+    files, added, deleted = patch_stats(patch.read_text(errors="replace"))
+    apply = apply_argv(os.path.relpath(kept, plan.root), scratch.prefix)
+    line = (f"fix:{plan.module}: {fixer} made {plan.task} pass ({files} "
             f"{'file' if files == 1 else 'files'}, +{added} -{deleted}); "
-            f"apply with: git apply {shlex.quote(shown)}")
+            f"apply with: {shlex.join(apply)}")
+    _keep(plan, patch, kept, {"line": line, "apply": apply})
+    return line
 
 
-def _keep(plan: StepPlan, patch: Path) -> Path:
-    """Move the proven patch to .fedbuild/fixes/<run>/<task>.patch."""
-    folder = plan.root / STATE_DIR / FIXES / run_name()
-    folder.mkdir(parents=True, exist_ok=True)
-    kept = folder / f"{plan.task}.patch"
+def apply_argv(patch: str, prefix: str) -> list[str]:
+    """The command applying a patch whose paths are relative to the repository, run there:
+    where that folder is a subfolder of a git repository, `git apply` reads paths from the
+    top and would skip every file, so --directory says where they are."""
+    return ["git", "apply", *([f"--directory={prefix}"] if prefix != "." else []), patch]
+
+
+def _keep(plan: StepPlan, patch: Path, kept: Path, said: dict[str, Any]) -> None:
+    """Move the proven patch to .fedbuild/fixes/<run>/<task>.patch, with a record beside it
+    (<task>.json: the line, and the digest of each file it changes as the file is now, so
+    `doit fix` can refuse once the working tree has changed)."""
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    touched = patched_files(patch.read_text(errors="replace"))
+    record = {"task": plan.task, "module": plan.module, **said,
+              "files": {name: file_digest(plan.root / name)
+                        if (plan.root / name).is_file() else None for name in touched}}
+    kept.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
     shutil.move(patch, kept)
-    return kept
+
+
+def patched_files(text: str) -> list[str]:
+    """The files a `git diff` patch changes, creates or deletes (relative to where it
+    applies; names git had to quote are left out: `git apply --check` still checks them)."""
+    names: list[str] = []
+    for line in text.splitlines():
+        same = _DIFF_LINE.fullmatch(line)  # a binary file has no ---/+++ lines
+        name = same.group(1) if same else line[6:] if line.startswith(("--- a/", "+++ b/")) \
+            else None
+        if name and name not in names:
+            names.append(name)
+    return names
 
 
 def run_name(token: str | None = None) -> str:
@@ -141,11 +171,14 @@ class _Scratch:
         self.tree = work / "tree"
         self.image = self.tree  # the repository root's image (a subfolder of a git worktree)
         self.top: Path | None = None  # the git repository whose worktree this is
+        self.prefix = "."  # the repository's folder in the git repository holding it
         self.log = work / "fix.log"
 
     def make(self) -> str | None:
         """Create the scratch image; why it could not be made, or None."""
         top = self._git_top()
+        if top is not None:
+            self.prefix = os.path.relpath(self.plan.root, top)
         if top is not None and self._git(top, "worktree", "add", "--detach", "--quiet",
                                           str(self.tree), "HEAD").ok:
             self.top = top

@@ -24,7 +24,8 @@ from tests.conftest import copy_fixture, edit_manifest, module, run_doit
 
 LINE = re.compile(r"^fix:(?P<module>\S+): (?P<fixer>.+) made (?P<task>\S+) pass "
                   r"\((?P<files>\d+) files?, \+(?P<added>\d+) -(?P<deleted>\d+)\); "
-                  r"apply with: git apply (?P<patch>\S+)$", re.M)
+                  r"apply with: (?P<apply>git apply (?:--directory=\S+ )?(?P<patch>\S+))$",
+                  re.M)
 
 
 def git(repo: Path, *args: str) -> str:
@@ -140,4 +141,22 @@ def test_the_patch_is_against_the_working_tree_not_the_last_commit(repo: Path) -
     assert "-import re" in (repo / found["patch"]).read_text()
     assert git(repo, "status", "--porcelain") == " M modules/tidy/greet.py\n"
     git(repo, "apply", found["patch"])
+    assert run_doit(repo, "lint:tidy").returncode == 0
+
+
+def test_in_a_subfolder_of_a_git_repository_the_command_says_where(tmp_path: Path) -> None:
+    """`git apply` run in a subfolder reads the patch's paths from the top and skips them all
+    (exit 0, nothing changed): the command names the folder with --directory."""
+    outer = tmp_path / "outer"
+    outer.mkdir()
+    repo = copy_fixture("fixers", outer / "fixers")
+    (outer / ".gitignore").write_text(".fedbuild/\ndist/\n")
+    git(outer, "init", "-q", "-b", "main")
+    git(outer, "add", "-A")
+    git(outer, "commit", "-q", "-m", "fixture")
+    found = LINE.search(run_doit(repo, "fix=auto", "lint:tidy").stdout)
+    assert found and found["apply"].startswith("git apply --directory=fixers ")
+    assert git(outer, "status", "--porcelain") == ""
+    subprocess.run(found["apply"].split(), cwd=repo, check=True, timeout=60)
+    assert "import os" not in (repo / "modules/tidy/greet.py").read_text()
     assert run_doit(repo, "lint:tidy").returncode == 0
