@@ -207,6 +207,7 @@ class FedbuildReporter:
         lines += run_lines(run)
         if self.performance_tracking:
             lines += performance_lines(run)
+        lines += remote_lines(run)
         cached = [t for t in run.tasks if t.saved is not None]
         if cached:
             lines.append(f"cache: {len(cached)} restored instead of built, saved "
@@ -240,6 +241,19 @@ def left_out_line(names: list[str]) -> str:
     return (f"on-device: left out {', '.join(names)} (no board's port given); run {them} with "
             f"a board: doit {names[0]} port=/dev/ttyUSB0, or doit {group} port=... "
             "(ports=a,b for several boards)")
+
+
+def remote_lines(run: RunInfo) -> list[str]:
+    """executor=dask: how many tasks each worker ran (nothing when all ran here)."""
+    counts: dict[str, int] = {}
+    for task in run.tasks:
+        if task.worker:
+            counts[task.worker] = counts.get(task.worker, 0) + 1
+    if not counts:
+        return []
+    each = ", ".join(f"{worker} {n}" for worker, n in sorted(counts.items()))
+    return [f"dask: {sum(counts.values())} tasks ran on {len(counts)} "
+            f"worker{'s' if len(counts) > 1 else ''} ({each})"]
 
 
 def run_lines(run: RunInfo) -> list[str]:

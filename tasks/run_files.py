@@ -161,6 +161,7 @@ def _task_entry(task: TaskRun, lane: int | None) -> dict[str, Any]:
         "deps": list(task.deps),
         "test": task.test,
         "saved": task.saved,
+        "worker": task.worker,
         "lane": lane,
     }
 

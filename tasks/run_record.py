@@ -132,6 +132,8 @@ class RunRecord:
             note = outcome.message or note
         if outcome and outcome.status is Status.CACHED:
             note = f"saved {outcome.saved:.1f}s"
+        if outcome and outcome.worker:  # executor=dask: where it ran
+            note = f"on {outcome.worker}" + (f", {note}" if note else "")
         return self._finish(task.name, status, outcome, note)
 
     def add_failure(self, task: Any, fail: Any) -> Finished | None:
@@ -255,7 +257,8 @@ class RunRecord:
                     message=outcome.message or None,
                     inputs_digest=outcome.inputs_digest or None,
                     output_digest=outcome.output_digest or None,
-                    saved=outcome.saved if outcome.status is Status.CACHED else None)
+                    saved=outcome.saved if outcome.status is Status.CACHED else None,
+                    worker=outcome.worker or None)
                 log = display_path(Path(outcome.log))
             finished = Finished(name, status, note, outcome, run, log)
             self.finished[name] = finished

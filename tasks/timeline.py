@@ -27,6 +27,7 @@ class TaskRun:
     outputs: tuple[str, ...] = ()  # its targets
     test: bool = False  # a test step (`test:<module>`): a JUnit test case
     saved: float | None = None  # cached: the seconds the original build took
+    worker: str | None = None  # executor=dask: the address of the worker that ran it
 
     @property
     def executed(self) -> bool:

@@ -4,7 +4,10 @@ folder outside the repository) and nginx as the cache they move inputs and outpu
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
@@ -12,13 +15,14 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
 from core.digests import content_digest
 from core.outcome import Outcome
 from core.state import State
-from tests.conftest import REPO, copy_fixture, run_doit
+from tests.conftest import REPO, copy_fixture, doit_argv, run_doit
 from tests.servers import free_port, nginx_cache, stop_process
 
 STEPS = ("build:lib", "build:app", "build:docs")
@@ -60,10 +64,18 @@ def _workers_of(address: str, count: int) -> list[str]:
         return sorted(client.scheduler_info()["workers"])
 
 
+class Cluster(NamedTuple):
+    """A running scheduler and its workers."""
+
+    address: str
+    workers: list[str]  # their addresses
+    processes: dict[str, subprocess.Popen[bytes]]  # each worker's `dask worker`, by name
+
+
 @contextmanager
-def dask_cluster(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
-    """A scheduler and two single-threaded workers on 127.0.0.1: (address, worker addresses).
-    Every process is stopped by its PID when the block ends."""
+def dask_cluster(tmp_path: Path) -> Iterator[Cluster]:
+    """A scheduler and two single-threaded workers (w1, w2) on 127.0.0.1. Every process is
+    stopped by its PID when the block ends."""
     port = free_port()
     home = tmp_path / "cluster"  # outside every repository the tests build
     with ExitStack() as stack:
@@ -73,13 +85,15 @@ def dask_cluster(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
         _wait_until(lambda: _answers(port), "dask scheduler", scheduler,
                     tmp_path / "scheduler.log")
         address = f"tcp://127.0.0.1:{port}"
+        processes = {}
         for name in ("w1", "w2"):
             log = tmp_path / f"{name}.log"
             worker = _start(["worker", address, "--nthreads", "1", "--nworkers", "1",
                              "--name", name, "--no-dashboard", "--local-directory",
                              str(home / name / "local")], home / name / "cwd", log)
             stack.callback(stop_process, worker)
-        yield address, _workers_of(address, 2)
+            processes[name] = worker
+        yield Cluster(address, _workers_of(address, 2), processes)
 
 
 def _build(repo: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -111,7 +125,8 @@ def test_steps_run_on_dask_workers_byte_identical_and_a_rerun_is_all_cache_hits(
     _build(local, FEDBUILD_CACHE="off")
     assert set(_where(local).values()) == {""}  # a local build runs here
 
-    with nginx_cache(tmp_path) as cache, dask_cluster(tmp_path) as (address, workers):
+    with nginx_cache(tmp_path) as cache, dask_cluster(tmp_path) as cluster:
+        address, workers = cluster.address, cluster.workers
         remote = copy_fixture("remote", tmp_path / "remote")
         given = ("-n", "2", "executor=dask", f"scheduler={address}")
         result = _build(remote, *given, FEDBUILD_CACHE_URL=cache.url,
@@ -120,6 +135,13 @@ def test_steps_run_on_dask_workers_byte_identical_and_a_rerun_is_all_cache_hits(
         where = _where(remote)
         assert set(where.values()) <= set(workers) and all(where.values()), where
         print("ran on", where)  # which worker ran which step (-s shows it)
+        for task, worker in where.items():  # the progress line says where each ran
+            assert re.search(rf"^\[\d/3\] {task} ok \S+ \(on {worker}\)$", result.stdout,
+                             re.M), result.stdout
+        assert f"dask: 3 tasks ran on {len(set(where.values()))} worker" in result.stdout
+        summary = json.loads(next((remote / ".fedbuild" / "runs").glob("*/summary.json"))
+                             .read_text())
+        assert {t["name"]: t["worker"] for t in summary["tasks"]} == where
         assert content_digest(remote / "dist") == content_digest(local / "dist")
 
         again = copy_fixture("remote", tmp_path / "again")
@@ -128,6 +150,52 @@ def test_steps_run_on_dask_workers_byte_identical_and_a_rerun_is_all_cache_hits(
         assert _statuses(again) == {"cached"}, result.stdout
         assert set(_where(again).values()) == {""}  # restored here, nothing submitted
         assert content_digest(again / "dist") == content_digest(local / "dist")
+
+
+def _running(address: str, task: str) -> str | None:
+    """The address of the worker running `task` now, if one is."""
+    from distributed import Client
+
+    with Client(address, timeout=_START_TIMEOUT, set_as_default=False) as client:
+        busy = client.processing()
+    return next((w for w, keys in busy.items() if any(str(k).startswith(task) for k in keys)),
+                None)
+
+
+def test_a_worker_killed_mid_task_has_it_rescheduled_and_the_build_succeeds(
+        tmp_path: Path) -> None:
+    with nginx_cache(tmp_path) as cache, dask_cluster(tmp_path) as cluster:
+        repo = copy_fixture("remote", tmp_path / "repo")
+        env = {**os.environ, "NO_COLOR": "1", "FEDBUILD_CACHE_URL": cache.url}
+        argv = doit_argv(repo, "build:slow", "executor=dask", f"scheduler={cluster.address}")
+        build = subprocess.Popen(argv, cwd=repo, env=env, text=True, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + _START_TIMEOUT
+            victim = None
+            while victim is None and time.monotonic() < deadline and build.poll() is None:
+                victim = _running(cluster.address, "build:slow")
+                time.sleep(0.1)
+            assert victim is not None, "build:slow never ran on a worker"
+            names = {_name_of(cluster.address, w): w for w in cluster.workers}
+            name = next(n for n, w in names.items() if w == victim)
+            os.killpg(cluster.processes[name].pid, signal.SIGKILL)  # the nanny and its worker
+            output, _ = build.communicate(timeout=300)
+        finally:
+            if build.poll() is None:
+                stop_process(build)  # type: ignore[arg-type]
+        assert build.returncode == 0, output
+        where = Outcome.read(State(repo).outcome("build:slow"))
+        assert where is not None and where.worker and where.worker != victim, (where, victim)
+        assert (repo / "dist/development/slow/slow.txt").read_text() == "slept 4.0\n"
+
+
+def _name_of(address: str, worker: str) -> str:
+    """A worker's --name, as the scheduler knows it."""
+    from distributed import Client
+
+    with Client(address, timeout=_START_TIMEOUT, set_as_default=False) as client:
+        return str(client.scheduler_info()["workers"][worker]["name"])
 
 
 def test_an_unreachable_scheduler_is_one_line_and_exit_3(tmp_path: Path) -> None:
