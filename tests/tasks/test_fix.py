@@ -20,7 +20,7 @@ from federation.loader import load_project
 from federation.platforms import host
 from federation.steps import plan_steps
 from federation.toolchains import load_toolchains
-from tests.conftest import copy_fixture, edit_manifest, module, run_doit
+from tests.conftest import copy_fixture, edit_manifest, module, run_command, run_doit
 
 LINE = re.compile(r"^fix:(?P<module>\S+): (?P<fixer>.+) made (?P<task>\S+) pass "
                   r"\((?P<files>\d+) files?, \+(?P<added>\d+) -(?P<deleted>\d+)\); "
@@ -160,3 +160,45 @@ def test_in_a_subfolder_of_a_git_repository_the_command_says_where(tmp_path: Pat
     subprocess.run(found["apply"].split(), cwd=repo, check=True, timeout=60)
     assert "import os" not in (repo / "modules/tidy/greet.py").read_text()
     assert run_doit(repo, "lint:tidy").returncode == 0
+
+
+def fix_command(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`doit fix ...` on the fixture (fedbuild's command, from this checkout)."""
+    return run_command(repo, "fix", *args)
+
+
+def test_doit_fix_lists_then_applies_the_last_proposed_fixes(repo: Path) -> None:
+    assert run_doit(repo, "fix=auto", "lint").returncode != 0
+    listed = fix_command(repo, "--list")
+    assert listed.returncode == 0, listed.stderr
+    assert re.search(r"^lint:plain .*not applied", listed.stdout, re.M), listed.stdout
+    assert re.search(r"^lint:tidy .*not applied", listed.stdout, re.M), listed.stdout
+    assert "lint:broken" not in listed.stdout
+    assert git(repo, "status", "--porcelain") == ""
+    applied = fix_command(repo)
+    assert applied.returncode == 0, applied.stderr
+    assert re.search(r"^applied .*lint:tidy\.patch", applied.stdout, re.M), applied.stdout
+    assert sorted(git(repo, "status", "--porcelain").splitlines()) == [
+        " M modules/plain/value.py", " M modules/tidy/greet.py"]
+    assert run_doit(repo, "lint:tidy", "lint:plain").returncode == 0
+    again = fix_command(repo)
+    assert again.returncode == 0 and "already applied" in again.stdout, again.stdout
+    assert re.search(r"^lint:tidy .*\(applied\)", fix_command(repo, "--list").stdout, re.M)
+
+
+def test_doit_fix_refuses_when_the_working_tree_changed_since(repo: Path) -> None:
+    assert LINE.search(run_doit(repo, "fix=auto", "lint:tidy").stdout)
+    greet = repo / "modules/tidy/greet.py"
+    greet.write_text(greet.read_text() + "\n\nVALUE = 2\n")
+    edited = greet.read_text()
+    refused = fix_command(repo)
+    assert refused.returncode == 3
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1 and "modules/tidy/greet.py changed since" in lines[0], refused.stderr
+    assert greet.read_text() == edited
+
+
+def test_doit_fix_without_proposed_fixes_says_so(repo: Path) -> None:
+    done = fix_command(repo)
+    assert done.returncode == 0
+    assert "no proposed fixes" in done.stdout and "doit fix=auto" in done.stdout

@@ -29,6 +29,7 @@ EXPORTS = {
     "AffectedCommand": "tasks.commands.affected",
     "GraphCommand": "tasks.commands.graph",
     "CacheCommand": "tasks.commands.cache",
+    "FixCommand": "tasks.commands.fix",
     "WatchCommand": "tasks.commands.watch",
     "PreviewCommand": "tasks.commands.watch",
     "ServeCommand": "service.command",
