@@ -58,3 +58,13 @@ def test_no_test_imports_a_bare_conftest() -> None:
             if "conftest" in names:
                 bare.append(f"{path.relative_to(REPO)}:{node.lineno}")
     assert bare == []
+
+
+def test_test_module_names_are_unique() -> None:
+    """Test files are imported by their base name (no __init__.py): two of one name stop
+    the whole suite's collection with "import file mismatch"."""
+    names: dict[str, list[str]] = {}
+    for path in sorted((REPO / "tests").rglob("test_*.py")):
+        if "fixtures" not in path.relative_to(REPO / "tests").parts:
+            names.setdefault(path.name, []).append(str(path.relative_to(REPO)))
+    assert {name: paths for name, paths in names.items() if len(paths) > 1} == {}
