@@ -147,7 +147,8 @@ _CPU_COST: dict[str, float] = {}
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Add --cpu-durations."""
     parser.addoption("--cpu-durations", type=int, default=None, metavar="N",
-                     help="show the N tests using the most CPU time (with waited children)")
+                     help="show the N tests using the most CPU time (with waited children; "
+                          "counted in one process: run without -n)")
 
 
 def _cpu_seconds() -> float:

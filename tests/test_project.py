@@ -15,7 +15,7 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     """The last line of .ci/run is the test command README.md gives."""
     ci = [ln for ln in (REPO / ".ci/run").read_text().splitlines() if ln.strip()]
     readme = (REPO / "README.md").read_text().splitlines()
-    assert ci[-1] == "python3 -m pytest -q"
+    assert ci[-1] == "python3 -m pytest -q -n 2"
     assert f"    {ci[-1]}" in readme
     assert "./scripts/setup.sh" in ci
     assert "    ./scripts/setup.sh && doit" in readme

@@ -6,14 +6,24 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import copy_example, run_doit
 
+Built = tuple[Path, subprocess.CompletedProcess[str]]
 
-def test_example_federation_builds_every_module(tmp_path: Path) -> None:
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """A copy of the example, built once by plain `doit` (the tests only read what it made;
+    the first then runs the no-op)."""
+    repo = copy_example(tmp_path_factory.mktemp("example") / "example")
+    return repo, run_doit(repo, timeout=300)
+
+
+def test_example_federation_builds_every_module(built: Built) -> None:
     """`doit` builds the sites with Hugo and the toolchain modules; a rerun builds nothing."""
-    repo = copy_example(tmp_path / "example")
-
-    first = run_doit(repo, timeout=300)
+    repo, first = built
 
     assert first.returncode == 0, first.stdout + first.stderr
     staging = repo / ".fedbuild/staging"
@@ -29,10 +39,9 @@ def test_example_federation_builds_every_module(tmp_path: Path) -> None:
     assert "federation: up to date public/" in second.stdout
 
 
-def test_example_federation_is_published_with_rewritten_links(tmp_path: Path) -> None:
+def test_example_federation_is_published_with_rewritten_links(built: Built) -> None:
     """The blog is built by Hugo for the root and published under /blog/ with its links fixed."""
-    repo = copy_example(tmp_path / "example")
-    result = run_doit(repo, timeout=300)
+    repo, result = built
     assert result.returncode == 0, result.stdout + result.stderr
 
     public = repo / "public"
