@@ -67,7 +67,13 @@ def propose(plan: StepPlan, execute: Callable[[StepPlan], Outcome]) -> str:
 
 def fixer_name(plan: StepPlan) -> str:
     """The fixers as a user would type them, joined by " + "."""
-    return " + ".join(shlex.join(argv) for argv in plan.fix)
+    return " + ".join(shlex.join(_filled(argv)) for argv in plan.fix)
+
+
+def _filled(argv: tuple[str, ...]) -> tuple[str, ...]:
+    """A fixer's argv with {jobs} (the one run-time placeholder a fixer may use) filled in."""
+    jobs = str(os.cpu_count() or 1)
+    return tuple(arg.replace("{jobs}", jobs) for arg in argv)
 
 
 def _no_fix(plan: StepPlan, why: str) -> str:
@@ -168,7 +174,7 @@ class _Scratch:
         self.module = plan.module_dir or plan.cwd
         inside = self.module.resolve().is_relative_to(plan.root.resolve())
         self.rel = os.path.relpath(self.module, plan.root) if inside else plan.module
-        self.tree = work / "tree"
+        self.tree = work / work.name  # its basename names the worktree in .git/worktrees/
         self.image = self.tree  # the repository root's image (a subfolder of a git worktree)
         self.top: Path | None = None  # the git repository whose worktree this is
         self.prefix = "."  # the repository's folder in the git repository holding it
@@ -213,9 +219,8 @@ class _Scratch:
         """Run every fixer in the copy (their exit codes decide nothing: running the step
         again does); the result of one that could not run at all, or None."""
         env = {k: self.moved(v) for k, v in self.plan.env.items()}
-        jobs = str(os.cpu_count() or 1)
         for argv in self.plan.fix:
-            result = run(Command(argv=tuple(self.moved(a).replace("{jobs}", jobs) for a in argv),
+            result = run(Command(argv=tuple(self.moved(a) for a in _filled(argv)),
                                  cwd=Path(self.moved(str(self.plan.cwd))), log=self.log,
                                  env=env, timeout=self.plan.timeout, append=True))
             if result.status in (Ended.TIMED_OUT, Ended.MISSING_TOOL, Ended.INTERRUPTED):

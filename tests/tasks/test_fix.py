@@ -125,7 +125,7 @@ def test_cargo_fix_removes_a_warning_denied_by_deny_warnings(repo: Path) -> None
     done = run_doit(repo, "fix=auto", "check:crate", timeout=600)
     found = LINE.search(done.stdout)
     assert found, done.stdout + done.stderr
-    assert found["fixer"].startswith("cargo fix --allow-dirty --allow-no-vcs")
+    assert re.fullmatch(r"cargo fix --allow-dirty --allow-no-vcs --jobs \d+", found["fixer"])
     assert "-use std::collections::HashMap;" in (repo / found["patch"]).read_text()
     assert git(repo, "status", "--porcelain") == ""
     git(repo, "apply", found["patch"])
@@ -168,7 +168,9 @@ def fix_command(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_doit_fix_lists_then_applies_the_last_proposed_fixes(repo: Path) -> None:
-    assert run_doit(repo, "fix=auto", "lint").returncode != 0
+    # Two workers: the fixes of tidy, broken and plain are tried side by side.
+    assert run_doit(repo, "-n", "2", "fix=auto", "lint").returncode != 0
+    assert len(git(repo, "worktree", "list").splitlines()) == 1
     listed = fix_command(repo, "--list")
     assert listed.returncode == 0, listed.stderr
     assert re.search(r"^lint:plain .*not applied", listed.stdout, re.M), listed.stdout
