@@ -735,6 +735,9 @@ class Module(_Model):
                                  "passes instead of failing with `no tests`")
     tags: list[Tag] = Field([], description="Labels that select the module on the command "
                             "line: `doit select=tag:<tag>`")
+    resources: dict[Tag, Annotated[float, Field(gt=0)]] = Field(
+        {}, description="With `doit executor=dask`: what a worker must advertise to run the "
+        "module's steps (`dask worker --resources \"qemu=1\"`): {\"qemu\": 1}")
 
     @property
     def site_destination(self) -> str:

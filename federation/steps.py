@@ -123,6 +123,7 @@ class StepPlan:
     sources: Path | None = None  # what its temporary copies copy (None: its cwd)
     fix: tuple[tuple[str, ...], ...] = ()  # fixers tried on failure under fix=auto
     module_dir: Path | None = None  # the module's folder (what a fixer's scratch copy holds)
+    resources: tuple[tuple[str, float], ...] = ()  # executor=dask: what a worker must have
 
     @property
     def task(self) -> str:
@@ -410,7 +411,7 @@ class _Context:
                 f"{{{o}}}" in a for c in commands for a in c)),
             no_tests=step.no_tests, allow_no_tests=self.module.allow_no_tests,
             fix=tuple(self.argv(argv, where) for argv in step.fix),
-            module_dir=self.module_dir)
+            module_dir=self.module_dir, resources=tuple(sorted(self.module.resources.items())))
 
     # Confinement: what a step writes, deletes, runs in or reads lies inside the repository
     # (or fedbuild's state folder), symlinks followed (core/confine.py).

@@ -79,6 +79,7 @@ class Action:
     root: str  # the client's repository folder, replaced by the worker's input root in argv
     timeout: float
     retries: int
+    resources: Mapping[str, float]  # what the worker must advertise (Dask resources)
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,7 @@ def _action(plan: Any, key: str, backend: Backend, more: Iterable[Path]) -> Acti
         out_directory=os.path.relpath(plan.dist, root) if plan.uses_out else None,
         creates_out=plan.creates_out, own_tmp=plan.own_tmp)
     return Action(key, plan.task, plan.module, command, tuple(nodes), str(root),
-                  plan.timeout, plan.retries)
+                  plan.timeout, plan.retries, dict(plan.resources))
 
 
 def _files(paths: Iterable[Path]) -> Iterable[Path]:
@@ -209,14 +210,34 @@ def _submit(action: Action, backend: Backend, wait: float) -> Ran:
     client = _connect()
     rank = schedule.priority_of(action.task)
     try:
+        missing = _no_worker_has(action, client.scheduler_info()["workers"])
+        if missing:
+            return Ran((), False, "", failure=missing)
         future = client.submit(run_action, action, backend, key=f"{action.task}-{uuid.uuid4()}",
-                               priority=int(rank * 1000), pure=False)
+                               priority=int(rank * 1000), pure=False,
+                               resources=dict(action.resources) or None)
         ran: Ran = future.result(timeout=wait)
     except Exception as err:  # the cluster's failure is this task's, in one line
         first = (str(err) or type(err).__name__).splitlines()[0]
         return Ran((), False, "", failure=f"{action.task}: Dask execution at {_scheduler} "
                    f"failed ({type(err).__name__}: {first})")
     return ran
+
+
+def _no_worker_has(action: Action, workers: Mapping[str, Any]) -> str:
+    """Why no worker of the cluster can run the action ("" when one can): a task that would
+    otherwise wait for ever fails at once, naming what is missing."""
+    wanted = action.resources
+    if not wanted:  # any worker will do, even one joining later (an adaptive cluster)
+        return ""
+    for info in workers.values():
+        have = info.get("resources") or {}
+        if all(have.get(name, 0) >= amount for name, amount in wanted.items()):
+            return ""
+    needs = ",".join(f"{name}={amount:g}" for name, amount in sorted(wanted.items()))
+    return (f"{action.task} needs a Dask worker with resources {needs}; none of the "
+            f"{len(workers)} workers at {_scheduler} has them (start one with "
+            f"`dask worker --resources \"{needs}\"`)")
 
 
 def _restore(plan: Any, cached: Lookup, ran: Ran) -> Ran:

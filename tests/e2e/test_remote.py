@@ -74,8 +74,9 @@ class Cluster(NamedTuple):
 
 @contextmanager
 def dask_cluster(tmp_path: Path) -> Iterator[Cluster]:
-    """A scheduler and two single-threaded workers (w1, w2) on 127.0.0.1. Every process is
-    stopped by its PID when the block ends."""
+    """A scheduler and two single-threaded workers on 127.0.0.1: w1 advertises QEMU
+    (`--resources qemu=1`), w2 nothing. Every process is stopped by its PID when the block
+    ends."""
     port = free_port()
     home = tmp_path / "cluster"  # outside every repository the tests build
     with ExitStack() as stack:
@@ -86,11 +87,11 @@ def dask_cluster(tmp_path: Path) -> Iterator[Cluster]:
                     tmp_path / "scheduler.log")
         address = f"tcp://127.0.0.1:{port}"
         processes = {}
-        for name in ("w1", "w2"):
+        for name, resources in (("w1", ["--resources", "qemu=1"]), ("w2", [])):
             log = tmp_path / f"{name}.log"
             worker = _start(["worker", address, "--nthreads", "1", "--nworkers", "1",
                              "--name", name, "--no-dashboard", "--local-directory",
-                             str(home / name / "local")], home / name / "cwd", log)
+                             str(home / name / "local"), *resources], home / name / "cwd", log)
             stack.callback(stop_process, worker)
             processes[name] = worker
         yield Cluster(address, _workers_of(address, 2), processes)
@@ -196,6 +197,26 @@ def _name_of(address: str, worker: str) -> str:
 
     with Client(address, timeout=_START_TIMEOUT, set_as_default=False) as client:
         return str(client.scheduler_info()["workers"][worker]["name"])
+
+
+def test_a_module_s_resources_route_its_steps_and_a_missing_one_fails_at_once(
+        tmp_path: Path) -> None:
+    emu = ("build:emu1", "build:emu2", "build:emu3")
+    with nginx_cache(tmp_path) as cache, dask_cluster(tmp_path) as cluster:
+        repo = copy_fixture("remote", tmp_path / "repo")
+        env = {"FEDBUILD_CACHE_URL": cache.url}
+        given = ("executor=dask", f"scheduler={cluster.address}")
+        _build(repo, "-n", "3", *emu, *given, **env)
+        qemu = {_name_of(cluster.address, w): w for w in cluster.workers}["w1"]
+        state = State(repo)
+        where = {task: getattr(Outcome.read(state.outcome(task)), "worker", None) for task in emu}
+        assert where == dict.fromkeys(emu, qemu)  # only w1 advertises qemu=1
+
+        result = run_doit(repo, "build:board", *given, env=env)
+        assert result.returncode != 0
+        said = [line for line in result.stdout.splitlines()
+                if "needs a Dask worker with resources esp32c3=1" in line]
+        assert said and "none of the 2 workers" in said[0], result.stdout
 
 
 def test_an_unreachable_scheduler_is_one_line_and_exit_3(tmp_path: Path) -> None:
