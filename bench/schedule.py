@@ -49,7 +49,8 @@ from pathlib import Path
 
 from doit.reporter import ConsoleReporter
 
-from tasks import doit_compat, schedule
+from tasks import schedule
+from tasks.commands.run import install_doit_hooks
 
 HERE = Path(__file__).resolve().parent
 SPEC = json.loads((HERE / "spec.json").read_text())

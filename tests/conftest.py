@@ -6,6 +6,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -19,6 +20,13 @@ from hypothesis import HealthCheck, settings
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
 DODO = REPO / "dodo.py"
+
+
+# A suite started in the background of a non-interactive shell (`pytest ... &`) inherits
+# SIGINT ignored, and so would every doit it starts: the tests that interrupt a run would
+# then test nothing. A handled signal is reset to its default in a started program.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 EXAMPLE_PARTS = ("modules.json", "modules.schema.json", "modules", "site", "scripts")
