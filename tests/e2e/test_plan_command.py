@@ -198,6 +198,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @settings(max_examples=8, deadline=None)
 @given(edits=EDITS)
 @example(edits=[("env", "a", 1)])  # a runs again; b after it (failed 1 run in 3 before)
+@example(edits=[("change", "c", 0), ("env", "a", 0)])
 def test_plan_says_what_doit_then_runs(chain: Path, edits: list[tuple[str, str, int]]
                                        ) -> None:
     for kind, name, n in edits:
