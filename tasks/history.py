@@ -54,7 +54,8 @@ CREATE TABLE IF NOT EXISTS tasks (
     cpu_time REAL,
     log TEXT,
     message TEXT,
-    saved REAL
+    saved REAL,
+    fix TEXT
 );
 CREATE INDEX IF NOT EXISTS tasks_by_name ON tasks(name, ended);
 CREATE INDEX IF NOT EXISTS tasks_by_run ON tasks(run_id);
@@ -77,6 +78,7 @@ class TaskRecord:
     log: str | None = None
     message: str | None = None
     saved: float | None = None  # cached: what the original build took
+    fix: str | None = None  # what a fixer did under fix=auto (tasks/fix.py's line)
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,9 @@ class History:
             if "saved" not in columns:  # a history written before the cache existed
                 with contextlib.suppress(sqlite3.OperationalError):  # another run added it
                     db.execute("ALTER TABLE tasks ADD COLUMN saved REAL")
+            if "fix" not in columns:  # a history written before fixers
+                with contextlib.suppress(sqlite3.OperationalError):
+                    db.execute("ALTER TABLE tasks ADD COLUMN fix TEXT")
             runs = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
             if "trigger" not in runs:  # a history written before triggers were recorded
                 with contextlib.suppress(sqlite3.OperationalError):
@@ -162,10 +167,10 @@ class History:
         with self._transaction() as db:
             db.executemany(
                 "INSERT INTO tasks (run_id, name, status, started, ended, duration, attempts, "
-                "exit_code, peak_rss, cpu_time, log, message, saved) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "exit_code, peak_rss, cpu_time, log, message, saved, fix) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(run_id, t.name, t.status, t.started, t.ended, t.duration, t.attempts,
-                  t.exit_code, t.peak_rss, t.cpu_time, t.log, t.message, t.saved)
+                  t.exit_code, t.peak_rss, t.cpu_time, t.log, t.message, t.saved, t.fix)
                  for run_id, t in pending])
 
     def end_run(self, run_id: int, status: str) -> None:
@@ -195,7 +200,8 @@ class History:
     def tasks(self, run_id: int) -> list[TaskRecord]:
         """The tasks of one run, in the order they ended."""
         rows = self._read("SELECT name, status, ended, started, duration, attempts, exit_code, "
-                          "peak_rss, cpu_time, log, message, saved FROM tasks WHERE run_id = ? "
+                          "peak_rss, cpu_time, log, message, saved, fix FROM tasks "
+                          "WHERE run_id = ? "
                           "ORDER BY ended, rowid", (run_id,))
         return [TaskRecord(*row) for row in rows]
 

@@ -75,7 +75,8 @@ def run_lines(history: History, run_id: int, root: Path) -> list[str]:
         lines.append("")
         lines += table(["task", "status", "duration", "attempts", "exit", "memory", "cpu", "log"],
                        [_task_row(task, root) for task in tasks], right=(2, 3, 4, 5, 6))
-    return lines
+    fixes = [task.fix for task in tasks if task.fix]  # fix=auto: what each fixer did
+    return [*lines, "", *fixes] if fixes else lines
 
 
 def _find(history: History, run_id: int) -> RunRecord:

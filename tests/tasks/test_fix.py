@@ -204,3 +204,13 @@ def test_doit_fix_without_proposed_fixes_says_so(repo: Path) -> None:
     done = fix_command(repo)
     assert done.returncode == 0
     assert "no proposed fixes" in done.stdout and "doit fix=auto" in done.stdout
+
+
+def test_the_attempt_is_recorded_in_the_history(repo: Path) -> None:
+    line = LINE.search(run_doit(repo, "fix=auto", "lint:tidy", "lint:broken").stdout)
+    assert line
+    shown = run_command(repo, "history", "--run", "1")
+    assert shown.returncode == 0, shown.stderr
+    assert line.group(0) in shown.stdout.splitlines()
+    assert any(text.startswith("fix:broken: no fix found for lint:broken")
+               for text in shown.stdout.splitlines()), shown.stdout

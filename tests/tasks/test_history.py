@@ -315,3 +315,28 @@ def test_git_head_in_a_linked_worktree(repo: Path, tmp_path: Path) -> None:
     worktree = tmp_path / "wt"
     git(repo, "worktree", "add", "-q", "-b", "side", str(worktree))
     assert git_head(worktree) == (git(worktree, "rev-parse", "HEAD"), "side")
+
+
+def test_a_history_from_before_fixers_gains_the_fix_column(tmp_path: Path) -> None:
+    """A tasks table without `fix` (nor `saved`) is extended on open; its rows read as None."""
+    path = tmp_path / FILE
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, started REAL NOT NULL, "
+        "ended REAL, argv TEXT NOT NULL, mode TEXT NOT NULL, git_commit TEXT, git_branch TEXT,"
+        " status TEXT NOT NULL, pid INTEGER NOT NULL);"
+        "CREATE TABLE tasks (run_id INTEGER NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL,"
+        " started REAL, ended REAL NOT NULL, duration REAL, attempts INTEGER, exit_code INTEGER,"
+        " peak_rss INTEGER, cpu_time REAL, log TEXT, message TEXT);"
+        "INSERT INTO runs (started, argv, mode, status, pid) VALUES (1, 'doit', 'development',"
+        " 'failed', 1);"
+        "INSERT INTO tasks (run_id, name, status, ended) VALUES (1, 'lint:a', 'failed', 2);")
+    db.commit()
+    db.close()
+    history = History(path)
+    history.record_task(1, TaskRecord(name="lint:b", status="failed", ended=3.0,
+                                      fix="fix:b: ruff check --fix made lint:b pass"))
+    tasks = history.tasks(1)
+    history.close()
+    assert [(t.name, t.fix) for t in tasks] == [
+        ("lint:a", None), ("lint:b", "fix:b: ruff check --fix made lint:b pass")]
