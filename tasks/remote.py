@@ -13,7 +13,9 @@ on a cache hit. doit still decides what is up to date and in what order.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import dataclasses
+import logging
 import os
 import shutil
 import tempfile
@@ -131,6 +133,7 @@ def _connect() -> Any:
         if _client is None:
             from distributed import Client  # heavy: only when executor=dask
 
+            _quiet()
             try:
                 _client = Client(_scheduler, timeout=_CONNECT_TIMEOUT, set_as_default=False)
             except (OSError, TimeoutError) as err:
@@ -139,6 +142,14 @@ def _connect() -> Any:
                                  "leave out executor=dask") from None
             atexit.register(_client.close)
         return _client
+
+
+def _quiet() -> None:
+    """Silence distributed's loggers in this process: a lost scheduler makes its client log
+    tracebacks (even at exit); what failed is said in each task's one line."""
+    for name in ["distributed", *logging.root.manager.loggerDict]:
+        if name == "distributed" or name.startswith("distributed."):
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
 
 
 def _forked() -> None:
@@ -216,12 +227,23 @@ def _submit(action: Action, backend: Backend, wait: float) -> Ran:
         future = client.submit(run_action, action, backend, key=f"{action.task}-{uuid.uuid4()}",
                                priority=int(rank * 1000), pure=False,
                                resources=dict(action.resources) or None)
-        ran: Ran = future.result(timeout=wait)
+        ran: Ran = _result(future, wait)
     except Exception as err:  # the cluster's failure is this task's, in one line
         first = (str(err) or type(err).__name__).splitlines()[0]
         return Ran((), False, "", failure=f"{action.task}: Dask execution at {_scheduler} "
                    f"failed ({type(err).__name__}: {first})")
     return ran
+
+
+def _result(future: Any, wait: float) -> Any:
+    """The future's result; cancelled on the cluster when the wait ends otherwise (a timeout,
+    Ctrl-C, the scheduler lost), so nothing keeps running for a run that gave up on it."""
+    try:
+        return future.result(timeout=wait)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            future.cancel()
+        raise
 
 
 def _no_worker_has(action: Action, workers: Mapping[str, Any]) -> str:

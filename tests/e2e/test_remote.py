@@ -69,7 +69,7 @@ class Cluster(NamedTuple):
 
     address: str
     workers: list[str]  # their addresses
-    processes: dict[str, subprocess.Popen[bytes]]  # each worker's `dask worker`, by name
+    processes: dict[str, subprocess.Popen[bytes]]  # `dask worker` by name; "scheduler"
 
 
 @contextmanager
@@ -86,7 +86,7 @@ def dask_cluster(tmp_path: Path) -> Iterator[Cluster]:
         _wait_until(lambda: _answers(port), "dask scheduler", scheduler,
                     tmp_path / "scheduler.log")
         address = f"tcp://127.0.0.1:{port}"
-        processes = {}
+        processes = {"scheduler": scheduler}
         for name, resources in (("w1", ["--resources", "qemu=1"]), ("w2", [])):
             log = tmp_path / f"{name}.log"
             worker = _start(["worker", address, "--nthreads", "1", "--nworkers", "1",
@@ -189,6 +189,30 @@ def test_a_worker_killed_mid_task_has_it_rescheduled_and_the_build_succeeds(
         where = Outcome.read(State(repo).outcome("build:slow"))
         assert where is not None and where.worker and where.worker != victim, (where, victim)
         assert (repo / "dist/development/slow/slow.txt").read_text() == "slept 4.0\n"
+
+
+def test_the_scheduler_lost_mid_build_fails_the_task_cleanly_in_one_line(
+        tmp_path: Path) -> None:
+    with nginx_cache(tmp_path) as cache, dask_cluster(tmp_path) as cluster:
+        repo = copy_fixture("remote", tmp_path / "repo")
+        env = {**os.environ, "NO_COLOR": "1", "FEDBUILD_CACHE_URL": cache.url}
+        argv = doit_argv(repo, "build:slow", "executor=dask", f"scheduler={cluster.address}")
+        build = subprocess.Popen(argv, cwd=repo, env=env, text=True, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + _START_TIMEOUT
+            while _running(cluster.address, "build:slow") is None:
+                assert time.monotonic() < deadline and build.poll() is None, "never ran"
+                time.sleep(0.1)
+            os.killpg(cluster.processes["scheduler"].pid, signal.SIGKILL)
+            output, _ = build.communicate(timeout=120)  # never hangs
+        finally:
+            if build.poll() is None:
+                stop_process(build)  # type: ignore[arg-type]
+        assert build.returncode == 1, output
+        said = [line for line in output.splitlines() if "Dask execution at" in line]
+        assert said and "build:slow" in said[0], output
+        assert "Traceback" not in output
 
 
 def _name_of(address: str, worker: str) -> str:
