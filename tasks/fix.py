@@ -57,12 +57,23 @@ def propose(plan: StepPlan, execute: Callable[[StepPlan], Outcome]) -> str:
     work = new_workdir(plan.tmp, "fix-" + plan.task.replace(":", "-"))
     scratch = _Scratch(plan, work)
     try:
-        why = scratch.make()
+        try:
+            why = scratch.make()
+        except OSError as err:  # a file shutil cannot copy (a named pipe), no space left
+            why = f"the module could not be copied: {_one_line(err)}"
         if why is None:
             return _attempt(plan, scratch, execute)
         return _no_fix(plan, why)
     finally:
         scratch.remove()
+
+
+def _one_line(err: OSError) -> str:
+    """An OSError as one line (shutil's copytree error lists every file that failed)."""
+    if isinstance(err, shutil.Error) and err.args and isinstance(err.args[0], list):
+        source, _, why = err.args[0][0]
+        return f"{source}: {why}"
+    return str(err).splitlines()[0]
 
 
 def fixer_name(plan: StepPlan) -> str:

@@ -9,6 +9,7 @@ mends), plain (a `command` step whose fixer the manifest gives).
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -214,3 +215,14 @@ def test_the_attempt_is_recorded_in_the_history(repo: Path) -> None:
     assert line.group(0) in shown.stdout.splitlines()
     assert any(text.startswith("fix:broken: no fix found for lint:broken")
                for text in shown.stdout.splitlines()), shown.stdout
+
+
+def test_a_module_that_cannot_be_copied_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    repo = copy_fixture("fixers", tmp_path / "fixers")
+    os.mkfifo(repo / "modules/plain/pipe")  # shutil refuses to copy a named pipe
+    done = run_doit(repo, "fix=auto", "lint:plain")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert re.search(r"^fix:plain: no fix found for lint:plain: the module could not be "
+                     r"copied: .*named pipe", done.stdout, re.M), done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+    assert not any((repo / ".fedbuild/tmp").iterdir())
