@@ -8,95 +8,20 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import NamedTuple
 
 import pytest
 
 from core.digests import content_digest
 from core.outcome import Outcome
 from core.state import State
-from tests.conftest import REPO, copy_fixture, doit_argv, run_doit
+from tests.conftest import copy_fixture, doit_argv, run_doit
+from tests.dask_cluster import START_TIMEOUT, dask_cluster
 from tests.servers import free_port, nginx_cache, stop_process
 
 STEPS = ("build:lib", "build:app", "build:docs")
-_START_TIMEOUT = 60.0
-
-
-def _wait_until(check: object, what: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    """Poll `check()` until true; fail with the process's log if it exits or time runs out."""
-    deadline = time.monotonic() + _START_TIMEOUT
-    while not check():  # type: ignore[operator]
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"{what} did not start:\n{log.read_text()[-2000:]}")
-        time.sleep(0.2)
-
-
-def _answers(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(1.0)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _start(argv: list[str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
-    """A Dask process in `cwd`, its own session (stopped by PID), fedbuild importable as if
-    installed (PYTHONPATH: the checkout's code, not the test repository)."""
-    cwd.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "dask", *argv], cwd=cwd, env=env,
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                start_new_session=True)
-
-
-def _workers_of(address: str, count: int) -> list[str]:
-    """The addresses of the scheduler's workers, once `count` have joined."""
-    from distributed import Client
-
-    with Client(address, timeout=_START_TIMEOUT, set_as_default=False) as client:
-        client.wait_for_workers(count, timeout=_START_TIMEOUT)
-        return sorted(client.scheduler_info()["workers"])
-
-
-class Cluster(NamedTuple):
-    """A running scheduler and its workers."""
-
-    address: str
-    workers: list[str]  # their addresses
-    processes: dict[str, subprocess.Popen[bytes]]  # `dask worker` by name; "scheduler"
-
-
-@contextmanager
-def dask_cluster(tmp_path: Path) -> Iterator[Cluster]:
-    """A scheduler and two single-threaded workers on 127.0.0.1: w1 advertises QEMU
-    (`--resources qemu=1`), w2 nothing. Every process is stopped by its PID when the block
-    ends."""
-    port = free_port()
-    home = tmp_path / "cluster"  # outside every repository the tests build
-    with ExitStack() as stack:
-        scheduler = _start(["scheduler", "--host", "127.0.0.1", "--port", str(port),
-                            "--no-dashboard"], home / "scheduler", tmp_path / "scheduler.log")
-        stack.callback(stop_process, scheduler)
-        _wait_until(lambda: _answers(port), "dask scheduler", scheduler,
-                    tmp_path / "scheduler.log")
-        address = f"tcp://127.0.0.1:{port}"
-        processes = {"scheduler": scheduler}
-        for name, resources in (("w1", ["--resources", "qemu=1"]), ("w2", [])):
-            log = tmp_path / f"{name}.log"
-            worker = _start(["worker", address, "--nthreads", "1", "--nworkers", "1",
-                             "--name", name, "--no-dashboard", "--local-directory",
-                             str(home / name / "local"), *resources], home / name / "cwd", log)
-            stack.callback(stop_process, worker)
-            processes[name] = worker
-        yield Cluster(address, _workers_of(address, 2), processes)
-
-
 def _build(repo: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     result = run_doit(repo, *args, env=env, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -157,7 +82,7 @@ def _running(address: str, task: str) -> str | None:
     """The address of the worker running `task` now, if one is."""
     from distributed import Client
 
-    with Client(address, timeout=_START_TIMEOUT, set_as_default=False) as client:
+    with Client(address, timeout=START_TIMEOUT, set_as_default=False) as client:
         busy = client.processing()
     return next((w for w, keys in busy.items() if any(str(k).startswith(task) for k in keys)),
                 None)
@@ -172,7 +97,7 @@ def test_a_worker_killed_mid_task_has_it_rescheduled_and_the_build_succeeds(
         build = subprocess.Popen(argv, cwd=repo, env=env, text=True, stdout=subprocess.PIPE,
                                  stderr=subprocess.STDOUT)
         try:
-            deadline = time.monotonic() + _START_TIMEOUT
+            deadline = time.monotonic() + START_TIMEOUT
             victim = None
             while victim is None and time.monotonic() < deadline and build.poll() is None:
                 victim = _running(cluster.address, "build:slow")
@@ -200,7 +125,7 @@ def test_the_scheduler_lost_mid_build_fails_the_task_cleanly_in_one_line(
         build = subprocess.Popen(argv, cwd=repo, env=env, text=True, stdout=subprocess.PIPE,
                                  stderr=subprocess.STDOUT)
         try:
-            deadline = time.monotonic() + _START_TIMEOUT
+            deadline = time.monotonic() + START_TIMEOUT
             while _running(cluster.address, "build:slow") is None:
                 assert time.monotonic() < deadline and build.poll() is None, "never ran"
                 time.sleep(0.1)
@@ -219,7 +144,7 @@ def _name_of(address: str, worker: str) -> str:
     """A worker's --name, as the scheduler knows it."""
     from distributed import Client
 
-    with Client(address, timeout=_START_TIMEOUT, set_as_default=False) as client:
+    with Client(address, timeout=START_TIMEOUT, set_as_default=False) as client:
         return str(client.scheduler_info()["workers"][worker]["name"])
 
 
