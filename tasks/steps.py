@@ -342,8 +342,16 @@ def execute(plan: StepPlan, board: Mapping[str, str] | None = None,
 
 
 def _dep_outputs(plan: StepPlan) -> list[Path]:
-    """What the steps `plan` depends on declared they make: inputs of a remote run too."""
-    return [path for dep in plan.deps if dep in _steps for path in _steps[dep].outputs]
+    """What the steps `plan` depends on, directly or not, declared they make: inputs of a
+    remote run too (a test may load a library its module's dependency built)."""
+    seen: set[str] = set()
+    todo = list(plan.deps)
+    while todo:
+        dep = todo.pop()
+        if dep not in seen and dep in _steps:
+            seen.add(dep)
+            todo += _steps[dep].deps
+    return [path for dep in sorted(seen) for path in _steps[dep].outputs]
 
 
 def _run_in_workdir(plan: StepPlan, board: dict[str, str]

@@ -17,7 +17,7 @@ import pytest
 from core.digests import content_digest
 from core.outcome import Outcome
 from core.state import State
-from tests.conftest import copy_fixture, doit_argv, run_doit
+from tests.conftest import copy_example, copy_fixture, doit_argv, run_doit
 from tests.dask_cluster import START_TIMEOUT, dask_cluster
 from tests.servers import free_port, nginx_cache, stop_process
 
@@ -76,6 +76,38 @@ def test_steps_run_on_dask_workers_byte_identical_and_a_rerun_is_all_cache_hits(
         assert _statuses(again) == {"cached"}, result.stdout
         assert set(_where(again).values()) == {""}  # restored here, nothing submitted
         assert content_digest(again / "dist") == content_digest(local / "dist")
+
+
+def test_the_example_builds_remotely_like_a_local_build(tmp_path: Path) -> None:
+    """Site builds, C, Rust, npm, Python and firmware steps: all through the cache; a test
+    loading a library its module's dependency built gets it (dependencies' outputs, however
+    far, are inputs of a remote run)."""
+    local = copy_example(tmp_path / "local")
+    _build(local, FEDBUILD_CACHE="off")
+    # Some outputs keep the folder or the time they were built in (a shared library's debug
+    # info, a firmware map, a wheel): two local builds in two folders tell which.
+    (tmp_path / "elsewhere").mkdir()
+    other = copy_example(tmp_path / "elsewhere" / "local")
+    _build(other, FEDBUILD_CACHE="off")
+    modules = sorted(p.name for p in (local / "dist/development").iterdir())
+    stable = [m for m in modules if content_digest(local / "dist/development" / m) ==
+              content_digest(other / "dist/development" / m)]
+    assert "web" in stable, stable
+    with nginx_cache(tmp_path) as cache, dask_cluster(tmp_path) as cluster:
+        remote = copy_example(tmp_path / "remote")
+        result = _build(remote, "executor=dask", f"scheduler={cluster.address}",
+                        FEDBUILD_CACHE_URL=cache.url,
+                        FEDBUILD_CACHE_DIR=str(tmp_path / "remote-cache"))
+    assert re.search(r"^dask: \d+ tasks ran on 2 workers", result.stdout, re.M), result.stdout
+    for module in stable:  # byte-identical where two local builds are
+        assert content_digest(remote / "dist/development" / module) == \
+            content_digest(local / "dist/development" / module), module
+    for folder in ("dist", "public"):  # the same files everywhere
+        assert _files(remote / folder) == _files(local / folder), folder
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
 
 
 def _running(address: str, task: str) -> str | None:
