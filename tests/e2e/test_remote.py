@@ -180,7 +180,7 @@ def _name_of(address: str, worker: str) -> str:
         return str(client.scheduler_info()["workers"][worker]["name"])
 
 
-def test_a_module_s_resources_route_its_steps_and_a_missing_one_fails_at_once(
+def test_resources_route_steps_a_missing_one_fails_at_once_and_a_remote_failure_is_told(
         tmp_path: Path) -> None:
     emu = ("build:emu1", "build:emu2", "build:emu3")
     with nginx_cache(tmp_path) as cache, dask_cluster(tmp_path) as cluster:
@@ -192,6 +192,13 @@ def test_a_module_s_resources_route_its_steps_and_a_missing_one_fails_at_once(
         state = State(repo)
         where = {task: getattr(Outcome.read(state.outcome(task)), "worker", None) for task in emu}
         assert where == dict.fromkeys(emu, qemu)  # only w1 advertises qemu=1
+
+        result = run_doit(repo, "build:broken", *given, env=env)  # a command failing remotely
+        assert result.returncode == 1, result.stdout
+        broken = Outcome.read(state.outcome("build:broken"))
+        assert broken is not None and broken.status.value == "failed" and broken.worker
+        assert broken.exit_code == 1 and "ValueError" in broken.message, broken
+        assert "ValueError" in (repo / ".fedbuild/logs/build/broken.log").read_text()
 
         result = run_doit(repo, "build:board", *given, env=env)
         assert result.returncode != 0
