@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,8 +55,11 @@ class ScriptOptions:
         return option in REQUIRED_OPTIONS or option in self.accepted
 
 
-def script_options(project: Project, state: State) -> ScriptOptions | None:
-    """The build script's options (None without site modules): declared, or its --help."""
+def script_options(project: Project, state: State, keep: bool = True) -> ScriptOptions | None:
+    """The build script's options (None without site modules): declared, or its --help.
+    `keep` false (a command that only reads, `doit list`): the answer is neither looked up
+    nor kept in the state folder and the --help's log goes to a temporary folder, so
+    nothing is written under the repository."""
     if not any(m.toolchain == SITE_TOOLCHAIN for m in project.manifest.modules):
         return None
     script = project.manifest.federation.build_script
@@ -66,12 +70,13 @@ def script_options(project: Project, state: State) -> ScriptOptions | None:
                              f"its options as declared in {_yaml_label(project.root)}")
     command = _help_argv(project)
     cache = state.dir / "script-options" / f"{_digest(project, command)}.json"
-    known = _cached(cache)
+    known = _cached(cache) if keep else None
     if known is not None:
         return ScriptOptions(script, frozenset(known), "learned from its --help") \
             if known else _assumed(script, "")
-    options, failure = _ask_help(project, state, command)
-    _store(cache, options)
+    options, failure = _ask_help(project, state, command, keep)
+    if keep:
+        _store(cache, options)
     if options is None:
         return _assumed(script, f"{script} --help {failure}: passing only "
                         f"{', '.join(NEEDED)}; declare its options in the build step of "
@@ -122,12 +127,20 @@ def _help_argv(project: Project) -> tuple[str, ...]:
     return (str(project.root / first) if first == script else first, *rest, "--help")
 
 
-def _ask_help(project: Project, state: State,
-              argv: tuple[str, ...]) -> tuple[frozenset[str] | None, str]:
+def _ask_help(project: Project, state: State, argv: tuple[str, ...],
+              keep: bool) -> tuple[frozenset[str] | None, str]:
     """The options the script's --help names (None and why, when it fails or names none).
     The script is the repository's own (it runs on every build anyway); it gets a timeout,
-    and its whole process tree is killed after it."""
-    log = state.log("script-options")
+    and its whole process tree is killed after it. Its log is the state folder's (`keep`)
+    or a temporary one."""
+    if not keep:
+        with tempfile.TemporaryDirectory(prefix="fedbuild-help-") as folder:
+            return _asked(project, argv, Path(folder) / "script-options.log")
+    return _asked(project, argv, state.log("script-options"))
+
+
+def _asked(project: Project, argv: tuple[str, ...], log: Path
+           ) -> tuple[frozenset[str] | None, str]:
     result = run(Command(argv=argv, cwd=project.root, log=log, timeout=HELP_TIMEOUT,
                          kill_grace=1.0))
     if result.status is Status.TIMED_OUT:

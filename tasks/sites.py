@@ -29,6 +29,7 @@ from federation.loader import Project
 from federation.plan import ResolvedSite, SiteBuild, Walk, resolve_site, site_step
 from federation.script_options import script_options, unsupported
 from federation.sources import SourceError
+from tasks import doit_compat
 from tasks.clean import CLEAN, clean_paths
 from tasks.doit_compat import AFTER_FAILURES
 from tasks.returned import result, returned
@@ -43,7 +44,8 @@ def with_script_options(project: Project, state: State,
     """The site builds passing only the options their build script accepts (learned once
     per script digest, federation/script_options.py), after one warning line on stderr per
     override it does not accept (and one for a --help that failed)."""
-    options = script_options(project, state) if sites else None
+    keep = not doit_compat.reads_only(doit_compat.loading_command())
+    options = script_options(project, state, keep) if sites else None
     if options is None:
         return sites
     for line in ([f"WARNING: {options.failure}"] if options.failure else []) + \
