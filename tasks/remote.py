@@ -17,6 +17,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -28,6 +29,7 @@ from typing import Any
 
 import doit
 
+from core.confine import remove_tree
 from core.digests import file_digest
 from core.errors import COMMAND_LINE, UsageError
 from core.runner import Command, Result, run
@@ -38,6 +40,7 @@ from tasks.cache.cache import Cache, CacheConfig
 
 EXECUTORS = ("local", "dask")
 _CONNECT_TIMEOUT = 5.0  # seconds to reach the scheduler at the start of a run
+_HEX = re.compile(r"[0-9a-f]{64}")  # a blob's name: its sha256
 _QUEUE_MARGIN = 600.0  # seconds a submitted action may wait for a worker, beyond its own run
 
 _lock = threading.Lock()
@@ -300,13 +303,18 @@ def run_action(action: Action, backend: Backend) -> Ran:
         return Ran(tuple(results), wrote, worker.address,
                    log=log.read_bytes() if log.is_file() else b"")
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        remove_tree(work, base / "actions", ignore_errors=True)
 
 
 def _materialise(nodes: Sequence[FileNode], src: Path, blobs: Path, backend: Backend) -> None:
     """Copy each input from this worker's blob folder, fetching only blobs it lacks."""
     blobs.mkdir(parents=True, exist_ok=True)
     for node in nodes:
+        dest = src / node.path
+        if not _HEX.fullmatch(node.digest) or not os.path.abspath(dest).startswith(
+                f"{src}{os.sep}"):
+            raise CacheError(f"input {node.path!r} (blob {node.digest[:64]!r}) is not a file "
+                             "of the action's own folder")
         blob = blobs / node.digest
         if not blob.is_file():
             part = blobs / f".{node.digest}.{uuid.uuid4().hex[:8]}"
@@ -314,7 +322,6 @@ def _materialise(nodes: Sequence[FileNode], src: Path, blobs: Path, backend: Bac
                 raise CacheError(f"input {node.path} (blob {node.digest[:12]}) is not in "
                                  f"{backend.name}")
             os.replace(part, blob)
-        dest = src / node.path
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(blob, dest)  # a copy: a command changing its input keeps the blob
         os.chmod(dest, 0o755 if node.is_executable else 0o644)
@@ -351,8 +358,7 @@ def _run(action: Action, src: Path, work: Path) -> tuple[list[Result], bool, Pat
     wrote = out is None or out.is_dir()
     if out is not None and wrote and all(r.ok for r in results):
         dest = src / (spec.out_directory or "")
-        if dest.exists():
-            shutil.rmtree(dest)
+        remove_tree(dest, work)
         dest.parent.mkdir(parents=True, exist_ok=True)
         os.replace(out, dest)
     return results, wrote, log
