@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from core.confine import remove_tree
 from federation.records import FileInfo
 
 GENERATED = "(federation)"  # owner of the files the publish writes itself
@@ -120,8 +121,7 @@ def write_file(tree: Path, files: dict[str, FileInfo], path: str, text: str) -> 
     """A file of the publish's own, replacing any (never through a hard link: a reused file
     of the new tree is also the old tree's)."""
     target = tree / path
-    if os.path.lexists(target):
-        os.unlink(target)
+    remove_tree(target, tree)
     data = text.encode()
     target.write_bytes(data)
     os.chmod(target, 0o644)

@@ -15,13 +15,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import socket
 import struct
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from core.confine import remove_tree
 from service.config import LOGGER
 
 _PEERCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
@@ -94,7 +94,7 @@ class EventChannel:
         if self._listener is not None:
             self._listener.close()
             self._listener = None
-            shutil.rmtree(self._folder, ignore_errors=True)
+            remove_tree(self._folder, self._folder.parent, ignore_errors=True)
 
     def _parse(self, line: bytes) -> dict[str, Any] | None:
         try:
