@@ -6,8 +6,10 @@ with one line saying how to apply it.
 The user's working tree is never touched. The scratch copy is a `git worktree add --detach`
 of the repository (with the module's current files, uncommitted ones too, laid over it) when
 the repository is git, else a copy of the module in a fresh `git init` (so the patch is
-written by `git diff` either way, and `git apply` reads it). One attempt per failed step;
-the step stays failed in the run.
+written by `git diff` either way, and `git apply` reads it). A fix is proven there before it
+is proposed: the failed step passes, and so do the module's steps that depend on it (a lint
+fix removing an import a test needs is no fix). One attempt per failed step; the step stays
+failed in the run.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import os
 import re
 import shlex
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,7 @@ from core.runner import RUN_VARIABLE, Command, Result, run
 from core.runner import Status as Ended
 from core.staging import new_workdir
 from core.state import STATE_DIR, State
-from federation.steps import DIST, StepPlan
+from federation.steps import StepPlan
 from tasks.command_line import fixes_wanted
 
 FIXES = "fixes"  # .fedbuild/fixes/<run>/<task>.patch
@@ -41,18 +43,36 @@ _NOT_COPIED = (".git", STATE_DIR)
 _DIFF_LINE = re.compile(r"diff --git a/(.+) b/\1")
 
 
-def after_failure(plan: StepPlan, outcome: Outcome,
-                  execute: Callable[[StepPlan], Outcome]) -> Outcome:
+def after_failure(plan: StepPlan, outcome: Outcome, execute: Callable[[StepPlan], Outcome],
+                  planned: Mapping[str, StepPlan] | None = None) -> Outcome:
     """The outcome of a step that ran, with a line about the fix tried when it failed, has
-    fixers and the run says fix=auto (`execute` runs the step again in the scratch copy)."""
+    fixers and the run says fix=auto (`execute` runs the step, then the steps of `planned`
+    depending on it, again in the scratch copy)."""
     if not plan.fix or not outcome.status.failed or outcome.status is Status.INTERRUPTED \
             or not fixes_wanted():
         return outcome
-    line = propose(plan, execute)
+    line = propose(plan, execute, dependents(plan, planned or {}))
     return dataclasses.replace(outcome, warnings=(*outcome.warnings, line))
 
 
-def propose(plan: StepPlan, execute: Callable[[StepPlan], Outcome]) -> str:
+def dependents(plan: StepPlan, planned: Mapping[str, StepPlan]) -> list[StepPlan]:
+    """The steps of the plan's module that depend on it, directly or not, each after the
+    ones it depends on; not those that cannot run in a scratch copy (skipped here, or
+    needing a board)."""
+    found: dict[str, StepPlan] = {}
+    grew = True
+    while grew:  # a step joins once one of its deps is the plan or already joined
+        grew = False
+        for step in planned.values():
+            if step.task not in found and step.module == plan.module and \
+                    any(dep == plan.task or dep in found for dep in step.deps):
+                found[step.task] = step
+                grew = True
+    return [step for step in found.values() if step.skip is None and not step.board_options]
+
+
+def propose(plan: StepPlan, execute: Callable[[StepPlan], Outcome],
+            after: list[StepPlan] | None = None) -> str:
     """Try the step's fixers once in a scratch copy; the line saying what came of it."""
     work = new_workdir(plan.tmp, "fix-" + plan.task.replace(":", "-"))
     scratch = _Scratch(plan, work)
@@ -62,7 +82,7 @@ def propose(plan: StepPlan, execute: Callable[[StepPlan], Outcome]) -> str:
         except OSError as err:  # a file shutil cannot copy (a named pipe), no space left
             why = f"the module could not be copied: {_one_line(err)}"
         if why is None:
-            return _attempt(plan, scratch, execute)
+            return _attempt(plan, scratch, execute, after or [])
         return _no_fix(plan, why)
     finally:
         scratch.remove()
@@ -91,28 +111,42 @@ def _no_fix(plan: StepPlan, why: str) -> str:
     return f"fix:{plan.module}: no fix found for {plan.task}: {why}"
 
 
-def _attempt(plan: StepPlan, scratch: _Scratch, execute: Callable[[StepPlan], Outcome]
-             ) -> str:
-    """Run the fixers, keep their diff, run the step again: the line to print."""
+def _attempt(plan: StepPlan, scratch: _Scratch, execute: Callable[[StepPlan], Outcome],
+             after: list[StepPlan]) -> str:
+    """Run the fixers, keep their diff, run the step and the steps `after` it again: the
+    line to print."""
     fixer = fixer_name(plan)
-    failed = scratch.run_fixers()
-    if failed is not None:
-        return _no_fix(plan, f"{fixer} could not run: {_first(failed)}")
+    broke = scratch.run_fixers()
+    if broke is not None:
+        return _no_fix(plan, f"{fixer} could not run: {_first(broke)}")
     patch = scratch.diff()
     if patch is None or not patch.read_text(errors="replace").strip():
         return _no_fix(plan, f"{fixer} changed nothing")
-    again = execute(scratch.rerun_plan())
-    if not again.status.succeeded:
-        first = (again.message or again.status.value).splitlines()[0]
-        return _no_fix(plan, f"{plan.task} still fails after {fixer} ({first})")
+    failed = _proof(plan, scratch, execute, after)
+    if failed is not None:
+        task, first = failed
+        still = "still fails" if task == plan.task else "fails"
+        return _no_fix(plan, f"{task} {still} after {fixer} ({first})")
     kept = plan.root / STATE_DIR / FIXES / run_name() / f"{plan.task}.patch"
     files, added, deleted = patch_stats(patch.read_text(errors="replace"))
     apply = apply_argv(os.path.relpath(kept, plan.root), scratch.prefix)
     line = (f"fix:{plan.module}: {fixer} made {plan.task} pass ({files} "
             f"{'file' if files == 1 else 'files'}, +{added} -{deleted}); "
             f"apply with: {shlex.join(apply)}")
-    _keep(plan, patch, kept, {"line": line, "apply": apply})
+    _keep(plan, patch, kept, {"line": line, "apply": apply,
+                              "proven": [plan.task, *(step.task for step in after)]})
     return line
+
+
+def _proof(plan: StepPlan, scratch: _Scratch, execute: Callable[[StepPlan], Outcome],
+           after: list[StepPlan]) -> tuple[str, str] | None:
+    """Run the step, then each step after it, in the scratch copy: the first that fails
+    (its task and the first line of why), or None when all pass."""
+    for step in (plan, *after):
+        again = execute(scratch.rerun_plan(step))
+        if not again.status.succeeded:
+            return step.task, (again.message or again.status.value).splitlines()[0]
+    return None
 
 
 def apply_argv(patch: str, prefix: str) -> list[str]:
@@ -246,9 +280,10 @@ class _Scratch:
                          "--no-ext-diff", f"--output={patch}", "--", self.rel)
         return patch if done.ok and patch.is_file() else None
 
-    def rerun_plan(self) -> StepPlan:
-        """The step as it runs in the copy: its own folders there, no cache, no fixers."""
-        plan, state = self.plan, self.work / "state"
+    def rerun_plan(self, plan: StepPlan) -> StepPlan:
+        """A step of the module as it runs in the copy: its own folders there, no cache, no
+        fixers."""
+        state = self.work / "state" / plan.task.replace(":", "-")
         moved = self.moved
         return dataclasses.replace(
             plan, commands=tuple(tuple(moved(a) for a in c) for c in plan.commands),
@@ -261,11 +296,12 @@ class _Scratch:
 
     def moved(self, text: str) -> str:
         """A path (or an argument holding paths) of the real module, its work folder or its
-        dist folder, as the copy's (other paths, fedbuild's or a tool's, stay)."""
-        state = self.plan.root / STATE_DIR
+        dist folder, as the copy's (other paths, fedbuild's, a tool's, what other modules
+        built, stay)."""
+        state, dist = self.plan.root / STATE_DIR, self.plan.dist
         swaps = {str(self.module): str(self.image / self.rel),
                  str(state / "work"): str(self.work / "state" / "work"),
-                 str(self.plan.root / DIST): str(self.work / "state" / DIST)}
+                 str(dist): str(self.work / "state" / os.path.relpath(dist, self.plan.root))}
         pattern = "|".join(re.escape(k) for k in sorted(swaps, key=len, reverse=True))
         return re.sub(pattern, lambda m: swaps[m.group(0)], text)
 

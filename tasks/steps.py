@@ -338,7 +338,7 @@ def execute(plan: StepPlan, board: Mapping[str, str] | None = None,
         cached.store(plan.outputs, plan.log, outcome.duration)
     outcome = dataclasses.replace(outcome, warnings=(*notes, *cache_warnings()),
                                   worker=ran.worker if ran else "")
-    return fix.after_failure(plan, outcome, execute)  # fix=auto: a fixer's proven patch
+    return fix.after_failure(plan, outcome, execute, _steps)  # fix=auto: a proven patch
 
 
 def _dep_outputs(plan: StepPlan) -> list[Path]:

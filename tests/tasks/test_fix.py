@@ -4,7 +4,8 @@ patch, never applied to the working tree. Real doit runs, real ruff and git.
 
 The fixers fixture: tidy (an unused import, the repository's `ruffed` toolchain declares
 `ruff check --fix` + `ruff format` on its lint step), broken (a syntax error no fixer
-mends), plain (a `command` step whose fixer the manifest gives).
+mends), plain (a `command` step whose fixer the manifest gives), registry (an import ruff
+calls unused, which registers a handler its test step needs).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from federation.loader import load_project
 from federation.platforms import host
 from federation.steps import plan_steps
 from federation.toolchains import load_toolchains
+from tasks.fix import dependents
 from tests.conftest import copy_fixture, edit_manifest, module, run_command, run_doit
 
 LINE = re.compile(r"^fix:(?P<module>\S+): (?P<fixer>.+) made (?P<task>\S+) pass "
@@ -88,6 +90,29 @@ def test_without_a_git_repository_the_module_is_copied(tmp_path: Path) -> None:
     assert (repo / "modules/plain/value.py").read_text() == before
     subprocess.run(["git", "apply", found["patch"]], cwd=repo, check=True, timeout=60)
     assert run_doit(repo, "lint:plain").returncode == 0
+
+
+def test_a_fix_that_breaks_a_dependent_step_is_not_proposed(repo: Path) -> None:
+    """ruff's fix makes lint:registry pass, but removes the import registering the handler
+    test:registry needs: proven in the scratch copy, it is no fix."""
+    done = run_doit(repo, "fix=auto", "lint:registry")
+    assert done.returncode != 0
+    assert not LINE.search(done.stdout), done.stdout
+    assert re.search(r"^fix:registry: no fix found for lint:registry: test:registry fails "
+                     r"after ruff check --fix --no-cache \. \(", done.stdout, re.M), done.stdout
+    assert not list((repo / ".fedbuild").glob("fixes/*/*.patch"))
+    assert git(repo, "status", "--porcelain") == ""
+    assert "import json_handler" in (repo / "modules/registry/app.py").read_text()
+
+
+def test_the_dependents_rerun_are_the_modules_own_in_order(repo: Path) -> None:
+    project, toolchains = load_project(repo), load_toolchains(repo)
+    steps = {s.task: s for s in plan_steps(project, State(repo), toolchains, "development",
+                                           host()).steps}
+    assert [s.task for s in dependents(steps["lint:registry"], steps)] == ["test:registry"]
+    assert dependents(steps["lint:tidy"], steps) == []
+    crate = [s.task for s in dependents(steps["check:crate"], steps)]
+    assert crate == ["build:crate", "test:crate"]
 
 
 def test_fixers_run_only_under_fix_auto(repo: Path) -> None:
