@@ -363,6 +363,19 @@ class CacheSettings(_Model):
     remote: RemoteCache | None = Field(None, description="A shared cache server")
 
 
+class Execution(_Model):
+    """Where cacheable steps run: here or on a Dask cluster. The command line (`executor=`,
+    `scheduler=`, `remote_jobs=`) and FEDBUILD_SCHEDULER win over it."""
+
+    executor: Literal["local", "dask", "dask,local-fallback"] = Field(
+        "local", description="local (here), dask (a Dask cluster: needs scheduler and a "
+        "remote cache), dask,local-fallback (here when the scheduler does not answer)")
+    scheduler: str | None = Field(None, pattern=r"^[a-z]+://\S+$", description="The Dask "
+                                  "scheduler's address: tcp://HOST:PORT, tls://HOST:PORT")
+    remote_jobs: int | None = Field(None, ge=1, le=100_000, description="Tasks in flight on "
+                                    "the cluster at once (default: its total threads)")
+
+
 Level = Literal["error", "warn", "off"]
 # What a redirect's path or target may not hold: it is written into an nginx map and a
 # _redirects file, one line each, fields separated by whitespace.
@@ -441,6 +454,8 @@ class Federation(_Model):
                                 "components/ used by the build script")
     output_dir: RelPath = Field("public", description="Where the federated site is published")
     cache: CacheSettings = Field(CacheSettings(), description="The action cache")
+    execution: Execution = Field(Execution(), description="Where cacheable steps run: here "
+                                 "or on a Dask cluster (doit executor=dask)")
     validation: Validation = Field(Validation(), description="How the checks of the "
                                    "published tree treat each kind of problem (broken links, "
                                    "missing index pages)")

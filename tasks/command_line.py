@@ -33,10 +33,12 @@ VARIABLES: dict[str, str] = {
     "fail_fast": "fail_fast=true: start nothing after the first failure (over the manifest)",
     "fix": "fix=auto: when a step with fixers fails, try them in a scratch copy and propose "
            "a patch that makes it pass (fix=off: never, the default)",
-    "executor": "where cacheable steps run: local (default) or dask (needs scheduler= and a "
-                "remote cache)",
+    "executor": "where cacheable steps run: local (default), dask (needs scheduler= and a "
+                "remote cache) or dask,local-fallback (here if the scheduler does not answer)",
     "scheduler": "executor=dask: the Dask scheduler's address, tcp://HOST:PORT (or "
                  "FEDBUILD_SCHEDULER)",
+    "remote_jobs": "executor=dask: tasks in flight on the cluster at once, beside -n local "
+                   "ones (default: the cluster's total threads)",
 }
 # The values of fix=: auto runs a failing step's fixers, off (the default) does not.
 FIX_VALUES = ("auto", "off")

@@ -109,7 +109,8 @@ def doit_config(project: Project, state: State, defaults: list[str] | None = Non
         if settings.cache_enabled else None
     runtime.configure(cache)
     # executor=dask: a bad value, no remote cache or no scheduler is one line before any task
-    remote.configure(cache, check=not doit_compat.reads_only(doit_compat.loading_command()))
+    remote.configure(cache, fed.execution,
+                     check=not doit_compat.reads_only(doit_compat.loading_command()))
     workers = parallel_workers(settings, os.cpu_count() or 1)
     defaults = defaults if defaults is not None else ["build", "federate"]
     planned.set_defaults(defaults)  # plain `doit` names no task (lazy steps may be skipped)

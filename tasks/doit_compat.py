@@ -24,6 +24,9 @@ them, so a doit upgrade fails in CI rather than at a user's):
   ask for one by name, not list them), so a mistyped one is an error.
 - `Dependency._in` (the sqlite3 backend's `in_`): whether doit has recorded a task's
   state (`doit explain`).
+- `Runner.execute_task` (every runner's, in the thread or process running the task): a task
+  holds one of fedbuild's local slots while it runs (tasks/slots.py: with executor=dask a
+  remote task gives its slot back while it waits on the cluster).
 
 - The command loading the dodo (`loading_command()`, found on the stack: doit gives a dodo
   no handle on it), so `doit list` and `doit info` create nothing on disk.
@@ -51,6 +54,7 @@ from doit.cmdparse import CmdParse
 from doit.control import ExecNode, TaskControl, TaskDispatcher
 from doit.dependency import SqliteDB
 from doit.exceptions import InvalidCommand, InvalidDodoFile
+from doit.runner import Runner
 from doit.task import Task
 
 SUPPORTED = (0, 37)  # doit's major.minor fedbuild is written against
@@ -78,6 +82,7 @@ TOUCHED: dict[str, tuple[Any, str]] = {
     "CmdParse.parse_only": (CmdParse.parse_only, "(self, in_args, params=None)"),
     # Dependency binds `_in` to its backend's `in_` (fedbuild's backend: sqlite3)
     "SqliteDB.in_": (SqliteDB.in_, "(self, task_id)"),
+    "Runner.execute_task": (Runner.execute_task, "(self, task)"),
 }
 
 
@@ -114,6 +119,8 @@ class Hooks:
     clean_all_unless_named: Callable[[bool, list[str] | None], bool]
     # Task.clean: (task, outstream, dryrun, doit's own)
     clean_task: Callable[[Any, Any, bool, Any], None]
+    # Runner.execute_task: (doit's execute_task bound to the runner and the task) -> failure
+    run_task: Callable[[Callable[[], Any]], Any]
 
 
 _hooks: Hooks | None = None
@@ -131,6 +138,7 @@ def install(hooks: Hooks) -> None:
     Clean.clean_tasks = _clean_tasks
     Clean._execute = _clean_execute
     Task.clean = _task_clean
+    Runner.execute_task = _execute_task
 
 
 def original(name: str) -> Any:
@@ -256,6 +264,13 @@ def _clean_execute(self: Any, dryrun: bool, cleandep: bool, cleanall: bool, clea
 
 def _task_clean(self: Any, outstream: Any, dryrun: bool) -> None:
     hooks().clean_task(self, outstream, dryrun, _originals["Task.clean"])
+
+
+# Runner.execute_task -------------------------------------------------------------------
+
+
+def _execute_task(self: Any, task: Any) -> Any:
+    return hooks().run_task(functools.partial(_originals["Runner.execute_task"], self, task))
 
 
 # DoitCmdBase.parse_execute -------------------------------------------------------------

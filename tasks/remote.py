@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import shutil
+import sys
 import tempfile
 import threading
 import uuid
@@ -33,18 +34,21 @@ from core.confine import remove_tree
 from core.digests import file_digest
 from core.errors import COMMAND_LINE, UsageError
 from core.runner import Command, Result, run
-from tasks import schedule
+from federation.manifest import Execution
+from tasks import schedule, slots
 from tasks.cache.actions import Lookup
 from tasks.cache.backend import Backend, CacheError
 from tasks.cache.cache import Cache, CacheConfig
 
-EXECUTORS = ("local", "dask")
+FALLBACK = "local-fallback"  # executor=dask,local-fallback: here when no scheduler answers
+EXECUTORS = ("local", "dask", f"dask,{FALLBACK}")
 _CONNECT_TIMEOUT = 5.0  # seconds to reach the scheduler at the start of a run
 _HEX = re.compile(r"[0-9a-f]{64}")  # a blob's name: its sha256
 _QUEUE_MARGIN = 600.0  # seconds a submitted action may wait for a worker, beyond its own run
 
 _lock = threading.Lock()
 _scheduler: str | None = None  # the scheduler's address when executor=dask
+_jobs: int | None = None  # remote_jobs=: tasks in flight on the cluster (None: its threads)
 _client: Any = None
 
 
@@ -101,31 +105,74 @@ class Ran:
 
 # Configuration -----------------------------------------------------------------------------
 
-def configure(cache: CacheConfig | None, check: bool = True,
-              given: Mapping[str, str] | None = None) -> None:
-    """Read `executor=` and `scheduler=`; with executor=dask, require a remote cache and (when
-    `check`: a run, not `doit list`) a scheduler that answers. Each mistake is one UsageError."""
-    global _scheduler
+def configure(cache: CacheConfig | None, execution: Execution | None = None,
+              check: bool = True, given: Mapping[str, str] | None = None) -> None:
+    """Read `executor=`, `scheduler=` and `remote_jobs=` (over FEDBUILD_SCHEDULER, over the
+    manifest's federation.execution); with executor=dask, require a remote cache and (when
+    `check`: a run, not `doit list`) a scheduler that answers, or with
+    `executor=dask,local-fallback` run here after one warning line. Each mistake is one
+    UsageError."""
+    global _scheduler, _jobs
+    settings = execution or Execution()
     given = given if given is not None else {
-        name: doit.get_var(name, None) for name in ("executor", "scheduler")}
-    executor = given.get("executor") or "local"
+        name: doit.get_var(name, None) for name in ("executor", "scheduler", "remote_jobs")}
+    _scheduler = None
+    _jobs = _remote_jobs(given.get("remote_jobs")) or settings.remote_jobs
+    executor = given.get("executor") or settings.executor
     if executor not in EXECUTORS:
         raise UsageError(COMMAND_LINE, "executor", f"{executor!r} is not an executor; use "
                          + " or ".join(f"executor={e}" for e in EXECUTORS))
-    address = given.get("scheduler") or os.environ.get("FEDBUILD_SCHEDULER") or ""
     if executor == "local":
-        _scheduler = None
         return
+    address = given.get("scheduler") or os.environ.get("FEDBUILD_SCHEDULER") or \
+        settings.scheduler or ""
     if not address:
         raise UsageError(COMMAND_LINE, "scheduler", "executor=dask needs the scheduler's "
-                         "address: scheduler=tcp://HOST:PORT")
+                         "address: scheduler=tcp://HOST:PORT (or FEDBUILD_SCHEDULER, or "
+                         "federation.execution.scheduler)")
     if cache is None or not cache.enabled or not cache.remote_url:
         raise UsageError(COMMAND_LINE, "executor", "executor=dask moves inputs and outputs "
                          "through a remote cache: set FEDBUILD_CACHE_URL (or "
                          "federation.cache.remote.url)")
     _scheduler = address
     if check:
+        _reach(executor.endswith(FALLBACK))
+
+
+def _reach(fallback: bool) -> None:
+    """Connect to the scheduler; unreachable, with local-fallback: one warning line on
+    stderr and every step runs here."""
+    global _scheduler
+    try:
         _connect()
+    except UsageError as err:
+        if not fallback:
+            raise
+        _scheduler = None
+        print(f"WARNING: {err.message.split('; ')[0]}: executor=dask,{FALLBACK} runs every "
+              "step here", file=sys.stderr)
+
+
+def _remote_jobs(value: str | None) -> int | None:
+    """remote_jobs=N: a whole number from 1 (None when not given)."""
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise UsageError(COMMAND_LINE, "remote_jobs", f"{value!r} is not a number of tasks "
+                         "in flight on the cluster; give a whole number from 1 "
+                         "(remote_jobs=8), or leave it out for the cluster's threads")
+    return int(value)
+
+
+def in_flight() -> int:
+    """How many tasks may wait on the cluster at once: remote_jobs=, else the cluster's
+    total threads now (at least 1); 0 with executor=local."""
+    if _scheduler is None:
+        return 0
+    if _jobs is not None:
+        return _jobs
+    workers = _connect().scheduler_info(n_workers=-1)["workers"]
+    return max(1, sum(int(info.get("nthreads", 1)) for info in workers.values()))
 
 
 def _connect() -> Any:
@@ -179,7 +226,8 @@ def run_remotely(plan: Any, cached: Lookup | None, more_inputs: Iterable[Path]) 
     except (CacheError, OSError) as err:
         return Ran((), False, "", failure=f"{plan.task}: inputs not uploaded to {backend.name} "
                    f"for the Dask workers ({err})")
-    ran = _submit(action, backend, _wait(plan))
+    with slots.remote():  # no local slot held while the cluster runs it
+        ran = _submit(action, backend, _wait(plan))
     return _restore(plan, cached, ran)
 
 

@@ -29,7 +29,7 @@ from doit.cmd_run import Run
 
 from core.lock import LockHeld
 from core.state import State
-from tasks import clean, command_line, doit_compat, schedule
+from tasks import clean, command_line, doit_compat, remote, schedule, slots
 from tasks.doit_compat import IN_SESSION
 from tasks.reporter import FedbuildReporter
 from tasks.run_record import RunRecord
@@ -52,6 +52,7 @@ def install_doit_hooks() -> None:
         clean_tasks=clean.clean_locked,
         clean_all_unless_named=clean.clean_all_unless_named,
         clean_task=clean.clean_task,
+        run_task=slots.run_task,
     ))
 
 
@@ -91,6 +92,7 @@ def execute_in_session(command: Any, execute: Callable[..., Any],
     params["reporter"] = run.reporter_class(
         chosen, workers=workers, verbosity=int(params["verbosity"] or 0),
         forks=workers > 1 and params["par_type"] == "process")
+    _remote_slots(params, workers)
     out = params["outfile"] if hasattr(params["outfile"], "write") else sys.stdout
     try:
         return execute(**params)
@@ -102,7 +104,18 @@ def execute_in_session(command: Any, execute: Callable[..., Any],
         sys.stderr.write(INTERRUPTED)
         return interrupted_exit_code()
     finally:
+        slots.clear()
         run.session.end()
+
+
+def _remote_slots(params: dict[str, Any], workers: int) -> None:
+    """executor=dask with threads: `workers` local slots and remote_jobs slots on the
+    cluster, doit given a thread for each (tasks/slots.py); `-P process` keeps doit's."""
+    if params["par_type"] != "thread" and params["num_process"]:
+        return
+    threads = slots.configure(workers, remote.in_flight())
+    if threads > workers:
+        params["num_process"], params["par_type"] = threads, "thread"
 
 
 def configured_reporter(command: Any) -> type[FedbuildReporter]:

@@ -172,6 +172,40 @@ def test_the_scheduler_lost_mid_build_fails_the_task_cleanly_in_one_line(
         assert "Traceback" not in output
 
 
+def _processing(address: str) -> int:
+    """How many tasks the cluster's workers are running now."""
+    from distributed import Client
+
+    with Client(address, timeout=START_TIMEOUT, set_as_default=False) as client:
+        return sum(len(keys) for keys in client.processing().values())
+
+
+def test_remote_tasks_hold_no_local_slot_remote_jobs_bounds_them(tmp_path: Path) -> None:
+    """With -n 1 two remote tasks are in flight at once (remote_jobs=2): the one local slot
+    is not held while a task waits on the cluster."""
+    with nginx_cache(tmp_path) as cache, dask_cluster(tmp_path) as cluster:
+        repo = copy_fixture("remote", tmp_path / "repo")
+        env = {**os.environ, "NO_COLOR": "1", "FEDBUILD_CACHE_URL": cache.url}
+        argv = doit_argv(repo, "-n", "1", "build:slow", "build:slow2", "executor=dask",
+                         f"scheduler={cluster.address}", "remote_jobs=2")
+        build = subprocess.Popen(argv, cwd=repo, env=env, text=True, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT)
+        try:
+            most = 0
+            while build.poll() is None and most < 2:
+                most = max(most, _processing(cluster.address))
+                time.sleep(0.1)
+            output, _ = build.communicate(timeout=300)
+        finally:
+            if build.poll() is None:
+                stop_process(build)  # type: ignore[arg-type]
+        assert build.returncode == 0, output
+        assert most == 2, output  # both on the cluster at once, with one local slot
+        where = {t: getattr(Outcome.read(State(repo).outcome(t)), "worker", "")
+                 for t in ("build:slow", "build:slow2")}
+        assert len(set(where.values())) == 2, where
+
+
 def _name_of(address: str, worker: str) -> str:
     """A worker's --name, as the scheduler knows it."""
     from distributed import Client
@@ -218,9 +252,44 @@ def test_an_unreachable_scheduler_is_one_line_and_exit_3(tmp_path: Path) -> None
     assert not (repo / "dist").exists()
 
 
+def test_an_unreachable_scheduler_with_local_fallback_is_one_warning_and_a_local_build(
+        tmp_path: Path) -> None:
+    repo = copy_fixture("remote", tmp_path / "repo")
+    with nginx_cache(tmp_path) as cache:
+        result = run_doit(repo, "executor=dask,local-fallback",
+                          f"scheduler=tcp://127.0.0.1:{free_port()}",
+                          env={"FEDBUILD_CACHE_URL": cache.url})
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("WARNING: no Dask scheduler answers at "
+                                                   "tcp://127.0.0.1:"), result.stderr
+    assert "executor=dask,local-fallback runs every step here" in lines[0]
+    assert _statuses(repo) == {"built"} and set(_where(repo).values()) == {""}
+
+
+def test_the_manifest_and_fedbuild_scheduler_choose_the_cluster(tmp_path: Path) -> None:
+    """federation.execution in modules.json sends a plain `doit`'s steps to the cluster;
+    FEDBUILD_SCHEDULER gives executor=dask its address."""
+    with nginx_cache(tmp_path) as cache, dask_cluster(tmp_path) as cluster:
+        repo = copy_fixture("remote", tmp_path / "manifest")
+        manifest = json.loads((repo / "modules.json").read_text())
+        manifest["federation"]["execution"] = {"executor": "dask",
+                                               "scheduler": cluster.address, "remote_jobs": 2}
+        (repo / "modules.json").write_text(json.dumps(manifest))
+        _build(repo, FEDBUILD_CACHE_URL=cache.url)
+        assert set(_where(repo).values()) <= set(cluster.workers) and all(_where(repo).values())
+
+        repo = copy_fixture("remote", tmp_path / "environment")
+        _build(repo, "build:emu1", "executor=dask", FEDBUILD_SCHEDULER=cluster.address,
+               FEDBUILD_CACHE_URL=cache.url)  # not in the cache yet
+        emu = Outcome.read(State(repo).outcome("build:emu1"))
+        assert emu is not None and emu.worker in cluster.workers, emu
+
+
 @pytest.mark.parametrize(("argv", "said"), [
     (("executor=spark",), "'spark' is not an executor; use executor=local or executor=dask"),
     (("executor=dask",), "executor=dask needs the scheduler's address"),
+    (("executor=dask", "remote_jobs=0"), "'0' is not a number of tasks in flight"),
     (("executor=dask", "scheduler=tcp://127.0.0.1:1"), "executor=dask moves inputs and outputs "
                                                        "through a remote cache"),
 ])

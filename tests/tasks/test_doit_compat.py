@@ -15,6 +15,7 @@ from doit.cmd_run import Run
 from doit.control import ExecNode, TaskControl, TaskDispatcher
 from doit.dependency import Dependency, SqliteDB
 from doit.exceptions import InvalidCommand
+from doit.runner import Runner
 from doit.task import Task
 
 from tasks import doit_compat
@@ -39,7 +40,8 @@ def test_install_puts_every_wrapper_in_place_and_each_takes_doits_parameters() -
                "Run._execute": Run._execute,
                "Clean.clean_tasks": Clean.clean_tasks,
                "Clean._execute": Clean._execute,
-               "Task.clean": Task.clean}
+               "Task.clean": Task.clean,
+               "Runner.execute_task": Runner.execute_task}
     for name, function in wrapped.items():
         assert function is not doit_compat.original(name)
         assert list(inspect.signature(function).parameters) == list(
