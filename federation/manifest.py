@@ -376,6 +376,40 @@ class Execution(_Model):
                                     "the cluster at once (default: its total threads)")
 
 
+class LlmFixer(_Model):
+    """A language model asked for a fix, as a unified diff, when a step fails under
+    fix=auto (tasks/llm_fix.py). Nothing is sent anywhere unless this is given."""
+
+    api: Literal["ollama", "openai"] = Field("ollama", description="ollama (its /api/chat) or "
+                                             "openai (any OpenAI-compatible /chat/completions)")
+    model: str = Field(min_length=1, max_length=200, description="The model's name "
+                       "(qwen2.5-coder:7b)")
+    url: str | None = Field(None, pattern=r"^https?://\S+$", description="The server: ollama "
+                            "defaults to $OLLAMA_HOST, else http://127.0.0.1:11434; openai needs "
+                            "it, up to /v1 (https://api.example.org/v1)")
+    api_key_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="The "
+                                    "environment variable holding the bearer token (never "
+                                    "this file)")
+    timeout: float = Field(120, gt=0, le=3600, description="Seconds for the model's answer")
+    max_bytes: int = Field(24_000, ge=1000, le=1_000_000, description="What is sent at most: "
+                           "the command, the log's last lines, the files the log names")
+
+    @model_validator(mode="after")
+    def _openai_has_url(self) -> LlmFixer:
+        if self.api == "openai" and self.url is None:
+            raise ValueError("api 'openai' needs the server's url (https://HOST/v1)")
+        return self
+
+
+class FixSettings(_Model):
+    """How `doit fix=auto` tries to fix a failed step."""
+
+    attempts: int = Field(1, ge=1, le=10, description="Attempts per failed step: the step's "
+                          "fixers first, then the model (each in a fresh scratch copy)")
+    llm: LlmFixer | None = Field(None, description="A model asked for a fix (none: no "
+                                 "network call is made)")
+
+
 Level = Literal["error", "warn", "off"]
 # What a redirect's path or target may not hold: it is written into an nginx map and a
 # _redirects file, one line each, fields separated by whitespace.
@@ -465,6 +499,8 @@ class Federation(_Model):
     redirects: list[Redirect] = Field([], description="URLs that moved: static redirect "
                                       "pages, public/_redirects (Netlify) and "
                                       "public/.federation/redirects.map (nginx)")
+    fix: FixSettings = Field(FixSettings(), description="How doit fix=auto tries to fix a "
+                             "failed step: attempts, and an optional language model")
 
 
 class Source(_Model):

@@ -31,6 +31,7 @@ from federation.loader import Project
 from federation.manifest import (
     SHIPPED,
     Artifact,
+    FixSettings,
     Module,
     NoTests,
     SkipIf,
@@ -124,6 +125,7 @@ class StepPlan:
     fix: tuple[tuple[str, ...], ...] = ()  # fixers tried on failure under fix=auto
     module_dir: Path | None = None  # the module's folder (what a fixer's scratch copy holds)
     resources: tuple[tuple[str, float], ...] = ()  # executor=dask: what a worker must have
+    fixing: FixSettings = field(default_factory=FixSettings)  # fix=auto: attempts, model
 
     @property
     def task(self) -> str:
@@ -411,7 +413,8 @@ class _Context:
                 f"{{{o}}}" in a for c in commands for a in c)),
             no_tests=step.no_tests, allow_no_tests=self.module.allow_no_tests,
             fix=tuple(self.argv(argv, where) for argv in step.fix),
-            module_dir=self.module_dir, resources=tuple(sorted(self.module.resources.items())))
+            module_dir=self.module_dir, resources=tuple(sorted(self.module.resources.items())),
+            fixing=self.project.manifest.federation.fix)
 
     # Confinement: what a step writes, deletes, runs in or reads lies inside the repository
     # (or fedbuild's state folder), symlinks followed (core/confine.py).

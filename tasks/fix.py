@@ -23,7 +23,7 @@ import shutil
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import psutil
 
@@ -34,7 +34,9 @@ from core.runner import RUN_VARIABLE, Command, Result, run
 from core.runner import Status as Ended
 from core.staging import new_workdir
 from core.state import STATE_DIR, State
+from federation.manifest import LlmFixer
 from federation.steps import StepPlan
+from tasks import llm_fix
 from tasks.command_line import fixes_wanted
 
 FIXES = "fixes"  # .fedbuild/fixes/<run>/<task>.patch
@@ -45,14 +47,24 @@ _DIFF_LINE = re.compile(r"diff --git a/(.+) b/\1")
 
 def after_failure(plan: StepPlan, outcome: Outcome, execute: Callable[[StepPlan], Outcome],
                   planned: Mapping[str, StepPlan] | None = None) -> Outcome:
-    """The outcome of a step that ran, with a line about the fix tried when it failed, has
-    fixers and the run says fix=auto (`execute` runs the step, then the steps of `planned`
-    depending on it, again in the scratch copy)."""
-    if not plan.fix or not outcome.status.failed or outcome.status is Status.INTERRUPTED \
+    """The outcome of a step that ran, with a line per fix attempt when it failed, has
+    fixers (or a model is configured) and the run says fix=auto (`execute` runs the step,
+    then the steps of `planned` depending on it, again in the scratch copy)."""
+    if not fixers(plan) or not outcome.status.failed or outcome.status is Status.INTERRUPTED \
             or not fixes_wanted():
         return outcome
-    line = propose(plan, execute, dependents(plan, planned or {}))
-    return dataclasses.replace(outcome, warnings=(*outcome.warnings, line))
+    lines = propose(plan, execute, dependents(plan, planned or {}))
+    return dataclasses.replace(outcome, warnings=(*outcome.warnings, *lines))
+
+
+def fixers(plan: StepPlan) -> list[Fixer]:
+    """What is tried, one per attempt, up to the attempts allowed: the step's fixers (once:
+    they do the same again), then the model for every attempt left."""
+    tried: list[Fixer] = [_Commands(plan.fix)] if plan.fix else []
+    llm = plan.fixing.llm
+    if llm is not None:
+        tried += [_Model(llm)] * max(0, plan.fixing.attempts - len(tried))
+    return tried[:plan.fixing.attempts]
 
 
 def dependents(plan: StepPlan, planned: Mapping[str, StepPlan]) -> list[StepPlan]:
@@ -72,8 +84,22 @@ def dependents(plan: StepPlan, planned: Mapping[str, StepPlan]) -> list[StepPlan
 
 
 def propose(plan: StepPlan, execute: Callable[[StepPlan], Outcome],
-            after: list[StepPlan] | None = None) -> str:
-    """Try the step's fixers once in a scratch copy; the line saying what came of it."""
+            after: list[StepPlan] | None = None) -> list[str]:
+    """Try each fixer in turn, each in a fresh scratch copy, until one is proven: the line
+    saying what came of each attempt."""
+    lines = []
+    for fixer in fixers(plan):
+        line = _in_scratch(plan, fixer, execute, after or [])
+        lines.append(line)
+        if not line.startswith(f"fix:{plan.module}: no fix found"):
+            break
+    return lines
+
+
+def _in_scratch(plan: StepPlan, fixer: Fixer, execute: Callable[[StepPlan], Outcome],
+                after: list[StepPlan]) -> str:
+    """One attempt in a fresh scratch copy, removed after it: the line saying what came of
+    it."""
     work = new_workdir(plan.tmp, "fix-" + plan.task.replace(":", "-"))
     scratch = _Scratch(plan, work)
     try:
@@ -82,7 +108,7 @@ def propose(plan: StepPlan, execute: Callable[[StepPlan], Outcome],
         except OSError as err:  # a file shutil cannot copy (a named pipe), no space left
             why = f"the module could not be copied: {_one_line(err)}"
         if why is None:
-            return _attempt(plan, scratch, execute, after or [])
+            return _attempt(plan, fixer, scratch, execute, after)
         return _no_fix(plan, why)
     finally:
         scratch.remove()
@@ -97,8 +123,56 @@ def _one_line(err: OSError) -> str:
 
 
 def fixer_name(plan: StepPlan) -> str:
-    """The fixers as a user would type them, joined by " + "."""
-    return " + ".join(shlex.join(_filled(argv)) for argv in plan.fix)
+    """The step's fixers as a user would type them, joined by " + "."""
+    return _Commands(plan.fix).name
+
+
+class Fixer(Protocol):
+    """One way of changing the scratch copy: named in the line, and why it could not."""
+
+    @property
+    def name(self) -> str:
+        """How the line names it."""
+
+    def change(self, plan: StepPlan, scratch: _Scratch) -> str | None:
+        """Change the module in the scratch copy; why it could not, or None."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Commands:
+    """The step's deterministic fixers (argv lists, run in turn)."""
+
+    argvs: tuple[tuple[str, ...], ...]
+
+    @property
+    def name(self) -> str:
+        return " + ".join(shlex.join(_filled(argv)) for argv in self.argvs)
+
+    def change(self, plan: StepPlan, scratch: _Scratch) -> str | None:
+        broke = scratch.run_fixers(self.argvs)
+        return None if broke is None else f"{self.name} could not run: {_first(broke)}"
+
+
+@dataclasses.dataclass(frozen=True)
+class _Model:
+    """A language model asked for a diff (tasks/llm_fix.py), applied only if it applies."""
+
+    llm: LlmFixer
+
+    @property
+    def name(self) -> str:
+        return f"the model {self.llm.model} ({self.llm.api})"
+
+    def change(self, plan: StepPlan, scratch: _Scratch) -> str | None:
+        try:
+            answer = llm_fix.ask(self.llm, llm_fix.prompt(plan, self.llm.max_bytes))
+        except llm_fix.ModelError as err:
+            return f"{self.name} could not be asked: {err}"
+        diff = llm_fix.diff_in(answer)
+        if diff is None:
+            return f"{self.name} answered no unified diff; rejected"
+        why = scratch.apply(diff)
+        return None if why is None else f"{self.name}'s diff does not apply ({why}); rejected"
 
 
 def _filled(argv: tuple[str, ...]) -> tuple[str, ...]:
@@ -111,26 +185,26 @@ def _no_fix(plan: StepPlan, why: str) -> str:
     return f"fix:{plan.module}: no fix found for {plan.task}: {why}"
 
 
-def _attempt(plan: StepPlan, scratch: _Scratch, execute: Callable[[StepPlan], Outcome],
-             after: list[StepPlan]) -> str:
-    """Run the fixers, keep their diff, run the step and the steps `after` it again: the
-    line to print."""
-    fixer = fixer_name(plan)
-    broke = scratch.run_fixers()
-    if broke is not None:
-        return _no_fix(plan, f"{fixer} could not run: {_first(broke)}")
+def _attempt(plan: StepPlan, fixer: Fixer, scratch: _Scratch,
+             execute: Callable[[StepPlan], Outcome], after: list[StepPlan]) -> str:
+    """Change the module with `fixer`, keep the diff, run the step and the steps `after` it
+    again: the line to print."""
+    why = fixer.change(plan, scratch)
+    if why is not None:
+        return _no_fix(plan, why)
     patch = scratch.diff()
     if patch is None or not patch.read_text(errors="replace").strip():
-        return _no_fix(plan, f"{fixer} changed nothing")
+        return _no_fix(plan, f"{fixer.name} changed nothing")
     failed = _proof(plan, scratch, execute, after)
     if failed is not None:
         task, first = failed
         still = "still fails" if task == plan.task else "fails"
-        return _no_fix(plan, f"{task} {still} after {fixer} ({first})")
+        rejected = "; rejected" if isinstance(fixer, _Model) else ""
+        return _no_fix(plan, f"{task} {still} after {fixer.name} ({first}){rejected}")
     kept = plan.root / STATE_DIR / FIXES / run_name() / f"{plan.task}.patch"
     files, added, deleted = patch_stats(patch.read_text(errors="replace"))
     apply = apply_argv(os.path.relpath(kept, plan.root), scratch.prefix)
-    line = (f"fix:{plan.module}: {fixer} made {plan.task} pass ({files} "
+    line = (f"fix:{plan.module}: {fixer.name} made {plan.task} pass ({files} "
             f"{'file' if files == 1 else 'files'}, +{added} -{deleted}); "
             f"apply with: {shlex.join(apply)}")
     _keep(plan, patch, kept, {"line": line, "apply": apply,
@@ -260,17 +334,35 @@ class _Scratch:
             self._git(self.top, "worktree", "prune")
         remove_tree(self.work, State(self.plan.root).roots)
 
-    def run_fixers(self) -> Result | None:
+    def run_fixers(self, argvs: tuple[tuple[str, ...], ...]) -> Result | None:
         """Run every fixer in the copy (their exit codes decide nothing: running the step
         again does); the result of one that could not run at all, or None."""
         env = {k: self.moved(v) for k, v in self.plan.env.items()}
-        for argv in self.plan.fix:
+        for argv in argvs:
             result = run(Command(argv=tuple(self.moved(a) for a in _filled(argv)),
                                  cwd=Path(self.moved(str(self.plan.cwd))), log=self.log,
                                  env=env, timeout=self.plan.timeout, append=True))
             if result.status in (Ended.TIMED_OUT, Ended.MISSING_TOOL, Ended.INTERRUPTED):
                 return result
         return None
+
+    def apply(self, diff: str) -> str | None:
+        """Apply a diff of the module's files (paths relative to its folder, with a/ b/
+        prefixes or without) to the copy, if `git apply --check` accepts it; why not, or
+        None."""
+        patch = self.work / "model.patch"
+        patch.write_text(diff)
+        top = self.tree if self.top is not None else self.image
+        folder = os.path.normpath(os.path.relpath(self.image / self.rel, top))
+        where = [f"--directory={folder}"] if folder != "." else []
+        said: str | None = None  # what git said of the a/ b/ form: what a model writes
+        for strip in ("-p1", "-p0"):
+            checked = self._git(top, "apply", "--check", strip, *where, str(patch))
+            if checked.ok:
+                done = self._git(top, "apply", strip, *where, str(patch))
+                return None if done.ok else _first(done)
+            said = said or _said(self.log)
+        return said or "git apply --check refused it"
 
     def diff(self) -> Path | None:
         """What the fixers changed in the module, as a patch relative to the repository."""
@@ -322,6 +414,13 @@ class _Scratch:
         (post-checkout on `worktree add`) are not run."""
         return run(Command(argv=("git", "-c", "core.hooksPath=/dev/null", *args), cwd=cwd,
                            log=self.log, timeout=_GIT_TIMEOUT, append=self.log.exists()))
+
+
+def _said(log: Path) -> str | None:
+    """The last line git wrote to the fix log (what it refused), if any."""
+    lines = [line for line in log.read_text(errors="replace").splitlines()
+             if line.strip() and not line.startswith("$ ")] if log.is_file() else []
+    return lines[-1].strip() if lines else None
 
 
 def _first(result: Result) -> str:

@@ -266,7 +266,7 @@ class RunRecord:
                 name=name, status=run.status, ended=ended, started=begun, duration=run.duration,
                 attempts=run.attempts, exit_code=run.exit_code, peak_rss=run.peak_rss,
                 cpu_time=run.cpu_time, log=run.log, message=run.message, saved=run.saved,
-                fix=next((w for w in outcome.warnings if w.startswith("fix:")), None)
+                fix=("\n".join(w for w in outcome.warnings if w.startswith("fix:")) or None)
                 if outcome else None))
         self.events.emit("task.finished", task=name, status=run.status, duration=run.duration,
                          saved=run.saved, message=run.message)
