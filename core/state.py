@@ -62,6 +62,11 @@ class State:
         """A site module's last good output."""
         return self.dir / "staging" / module
 
+    def site_config(self, module: str) -> Path:
+        """The copy of a site module's config its build reads when the build script has no
+        option for some of its overrides (federation/plan.py config_copy)."""
+        return self.dir / "configs" / module / "module.json"
+
     def clone(self, module: str) -> Path:
         """The shallow clone of a git-sourced module."""
         return self.dir / "sources" / module

@@ -13,6 +13,7 @@ nothing and runs nothing. Running the plan is tasks/sites.py's job.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable
@@ -55,6 +56,11 @@ OUT = "{out}"  # placeholder for the temporary output folder in argv
 SITE_STEP = "build"  # the step of the build.sh toolchain that builds a site
 # Passed whatever a build script says it accepts: without them there is no build to stage.
 REQUIRED_OPTIONS = ("--config", "--output", "--base-url")
+# The overrides that are options of the build script, and where each goes in the module's
+# config (module.json) when the script has no such option: the build gets a copy of its
+# config with the value set ("" is the Hugo section: hugo_config, or the older build).
+CONFIG_OVERRIDES = {"title": ("--title", "site"), "template": ("--template", ""),
+                    "theme": ("--theme", ""), "components": ("--components", "")}
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,9 @@ class ResolvedSite:
     argv: tuple[str, ...]
     inputs: tuple[str, ...]
     module_json: Path
+    # The copy of module.json the build reads instead, with the overrides the script has no
+    # option for (its path, its text); written when the build runs.
+    config: tuple[Path, str] | None = None
 
 
 def plan_sites(project: Project, state: State) -> list[SiteBuild]:
@@ -184,7 +193,8 @@ def site_step(site: SiteBuild, resolved: ResolvedSite, fields: Any) -> StepPlan:
     return StepPlan(
         module=site.name, step=SITE_STEP, toolchain=SITE_TOOLCHAIN, description=argv[0],
         commands=(argv,), cwd=site.root, env={**site.env, "FEDBUILD_MODULE": site.name},
-        inputs=resolved.inputs, outputs=(site.staged,), clean=(), dist=site.staged,
+        inputs=resolved.inputs + ((_rel(resolved.config[0], site.root),) if resolved.config
+                                  else ()), outputs=(site.staged,), clean=(), dist=site.staged,
         uses_out=True, deps=tuple(f"build:{dep}" for dep in site.depends_on),
         exclusive=False, skip=None, retries=site.retries, timeout=site.timeout,
         default=True, mode="", host="", tool=site.tool, log=site.log, outcome=site.outcome,
@@ -364,8 +374,9 @@ def resolve_site(site: SiteBuild, walk: Walk = files_under) -> ResolvedSite:
     if components is None:
         components = hugo.components or []
     content = site.folder / "content"
-    argv = [*site.command, "--config", _rel(module_json, site.root), "--output", OUT,
-            "--base-url", site.base_url]
+    copy = config_copy(site, module_json)
+    argv = [*site.command, "--config", _rel(copy[0] if copy else module_json, site.root),
+            "--output", OUT, "--base-url", site.base_url]
     optional = [("--content", _rel(content, site.root) if os.path.isdir(content) else None),
                 ("--template", template), ("--theme", theme),
                 ("--components", ",".join(components) if components else None),
@@ -379,7 +390,27 @@ def resolve_site(site: SiteBuild, walk: Walk = files_under) -> ResolvedSite:
     _check_assets(site, module_json, config, template, theme, components)
     inputs.update(_asset_files(site, template, theme, components, walk))
     inputs.update(_extra_inputs(site))
-    return ResolvedSite(argv=tuple(argv), inputs=tuple(sorted(inputs)), module_json=module_json)
+    return ResolvedSite(argv=tuple(argv), inputs=tuple(sorted(inputs)), module_json=module_json,
+                        config=copy)
+
+
+def config_copy(site: SiteBuild, module_json: Path) -> tuple[Path, str] | None:
+    """The copy of the module's config that carries the overrides its build script has no
+    option for (None when it has an option for each): where it goes, and its text. The
+    user's file is never edited."""
+    moved = {name: value for name, value in site.overrides.items()
+             if name in CONFIG_OVERRIDES and value not in (None, "", [])
+             and not site.passes(CONFIG_OVERRIDES[name][0])}
+    if not moved:
+        return None
+    text, _label = read_config(module_json)
+    data = json.loads(text)  # read_module_config parsed it already: a JSON object
+    hugo = next((k for k in ("hugo_config", "build") if isinstance(data.get(k), dict)),
+                "hugo_config")
+    for name, value in moved.items():
+        section = CONFIG_OVERRIDES[name][1] or hugo
+        data[section] = {**(data.get(section) or {}), name: value}
+    return State(site.root).site_config(site.name), json.dumps(data, indent=2) + "\n"
 
 
 def _extra_inputs(site: SiteBuild) -> list[str]:

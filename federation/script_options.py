@@ -5,7 +5,8 @@ and fails with `Unknown option: --title`). The options are the `options` of the 
 toolchain's build step when its YAML declares them; else the script's own --help says
 them, asked once per script digest (the answer is kept in .fedbuild/script-options/, so a
 no-op run asks nothing). A --help that fails or times out leaves the options fedbuild needs.
-An override the script does not accept costs one warning line at load time, never the build.
+An override the script does not accept costs one warning line at load time, never the build:
+it is applied through the config instead (federation/plan.py config_copy).
 """
 
 from __future__ import annotations
@@ -22,20 +23,13 @@ from core.runner import Command, Status, run
 from core.state import State
 from federation.loader import Project
 from federation.manifest import display_path
-from federation.plan import REQUIRED_OPTIONS, SITE_STEP, site_command
+from federation.plan import CONFIG_OVERRIDES, REQUIRED_OPTIONS, SITE_STEP, site_command
 from federation.steps import SITE_TOOLCHAIN
 from federation.toolchains import REPOSITORY_DIR, SHIPPED
 
 # Assumed when the script's --help says nothing: what the build is of (its config and
 # content), where it goes and for which URL.
 NEEDED = (*REQUIRED_OPTIONS, "--content")
-# The manifest's overrides that become options, and what applies them when not passed.
-OVERRIDES = {
-    "title": ("--title", "the script takes the title from site.title in {config}"),
-    "template": ("--template", "the script uses hugo_config.template of {config}"),
-    "theme": ("--theme", "the script uses hugo_config.theme of {config}"),
-    "components": ("--components", "the script uses hugo_config.components of {config}"),
-}
 HELP_TIMEOUT = 10.0  # seconds; its process tree is killed after it
 _OPTION = re.compile(r"(?<![\w-])--[A-Za-z0-9][A-Za-z0-9-]*")
 _FORMAT = 1  # of the files in .fedbuild/script-options/
@@ -85,7 +79,8 @@ def script_options(project: Project, state: State, keep: bool = True) -> ScriptO
 
 
 def unsupported(project: Project, options: ScriptOptions | None) -> list[str]:
-    """One warning line per override of a site module that the script does not accept."""
+    """One warning line per override of a site module that the script does not accept,
+    saying how it is applied instead: in the copy of the module's config the build reads."""
     if options is None:
         return []
     lines = []
@@ -93,15 +88,22 @@ def unsupported(project: Project, options: ScriptOptions | None) -> list[str]:
         if module.toolchain != SITE_TOOLCHAIN:
             continue
         given = module.overrides.model_dump(exclude_none=True)
-        for name, (option, instead) in OVERRIDES.items():
+        for name, (option, section) in CONFIG_OVERRIDES.items():
             if name not in given or options.passes(option):
                 continue
             config = (display_path(project.local_dir(module) / module.module_json)
                       if module.source.is_local else f"its {module.module_json}")
+            where = f"{section}.{name}" if section else f"hugo_config.{name}"
             lines.append(f"WARNING: {project.label}: modules[{i}].overrides.{name}: "
-                         f"{options.script} has no {option} ({options.how}): not passed; "
-                         + instead.format(config=config))
+                         f"{options.script} has no {option} ({options.how}): applied as "
+                         f"{where} in a copy of {config} passed as --config "
+                         f"({_shown(project.root, module.name)})")
     return lines
+
+
+def _shown(root: Path, module: str) -> str:
+    """Where the copy of a module's config is, as a user names it."""
+    return os.path.relpath(State(root).site_config(module), root)
 
 
 def _digest(project: Project, command: tuple[str, ...]) -> str:

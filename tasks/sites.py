@@ -184,8 +184,23 @@ def build_site(site: SiteBuild) -> dict[str, Any] | TaskFailed:
         return _returned(site, Outcome(
             task=site.task, status=Status.FAILED, duration=time.monotonic() - started,
             log=str(site.log), tolerated=site.skip_on_error, message=str(err)))
+    if resolved.config is not None:
+        write_config_copy(*resolved.config)
     fields = cache_fields(site, resolved)
     return _returned(site, execute(site_step(site, resolved, fields), None, started))
+
+
+def write_config_copy(path: Path, text: str) -> None:
+    """The copy of a module's config its build reads (overrides its script has no option
+    for), rewritten only when it differs, so its timestamp says when it last changed."""
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return
+    except OSError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _returned(site: SiteBuild, outcome: Outcome) -> dict[str, Any] | TaskFailed:

@@ -74,19 +74,28 @@ def test_overrides_win_over_module_json(monorepo: Repo) -> None:
 
 
 def test_only_the_options_the_script_accepts_are_passed(monorepo: Repo) -> None:
-    """A script without --title or --theme gets neither; --config, --output and --base-url
-    are passed whatever it says (issue 22 item 3)."""
+    """A script without --title or --theme gets neither: they go into a copy of module.json
+    passed as --config (written when the build runs); --config, --output and --base-url are
+    passed whatever it says (issue 22 item 3)."""
     repo = monorepo("basic")
     manifest = json.loads((repo / "modules.json").read_text())
     manifest["modules"][1]["overrides"] = {"theme": "other", "title": "T"}
     (repo / "modules.json").write_text(json.dumps(manifest))
     beta = dataclasses.replace(plan(repo)["beta"],
                                options=frozenset({"--content", "--template"}))
-    assert resolve_site(beta).argv == (
-        "scripts/build.sh", "--config", "modules/beta/module.json", "--output", OUT,
+    resolved = resolve_site(beta)
+    assert resolved.argv == (
+        "scripts/build.sh", "--config", ".fedbuild/configs/beta/module.json", "--output", OUT,
         "--base-url", "https://fixture.example.org/beta/", "--content",
         "modules/beta/content", "--template", "default")
     assert beta.signature()["options"] == ["--content", "--template"]
+    assert resolved.config is not None and not resolved.config[0].exists()
+    own = json.loads((repo / "modules/beta/module.json").read_text())
+    copied = json.loads(resolved.config[1])
+    assert copied["site"] == {**own.get("site", {}), "title": "T"}
+    assert copied["hugo_config"] == {**own.get("hugo_config", {}), "theme": "other"}
+    assert {k: v for k, v in copied.items() if k not in ("site", "hugo_config")} == \
+        {k: v for k, v in own.items() if k not in ("site", "hugo_config")}
 
 
 def test_inputs_are_module_files_and_used_assets_only(monorepo: Repo) -> None:
