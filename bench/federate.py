@@ -40,7 +40,8 @@ DESCRIPTION = "fedbuild's federate: one module changed against a full federate a
 MEASURES = ("cold", "full", "one-module", "no-op", "floor")
 RATIOS = (("one-module/full", "one-module", "full"), ("no-op/full", "no-op", "full"),
           ("full/cp-a floor", "full", "floor"))
-TIMERS = {"federate": "federate task", "doit": "doit run (wall)", "copy": "cp -a staged"}
+TIMERS = {"federate": "federate task", "search": "  its search step", "doit": "doit run (wall)",
+          "copy": "cp -a staged"}
 HEADERS = ("measure", "timed", "median s", "runs", "processed", "reused")
 RATIO_HEADERS = ("ratio", "federate task", "doit run")
 
@@ -138,15 +139,22 @@ def check(site: Site, run: Run) -> None:
         raise BenchError(f"{where}: federate processed {got.get('processed')} and reused "
                          f"{got.get('reused')} of {got.get('files')} files; expected "
                          f"{processed} and {site.files - processed} of {site.files}")
+    indexed = got["search"]["indexed"] if got.get("search") else None
+    expected = [run.module] if run.measure == "one-module" else list(site.modules)
+    if indexed is not None and indexed != expected:
+        raise BenchError(f"{where}: the search indexed {indexed}, expected {expected}")
 
 
 def record(results: Results, run: Run) -> None:
     """Add a checked run's timings and facts to the results."""
     if run.federate is not None:
         results.add(run.measure, "federate", run.federate)
+    if run.result.get("search"):
+        results.add(run.measure, "search", run.result["search"]["seconds"])
     results.add(run.measure, "doit", run.wall)
     facts = {k: v for k, v in asdict(run).items() if k != "result"}
-    results.runs.append({**facts, **{k: run.result.get(k) for k in ("processed", "reused")}})
+    results.runs.append({**facts, **{k: run.result.get(k)
+                                     for k in ("processed", "reused", "search")}})
 
 
 def copy_floor(site: Site, dest: Path) -> float:
@@ -190,7 +198,8 @@ def format_table(results: Results) -> str:
     notes = ["federate task = its Outcome duration; doit run = the whole `doit` command, wall;",
              "no-op: federate was up to date (checked), so it has no federate task time;",
              "floor = `cp -a` of every staged output into a fresh folder: no rewriting, hashing,",
-             "validation or records."]
+             "validation or records.",
+             "its search step (--search) = the Pagefind indexes of that federate (part of it)."]
     return "\n".join([head, "", *aligned(rows, left=2), "", *aligned(ratios, left=1), "",
                       *notes])
 
@@ -222,7 +231,7 @@ def document(results: Results, settings: dict[str, Any]) -> dict[str, Any]:
                  "files": site.files, "bytes": site.bytes},
         "seconds": {m: {t: results.median(m, t) for t in timers}
                     for m, timers in results.samples.items()},
-        "ratios": {name: {t: results.ratio(top, base, t) for t in ("federate", "doit")}
+        "ratios": {name: {t: results.ratio(top, base, t) for t in ("federate", "search", "doit")}
                    for name, top, base in RATIOS},
         "samples": results.samples,
         "runs": results.runs,
@@ -240,6 +249,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="rounds of every measure; the median is kept (default 3)")
     parser.add_argument("--json", type=Path, default=RESULTS,
                         help=f"where to write the results (default {RESULTS})")
+    parser.add_argument("--search", action="store_true",
+                        help="federation.search on: every publish also builds the Pagefind "
+                        "index (needs pagefind[extended])")
     parser.add_argument("--keep", action="store_true",
                         help="keep the generated monorepo and print where it is")
     return parser.parse_args(argv)
@@ -256,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(f"generating {args.modules} modules x {args.pages} pages ...", file=sys.stderr,
               flush=True)
-        site = generate(workdir / "repo", args.modules, args.pages)
+        site = generate(workdir / "repo", args.modules, args.pages, args.search)
         print(f"measuring ({args.repeat} rounds) ...", file=sys.stderr, flush=True)
         results = measure(site, workdir, args.repeat)
     except BenchError as err:
@@ -268,7 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     print(format_table(results))
-    settings = {"modules": args.modules, "pages": args.pages, "repeat": args.repeat}
+    settings = {"modules": args.modules, "pages": args.pages, "repeat": args.repeat,
+                "search": args.search}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(document(results, settings), indent=2) + "\n",
                          encoding="utf-8")

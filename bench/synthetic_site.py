@@ -80,8 +80,9 @@ class Site:
         return name
 
 
-def generate(root: Path, modules: int, pages: int) -> Site:
-    """Write the monorepo: `modules` modules of `pages` HTML pages each, plus assets."""
+def generate(root: Path, modules: int, pages: int, search: bool = False) -> Site:
+    """Write the monorepo: `modules` modules of `pages` HTML pages each, plus assets;
+    `search` turns on the federation's Pagefind index."""
     if modules < 2 or pages < 2:
         raise ValueError("a federation benchmark needs at least 2 modules of 2 pages")
     names = tuple(f"m{i:02d}" for i in range(modules))
@@ -91,8 +92,9 @@ def generate(root: Path, modules: int, pages: int) -> Site:
     script.parent.mkdir(parents=True)
     script.write_text(BUILD_SCRIPT, encoding="utf-8")
     script.chmod(0o755)
-    (root / "modules.json").write_text(json.dumps(_manifest(names), indent=1) + "\n",
-                                       encoding="utf-8")
+    manifest = _manifest(names)
+    manifest["federation"]["search"] = search
+    (root / "modules.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return Site(root, names, pages, size)
 
 

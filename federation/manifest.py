@@ -493,9 +493,12 @@ class Federation(_Model):
     validation: Validation = Field(Validation(), description="How the checks of the "
                                    "published tree treat each kind of problem (broken links, "
                                    "missing index pages)")
-    search: bool = Field(False, description="Build one Pagefind search index over the "
-                         "published tree, in pagefind/ at its root (needs pip install "
-                         "'pagefind[extended]'); templates include /pagefind/pagefind-ui.js")
+    search: bool = Field(False, description="Build a Pagefind index per site module, rebuilt "
+                         "only when its pages change, in pagefind/modules/<module>/ (needs pip "
+                         "install 'pagefind[extended]'); templates include "
+                         "/pagefind/pagefind-ui.js and /pagefind/federation.js and search "
+                         "every module with new PagefindUI({element: '#search', "
+                         "...window.fedbuildSearch})")
     redirects: list[Redirect] = Field([], description="URLs that moved: static redirect "
                                       "pages, public/_redirects (Netlify) and "
                                       "public/.federation/redirects.map (nginx)")

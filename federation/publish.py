@@ -41,13 +41,14 @@ from federation.records import (
     write_published,
 )
 from federation.redirects import plan_redirects, write_redirects
-from federation.search import SearchError, index_tree
+from federation.search import Indexed, SearchError, index_modules, prune_kept
 from federation.sitemaps import Site, write_site_files
 from federation.validate import Problem, route_problems, validate
 
 # Bump when the way files are processed changes: every module is then processed again.
 PROCESSING_VERSION = 2
 _CHECK_EVERY = 128  # files between two looks at the cancel flag
+SEARCH_DIR = "search"  # of the records folder: each module's Pagefind bundle, kept
 
 
 class Cancelled(Exception):
@@ -94,7 +95,7 @@ class Report:
     bytes: int = 0
     reused: int = 0
     processed: int = 0
-    indexed: int = 0  # files of the search index written
+    search: Indexed | None = None  # what the search step did (federation.search)
 
 
 def publish(plan: FederationPlan, runs: list[ModuleRun],
@@ -143,7 +144,9 @@ def publish(plan: FederationPlan, runs: list[ModuleRun],
         write_redirects(new, files, redirects, list(policy.redirects))
         if policy.search:
             try:
-                report.indexed = index_tree(new, files, plan.log.with_name("pagefind.log"))
+                report.search = index_modules(
+                    new, files, [r.mount.name for r in runs], plan.records / SEARCH_DIR,
+                    plan.log.with_name("pagefind.log"), plan.site_path, cancelled)
             except SearchError as err:
                 report.reason = str(err)
                 return report
@@ -167,6 +170,8 @@ def publish(plan: FederationPlan, runs: list[ModuleRun],
             raise Cancelled()
         replace_dir(new, output, plan.roots)
         prune_records(plan.records, keep=publish_id)
+        if report.search is not None:
+            prune_kept(plan.records / SEARCH_DIR, report.search.keys, plan.roots)
         report.published = True
         return report
     finally:

@@ -178,9 +178,10 @@ def summary_lines(state_dir: Path, ran: bool) -> list[str]:
         lines.append(f"  {m['destination']:<{width}}  {m['name']:<{name_width}}  {m['status']}"
                      f" ({m['files']} files{own})")
     lines += [f"  {m['name']}: {moved_line(m)}" for m in modules if _moved(m)]
-    if state == "published" and result.get("indexed"):
-        lines.append(f"  search: {output}/pagefind/ ({result['indexed']} index files, "
-                     "Pagefind)")
+    search = result.get("search") if state == "published" else None
+    if search:
+        lines.append(f"  search: {output}/pagefind/ ({search['files']} files; Pagefind index "
+                     f"built for {_names(search['indexed'])}, kept for {_names(search['kept'])})")
     worst = result.get("worst") or []
     if worst:
         lines.append("  most named missing targets: " + ", ".join(
@@ -189,12 +190,19 @@ def summary_lines(state_dir: Path, ran: bool) -> list[str]:
     return lines
 
 
+def _names(modules: list[str]) -> str:
+    """Module names for a summary line: 'none' or 'a, b'."""
+    return ", ".join(modules) or "none"
+
+
 def _write_result(plan: FederationPlan, report: Report, state: str) -> None:
     data = {"state": state, "reason": report.reason, "output": _shown(plan.output),
             "at": now_iso(), "files": report.files, "bytes": report.bytes,
             "collisions": len(report.collisions), "problems": len(report.problems),
             "warnings": len(report.warnings), "worst": worst_targets(report.warnings),
-            "indexed": report.indexed,
+            "search": {"indexed": report.search.built, "kept": report.search.reused,
+                       "files": report.search.files,
+                       "seconds": round(report.search.seconds, 3)} if report.search else None,
             "reused": report.reused, "processed": report.processed,
             "modules": [vars(m) for m in report.modules]}
     plan.records.mkdir(parents=True, exist_ok=True)

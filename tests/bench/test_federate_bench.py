@@ -44,3 +44,20 @@ def test_a_wrong_processed_count_stops_the_benchmark(site: Site) -> None:
         federate.check(site, run)
     with pytest.raises(BenchError, match="federate did not publish: kept old tree"):
         federate.check(site, replace(run, result={"state": "kept old tree"}))
+
+
+def test_with_search_a_one_module_change_indexes_that_module_only(tmp_path: Path) -> None:
+    """--search: every federate builds the Pagefind indexes; the one-module run only that
+    module's (checked by the bench), and the table has the search step's time."""
+    site = generate(tmp_path / "repo", modules=3, pages=20, search=True)
+    results = federate.measure(site, tmp_path, repeat=1)
+    by_measure = {run["measure"]: run for run in results.runs}
+    assert by_measure["full"]["search"]["indexed"] == ["m00", "m01", "m02"]
+    assert by_measure["one-module"]["search"]["indexed"] == ["m01"]
+    assert by_measure["one-module"]["search"]["kept"] == ["m00", "m02"]
+    assert "its search step" in federate.format_table(results)
+    run = federate.Run("one-module", 0, 0.5, 1, 0.1, {
+        **by_measure["one-module"], "state": "published", "files": site.files,
+        "search": {"indexed": ["m00", "m01"]}}, module="m01")
+    with pytest.raises(BenchError, match=r"the search indexed \['m00', 'm01'\], expected"):
+        federate.check(site, run)
