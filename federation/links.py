@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
 
 # Attributes holding one URL, rewritten wherever they appear.
 _URL_ATTRS = frozenset({"href", "src", "action", "formaction", "poster", "data", "xlink:href",
@@ -31,6 +32,8 @@ _ATTR = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'=<>`]+))?""
 _CSS_URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)\s'"]*))\s*\)""", re.IGNORECASE)
 _CSS_IMPORT = re.compile(r"""@import\s+(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
 _REFRESH_URL = re.compile(r"""(?i:url)\s*=\s*['"]?([^'"\s;]+)""")
+# A relative URL: no scheme, not protocol-relative, not a query of the page itself.
+_RELATIVE = re.compile(r"(?![A-Za-z][A-Za-z0-9+.-]*:)(?!//)[^?\s]")
 _CHARREF = re.compile(r"&(?:#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[A-Za-z][A-Za-z0-9]*;?)")
 
 
@@ -61,6 +64,7 @@ class Page:
     rewritten: int = 0  # links changed
     ids: list[str] = field(default_factory=list)  # element ids: what a #fragment can name
     anchors: list[str] = field(default_factory=list)  # fragment links: "/x/#id", "#id"
+    relative: list[str] = field(default_factory=list)  # relative URLs (../x/), as written
 
 
 def rewrite_html(text: str, rules: LinkRules) -> Page:
@@ -69,14 +73,27 @@ def rewrite_html(text: str, rules: LinkRules) -> Page:
     scanner.feed(text)
     scanner.close()
     return Page(_apply(text, scanner.edits), scanner.links, len(scanner.edits),
-                scanner.ids, scanner.found.anchors)
+                scanner.ids, scanner.found.anchors, scanner.found.relative)
+
+
+def relative_targets(urls: list[str], page: str) -> tuple[list[str], list[str]]:
+    """The root paths a file at root path `page` names by relative URLs, and the
+    "path#id" anchors among them (a browser resolves them against the file's URL)."""
+    paths, anchors = [], []
+    for url in urls:
+        target = urlsplit(urljoin("http://page.invalid" + page, url))
+        paths.append(target.path)
+        if target.fragment:
+            anchors.append(f"{target.path}#{target.fragment}")
+    return paths, anchors
 
 
 def rewrite_css(text: str, rules: LinkRules) -> Page:
     """Rewrite `url(...)` and `@import` targets of a stylesheet; collect the internal ones."""
     found = _Found(rules)
     found.css(_Text(text, 0))
-    return Page(_apply(text, found.edits), found.links, len(found.edits))
+    return Page(_apply(text, found.edits), found.links, len(found.edits),
+                relative=found.relative)
 
 
 _LOC = re.compile(r"<loc>\s*([^<]*?)\s*</loc>", re.IGNORECASE)
@@ -165,6 +182,7 @@ class _Found:
         self.edits: list[tuple[int, int, str]] = []  # (start, end, replacement) in the raw text
         self.links: list[str] = []
         self.anchors: list[str] = []  # "/x/#id" (or "#id" on the page itself)
+        self.relative: list[str] = []  # relative URLs, checked once the page's path is known
 
     def url(self, piece: _Text, start: int, end: int, checked: bool = True) -> None:
         """The URL at piece.text[start:end]."""
@@ -179,6 +197,8 @@ class _Found:
             url = self._foreign(piece, start, url)
         parts = url_path(url, self.rules.origin)
         if parts is None:
+            if checked and _RELATIVE.match(url):
+                self.relative.append(url)
             return
         head, path, _rest = parts
         fragment = _rest.partition("#")[2]

@@ -29,7 +29,14 @@ from core.digests import list_files, stat_fingerprint
 from core.staging import replace_dir
 from federation.built_for import BuiltFor, find_built_for, html_pages, normal
 from federation.compose import BASE, RECORDS_DIR, Collision, Layer, MergeConflict, compose
-from federation.links import LinkRules, is_template, rewrite_css, rewrite_html, rewrite_sitemap
+from federation.links import (
+    LinkRules,
+    is_template,
+    relative_targets,
+    rewrite_css,
+    rewrite_html,
+    rewrite_sitemap,
+)
 from federation.plan import FederationPlan, Mount
 from federation.policy import LINKS_FILE, Policy, judge, links_record, published_problems
 from federation.records import (
@@ -46,7 +53,7 @@ from federation.sitemaps import Site, write_site_files
 from federation.validate import Problem, route_problems, validate
 
 # Bump when the way files are processed changes: every module is then processed again.
-PROCESSING_VERSION = 2
+PROCESSING_VERSION = 3
 _CHECK_EVERY = 128  # files between two looks at the cancel flag
 SEARCH_DIR = "search"  # of the records folder: each module's Pagefind bundle, kept
 
@@ -344,9 +351,10 @@ class _Assembler:
             # A template a build script copied into its output is not a page: its links
             # are not checked.
             template = is_template(text)
-            links = [] if template else sorted(set(page.links))
+            near, near_anchors = relative_targets(page.relative, self.plan.site_path + path)
+            links = [] if template else sorted(set(page.links + near))
             ids = [] if template else sorted(set(page.ids))
-            anchors = [] if template else sorted(set(page.anchors))
+            anchors = [] if template else sorted(set(page.anchors + near_anchors))
             digest = hashlib.sha256(data).hexdigest()
         else:
             digest, links, ids, anchors = _copy_hashing(source, dest), [], [], []
