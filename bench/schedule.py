@@ -50,7 +50,6 @@ from pathlib import Path
 from doit.reporter import ConsoleReporter
 
 from tasks import schedule
-from tasks.commands.run import install_doit_hooks
 
 HERE = Path(__file__).resolve().parent
 SPEC = json.loads((HERE / "spec.json").read_text())
@@ -82,7 +81,6 @@ class Reporter(ConsoleReporter):
         log("select", task.name)
 
 
-install_doit_hooks()
 DOIT_CONFIG = {"reporter": Reporter, "backend": "json", "dep_file": str(HERE / "db.json"),
                "verbosity": 0, "default_tasks": SPEC["select"]}
 

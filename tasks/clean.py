@@ -4,10 +4,9 @@ A fedbuild task's clean actions (tasks marked with CLEAN in their meta) say what
 they removed, one line a path (`removed dist/development/web/ (3.1 MB)`), instead
 of doit's `build:web - executing 'Python: function remove_tree'`; and `doit clean`
 without task names cleans every task (doit's `--clean-all`), not only the default
-ones: a step outside `doit`'s defaults has outputs too. doit has no hook for
-either, so `Task.clean` and `Clean._execute` are wrapped (in tasks/doit_compat.py, with
-every other reach into doit, calling `clean_task` and `clean_all_unless_named` here);
-other tasks' clean is unchanged.
+ones: a step outside `doit`'s defaults has outputs too. fedbuild's clean command
+(tasks/commands/clean.py) calls `clean_task`, `clean_locked` and `clean_all_unless_named`
+here; other tasks' clean is unchanged.
 
 Every removal goes through core/confine.py's remove_tree.
 """
@@ -31,12 +30,10 @@ from tasks.session import LOCKED_OUT, Session, lock_wait
 
 CLEAN = "fedbuild.clean"  # meta flag: the task's clean actions say what they remove
 
-def clean_task(task: Any, outstream: TextIO, dryrun: bool, doits: Callable[..., None]
-               ) -> None:
-    """A task's clean: fedbuild's tasks print fedbuild's lines; others clean as doit does
-    (`doits`, doit's Task.clean)."""
+def clean_task(task: Any, outstream: TextIO, dryrun: bool) -> None:
+    """A task's clean: fedbuild's tasks print fedbuild's lines; others clean as doit does."""
     if not (task.meta or {}).get(CLEAN):
-        doits(task, outstream, dryrun)
+        task.clean(outstream, dryrun)
         return
     task.init_options()
     for action in task.clean_actions:  # each takes `dryrun` and prints what it removes

@@ -19,7 +19,6 @@ from tasks import doit_compat, planned, remote, schedule, shard
 from tasks.cache import runtime
 from tasks.cache.cache import cache_config
 from tasks.command_line import check_variables, fixes_wanted, keeps_going
-from tasks.commands.run import install_doit_hooks
 from tasks.history import FILE as HISTORY_FILE
 from tasks.history import History
 from tasks.reporter import FedbuildReporter
@@ -95,12 +94,9 @@ def doit_config(project: Project, state: State, defaults: list[str] | None = Non
     elif not state.db(mode).is_file():
         # `doit list`, `doit info` create nothing: no state yet reads as an empty one
         dep_file = ":memory:"
-    # Federate runs after a failed build, `doit clean` never runs beside a build and says
-    # what it removed, longest remaining path first, an unknown task name gets a
-    # suggestion; doit's own `run` (when fedbuild's run command is not registered: doit
-    # started outside a checkout) runs in a run session. fedbuild's run command has
-    # installed them already.
-    install_doit_hooks()
+    # doit's version, and not doit's own run or clean (fedbuild's are not registered: they
+    # hold the lock, record the run, keep fedbuild's task order)
+    doit_compat.check(doit_compat.loading_command())
     schedule.order()  # a bad `order=` is a one-line error now, not in the middle of the run
     lock_wait()  # so is a bad `lock_wait=` (or FEDBUILD_LOCK_WAIT)
     _settle_memory()

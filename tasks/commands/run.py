@@ -12,10 +12,10 @@ The session begins when doit builds the reporter: after it has checked the task 
 (an unknown task name is still the one-line error it was), before any task runs. A run
 stopped by SIGINT or SIGTERM returns 130 or 143.
 
-A pyproject.toml registers RunCommand as `run` (`[tool.doit.plugins.command]`, read from the
-folder doit starts in). doit started where no registration is read (`doit -f path/dodo.py`
-from another folder) runs its own `run`: fedbuild's dodo then wraps it with the same session
-(tasks/doit_compat.py).
+fedbuild_doit's entry points (pyproject.toml) register RunCommand as doit's `run`, so doit
+finds it wherever it starts (`doit -f path/dodo.py` from another folder too). It is doit's
+run with fedbuild's task control (tasks/doit_compat.py FedbuildRun): the task order, a
+suggestion for an unknown task name, federate running after a failed build.
 """
 
 from __future__ import annotations
@@ -25,12 +25,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from doit.cmd_run import Run
-
 from core.lock import LockHeld
 from core.state import State
-from tasks import clean, command_line, doit_compat, remote, schedule, slots
-from tasks.doit_compat import IN_SESSION
+from tasks import command_line, remote, schedule, slots
+from tasks.doit_compat import FedbuildRun, Hooks
 from tasks.reporter import FedbuildReporter
 from tasks.run_record import RunRecord
 from tasks.session import (
@@ -41,30 +39,17 @@ from tasks.session import (
     lock_wait,
 )
 
-
-def install_doit_hooks() -> None:
-    """Put fedbuild's wrappers of doit's internals in place (tasks/doit_compat.py), each
-    calling the piece of fedbuild that does the work."""
-    doit_compat.install(doit_compat.Hooks(
-        next_node=schedule.next_node,
-        unknown_task=command_line.unknown_task,
-        run_in_session=execute_in_session,
-        clean_tasks=clean.clean_locked,
-        clean_all_unless_named=clean.clean_all_unless_named,
-        clean_task=clean.clean_task,
-        run_task=slots.run_task,
-    ))
+# What doit's run calls in fedbuild (tasks/doit_compat.py's subclasses)
+HOOKS = Hooks(next_node=schedule.next_node, unknown_task=command_line.unknown_task,
+              run_task=slots.run_task)
 
 
-class RunCommand(Run):
+class RunCommand(FedbuildRun):
     """doit's `run`, in a fedbuild run session (see the module's docstring)."""
 
+    name = "run"
     doc_purpose = "run tasks (in a fedbuild run session: the lock, the history, run files)"
-
-    def execute(self, params: Any, args: list[str]) -> Any:
-        """Check doit's version and put fedbuild's doit wrappers in place, then run."""
-        install_doit_hooks()
-        return super().execute(params, args)
+    hooks = HOOKS
 
     def _execute(self, outfile: Any, verbosity: int | None = None, always: bool = False,
                  continue_: bool = False, reporter: Any = "console", num_process: int = 0,
@@ -77,13 +62,12 @@ class RunCommand(Run):
                       par_type=par_type, single=single,
                       auto_delayed_regex=auto_delayed_regex, force_verbosity=force_verbosity,
                       failure_verbosity=failure_verbosity, pdb=pdb)
-        setattr(self, IN_SESSION, True)  # doit's _execute, wrapped or not, runs as it is
         return execute_in_session(self, super()._execute, params)
 
 
 def execute_in_session(command: Any, execute: Callable[..., Any],
                        params: dict[str, Any]) -> Any:
-    """Run doit's `execute(**params)` (its Run._execute) in a run session."""
+    """Run doit's `execute(**params)` (FedbuildRun._execute) in a run session."""
     run = RunSession(State(Path.cwd()), configured_reporter(command))
     chosen = params["reporter"]
     if isinstance(chosen, str):

@@ -1,7 +1,8 @@
 """fedbuild's run command owns the run: the lock, the history and the run files are there
-whatever reporter shows it (`--reporter=json`, `--reporter=console`), whether doit runs
-fedbuild's `run` (tasks/commands/run.py, registered as a command plugin) or its own (which
-fedbuild's dodo puts in the same session); `doit list`, `info`, `help` create nothing."""
+whatever reporter shows it (`--reporter=json`, `--reporter=console`), whether doit finds
+fedbuild's `run` (tasks/commands/run.py) through a pyproject.toml or through the installed
+package's entry points (started where no pyproject.toml registers it); doit's own `run`
+(fedbuild not installed) is refused; `doit list`, `info`, `help` create nothing."""
 
 from __future__ import annotations
 
@@ -39,8 +40,8 @@ def plugin_folder(tmp_path: Path) -> Path:
 
 def start(repo: Path, *args: str, fedbuilds: bool, env: dict[str, str]
           ) -> subprocess.Popen[str]:
-    """Start `doit run ARGS` on `repo`: fedbuild's run command (registered), or doit's own
-    (started in the repository; fedbuild's dodo wraps it)."""
+    """Start `doit run ARGS` on `repo`: fedbuild's run command, registered by a
+    pyproject.toml, or (started in the repository) by the installed package's entry point."""
     argv = [sys.executable, "-m", "doit", "run", "-f", str(DODO), "-d", str(repo), *args]
     where = plugin_folder(repo.parent) if fedbuilds else repo
     path = os.pathsep.join(p for p in (CHECKOUTS_FEDBUILD_DOIT, os.environ.get("PYTHONPATH"))
@@ -50,14 +51,59 @@ def start(repo: Path, *args: str, fedbuilds: bool, env: dict[str, str]
                             env={**os.environ, "NO_COLOR": "1", "PYTHONPATH": path, **env})
 
 
-def test_a_registered_run_is_fedbuilds(tmp_path: Path) -> None:
-    """What the fedbuild-run cases below start is fedbuild's run command."""
+@pytest.mark.parametrize("fedbuilds", [True, False], ids=["pyproject", "entry-point"])
+def test_a_registered_run_is_fedbuilds(tmp_path: Path, fedbuilds: bool) -> None:
+    """What the cases below start is fedbuild's run command, and fedbuild's clean, wherever
+    doit starts."""
     path = os.pathsep.join(p for p in (CHECKOUTS_FEDBUILD_DOIT, os.environ.get("PYTHONPATH"))
                            if p)
-    shown = subprocess.run([sys.executable, "-m", "doit", "help"], cwd=plugin_folder(tmp_path),
+    where = plugin_folder(tmp_path) if fedbuilds else tmp_path
+    shown = subprocess.run([sys.executable, "-m", "doit", "help"], cwd=where,
                            capture_output=True, text=True, timeout=60,
                            env={**os.environ, "PYTHONPATH": path})
     assert "in a fedbuild run session" in shown.stdout, shown.stdout + shown.stderr
+    if not fedbuilds:
+        usage = subprocess.run([sys.executable, "-m", "doit", "help", "clean"], cwd=where,
+                               capture_output=True, text=True, timeout=60,
+                               env={**os.environ, "PYTHONPATH": path})
+        assert " clean [TASK ...]" in usage.stdout, usage.stdout + usage.stderr
+
+
+ONLY_DOITS_COMMANDS = """
+import sys
+from doit.doit_cmd import DoitMain
+from doit.plugin import PluginDict
+
+
+class WithoutPlugins(DoitMain):
+    def get_cmds(self):
+        commands = PluginDict()
+        for command in self.DOIT_CMDS:
+            commands[command.get_name()] = command
+        return commands
+
+
+sys.exit(WithoutPlugins().run(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("command", ["run", "clean"])
+def test_doits_own_run_or_clean_is_refused_in_one_line(monorepo: Repo, tmp_path: Path,
+                                                       command: str) -> None:
+    """Where fedbuild's commands are not registered (fedbuild not installed), doit's own
+    `run` or `clean` would work without the lock and the history: one line, exit 3, nothing
+    built or removed."""
+    repo = monorepo("basic")
+    script = tmp_path / "doit_alone.py"
+    script.write_text(ONLY_DOITS_COMMANDS)
+    result = subprocess.run([sys.executable, str(script), command, "-f", str(DODO), "-d",
+                             str(repo)], cwd=repo, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert result.stderr.splitlines() == [
+        f"ERROR: doit runs its own `{command}`, not fedbuild's (fedbuild_doit is not "
+        "installed): pip install fedbuild, or start doit in a fedbuild checkout"]
+    assert not (repo / "dist").exists()
 
 
 def history_rows(repo: Path) -> list[str]:
@@ -67,7 +113,7 @@ def history_rows(repo: Path) -> list[str]:
     return [line for line in result.stdout.splitlines()[1:] if line.strip()]
 
 
-@pytest.mark.parametrize("fedbuilds", [True, False], ids=["fedbuild-run", "doit-run"])
+@pytest.mark.parametrize("fedbuilds", [True, False], ids=["pyproject", "entry-point"])
 @pytest.mark.parametrize("reporter", ["json", "console"])
 def test_any_reporter_holds_the_lock_and_records_the_run(monorepo: Repo, tmp_path: Path,
                                                          reporter: str,

@@ -17,13 +17,14 @@ from typing import Any
 
 import doit.doit_cmd
 import pytest
-from doit.control import TaskControl, TaskDispatcher
+from doit.control import TaskControl
 from doit.task import Task
 
 from core.errors import UsageError
-from tasks import doit_compat, schedule
-from tasks.commands.run import install_doit_hooks
+from tasks import schedule
+from tasks.commands.run import HOOKS
 from tasks.critical_path import critical_path
+from tasks.doit_compat import FedbuildControl
 from tasks.timeline import RunInfo, TaskRun
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,7 +33,6 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(autouse=True)
 def doit_order_afterwards() -> Iterator[None]:
     """Every test leaves doit's order active, as a run without fedbuild's reporter has it."""
-    install_doit_hooks()
     yield
     schedule.deactivate()
 
@@ -118,11 +118,12 @@ class Simulated:
 
 
 def simulate(tasks: list[Task], selected: list[str], durations: dict[str, float],
-             workers: int, up_to_date: frozenset[str] = frozenset()) -> Simulated:
-    """Drive doit's own TaskDispatcher as MRunner does (Runner when workers == 1), with known
-    durations instead of real actions. Tasks in `up_to_date` are skipped, as doit skips
-    up-to-date tasks; all others run."""
-    control = TaskControl(tasks)
+             workers: int, up_to_date: frozenset[str] = frozenset(),
+             doits: bool = False) -> Simulated:
+    """Drive fedbuild's TaskDispatcher (doit's own with `doits`) as MRunner does (Runner when
+    workers == 1), with known durations instead of real actions. Tasks in `up_to_date` are
+    skipped, as doit skips up-to-date tasks; all others run."""
+    control = TaskControl(tasks) if doits else FedbuildControl(tasks, HOOKS)
     control.process(selected)
     generator = control.task_dispatcher().generator
     result = Simulated([], {})
@@ -199,13 +200,10 @@ def test_doit_order_runs_the_shorts_first(selected: list[str]) -> None:
     assert run.makespan == 3.0 + 12.0
 
 
-def test_without_a_priority_map_the_wrapper_is_doits_order(monkeypatch: pytest.MonkeyPatch
-                                                           ) -> None:
-    wrapped = simulate(skewed(), ["all"], SKEWED_DURATIONS, workers=2)
+def test_without_a_priority_map_fedbuilds_dispatcher_keeps_doits_order() -> None:
+    fedbuilds = simulate(skewed(), ["all"], SKEWED_DURATIONS, workers=2)
 
-    monkeypatch.setattr(TaskDispatcher, "_get_next_node",
-                        doit_compat.original("TaskDispatcher._get_next_node"))
-    assert simulate(skewed(), ["all"], SKEWED_DURATIONS, workers=2) == wrapped
+    assert simulate(skewed(), ["all"], SKEWED_DURATIONS, workers=2, doits=True) == fedbuilds
 
 
 def test_a_no_op_or_serial_run_keeps_doits_order_and_computes_nothing() -> None:
@@ -307,7 +305,6 @@ from pathlib import Path
 from doit.reporter import ConsoleReporter
 
 from tasks import schedule
-from tasks.commands.run import install_doit_hooks
 
 HERE = Path(__file__).resolve().parent
 SPEC = json.loads((HERE / "spec.json").read_text())
@@ -340,7 +337,6 @@ class Reporter(ConsoleReporter):
         log("done", task.name)
 
 
-install_doit_hooks()
 DOIT_CONFIG = {"reporter": Reporter, "backend": "json", "dep_file": str(HERE / "db.json"),
                "verbosity": 0, "default_tasks": SPEC["select"]}
 

@@ -22,6 +22,7 @@ EXPORTS = {
     "FedbuildLoader": "tasks.commands.loader",
     "InitCommand": "tasks.commands.init",
     "RunCommand": "tasks.commands.run",
+    "CleanCommand": "tasks.commands.clean",
     "HistoryCommand": "tasks.commands.history",
     "StatsCommand": "tasks.commands.stats",
     "ExplainCommand": "tasks.commands.explain",
