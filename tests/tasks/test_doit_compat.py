@@ -7,7 +7,9 @@ from __future__ import annotations
 import inspect
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from doit.action import PythonAction
@@ -176,3 +178,45 @@ def test_doits_own_run_and_clean_are_refused_fedbuilds_pass() -> None:
     for fine in (RunCommand, CleanCommand, List):
         doit_compat.check(fine.__new__(fine))
     doit_compat.check(None)
+
+
+@pytest.mark.parametrize("options", [(), ("-n", "2", "-P", "thread"),
+                                     ("-n", "2", "-P", "process")],
+                         ids=["serial", "threads", "processes"])
+def test_every_runner_runs_each_task_through_the_run_task_hook(tmp_path: Path,
+                                                               options: tuple[str, ...]) -> None:
+    """doit's run through FedbuildRun, for real: each task runs inside Hooks.run_task, in
+    the thread or process running it (a file, so a worker process's calls count too)."""
+    from doit.cmd_base import ModuleTaskLoader
+    from doit.doit_cmd import DoitMain
+    from doit.plugin import PluginDict
+
+    hooked = tmp_path / "hooked"
+
+    def run_task(execute: Callable[[], Any]) -> Any:
+        with hooked.open("a") as out:
+            out.write("in\n")
+        return execute()
+
+    class Hooked(doit_compat.FedbuildRun):
+        name = "run"
+        hooks = doit_compat.Hooks(HOOKS.next_node, HOOKS.unknown_task, run_task)
+
+    class Main(DoitMain):
+        def get_cmds(self) -> PluginDict:
+            commands = super().get_cmds()
+            commands["run"] = Hooked
+            return commands
+
+    dodo = {"DOIT_CONFIG": {"dep_file": str(tmp_path / "db"), "backend": "json",
+                            "verbosity": 0, "reporter": "zero"},
+            "task_a": lambda: {"actions": [(_touch, [tmp_path / "a"])]},
+            "task_b": lambda: {"actions": [(_touch, [tmp_path / "b"])]}}
+    assert Main(ModuleTaskLoader(dodo)).run(["run", *options]) == 0
+    assert (tmp_path / "a").is_file() and (tmp_path / "b").is_file()
+    assert hooked.read_text() == "in\nin\n"
+
+
+def _touch(path: Path) -> None:
+    """A task's action: create `path`."""
+    path.touch()
