@@ -30,6 +30,7 @@ _EXTERNAL_RELS = frozenset({"preconnect", "dns-prefetch", "me", "webmention", "p
 
 _ATTR = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'=<>`]+))?""")
 _CSS_URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)\s'"]*))\s*\)""", re.IGNORECASE)
+_CSS_COMMENT = re.compile(r"/\*.*?(?:\*/|\Z)", re.DOTALL)
 _CSS_IMPORT = re.compile(r"""@import\s+(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
 _REFRESH_URL = re.compile(r"""(?i:url)\s*=\s*['"]?([^'"\s;]+)""")
 # A relative URL: no scheme, not protocol-relative, not a query of the page itself.
@@ -257,9 +258,13 @@ class _Found:
                     i += 1
 
     def css(self, piece: _Text) -> None:
-        """`url(...)` and `@import "..."` in a stylesheet, a <style> block or a style attribute."""
+        """`url(...)` and `@import "..."` in a stylesheet, a <style> block or a style attribute
+        (not in its /* comments */: a comment showing url("../img/...") links nothing)."""
+        comments = [m.span() for m in _CSS_COMMENT.finditer(piece.text)]
         for pattern in (_CSS_URL, _CSS_IMPORT):
             for match in pattern.finditer(piece.text):
+                if any(start <= match.start() < end for start, end in comments):
+                    continue
                 group = next(g for g in range(1, pattern.groups + 1)
                              if match.group(g) is not None)
                 self.url(piece, match.start(group), match.end(group))

@@ -53,7 +53,7 @@ from federation.sitemaps import Site, write_site_files
 from federation.validate import Problem, route_problems, validate
 
 # Bump when the way files are processed changes: every module is then processed again.
-PROCESSING_VERSION = 3
+PROCESSING_VERSION = 4
 _CHECK_EVERY = 128  # files between two looks at the cancel flag
 SEARCH_DIR = "search"  # of the records folder: each module's Pagefind bundle, kept
 

@@ -24,7 +24,14 @@ from core.sizes import format_size
 from federation.manifest import display_path
 from federation.plan import FederationPlan, Mount
 from federation.policy import Policy, worst_targets
-from federation.publish import Cancelled, ModuleRun, Report, clean_published, publish
+from federation.publish import (
+    PROCESSING_VERSION,
+    Cancelled,
+    ModuleRun,
+    Report,
+    clean_published,
+    publish,
+)
 from federation.publish import published_files as module_files
 from federation.records import now_iso
 from tasks.clean import CLEAN, remove, shown
@@ -68,14 +75,15 @@ class PublishedCurrent(UptodateCheck):
 
 
 def published_key(plan: FederationPlan, policy: Policy | None = None) -> str:
-    """A digest of the federation settings, each module's last build and the published tree."""
+    """A digest of the federation settings, each module's last build, the published tree and
+    how files are processed (a fedbuild that reads pages differently publishes again)."""
     modules = []
     for mount in plan.mounts:
         outcome = Outcome.read(mount.outcome)
         modules.append([mount.name, outcome.status.value if outcome else None,
                         stat_fingerprint(mount.staged), _head(mount)])
     data = [plan.signature(), modules, stat_fingerprint(plan.output),
-            (policy or Policy()).signature()]
+            (policy or Policy()).signature(), PROCESSING_VERSION]
     return hashlib.sha256(json.dumps(data, default=str).encode()).hexdigest()
 
 

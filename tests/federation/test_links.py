@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import pytest
 
-from federation.links import LinkRules, rewrite_css, rewrite_html, url_path
+from federation.links import LinkRules, relative_targets, rewrite_css, rewrite_html, url_path
 
 ORIGIN = "https://ex.org"
 OWNED = frozenset({"/", "/x", "/css/site.css", "/img/a.png", "/img/b.png", "/img/c.png",
@@ -539,3 +539,25 @@ def test_a_page_s_ids_and_fragment_links_are_collected() -> None:
                         '<p id="a&amp;b"></p>', LinkRules("", "https://fed.org", lambda _p: False))
     assert page.ids == ["intro", "old", "a&b"]
     assert page.anchors == ["#intro", "/docs/#setup"]
+
+
+def test_relative_urls_are_kept_for_checking_against_the_page_url() -> None:
+    """Relative URLs stay as written but are listed, and resolve against the page's URL
+    (anchors too); other schemes, protocol-relative URLs and a bare query are not."""
+    text = ('<a href="../configure/">c</a><img src="img/a.png"><a href="x.html#part">x</a>'
+            '<a href="?page=2">q</a><a href="mailto:me@ex.org">m</a><a href="//cdn.ex/x">p</a>')
+    page = rewrite_html(text, owns_all())
+    assert page.text == text
+    assert page.relative == ["../configure/", "img/a.png", "x.html#part"]
+    assert relative_targets(page.relative, "/guide/install/index.html") == (
+        ["/guide/configure/", "/guide/install/img/a.png", "/guide/install/x.html"],
+        ["/guide/install/x.html#part"])
+
+
+def test_css_comments_name_no_links() -> None:
+    """A url() inside a /* comment */ is neither rewritten nor checked."""
+    css = ('/* use url("../img/...") or url(/img/x.png) */\n'
+           'a { background: url(../img/bg.svg) }\n/* unterminated url(/y.png)')
+    page = rewrite_css(css, rules())
+    assert page.text == css
+    assert (page.links, page.relative) == ([], ["../img/bg.svg"])
