@@ -131,7 +131,7 @@ class UnsupportedDoit(InvalidDodoFile):
 
 
 class UnregisteredCommand(InvalidDodoFile):
-    """doit's own run or clean loads fedbuild's dodo: one `ERROR:` line, exit code 3."""
+    """doit's own run, clean or strace loads fedbuild's dodo: one `ERROR:` line, exit 3."""
 
 
 def check_version(version: tuple[int, ...] | None = None) -> None:

@@ -7,12 +7,12 @@ and then run the chain alone. A task's priority is its expected duration plus th
 longest chain of tasks that depend on it (expected durations from the run history), so
 the chain's head starts first and the short tasks fill the other workers.
 
-doit has no hook for the order, so `TaskDispatcher._get_next_node` is wrapped (in
-tasks/doit_compat.py, with every other reach into doit): it calls `next_node`, which
-changes nothing until `activate()` gives the next run its priorities, and
-`doit ... order=doit` keeps doit's own order. Even then a run keeps doit's order until
-the next task is chosen while another one runs: the order cannot matter before, so serial
-and no-op runs never compute a priority (given as a function).
+doit has no hook for the order, so fedbuild's run uses its own dispatcher (a
+TaskDispatcher subclass in tasks/doit_compat.py, with every other reach into doit) whose
+`_get_next_node` calls `next_node`, which changes nothing until `activate()` gives the
+next run its priorities, and `doit ... order=doit` keeps doit's own order. Even then a run
+keeps doit's order until the next task is chosen while another one runs: the order cannot
+matter before, so serial and no-op runs never compute a priority (given as a function).
 
 The dispatcher's `ready` queue holds two kinds of nodes: ones not explored yet (their
 dependencies are still unknown to doit) and ones whose dependencies are done. The first

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from doit.action import PythonAction
+from doit.cmd_base import DoitCmdBase
 from doit.cmd_clean import Clean
 from doit.cmd_run import Run
 from doit.control import ExecNode, TaskControl, TaskDispatcher
@@ -78,7 +79,8 @@ def test_no_doit_class_is_patched() -> None:
 def test_the_internals_read_as_attributes_are_there() -> None:
     """Attributes (not functions) fedbuild reads: the dispatcher's queue and nodes, the node's
     generator and status, the sqlite3 backend behind Dependency._in, InvalidCommand's
-    not_found, the pdb switch doit's run sets, the clean command's one way into clean_tasks."""
+    not_found, the pdb switch doit's run sets, the clean command's one way into clean_tasks,
+    the command's attributes doit's run reads."""
     task = Task("t", [])
     control = FedbuildControl([task], HOOKS)
     control.process(["t"])
@@ -96,6 +98,10 @@ def test_the_internals_read_as_attributes_are_there() -> None:
     assert InvalidCommand(not_found="x").not_found == "x"
     assert isinstance(inspect.getattr_static(PythonAction, "pm_pdb"), bool)
     assert "self.clean_tasks(" in inspect.getsource(Clean._execute)
+    # what FedbuildRun._execute reads of the command, as doit's Run._execute does
+    assert "self.reporters = self.get_reporters()" in inspect.getsource(Run.__init__)
+    loads = inspect.getsource(DoitCmdBase.execute)
+    assert all(f"self.{name} =" in loads for name in ("task_list", "sel_tasks", "dep_manager"))
 
 
 def test_an_unknown_task_gets_a_suggestion_from_fedbuilds_control() -> None:
