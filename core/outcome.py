@@ -89,6 +89,9 @@ class Outcome:
     warnings: tuple[str, ...] = ()  # lines to show (a cache that could not be used)
     run: str = ""  # the run that kept it (its lock's token; "": not written by a run)
     worker: str = ""  # the Dask worker that ran it (executor=dask; "": here)
+    queued: float = 0.0  # executor=dask: seconds from its submission until a worker started it
+    remote_run: float = 0.0  # executor=dask: seconds the worker worked on it (inputs, commands,
+    remote_started: float = 0.0  # storing the result); when it started there (epoch, our clock)
 
     def write(self, path: Path) -> None:
         """Save as JSON, atomically (a reader never sees half a record), marked with the run

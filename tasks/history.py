@@ -55,11 +55,18 @@ CREATE TABLE IF NOT EXISTS tasks (
     log TEXT,
     message TEXT,
     saved REAL,
-    fix TEXT
+    fix TEXT,
+    worker TEXT,
+    queued REAL,
+    remote_run REAL
 );
 CREATE INDEX IF NOT EXISTS tasks_by_name ON tasks(name, ended);
 CREATE INDEX IF NOT EXISTS tasks_by_run ON tasks(run_id);
 """
+
+
+# executor=dask's columns (name, SQL type), added to a history file written without them.
+_REMOTE_COLUMNS = (("worker", "TEXT"), ("queued", "REAL"), ("remote_run", "REAL"))
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,9 @@ class TaskRecord:
     message: str | None = None
     saved: float | None = None  # cached: what the original build took
     fix: str | None = None  # what a fixer did under fix=auto (tasks/fix.py's line)
+    worker: str | None = None  # executor=dask: the worker that ran it
+    queued: float | None = None  # executor=dask: seconds it waited for a worker
+    remote_run: float | None = None  # executor=dask: seconds the worker worked on it
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,10 @@ class History:
             if "fix" not in columns:  # a history written before fixers
                 with contextlib.suppress(sqlite3.OperationalError):
                     db.execute("ALTER TABLE tasks ADD COLUMN fix TEXT")
+            for column, kind in _REMOTE_COLUMNS:  # a history written before executor=dask
+                if column not in columns:
+                    with contextlib.suppress(sqlite3.OperationalError):
+                        db.execute(f"ALTER TABLE tasks ADD COLUMN {column} {kind}")
             runs = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
             if "trigger" not in runs:  # a history written before triggers were recorded
                 with contextlib.suppress(sqlite3.OperationalError):
@@ -167,10 +181,12 @@ class History:
         with self._transaction() as db:
             db.executemany(
                 "INSERT INTO tasks (run_id, name, status, started, ended, duration, attempts, "
-                "exit_code, peak_rss, cpu_time, log, message, saved, fix) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "exit_code, peak_rss, cpu_time, log, message, saved, fix, worker, queued, "
+                "remote_run) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(run_id, t.name, t.status, t.started, t.ended, t.duration, t.attempts,
-                  t.exit_code, t.peak_rss, t.cpu_time, t.log, t.message, t.saved, t.fix)
+                  t.exit_code, t.peak_rss, t.cpu_time, t.log, t.message, t.saved, t.fix,
+                  t.worker, t.queued, t.remote_run)
                  for run_id, t in pending])
 
     def end_run(self, run_id: int, status: str) -> None:
@@ -200,7 +216,8 @@ class History:
     def tasks(self, run_id: int) -> list[TaskRecord]:
         """The tasks of one run, in the order they ended."""
         rows = self._read("SELECT name, status, ended, started, duration, attempts, exit_code, "
-                          "peak_rss, cpu_time, log, message, saved, fix FROM tasks "
+                          "peak_rss, cpu_time, log, message, saved, fix, worker, queued, "
+                          "remote_run FROM tasks "
                           "WHERE run_id = ? "
                           "ORDER BY ended, rowid", (run_id,))
         return [TaskRecord(*row) for row in rows]

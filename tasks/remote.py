@@ -2,12 +2,12 @@
 with the remote action cache as the data plane: no shared filesystem.
 
 The client uploads the step's input files to the cache's /cas (missing blobs only) and
-submits an Action (shaped like the Remote Execution API's Action and Command) to Dask with
-the task's priority. A worker materialises the inputs in a private folder under its
---local-directory, runs the commands through core/runner.py, stores the outputs and the log
-in /cas and the record in /ac under the action's key (the cache's own store), and answers
-with the runner's results and its address. The client then restores the outputs exactly as
-on a cache hit. doit still decides what is up to date and in what order.
+submits an Action (tasks/remote_action.py, shaped like the Remote Execution API's Action and
+Command) to Dask with the task's priority, restricted to the workers advertising the
+module's resources and having its tool at the version in its key (each worker is asked
+once per run). A worker runs it (tasks/remote_worker.py) and stores the result in the cache
+under the action's key; the client then restores the outputs exactly as on a cache hit.
+doit still decides what is up to date and in what order.
 """
 
 from __future__ import annotations
@@ -17,90 +17,37 @@ import contextlib
 import dataclasses
 import logging
 import os
-import re
-import shutil
 import sys
-import tempfile
 import threading
+import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import doit
 
-from core.confine import remove_tree
 from core.digests import file_digest
 from core.errors import COMMAND_LINE, UsageError
-from core.runner import Command, Result, run
 from federation.manifest import Execution
+from federation.steps import ToolPlan
 from tasks import schedule, slots
 from tasks.cache.actions import Lookup
 from tasks.cache.backend import Backend, CacheError
-from tasks.cache.cache import Cache, CacheConfig
+from tasks.cache.cache import CacheConfig
+from tasks.remote_action import Action, FileNode, Ran, RemoteCommand
+from tasks.remote_worker import run_action, tool_version
 
 FALLBACK = "local-fallback"  # executor=dask,local-fallback: here when no scheduler answers
 EXECUTORS = ("local", "dask", f"dask,{FALLBACK}")
 _CONNECT_TIMEOUT = 5.0  # seconds to reach the scheduler at the start of a run
-_HEX = re.compile(r"[0-9a-f]{64}")  # a blob's name: its sha256
 _QUEUE_MARGIN = 600.0  # seconds a submitted action may wait for a worker, beyond its own run
 
 _lock = threading.Lock()
 _scheduler: str | None = None  # the scheduler's address when executor=dask
 _jobs: int | None = None  # remote_jobs=: tasks in flight on the cluster (None: its threads)
 _client: Any = None
-
-
-# The action, shaped like REAPI's Command and Action ------------------------------------------
-
-@dataclass(frozen=True)
-class FileNode:
-    """One input file: its path from the repository root, its blob, its x bit (REAPI's)."""
-
-    path: str
-    digest: str
-    is_executable: bool
-
-
-@dataclass(frozen=True)
-class RemoteCommand:
-    """What to run (REAPI's Command; a step may run several argvs, one after the other)."""
-
-    arguments: tuple[tuple[str, ...], ...]
-    environment_variables: Mapping[str, str]
-    working_directory: str  # from the input root
-    output_paths: tuple[str, ...]  # from the input root
-    out_directory: str | None  # where {out} is moved after a success (None: no {out})
-    creates_out: bool  # the command makes {out} itself
-    own_tmp: bool  # TMPDIR is a fresh folder of its own
-
-
-@dataclass(frozen=True)
-class Action:
-    """One step to run remotely (REAPI's Action), stored under `key` in /ac once it succeeds."""
-
-    key: str  # the action cache key: the client restores from it
-    task: str
-    module: str | None
-    command: RemoteCommand
-    input_root: tuple[FileNode, ...]
-    root: str  # the client's repository folder, replaced by the worker's input root in argv
-    timeout: float
-    retries: int
-    resources: Mapping[str, float]  # what the worker must advertise (Dask resources)
-
-
-@dataclass(frozen=True)
-class Ran:
-    """A worker's answer: the runner's results, whether {out} was made, where it ran, the log
-    of a failure (a success's log is in the cache), or why it could not run at all."""
-
-    results: tuple[Result, ...]
-    wrote: bool
-    worker: str
-    log: bytes | None = None
-    failure: str = ""
+_worker_tools: dict[tuple[str, ToolPlan], str | None] = {}  # each worker's tool versions
 
 
 # Configuration -----------------------------------------------------------------------------
@@ -213,16 +160,18 @@ os.register_at_fork(after_in_child=_forked)
 
 # The client's side ---------------------------------------------------------------------------
 
-def run_remotely(plan: Any, cached: Lookup | None, more_inputs: Iterable[Path]) -> Ran | None:
-    """Run the step `plan` (a StepPlan) on the cluster and restore what it made; None when it
-    runs here (executor=local, not cacheable, exclusive, or no remote cache this run)."""
+def run_remotely(plan: Any, cached: Lookup | None, more_inputs: Iterable[Path],
+                 version: Callable[[], str | None] = lambda: None) -> Ran | None:
+    """Run the step `plan` (a StepPlan) on the cluster, on a worker whose version of its tool
+    is `version()` (its key's), and restore what it made; None when it runs here
+    (executor=local, not cacheable, exclusive, or no remote cache this run)."""
     if _scheduler is None or cached is None or plan.exclusive or plan.always_run:
         return None
     backend = cached.cache.remote
     if backend is None:
         return None
     try:
-        action = _action(plan, cached.key, backend, more_inputs)
+        action = _action(plan, cached.key, backend, more_inputs, version())
     except (CacheError, OSError) as err:
         return Ran((), False, "", failure=f"{plan.task}: inputs not uploaded to {backend.name} "
                    f"for the Dask workers ({err})")
@@ -236,7 +185,8 @@ def _wait(plan: Any) -> float:
     return plan.timeout * (plan.retries + 1) * len(plan.commands) + _QUEUE_MARGIN
 
 
-def _action(plan: Any, key: str, backend: Backend, more: Iterable[Path]) -> Action:
+def _action(plan: Any, key: str, backend: Backend, more: Iterable[Path],
+            version: str | None) -> Action:
     """The step as an Action, its input files uploaded (HEAD first: missing blobs only)."""
     root = Path(plan.root)
     files = {os.path.normpath(name) for name in plan.inputs}
@@ -255,7 +205,7 @@ def _action(plan: Any, key: str, backend: Backend, more: Iterable[Path]) -> Acti
         out_directory=os.path.relpath(plan.dist, root) if plan.uses_out else None,
         creates_out=plan.creates_out, own_tmp=plan.own_tmp)
     return Action(key, plan.task, plan.module, command, tuple(nodes), str(root),
-                  plan.timeout, plan.retries, dict(plan.resources))
+                  plan.timeout, plan.retries, dict(plan.resources), plan.tool, version)
 
 
 def _files(paths: Iterable[Path]) -> Iterable[Path]:
@@ -268,22 +218,37 @@ def _files(paths: Iterable[Path]) -> Iterable[Path]:
 
 
 def _submit(action: Action, backend: Backend, wait: float) -> Ran:
-    """Submit the action with the task's priority and wait for the worker's answer."""
+    """Submit the action with the task's priority, to the workers that have its resources
+    and its tool's version, and wait for the worker's answer."""
     client = _connect()
     rank = schedule.priority_of(action.task)
     try:
-        missing = _no_worker_has(action, client.scheduler_info()["workers"])
+        workers = client.scheduler_info(n_workers=-1)["workers"]
+        missing = _no_worker_has(action, workers)
+        allowed, missing = (None, missing) if missing else _with_tool(client, action, workers)
         if missing:
             return Ran((), False, "", failure=missing)
+        submitted = time.time()
         future = client.submit(run_action, action, backend, key=f"{action.task}-{uuid.uuid4()}",
-                               priority=int(rank * 1000), pure=False,
+                               priority=int(rank * 1000), pure=False, workers=allowed,
                                resources=dict(action.resources) or None)
         ran: Ran = _result(future, wait)
     except Exception as err:  # the cluster's failure is this task's, in one line
         first = (str(err) or type(err).__name__).splitlines()[0]
         return Ran((), False, "", failure=f"{action.task}: Dask execution at {_scheduler} "
                    f"failed ({type(err).__name__}: {first})")
-    return ran
+    return _on_our_clock(ran, submitted)
+
+
+def _on_our_clock(ran: Ran, submitted: float) -> Ran:
+    """The worker's answer with its start and end moved to this machine's clock (its own
+    may differ): the queue time is the wait from the submission to the worker's start,
+    clocks compared once."""
+    if not ran.started:
+        return ran
+    queued = max(0.0, ran.started - submitted)
+    return dataclasses.replace(ran, queued=queued, started=submitted + queued,
+                               finished=submitted + queued + (ran.finished - ran.started))
 
 
 def _result(future: Any, wait: float) -> Any:
@@ -301,16 +266,55 @@ def _no_worker_has(action: Action, workers: Mapping[str, Any]) -> str:
     """Why no worker of the cluster can run the action ("" when one can): a task that would
     otherwise wait for ever fails at once, naming what is missing."""
     wanted = action.resources
-    if not wanted:  # any worker will do, even one joining later (an adaptive cluster)
+    if not wanted or _resourced(action, workers):  # no resources: any worker, even a later one
         return ""
-    for info in workers.values():
-        have = info.get("resources") or {}
-        if all(have.get(name, 0) >= amount for name, amount in wanted.items()):
-            return ""
     needs = ",".join(f"{name}={amount:g}" for name, amount in sorted(wanted.items()))
     return (f"{action.task} needs a Dask worker with resources {needs}; none of the "
             f"{len(workers)} workers at {_scheduler} has them (start one with "
             f"`dask worker --resources \"{needs}\"`)")
+
+
+def _resourced(action: Action, workers: Mapping[str, Any]) -> list[str]:
+    """The workers advertising the resources the action needs."""
+    return [address for address, info in workers.items()
+            if all((info.get("resources") or {}).get(name, 0) >= amount
+                   for name, amount in action.resources.items())]
+
+
+def _with_tool(client: Any, action: Action, workers: Mapping[str, Any]
+               ) -> tuple[list[str] | None, str]:
+    """The workers (with its resources) whose version of the step's tool is the one in its
+    key (None: any, the step names no tool or no worker is there yet), or why none can run
+    it: on another version it would be another action."""
+    tool = action.tool
+    candidates = _resourced(action, workers)
+    if tool is None or not candidates:
+        return None, ""
+    versions = _tool_versions(client, tool, candidates)
+    allowed = [address for address in candidates if versions[address] == action.tool_version]
+    if allowed:
+        return allowed, ""
+    have = ", ".join(f"{address}: {_said(versions[address])}" for address in candidates[:3])
+    return None, (f"{action.task} needs {tool.command} {action.tool_version!r} (the version in "
+                  f"its key); none of the {len(candidates)} workers at {_scheduler} has it "
+                  f"({have}{', ...' if len(candidates) > 3 else ''})")
+
+
+def _said(version: str | None) -> str:
+    return "not installed" if version is None else repr(version)
+
+
+def _tool_versions(client: Any, tool: ToolPlan, workers: Sequence[str]
+                   ) -> dict[str, str | None]:
+    """Each worker's version of `tool`, asked once per worker and run (a worker that cannot
+    answer has none)."""
+    unknown = [address for address in workers if (address, tool) not in _worker_tools]
+    if unknown:
+        answers = client.run(tool_version, tool, workers=unknown, on_error="return")
+        for address in unknown:
+            answer = answers.get(address)
+            _worker_tools[address, tool] = answer if isinstance(answer, str) else None
+    return {address: _worker_tools[address, tool] for address in workers}
 
 
 def _restore(plan: Any, cached: Lookup, ran: Ran) -> Ran:
@@ -330,94 +334,3 @@ def _restore(plan: Any, cached: Lookup, ran: Ran) -> Ran:
     return dataclasses.replace(ran, results=results)
 
 
-# The worker's side ---------------------------------------------------------------------------
-
-def run_action(action: Action, backend: Backend) -> Ran:
-    """On a Dask worker: materialise the inputs, run the commands, store a success in the
-    cache (outputs and log in /cas, the record in /ac), answer with the results."""
-    from distributed import get_worker
-
-    worker = get_worker()
-    base = Path(worker.local_directory) / "fedbuild"
-    (base / "actions").mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="action-", dir=base / "actions"))
-    try:
-        src = work / "src"
-        _materialise(action.input_root, src, base / "cas", backend)
-        results, wrote, log = _run(action, src, work)
-        if all(r.ok for r in results) and wrote:
-            _store(action, backend, src, log, sum(r.duration for r in results), worker.address)
-            return Ran(tuple(results), wrote, worker.address)
-        return Ran(tuple(results), wrote, worker.address,
-                   log=log.read_bytes() if log.is_file() else b"")
-    finally:
-        remove_tree(work, base / "actions", ignore_errors=True)
-
-
-def _materialise(nodes: Sequence[FileNode], src: Path, blobs: Path, backend: Backend) -> None:
-    """Copy each input from this worker's blob folder, fetching only blobs it lacks."""
-    blobs.mkdir(parents=True, exist_ok=True)
-    for node in nodes:
-        dest = src / node.path
-        if not _HEX.fullmatch(node.digest) or not os.path.abspath(dest).startswith(
-                f"{src}{os.sep}"):
-            raise CacheError(f"input {node.path!r} (blob {node.digest[:64]!r}) is not a file "
-                             "of the action's own folder")
-        blob = blobs / node.digest
-        if not blob.is_file():
-            part = blobs / f".{node.digest}.{uuid.uuid4().hex[:8]}"
-            if not backend.get_blob(node.digest, part):
-                raise CacheError(f"input {node.path} (blob {node.digest[:12]}) is not in "
-                                 f"{backend.name}")
-            os.replace(part, blob)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(blob, dest)  # a copy: a command changing its input keeps the blob
-        os.chmod(dest, 0o755 if node.is_executable else 0o644)
-
-
-def _run(action: Action, src: Path, work: Path) -> tuple[list[Result], bool, Path]:
-    """Run the commands as the step would here, {out} and TMPDIR in the work folder; move
-    {out} to its place in the input root if they all succeeded."""
-    spec = action.command
-    out = work / "out" if spec.out_directory is not None else None
-    if out is not None and not spec.creates_out:
-        out.mkdir()
-    values = {action.root: str(src), "{out}": str(out or ""), "{jobs}": str(os.cpu_count() or 1),
-              "{scratch}": str(work / "scratch") if out else ""}
-
-    def fill(text: str) -> str:
-        for key, value in values.items():
-            text = text.replace(key, value)
-        return text
-
-    env = {name: fill(value) for name, value in spec.environment_variables.items()}
-    if spec.own_tmp:
-        (work / "tmp").mkdir()
-        env["TMPDIR"] = str(work / "tmp")
-    cwd, log = src / spec.working_directory, work / "log"
-    cwd.mkdir(parents=True, exist_ok=True)
-    results: list[Result] = []
-    for i, argv in enumerate(spec.arguments):
-        results.append(run(Command(argv=tuple(fill(a) for a in argv), cwd=cwd, log=log, env=env,
-                                   timeout=action.timeout, retries=action.retries,
-                                   append=i > 0)))
-        if not results[-1].ok:
-            break
-    wrote = out is None or out.is_dir()
-    if out is not None and wrote and all(r.ok for r in results):
-        dest = src / (spec.out_directory or "")
-        remove_tree(dest, work)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(out, dest)
-    return results, wrote, log
-
-
-def _store(action: Action, backend: Backend, src: Path, log: Path, duration: float,
-           address: str) -> None:
-    """Store the outputs and log through the cache's own store; a failure names this worker."""
-    problems: list[str] = []
-    cache = Cache(None, backend, read_only=False, warn=problems.append)
-    outputs = [src / path for path in action.command.output_paths]
-    cache.store(action.key, action.task, action.module, src, outputs, log, duration)
-    if problems:
-        raise CacheError(f"worker {address} could not store {action.task}: {problems[0]}")

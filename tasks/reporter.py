@@ -17,6 +17,7 @@ import atexit
 import functools
 import os
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -244,16 +245,18 @@ def left_out_line(names: list[str]) -> str:
 
 
 def remote_lines(run: RunInfo) -> list[str]:
-    """executor=dask: how many tasks each worker ran (nothing when all ran here)."""
-    counts: dict[str, int] = {}
-    for task in run.tasks:
-        if task.worker:
-            counts[task.worker] = counts.get(task.worker, 0) + 1
-    if not counts:
+    """executor=dask: how many tasks each worker ran, their time queued and their work
+    there (nothing when all ran here)."""
+    remote = [task for task in run.tasks if task.worker]
+    if not remote:
         return []
+    counts = Counter(task.worker for task in remote)
     each = ", ".join(f"{worker} {n}" for worker, n in sorted(counts.items()))
-    return [f"dask: {sum(counts.values())} tasks ran on {len(counts)} "
-            f"worker{'s' if len(counts) > 1 else ''} ({each})"]
+    queued = [task.queued or 0.0 for task in remote]
+    work = sum(task.remote_run or 0.0 for task in remote)
+    return [f"dask: {len(remote)} tasks ran on {len(counts)} "
+            f"worker{'s' if len(counts) > 1 else ''} ({each}): {work:.1f}s of work there, "
+            f"queued {sum(queued):.1f}s in all (longest {max(queued):.1f}s)"]
 
 
 def run_lines(run: RunInfo) -> list[str]:

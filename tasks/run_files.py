@@ -9,8 +9,9 @@ run folders are kept.
 
 - summary.json: the run and every task (status, timings, digests, outputs, deps).
 - trace.json: Chrome's trace-event format (Perfetto, chrome://tracing): one lane per
-  worker, a complete event per executed task; skipped tasks are instant events on a
-  last lane, "not run"; up-to-date tasks are left out (nothing ran; summary.json has them).
+  worker (doit's here, then each Dask worker's, named by its address), a complete event
+  per executed task (a remote one spans its work on the worker); skipped tasks are instant
+  events on a last lane, "not run"; up-to-date tasks are left out (summary.json has them).
 - junit.xml: the test steps (`test:<module>`) as test cases, with their captured output.
 """
 
@@ -162,6 +163,9 @@ def _task_entry(task: TaskRun, lane: int | None) -> dict[str, Any]:
         "test": task.test,
         "saved": task.saved,
         "worker": task.worker,
+        "queued": task.queued,
+        "remote_run": task.remote_run,
+        "remote_started": task.remote_started,
         "lane": lane,
     }
 
@@ -190,11 +194,28 @@ def _second(whole: int) -> str:
 
 
 def assign_lanes(run: RunInfo) -> dict[str, int]:
-    """Worker lanes (1, 2, ...) for the executed tasks: greedy interval partitioning, so a
-    lane never holds two overlapping tasks and consistent data needs at most `workers`."""
+    """Lanes (1, 2, ...) for the executed tasks: first the lanes of doit's workers here, then
+    (executor=dask) each Dask worker's. Within each, greedy interval partitioning, so a lane
+    never holds two overlapping tasks and consistent data needs at most `workers` here and a
+    worker's threads there."""
+    lanes: dict[str, int] = {}
+    for worker in _workers(run):
+        spans = {t.name: _span(t, run.started) for t in run.tasks
+                 if t.executed and (t.worker or "") == worker}
+        first = max(lanes.values(), default=0)
+        lanes.update({name: first + lane for name, lane in _partition(spans).items()})
+    return lanes
+
+
+def _workers(run: RunInfo) -> list[str]:
+    """"" (here), then the Dask workers that ran tasks, by address."""
+    return ["", *sorted({t.worker for t in run.tasks if t.executed and t.worker})]
+
+
+def _partition(spans: dict[str, tuple[int, int]]) -> dict[str, int]:
+    """Lanes 1, 2, ... for the spans: each into the first lane free at its start."""
     ends: list[int] = []  # per lane, when its last task ended (µs after the run's start)
     lanes = {}
-    spans = {t.name: _span(t, run.started) for t in run.tasks if t.executed}
     for name in sorted(spans, key=lambda n: (*spans[n], n)):
         start, end = spans[name]
         lane = next((i for i, last in enumerate(ends) if last <= start), len(ends))
@@ -206,10 +227,30 @@ def assign_lanes(run: RunInfo) -> dict[str, int]:
 
 
 def _span(task: TaskRun, origin: float) -> tuple[int, int]:
-    """A task's start and end in whole microseconds after `origin`."""
+    """A task's start and end in whole microseconds after `origin`: on its Dask worker (from
+    the worker's start) when it ran on one, else here."""
     assert task.started is not None
-    start = round((task.started - origin) * 1e6)
-    return start, max(start, round((task.ended - origin) * 1e6))
+    begun, ended = task.started, task.ended
+    if task.worker and task.remote_started:
+        begun, ended = task.remote_started, task.remote_started + (task.remote_run or 0.0)
+    start = round((begun - origin) * 1e6)
+    return start, max(start, round((ended - origin) * 1e6))
+
+
+def _lane_names(run: RunInfo, lanes: dict[str, int]) -> dict[int, str]:
+    """Each lane's name: `worker N` here, the Dask worker's address there (`#2`, ... for a
+    worker's second thread)."""
+    where = {t.name: t.worker or "" for t in run.tasks}
+    names: dict[int, str] = {}
+    counted: dict[str, int] = {}
+    for name, lane in sorted(lanes.items(), key=lambda item: item[1]):
+        if lane in names:
+            continue
+        worker = where.get(name, "")
+        counted[worker] = counted.get(worker, 0) + 1
+        names[lane] = (f"worker {lane}" if not worker else
+                       worker if counted[worker] == 1 else f"{worker} #{counted[worker]}")
+    return names
 
 
 def trace(run: RunInfo, lanes: dict[str, int]) -> dict[str, Any]:
@@ -217,8 +258,8 @@ def trace(run: RunInfo, lanes: dict[str, int]) -> dict[str, Any]:
     idle = max(lanes.values(), default=0) + 1  # the "not run" lane
     label = f"fedbuild run {run.id if run.id is not None else folder_name(run)}"
     events: list[dict[str, Any]] = [_meta("process_name", 0, {"name": label})]
-    for lane in range(1, idle):
-        events.append(_meta("thread_name", lane, {"name": f"worker {lane}"}))
+    for lane, name in sorted(_lane_names(run, lanes).items()):
+        events.append(_meta("thread_name", lane, {"name": name}))
         events.append(_meta("thread_sort_index", lane, {"sort_index": lane}))
     not_run = [t for t in run.tasks if not t.executed and t.status != Status.UP_TO_DATE.value]
     if not_run:
@@ -247,7 +288,8 @@ def _meta(kind: str, tid: int, args: dict[str, Any]) -> dict[str, Any]:
 def _event_args(task: TaskRun) -> dict[str, Any]:
     args = {"status": task.status, "attempts": task.attempts, "exit_code": task.exit_code,
             "log": task.log, "duration": task.duration, "peak_rss": task.peak_rss,
-            "cpu_time": task.cpu_time, "message": task.message}
+            "cpu_time": task.cpu_time, "message": task.message, "worker": task.worker,
+            "queued": task.queued, "remote_run": task.remote_run}
     return {key: value for key, value in args.items() if value is not None}
 
 

@@ -132,8 +132,9 @@ class RunRecord:
             note = outcome.message or note
         if outcome and outcome.status is Status.CACHED:
             note = f"saved {outcome.saved:.1f}s"
-        if outcome and outcome.worker:  # executor=dask: where it ran
-            note = f"on {outcome.worker}" + (f", {note}" if note else "")
+        if outcome and outcome.worker:  # executor=dask: where it ran, its wait and its work
+            note = (f"on {outcome.worker}, queued {outcome.queued:.1f}s, ran "
+                    f"{outcome.remote_run:.1f}s there" + (f", {note}" if note else ""))
         return self._finish(task.name, status, outcome, note)
 
     def add_failure(self, task: Any, fail: Any) -> Finished | None:
@@ -258,7 +259,7 @@ class RunRecord:
                     inputs_digest=outcome.inputs_digest or None,
                     output_digest=outcome.output_digest or None,
                     saved=outcome.saved if outcome.status is Status.CACHED else None,
-                    worker=outcome.worker or None)
+                    **_remote(outcome))
                 log = display_path(Path(outcome.log))
             finished = Finished(name, status, note, outcome, run, log)
             self.finished[name] = finished
@@ -266,6 +267,7 @@ class RunRecord:
                 name=name, status=run.status, ended=ended, started=begun, duration=run.duration,
                 attempts=run.attempts, exit_code=run.exit_code, peak_rss=run.peak_rss,
                 cpu_time=run.cpu_time, log=run.log, message=run.message, saved=run.saved,
+                worker=run.worker, queued=run.queued, remote_run=run.remote_run,
                 fix=("\n".join(w for w in outcome.warnings if w.startswith("fix:")) or None)
                 if outcome else None))
         self.events.emit("task.finished", task=name, status=run.status, duration=run.duration,
@@ -290,3 +292,12 @@ class RunRecord:
 
 def _mode() -> str:
     return doit.get_var("mode", None) or "development"
+
+
+def _remote(outcome: Outcome) -> dict[str, Any]:
+    """executor=dask: where the task ran, its wait for a worker and its work there (None
+    each for a task that ran here)."""
+    if not outcome.worker:
+        return {}
+    return {"worker": outcome.worker, "queued": outcome.queued,
+            "remote_run": outcome.remote_run, "remote_started": outcome.remote_started or None}

@@ -15,7 +15,6 @@ import dataclasses
 import functools
 import hashlib
 import os
-import re
 import tempfile
 import threading
 import time
@@ -51,11 +50,11 @@ from tasks.remote import run_remotely
 from tasks.returned import result, returned
 from tasks.signature import Signature
 from tasks.temp_paths import TempPaths
+from tasks.tool_probe import joined, version_line
 
 TaskDict = dict[str, Any]
 # What a task generator yields: doit makes a Task of a dict (or takes one made already).
 TaskDef: TypeAlias = "dict[str, Any] | Task"
-_VERSION_TIMEOUT = 60.0
 
 
 def step_tasks(steps: list[StepPlan], groups: bool = True) -> Iterator[TaskDef]:
@@ -177,7 +176,6 @@ def _step_fields(step: StepPlan) -> Any:
 _steps: dict[str, StepPlan] = {}  # every step task of this dodo, by task name
 _tools: dict[str, ToolPlan] = {}  # the tools of other tasks (site builds), by task name
 _versions: dict[tuple[tuple[str, ...], str], Future[str | None]] = {}
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def register_tool(task: str, tool: ToolPlan | None) -> None:
@@ -226,10 +224,7 @@ def tool_version(tool: ToolPlan | None, root: Path) -> str | None:
                 threading.Thread(target=_probe, args=(each, root, future), daemon=True,
                                  name=f"probe {each.command}").start()
         asked = [_versions[each.version, each.line] for each in tool.probes()]
-    lines = [future.result() for future in asked]
-    if not tool.also:
-        return lines[0]
-    return " | ".join(line or "none" for line in lines)
+    return joined(tool, [future.result() for future in asked])
 
 
 def _plan_tools(plan: planned.Plan) -> list[ToolPlan]:
@@ -260,15 +255,7 @@ def _probe(tool: ToolPlan, root: Path, future: Future[str | None]) -> None:
         name = Path(tool.version[0]).name
         tag = hashlib.sha256("\0".join(tool.version).encode()).hexdigest()[:8]
         with _probe_logs(root) as logs:
-            log = logs / f"{name}-{tag}.log"
-            result = run(Command(argv=tool.version, cwd=root, log=log,
-                                 timeout=_VERSION_TIMEOUT))
-            text = _ANSI.sub("", log.read_text(errors="replace")).splitlines()
-        lines = [line for line in text if not line.startswith("$ ")]
-        if tool.line:  # the line it names, or the whole output when none matches
-            pattern = re.compile(tool.line)
-            lines = [line for line in lines if pattern.search(line)] or [" ".join(lines)]
-        future.set_result(lines[0].strip() if result.ok and lines else None)
+            future.set_result(version_line(tool, root, logs / f"{name}-{tag}.log"))
     except BaseException as err:  # the asking task fails with it, not this thread
         future.set_exception(err)
 
@@ -317,11 +304,12 @@ def execute(plan: StepPlan, board: Mapping[str, str] | None = None,
     if notes and cached is not None:  # what they produced is part of this step's key
         cached = cache_lookup(plan.task, plan.module, fields, plan.root, plan.inputs,
                               plan.deps)
-    ran = None if board else run_remotely(plan, cached, _dep_outputs(plan))
+    ran = None if board else run_remotely(
+        plan, cached, _dep_outputs(plan), functools.partial(tool_version, plan.tool, plan.root))
     if ran is not None and ran.failure:
         return Outcome(task=plan.task, status=Status.FAILED, tolerated=plan.tolerated,
                        duration=time.monotonic() - started, log=str(plan.log),
-                       message=ran.failure, worker=ran.worker)
+                       message=ran.failure, **ran.where())
     if ran is not None:
         results, wrote, paths = list(ran.results), ran.wrote, None
     else:
@@ -337,7 +325,7 @@ def execute(plan: StepPlan, board: Mapping[str, str] | None = None,
     if cached and outcome.status.succeeded and ran is None:  # a worker stored it already
         cached.store(plan.outputs, plan.log, outcome.duration)
     outcome = dataclasses.replace(outcome, warnings=(*notes, *cache_warnings()),
-                                  worker=ran.worker if ran else "")
+                                  **(ran.where() if ran else {}))
     return fix.after_failure(plan, outcome, execute, _steps)  # fix=auto: a proven patch
 
 

@@ -28,6 +28,9 @@ class TaskRun:
     test: bool = False  # a test step (`test:<module>`): a JUnit test case
     saved: float | None = None  # cached: the seconds the original build took
     worker: str | None = None  # executor=dask: the address of the worker that ran it
+    queued: float | None = None  # executor=dask: seconds it waited for a worker
+    remote_run: float | None = None  # executor=dask: seconds the worker worked on it
+    remote_started: float | None = None  # executor=dask: when the worker started (epoch)
 
     @property
     def executed(self) -> bool:

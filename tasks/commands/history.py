@@ -73,8 +73,11 @@ def run_lines(history: History, run_id: int, root: Path) -> list[str]:
              f"tasks: {counts(t.status for t in tasks)}"]
     if tasks:
         lines.append("")
-        lines += table(["task", "status", "duration", "attempts", "exit", "memory", "cpu", "log"],
-                       [_task_row(task, root) for task in tasks], right=(2, 3, 4, 5, 6))
+        remote = any(task.worker for task in tasks)  # executor=dask: where, wait and work
+        lines += table(["task", "status", "duration", "attempts", "exit", "memory", "cpu", "log",
+                        *(["worker", "queued", "remote run"] if remote else [])],
+                       [_task_row(task, root, remote) for task in tasks],
+                       right=(2, 3, 4, 5, 6, *((9, 10) if remote else ())))
     fixes = [task.fix for task in tasks if task.fix]  # fix=auto: what each fixer did
     return [*lines, "", *fixes] if fixes else lines
 
@@ -91,12 +94,16 @@ def _find(history: History, run_id: int) -> RunRecord:
                          "see `doit history`)")
 
 
-def _task_row(task: TaskRecord, root: Path) -> list[str]:
+def _task_row(task: TaskRecord, root: Path, remote: bool = False) -> list[str]:
     attempts = str(task.attempts) if task.attempts and task.attempts > 1 else ""
     exit_code = "" if task.exit_code is None else str(task.exit_code)
     cpu = duration(task.cpu_time) if task.cpu_time else ""
-    return [task.name, task.status, duration(task.duration), attempts, exit_code,
-            mebibytes(task.peak_rss) or "", cpu, shown_path(task.log, root)]
+    row = [task.name, task.status, duration(task.duration), attempts, exit_code,
+           mebibytes(task.peak_rss) or "", cpu, shown_path(task.log, root)]
+    if remote:
+        timed = (duration(task.queued), duration(task.remote_run)) if task.worker else ("", "")
+        row += [task.worker or "here", *timed]
+    return row
 
 
 def _run_duration(run: RunRecord) -> str:

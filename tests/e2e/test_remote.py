@@ -17,8 +17,8 @@ import pytest
 from core.digests import content_digest
 from core.outcome import Outcome
 from core.state import State
-from tests.conftest import copy_example, copy_fixture, doit_argv, run_doit
-from tests.dask_cluster import START_TIMEOUT, dask_cluster
+from tests.conftest import copy_example, copy_fixture, doit_argv, run_command, run_doit
+from tests.dask_cluster import START_TIMEOUT, dask_cluster, seen_by_workers
 from tests.servers import free_port, nginx_cache, stop_process
 
 STEPS = ("build:lib", "build:app", "build:docs")
@@ -54,6 +54,12 @@ def test_steps_run_on_dask_workers_byte_identical_and_a_rerun_is_all_cache_hits(
     with nginx_cache(tmp_path) as cache, dask_cluster(tmp_path) as cluster:
         address, workers = cluster.address, cluster.workers
         remote = copy_fixture("remote", tmp_path / "remote")
+        # The workers started in folders of their own and cannot see the repository at all
+        # (nor the local build's): what they get comes through the cache.
+        assert seen_by_workers(cluster, tmp_path / "cluster") == dict.fromkeys(workers, True)
+        for path in (remote / "modules.json", local / "modules.json", tmp_path / "w1.log"):
+            assert path.exists() and seen_by_workers(cluster, path) == \
+                dict.fromkeys(workers, False), path
         given = ("-n", "2", "executor=dask", f"scheduler={address}")
         result = _build(remote, *given, FEDBUILD_CACHE_URL=cache.url,
                         FEDBUILD_CACHE_DIR=str(tmp_path / "remote-cache"))
@@ -61,13 +67,13 @@ def test_steps_run_on_dask_workers_byte_identical_and_a_rerun_is_all_cache_hits(
         where = _where(remote)
         assert set(where.values()) <= set(workers) and all(where.values()), where
         print("ran on", where)  # which worker ran which step (-s shows it)
-        for task, worker in where.items():  # the progress line says where each ran
-            assert re.search(rf"^\[\d/3\] {task} ok \S+ \(on {worker}\)$", result.stdout,
-                             re.M), result.stdout
-        assert f"dask: 3 tasks ran on {len(set(where.values()))} worker" in result.stdout
-        summary = json.loads(next((remote / ".fedbuild" / "runs").glob("*/summary.json"))
-                             .read_text())
-        assert {t["name"]: t["worker"] for t in summary["tasks"]} == where
+        for task, worker in where.items():  # the progress line: where, its wait, its work
+            assert re.search(rf"^\[\d/3\] {task} ok \S+ \(on {worker}, queued \d+\.\ds, "
+                             r"ran \d+\.\ds there\)$", result.stdout, re.M), result.stdout
+        assert re.search(rf"^dask: 3 tasks ran on {len(set(where.values()))} workers? \(.*\): "
+                         r"\d+\.\ds of work there, queued \d+\.\ds in all \(longest "
+                         r"\d+\.\ds\)$", result.stdout, re.M), result.stdout
+        _seen_like_local_work(remote, where)
         assert content_digest(remote / "dist") == content_digest(local / "dist")
 
         again = copy_fixture("remote", tmp_path / "again")
@@ -76,6 +82,29 @@ def test_steps_run_on_dask_workers_byte_identical_and_a_rerun_is_all_cache_hits(
         assert _statuses(again) == {"cached"}, result.stdout
         assert set(_where(again).values()) == {""}  # restored here, nothing submitted
         assert content_digest(again / "dist") == content_digest(local / "dist")
+
+
+def _seen_like_local_work(repo: Path, where: dict[str, str]) -> None:
+    """summary.json, the history and the trace say where each task ran, its time queued
+    and its work there."""
+    folder = next((repo / ".fedbuild" / "runs").glob("*/summary.json")).parent
+    summary = json.loads((folder / "summary.json").read_text())
+    tasks = {t["name"]: t for t in summary["tasks"]}
+    assert {name: t["worker"] for name, t in tasks.items()} == where
+    for name in where:
+        assert tasks[name]["queued"] >= 0 and tasks[name]["remote_run"] > 0, tasks[name]
+        assert tasks[name]["remote_run"] <= tasks[name]["duration"], tasks[name]
+    history = run_command(repo, "history", "--run", "1")
+    assert history.returncode == 0, history.stdout + history.stderr
+    header = next(line for line in history.stdout.splitlines() if line.startswith("task "))
+    assert header.split()[-4:] == ["worker", "queued", "remote", "run"], header
+    for name, worker in where.items():
+        row = next(line for line in history.stdout.splitlines() if line.startswith(name))
+        assert worker in row, row
+    events = json.loads((folder / "trace.json").read_text())["traceEvents"]
+    lanes = {e["tid"]: e["args"]["name"] for e in events if e["name"] == "thread_name"}
+    for event in (e for e in events if e["ph"] == "X"):  # a lane per worker
+        assert lanes[event["tid"]] == where[event["name"]], (event, lanes)
 
 
 def test_the_example_builds_remotely_like_a_local_build(tmp_path: Path) -> None:
@@ -239,6 +268,30 @@ def test_resources_route_steps_a_missing_one_fails_at_once_and_a_remote_failure_
         said = [line for line in result.stdout.splitlines()
                 if "needs a Dask worker with resources esp32c3=1" in line]
         assert said and "none of the 2 workers" in said[0], result.stdout
+
+
+def test_a_step_runs_only_where_its_tool_version_is_the_one_in_its_key(tmp_path: Path) -> None:
+    """Each worker tells its version of a step's tool; a step goes only to one with the
+    version its key holds, and none having it is one line at once."""
+    versions = {"w1": {"VTOOL_VERSION": "1"}, "w2": {"VTOOL_VERSION": "2"}}
+    steps = ("build:vt1", "build:vt2")
+    with nginx_cache(tmp_path) as cache, dask_cluster(tmp_path, env=versions) as cluster:
+        repo = copy_fixture("remote", tmp_path / "repo")
+        given = ("executor=dask", f"scheduler={cluster.address}")
+        env = {"FEDBUILD_CACHE_URL": cache.url}
+        _build(repo, "-n", "2", *steps, *given, **env, VTOOL_VERSION="1")
+        one = {_name_of(cluster.address, w): w for w in cluster.workers}["w1"]
+        state = State(repo)
+        where = {task: getattr(Outcome.read(state.outcome(task)), "worker", None)
+                 for task in steps}
+        assert where == dict.fromkeys(steps, one)  # only w1 has vtool 1
+
+        result = run_doit(repo, "build:vt1", *given, env={**env, "VTOOL_VERSION": "3"})
+        assert result.returncode == 1, result.stdout
+        said = [line for line in result.stdout.splitlines()
+                if "needs vtool 'vtool 3' (the version in its key)" in line]
+        assert said and "none of the 2 workers" in said[0], result.stdout
+        assert "'vtool 1'" in said[0] and "'vtool 2'" in said[0], said[0]
 
 
 def test_an_unreachable_scheduler_is_one_line_and_exit_3(tmp_path: Path) -> None:

@@ -26,6 +26,9 @@ from tasks.run_files import (
     run_folders,
     write_run_files,
 )
+from tasks.run_files import (
+    trace as trace_document,
+)
 from tasks.timeline import RunInfo, TaskRun
 
 T0 = 1_700_000_000.25  # the run's start, epoch seconds
@@ -180,6 +183,31 @@ def test_lanes_never_overlap_and_never_outnumber_the_workers(workers: int) -> No
         start, end = round(((t.started or 0) - T0) * 1e6), round((t.ended - T0) * 1e6)
         spans.append({"tid": lanes[t.name], "ts": start, "dur": end - start})
     assert_no_overlap(spans)
+
+
+def test_each_dask_worker_has_lanes_of_its_own_named_by_its_address() -> None:
+    """executor=dask: tasks that ran on a worker are on that worker's lanes (a second lane
+    for a second thread), spanning their work there; the lanes here come first."""
+    def remote(name: str, worker: str, start: float, run: float) -> TaskRun:
+        return TaskRun(name, "built", ended=T0 + start + run + 0.3, started=T0 + start - 0.2,
+                       duration=run + 0.5, worker=worker, queued=0.1, remote_run=run,
+                       remote_started=T0 + start)
+
+    a, b = "tcp://10.0.0.7:4001", "tcp://10.0.0.8:4001"
+    tasks = (TaskRun("federate", "built", ended=T0 + 3.0, started=T0 + 2.5),
+             remote("build:x", a, 0.5, 1.0), remote("build:y", a, 0.7, 1.0),
+             remote("build:z", b, 0.5, 0.4), remote("build:w", a, 1.6, 0.2))
+    run = RunInfo(T0, T0 + 3.0, (), "development", "succeeded", 1, tasks=tasks)
+
+    events = json.loads(json.dumps(trace_document(run, assign_lanes(run))))["traceEvents"]
+    names = {e["tid"]: e["args"]["name"] for e in events if e["name"] == "thread_name"}
+    assert names == {1: "worker 1", 2: a, 3: f"{a} #2", 4: b}
+    complete = [e for e in events if e["ph"] == "X"]
+    assert {e["name"]: e["tid"] for e in complete} == {
+        "federate": 1, "build:x": 2, "build:y": 3, "build:w": 2, "build:z": 4}
+    spans = {e["name"]: (e["ts"], e["dur"]) for e in complete}
+    assert spans["build:x"] == (500_000, 1_000_000)  # its work on the worker
+    assert_no_overlap(complete)
 
 
 # junit.xml ---------------------------------------------------------------------
