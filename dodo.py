@@ -16,7 +16,7 @@ from typing import Any
 
 from core.state import State
 from federation.loader import load_project
-from federation.plan import plan_federation, plan_sites
+from federation.plan import plan_federation
 from federation.platforms import host
 from federation.policy import policy_of
 from federation.steps import plan_steps
@@ -29,20 +29,19 @@ ROOT = repository(Path(__file__).resolve().parent)  # the current folder (-d)
 PROJECT = load_project(ROOT)
 STATE = State(ROOT, PROJECT.read_only_sources)
 MODE = run_mode()  # doit mode=production
-SITES = plan_sites(PROJECT, STATE)
-STEPS = plan_steps(PROJECT, STATE, PROJECT.toolchains, MODE, host())
-FEDERATION = plan_federation(PROJECT, STATE, SITES)
+PLANNED = plan_steps(PROJECT, STATE, PROJECT.toolchains, MODE, host())
+FEDERATION = plan_federation(PROJECT, STATE, PLANNED.steps)
 # After every check of the load: the build script's options (declared, or its --help once).
-BUILDS = sites.with_script_options(PROJECT, STATE, SITES)
+STEPS = sites.with_script_options(PROJECT, STATE, PLANNED)
 
 DOIT_CONFIG = doit_config(PROJECT, STATE, default_tasks(
-    STEPS, MODE, [s.name for s in SITES], STATE, selected(PROJECT)), MODE)
+    STEPS, MODE, [s.module for s in STEPS.steps if s.site], STATE, selected(PROJECT)), MODE)
 
 
 def task_build() -> Iterator[steps.TaskDef]:
     """Build every module (build:<module> for one, with what it depends on)."""
-    yield from sites.fetch_tasks(BUILDS)
-    yield from sites.build_tasks(BUILDS)
+    yield from sites.fetch_tasks(STEPS.steps)
+    yield steps.build_group()
     yield from steps.step_tasks([s for s in STEPS.steps if s.step == "build"], groups=False)
 
 
@@ -59,4 +58,4 @@ def task_verify() -> Iterator[dict[str, Any]]:
 def task_federate() -> Iterator[dict[str, Any]]:
     """Merge the built site modules into the published tree, swapped in whole."""
     if FEDERATION.mounts:
-        yield federate_task(FEDERATION, policy_of(PROJECT, SITES))
+        yield federate_task(FEDERATION, policy_of(PROJECT, STEPS.steps))

@@ -64,7 +64,7 @@ class State:
 
     def site_config(self, module: str) -> Path:
         """The copy of a site module's config its build reads when the build script has no
-        option for some of its overrides (federation/plan.py config_copy)."""
+        option for some of its overrides (federation/sites.py config_copy)."""
         return self.dir / "configs" / module / "module.json"
 
     def clone(self, module: str) -> Path:

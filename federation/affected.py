@@ -2,7 +2,7 @@
 
 A module's inputs are what its builds read and what decides their result besides those
 files: the input files of each of its tasks (the same lists the tasks' `file_dep` are
-made of: resolve_site's for a site, each step's `inputs`), each task's signature (commands,
+made of: resolve_step's for a site, each step's `inputs`), each task's signature (commands,
 env, ...: where a toolchain YAML's change shows), and its manifest entry. A module is
 affected when any of these differs between the base and the head tree, or one of its input
 files is among the paths changed between them; then so is everything depending on it.
@@ -21,9 +21,8 @@ from typing import Any
 from core.state import State
 from federation.graph import dependents
 from federation.loader import Project, load_project
-from federation.plan import plan_sites, resolve_site
 from federation.platforms import host
-from federation.steps import plan_steps
+from federation.steps import plan_steps, resolve_step
 
 ROOT = "{root}"  # the repository's place, in signatures (the two trees are in two places)
 
@@ -62,15 +61,13 @@ def read_tree(root: Path, mode: str) -> Tree:
     """The inputs of every module of the repository at `root` (its manifest as it is there)."""
     project = load_project(root)
     state = State(root)
-    sites = {site.name: site for site in plan_sites(project, state)}
     steps = plan_steps(project, state, project.toolchains, mode, host())
+    sites = {step.module for step in steps.steps if step.site is not None}
     files: dict[str, set[str]] = {m.name: set() for m in project.manifest.modules}
     signatures: dict[str, dict[str, str]] = {m.name: {} for m in project.manifest.modules}
-    for site in sites.values():
-        if site.git is None:
-            files[site.name].update(resolve_site(site).inputs)
-        signatures[site.name][site.task] = _json(site.signature(), root)
     for step in steps.steps:
+        if step.site is not None and step.site.git is None:
+            files[step.module].update(resolve_step(step).inputs)
         files[step.module].update(step.inputs)
         signatures[step.module][step.task] = _json(step.signature(), root)
     return Tree({m.name: ModuleInputs(

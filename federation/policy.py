@@ -21,8 +21,9 @@ from typing import Any
 from urllib.parse import unquote
 
 from federation.loader import Project, find_module_json
-from federation.plan import SiteBuild, read_module_config
 from federation.redirects import Redirect
+from federation.sites import read_module_config
+from federation.steps import StepPlan
 from federation.validate import (
     ANCHORS,
     DUPLICATE_ROUTES,
@@ -103,17 +104,18 @@ class Policy:
         return any(fnmatch.fnmatchcase(rel, glob) for glob in self.exclude.get(module, ()))
 
 
-def policy_of(project: Project, sites: Sequence[SiteBuild] = ()) -> Policy:
-    """The policy the manifest sets; with the planned `sites`, what each was asked to be
-    built for (unless build_settings.css_path_resolution is false: nothing is rewritten)."""
+def policy_of(project: Project, steps: Sequence[StepPlan] = ()) -> Policy:
+    """The policy the manifest sets; with the planned site builds among `steps`, what each
+    was asked to be built for (unless build_settings.css_path_resolution is false: nothing
+    is rewritten)."""
     fed = project.manifest.federation
     settings = fed.validation
     facts = {}
     if fed.build_settings.css_path_resolution:
-        facts = {site.name: SiteFacts(site.base_url, site.folder, site.source_root,
-                                      site.module_json,
-                                      project.module(site.name).css_path_prefix)
-                 for site in sites}
+        facts = {step.module: SiteFacts(site.base_url, site.folder, site.source_root,
+                                        site.module_json,
+                                        project.module(step.module).css_path_prefix)
+                 for step in steps if (site := step.site) is not None}
     return Policy(levels={MODULE_LINKS: settings.module_links,
                           FEDERATION_LINKS: settings.federation_links,
                           MISSING_INDEX: settings.missing_index,

@@ -6,7 +6,7 @@ toolchain's build step when its YAML declares them; else the script's own --help
 them, asked once per script digest (the answer is kept in .fedbuild/script-options/, so a
 no-op run asks nothing). A --help that fails or times out leaves the options fedbuild needs.
 An override the script does not accept costs one warning line at load time, never the build:
-it is applied through the config instead (federation/plan.py config_copy).
+it is applied through the config instead (federation/sites.py config_copy).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from core.runner import Command, Status, run
 from core.state import State
 from federation.loader import Project
 from federation.manifest import display_path
-from federation.plan import CONFIG_OVERRIDES, REQUIRED_OPTIONS, SITE_STEP, site_command
-from federation.steps import SITE_TOOLCHAIN
+from federation.sites import CONFIG_OVERRIDES, REQUIRED_OPTIONS, SITE_STEP, SITE_TOOLCHAIN
+from federation.steps import site_command
 from federation.toolchains import REPOSITORY_DIR, SHIPPED
 
 # Assumed when the script's --help says nothing: what the build is of (its config and

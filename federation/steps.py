@@ -10,6 +10,7 @@ its steps wait for the same step of those modules, or their build).
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import functools
 import hashlib
@@ -26,7 +27,7 @@ from core.confine import resolved
 from core.errors import ManifestError
 from core.state import State
 from federation.graph import find_cycle
-from federation.inputs import GitIgnores, walk_files
+from federation.inputs import GitIgnores, files_under, walk_files
 from federation.loader import Project
 from federation.manifest import (
     SHIPPED,
@@ -41,6 +42,16 @@ from federation.manifest import (
     display_path,
 )
 from federation.platforms import Host
+from federation.sites import (
+    SITE_STEP,
+    SITE_TOOLCHAIN,
+    ResolvedSite,
+    Site,
+    Walk,
+    check_site_paths,
+    resolve_site,
+    site_of,
+)
 from federation.toolchains import REPOSITORY_DIR
 from federation.toolchains import SHIPPED as SHIPPED_DIR
 
@@ -54,7 +65,6 @@ RUNTIME = ("out", "scratch", "jobs", *BOARD_OPTIONS)
 FEDBUILD = Path(__file__).resolve().parent.parent
 PLACEHOLDER = re.compile(r"\{([a-z_]+(?::[A-Za-z0-9_.-]+)?)\}")
 DIST = "dist"
-SITE_TOOLCHAIN = "build.sh"  # the toolchain of site modules: its build step is the site build
 
 
 @dataclass(frozen=True)
@@ -126,6 +136,9 @@ class StepPlan:
     module_dir: Path | None = None  # the module's folder (what a fixer's scratch copy holds)
     resources: tuple[tuple[str, float], ...] = ()  # executor=dask: what a worker must have
     fixing: FixSettings = field(default_factory=FixSettings)  # fix=auto: attempts, model
+    # A site module's build (the build.sh toolchain's build step): what its module.json adds
+    # to the argv and inputs when it runs (federation/sites.py); None for every other step.
+    site: Site | None = None
 
     @property
     def task(self) -> str:
@@ -135,6 +148,8 @@ class StepPlan:
     def signature(self) -> dict[str, Any]:
         """What decides the step's result besides its input files (the tool version is added
         when the run first needs it)."""
+        if self.site is not None:  # its argv and inputs come from its module.json
+            return self.site.signature(self.env)
         fields: dict[str, Any] = {"commands": self.commands, "env": self.env, "cwd": str(self.cwd),
                                   "mode": self.mode, "platform": self.host,
                                   "skip": self.skip, "outputs": [str(o) for o in self.outputs]}
@@ -171,23 +186,22 @@ class StepsPlan:
 
 def plan_steps(project: Project, state: State, toolchains: dict[str, Toolchain], mode: str,
                host: Host) -> StepsPlan:
-    """Expand every non-site module's steps for `mode` on `host`."""
+    """Expand every module's steps for `mode` on `host`: a site module's build step (the
+    build.sh toolchain's) first, highest build priority first, then the others."""
     plan = StepsPlan()
     ignores = GitIgnores()  # each .gitignore read once for every module
     modules = {m.name: m for m in project.manifest.modules}
     step_names = {m.name: _step_names(m, toolchains) for m in project.manifest.modules}
+    sites: list[StepPlan] = []
     for index, module in enumerate(project.manifest.modules):
-        site = module.toolchain == SITE_TOOLCHAIN
-        if site and not module.steps:
-            continue
-        if site and not module.source.is_local:
+        site = site_of(project, state, module, index) \
+            if module.toolchain == SITE_TOOLCHAIN else None
+        if site is not None and module.steps and not module.source.is_local:
             raise ManifestError(project.label, f"modules[{index}].steps", "steps of a site "
                                 "module need a local source; this one comes from git")
         chain = toolchains[module.toolchain]
         merged = merged_steps(module, chain, project.label, index)
         _check_step_order(module, merged, project.label, index)
-        if site:  # its build step is planned with its module.json (federation/plan.py)
-            merged = [s for s in merged if s.name != "build"]
         ctx = _Context(project, state, module, chain, mode, host, modules)
         walk = _ModuleFiles(ctx.module_dir, project.root, chain.skip_dirs, ignores)
         built: list[StepPlan] = []
@@ -198,6 +212,9 @@ def plan_steps(project: Project, state: State, toolchains: dict[str, Toolchain],
                     deps.append(f"{step.name}:{other}")
                 elif "build" in step_names[other]:
                     deps.append(f"build:{other}")
+            if site is not None and step.name == SITE_STEP:
+                sites.append(ctx.site_build(step, deps, site))
+                continue
             planned = ctx.step(step, deps, walk)
             writer = next((b for b in built if b.uses_out), None)
             if planned.uses_out and writer is not None:
@@ -208,6 +225,8 @@ def plan_steps(project: Project, state: State, toolchains: dict[str, Toolchain],
                                     "{work} instead")
             plan.steps.append(planned)
             built.append(planned)
+        if site is not None and not any(s.name == SITE_STEP for s in merged):
+            raise _no_site_step()
         artifacts = [_artifact(a, ctx, index, k) for k, a in enumerate(module.outputs)]
         if artifacts:
             plan.verifies.append(VerifyPlan(
@@ -215,7 +234,16 @@ def plan_steps(project: Project, state: State, toolchains: dict[str, Toolchain],
                 deps=tuple(s.task for s in built if s.default), outcome=state.outcome(
                     f"verify:{module.name}"), log=state.log(f"verify:{module.name}"),
                 root=project.root, skip=ctx.platform_skip()))
+    if sites:
+        check_site_paths(project, state)
+    plan.steps[:0] = sorted(sites, key=lambda s: -s.site.priority if s.site else 0)
     return plan
+
+
+def _no_site_step() -> ManifestError:
+    """The build.sh toolchain without the step that builds a site."""
+    return ManifestError(f"the {SITE_TOOLCHAIN} toolchain", "steps", "needs one step "
+                         f"named {SITE_STEP!r} with one argv: the site build")
 
 
 def merged_steps(module: Module, chain: Toolchain, label: str, index: int) -> list[Step]:
@@ -329,6 +357,8 @@ class _Context:
             "fedbuild": str(FEDBUILD), "target": module.target or "",
             "budget_args": _budget_args(module),
             **chain.modes.get(mode, {})}  # type: ignore[call-overload]
+        if module.toolchain == SITE_TOOLCHAIN:  # the site build's script
+            self.values["build_script"] = project.manifest.federation.build_script
         self.modules = modules
 
     def expand(self, text: str, where: str) -> str | list[str]:
@@ -373,8 +403,24 @@ class _Context:
         return ManifestError(self.project.label, f"modules[{index}]",
                              f"{where} of module {self.module.name!r}: {message}")
 
-    def step(self, step: Step, deps: list[str], walk: _ModuleFiles) -> StepPlan:
-        """Expand one step."""
+    def site_build(self, step: Step, deps: list[str], site: Site) -> StepPlan:
+        """A site module's build step: the YAML's argv (the build script) run in the
+        repository, its module.json's options and files added when it runs (`site_step`: a
+        git source's is read once fetched), its output staged at .fedbuild/staging/<module>/
+        for `federate` (not dist/), with the module's build_timeout and skip_on_error."""
+        if len(step.command_list) != 1:
+            raise _no_site_step()
+        planned = self.step(step, deps, None)
+        staged = self.state.staged(self.module.name)
+        options = self.module.build_options
+        return dataclasses.replace(
+            planned, cwd=self.project.root, outputs=(staged,), dist=staged, uses_out=True,
+            creates_out=True, own_tmp=True, sources=site.folder, mode="", host="", skip=None,
+            timeout=float(options.build_timeout), tolerated=options.skip_on_error, site=site)
+
+    def step(self, step: Step, deps: list[str], walk: _ModuleFiles | None) -> StepPlan:
+        """Expand one step (its inputs and cwd unchecked without `walk`: a site build's are
+        its module.json's)."""
         where = f"step {step.name!r}"
         commands = tuple(self.argv(argv, where) for argv in step.command_list)
         declared = {**self.chain.env, **self.module.env, **step.env}
@@ -387,10 +433,10 @@ class _Context:
         patterns = step.inputs if step.inputs is not None else self.chain.inputs
         self._check_patterns(step)
         cwd = self.module_dir / self._text_of(step.cwd, where)
-        if not self.state.roots.may_read(cwd):
+        if walk is not None and not self.state.roots.may_read(cwd):
             raise self._outside(step, "cwd", 0, step.cwd, cwd,
                                 "give a folder of the module, relative to it")
-        inputs = tuple(walk.matching(patterns, self.module.inputs))
+        inputs = tuple(walk.matching(patterns, self.module.inputs)) if walk else ()
         tool = self.chain.tool
         task = f"{step.name}:{self.module.name}"
         return StepPlan(
@@ -496,6 +542,49 @@ def python_executable(path: str = sys.executable) -> str:
             break
         current = os.path.normpath(target)
     return current
+
+
+def resolve_step(step: StepPlan, walk: Walk = files_under) -> ResolvedSite:
+    """A site build's module.json read: the step's argv with the module's options, and the
+    files it reads (`walk` lists a folder's files)."""
+    assert step.site is not None
+    return resolve_site(step.site, step.commands[0], walk)
+
+
+def site_step(step: StepPlan, resolved: ResolvedSite, fields: Any) -> StepPlan:
+    """A site build's step once its module.json is read: the argv with the module's options
+    (the build script run by its path in the repository), the files it reads, and what
+    its cache key covers besides them (`fields`)."""
+    assert step.site is not None
+    first = resolved.argv[0]  # the federation's build script, run by its path
+    argv = (str(step.root / first) if first == step.site.script else first,
+            *resolved.argv[1:])
+    copy = (os.path.relpath(resolved.config[0], step.root),) if resolved.config else ()
+    return dataclasses.replace(step, commands=(argv,), inputs=resolved.inputs + copy,
+                               fields=fields, env={**step.env, "FEDBUILD_MODULE": step.module})
+
+
+def site_command(project: Project) -> tuple[str, ...]:
+    """The argv of the build.sh toolchain's build step, {build_script}, {root}, {python}
+    and {fedbuild} filled in: what asking the script's --help runs (script_options.py)."""
+    chain = project.toolchains[SITE_TOOLCHAIN]
+    step = next((s for s in chain.steps if s.name == SITE_STEP), None)
+    if step is None or len(step.command_list) != 1:
+        raise _no_site_step()
+    values = {"build_script": project.manifest.federation.build_script,
+              "root": str(project.root), "python": python_executable(),
+              "fedbuild": str(FEDBUILD)}
+    return tuple(PLACEHOLDER.sub(lambda m: _known(m, values, "steps"), arg)
+                 for arg in step.command_list[0])
+
+
+def _known(match: re.Match[str], values: dict[str, str], where: str) -> str:
+    """A placeholder of the build.sh toolchain filled in (one line naming the known ones)."""
+    if match.group(1) not in values:
+        known = ", ".join(f"{{{k}}}" for k in sorted(values))
+        raise ManifestError(f"the {SITE_TOOLCHAIN} toolchain", where, f"unknown "
+                            f"placeholder {match.group(0)}; known: {known}")
+    return values[match.group(1)]
 
 
 def _budget_args(module: Module) -> list[str]:

@@ -39,7 +39,7 @@ def task_names(root: Path) -> list[str]:
     from doit.loader import load_tasks
 
     from core.state import State
-    from federation.plan import plan_federation, plan_sites
+    from federation.plan import plan_federation
     from federation.platforms import host
     from federation.policy import policy_of
     from federation.steps import plan_steps
@@ -48,13 +48,12 @@ def task_names(root: Path) -> list[str]:
 
     project = load_project(root)
     state = State(root, project.read_only_sources)
-    planned = plan_sites(project, state)
     plan = plan_steps(project, state, project.toolchains, "development", host())
-    merged = plan_federation(project, state, planned)
+    merged = plan_federation(project, state, plan.steps)
 
     def task_build() -> Iterator[dict[str, Any]]:
-        yield from sites.fetch_tasks(planned)
-        yield from sites.build_tasks(planned)
+        yield from sites.fetch_tasks(plan.steps)
+        yield steps.build_group()
         yield from steps.step_tasks([s for s in plan.steps if s.step == "build"], groups=False)
 
     def task_steps() -> Iterator[dict[str, Any]]:
@@ -65,7 +64,7 @@ def task_names(root: Path) -> list[str]:
 
     def task_federate() -> Iterator[dict[str, Any]]:
         if merged.mounts:
-            yield federate_task(merged, policy_of(project, planned))
+            yield federate_task(merged, policy_of(project, plan.steps))
 
     creators: dict[str, Callable[[], Iterator[dict[str, Any]]]] = {
         "task_build": task_build, "task_steps": task_steps, "task_verify": task_verify,

@@ -65,7 +65,8 @@ def default_tasks(steps: StepsPlan, mode: str, sites: list[str],
     if chosen is not None:
         sites = [site for site in sites if site in chosen]
     names = [f"build:{site}" for site in sites]
-    names += [s.task for s in steps.steps if s.default and (board_given() or not on_device(s))
+    names += [s.task for s in steps.steps if s.site is None and s.default
+              and (board_given() or not on_device(s))
               and (chosen is None or s.module in chosen)]
     wanted = shard.requested()
     if wanted is not None:

@@ -1,11 +1,13 @@
 """Tasks for toolchain steps (`<step>:<module>`) and `verify:<module>`, and `execute`: the
-one pipeline every action plan runs through, site builds (tasks/sites.py) included.
+one pipeline every step runs through, site builds (the build.sh toolchain's build step)
+included.
 
 The generators only describe; the actions run each step's commands through the
 runner, in the module's folder, and move what a step wrote to {out} into
 dist/<mode>/<module>/ (a site build's: .fedbuild/staging/<module>/) only when every
-command succeeded. The outcome goes back to the run's record in the action's returned
-values (tasks/returned.py).
+command succeeded. A site build's step reads its module.json first, for its argv's options
+and its inputs (tasks/sites.py holds what only it has). The outcome goes back to the run's
+record in the action's returned values (tasks/returned.py).
 """
 
 from __future__ import annotations
@@ -30,14 +32,25 @@ from doit.tools import result_dep
 
 from core.confine import remove_tree
 from core.digests import content_digest, file_digest, files_digest, stat_fingerprint
+from core.errors import ManifestError
 from core.outcome import Outcome, Status
 from core.runner import Command, Result, run, which
 from core.runner import Status as Ended
 from core.staging import new_workdir, replace_dir
 from core.state import STATE_DIR, State
+from federation.inputs import GitIgnores, files_under
 from federation.manifest import display_path
-from federation.steps import BOARD_OPTIONS, DIST, StepPlan, ToolPlan, VerifyPlan
-from tasks import fix, planned
+from federation.sites import ResolvedSite, Walk
+from federation.steps import (
+    BOARD_OPTIONS,
+    DIST,
+    StepPlan,
+    ToolPlan,
+    VerifyPlan,
+    resolve_step,
+    site_step,
+)
+from tasks import fix, planned, sites
 from tasks.cache.actions import lookup as cache_lookup
 from tasks.cache.actions import warnings as cache_warnings
 from tasks.cache.record import ActionRecord
@@ -66,13 +79,23 @@ def step_tasks(steps: list[StepPlan], groups: bool = True) -> Iterator[TaskDef]:
     for name, modules in names.items() if groups else ():
         yield {"basename": name, "name": None, "meta": {AFTER_FAILURES: True},
                "doc": f"the {name} step of every module having one ({', '.join(modules)})"}
+    # Folders shared by site builds (templates, themes) are listed once per load.
+    walk = functools.cache(functools.partial(files_under, ignores=GitIgnores()))
     for step in steps:
-        task = step_task(step)
+        task = step_task(step, walk)
         if on_device(step) and not board_given():
             task["meta"] = {**task["meta"], ON_DEVICE: {"default": step.default}}
             yield outside_group(task) if groups else task
         else:
             yield task
+
+
+def build_group() -> TaskDict:
+    """The group task `build` (yielded by task_build): it only gathers its subtasks, so a
+    failed one is reported once, by itself, and the run ends "failed" (exit 1), not
+    "dependency error" (exit 2)."""
+    return {"name": None, "meta": {AFTER_FAILURES: True},
+            "doc": "build every module (build:<module> for one, with what it depends on)"}
 
 
 def on_device(step: StepPlan) -> bool:
@@ -96,8 +119,9 @@ def outside_group(task: TaskDict) -> Task:
     return made
 
 
-def step_task(step: StepPlan) -> TaskDict:
-    """The task dict of one step."""
+def step_task(step: StepPlan, walk: Walk = files_under) -> TaskDict:
+    """The task dict of one step (a site build's with what its module.json decides;
+    `walk` lists the folders it reads)."""
     where = os.path.relpath(step.cwd, step.root)
     _steps[step.task] = step  # for the tool probes and for lazy steps
     task: TaskDict = {
@@ -111,6 +135,10 @@ def step_task(step: StepPlan) -> TaskDict:
         "clean": [(clean_outputs, [step])],
         "meta": {CLEAN: True},
     }
+    if step.site is not None:
+        own = sites.site_fields(step, walk)
+        own["uptodate"] = [task["uptodate"][0], *own["uptodate"], *task["uptodate"][1:]]
+        task.update(own)
     if step.board_options:
         task["params"] = [board_param(name) for name in step.board_options]
     if step.skip:
@@ -174,14 +202,8 @@ def _step_fields(step: StepPlan) -> Any:
 
 
 _steps: dict[str, StepPlan] = {}  # every step task of this dodo, by task name
-_tools: dict[str, ToolPlan] = {}  # the tools of other tasks (site builds), by task name
 _versions: dict[tuple[tuple[str, ...], str], Future[str | None]] = {}
 
-
-def register_tool(task: str, tool: ToolPlan | None) -> None:
-    """Let the probes started for a run include `task`'s tool (a site build's Hugo)."""
-    if tool is not None:
-        _tools[task] = tool
 _probe_lock = threading.Lock()
 _plan_probed: planned.Plan | None = None  # the plan whose tools' probes were started
 
@@ -234,8 +256,6 @@ def _plan_tools(plan: planned.Plan) -> list[ToolPlan]:
         step = _steps.get(name)
         if step is not None and step.tool is not None and not step.skip:
             wanted += step.tool.probes()
-        elif name in _tools:
-            wanted += _tools[name].probes()
     return wanted
 
 
@@ -275,8 +295,39 @@ def run_step(step: StepPlan, **board: str) -> dict[str, Any] | TaskFailed:
             return returned(Outcome(task=step.task, status=Status.NOT_NEEDED,
                                     duration=time.monotonic() - started, log=str(step.log),
                                     message=why), step.outcome, {"not needed": True})
+    if step.site is not None:
+        return sites.site_values(step, _run_site(step, started))
     outcome = execute(step, board, started)
     return returned(outcome, step.outcome, {} if outcome.status.failed else _stamp(step))
+
+
+def _run_site(step: StepPlan, started: float) -> Outcome:
+    """A site build: its module.json read (and the copy of it carrying what its script has
+    no option for written), then run as every step is."""
+    try:
+        resolved = resolve_step(step)
+    except ManifestError as err:
+        return Outcome(task=step.task, status=Status.FAILED,
+                       duration=time.monotonic() - started, log=str(step.log),
+                       tolerated=step.tolerated, message=str(err))
+    if resolved.config is not None:
+        sites.write_config_copy(*resolved.config)
+    return execute(_site_plan(step, resolved), None, started)
+
+
+def completed(step: StepPlan, walk: Walk = files_under) -> StepPlan:
+    """A site build's step with its module.json read (argv, inputs) and its cache key's
+    fields; any other step as it is."""
+    return step if step.site is None else _site_plan(step, resolve_step(step, walk))
+
+
+def _site_plan(step: StepPlan, resolved: ResolvedSite) -> StepPlan:
+    """A site build's step with its module.json's argv and inputs, and what its cache key
+    covers besides the files: its signature with the tool's version, the argv, a git
+    source's commit."""
+    assert step.site is not None
+    commit = step.site.git.recorded_head() if step.site.git else None
+    return site_step(step, resolved, [_step_fields(step), resolved.argv, commit])
 
 
 def execute(plan: StepPlan, board: Mapping[str, str] | None = None,
@@ -401,7 +452,7 @@ def _not_needed(step: StepPlan) -> str | None:
         other = _steps.get(name)
         if other is not None and other.skip:
             continue
-        if other is None or other.always_run or not other.cache:
+        if other is None or other.always_run or not other.cache or other.site is not None:
             return None  # a site build, a board: not known to be restorable
         cached = cache_lookup(other.task, other.module, _step_fields(other), other.root,
                               other.inputs, other.deps)

@@ -23,9 +23,9 @@ from core.state import State
 from federation.graph import dependencies
 from federation.inputs import SKIP_DIRS, GitIgnores, files_under, ignored
 from federation.loader import Project, load_project
-from federation.plan import plan_federation, plan_sites, resolve_site
+from federation.plan import plan_federation
 from federation.platforms import host
-from federation.steps import plan_steps
+from federation.steps import plan_steps, resolve_step
 from federation.toolchains import REPOSITORY_DIR
 from tasks.select import selected
 
@@ -85,24 +85,24 @@ def watch_set(root: Path, tasks: Iterable[str] = (), select: str | None = None,
     `select=` value of its command line narrow it)."""
     project = load_project(root)
     state = State(root, project.read_only_sources)
-    sites = plan_sites(project, state)
     steps = plan_steps(project, state, project.toolchains, mode, host())
-    federation = plan_federation(project, state, sites)
+    federation = plan_federation(project, state, steps.steps)
     graph = {m.name: list(m.depends_on) for m in project.manifest.modules}
     chosen = _chosen(project, list(tasks), select, graph)
     walk = functools.cache(functools.partial(files_under, ignores=GitIgnores()))
     files: set[str] = set()
     folders: set[Path] = set()
     assets = root / project.manifest.federation.assets_dir
-    for site in sites:
-        if site.name not in chosen or site.git is not None:
+    for step in steps.steps:
+        site = step.site
+        if site is None or step.module not in chosen or site.git is not None:
             continue
-        files.update(_absolute(root, [site.script, *resolve_site(site, walk).inputs]))
+        files.update(_absolute(root, [site.script, *resolve_step(step, walk).inputs]))
         folders.update((site.folder, assets))
     excluded = [state.dir, root / DIST_DIR, federation.output]
     for step in steps.steps:
         excluded.extend(step.outputs)
-        if step.module in chosen:
+        if step.module in chosen and step.site is None:  # a site's: its module.json's
             files.update(_absolute(root, step.inputs))
             folders.add(project.local_dir(project.module(step.module)))
     # The published tree is swapped in from a sibling folder named after it (.public.new-*).

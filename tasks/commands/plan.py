@@ -19,7 +19,6 @@ from doit.cmd_run import opt_num_process
 from doit.exceptions import InvalidCommand
 
 from core.state import State
-from federation.plan import SiteBuild, resolve_site, site_step
 from federation.steps import StepPlan
 from tasks.cache import runtime
 from tasks.cache.actions import key as cache_key
@@ -93,15 +92,12 @@ def cache_state(task: Any, tasks: dict[str, Any], runs: set[str]) -> tuple[str |
 def _identity(task: Any) -> tuple[str, Any, Path, Iterable[str], list[str], list[Path]] | None:
     """What the task's action hands the cache (tasks/steps.py `execute`), from the plan object
     its action is given: a step, or a site build as the step it runs."""
-    from tasks.sites import cache_fields
-    from tasks.steps import step_signature
+    from tasks.steps import completed, step_signature
 
     for action in task.actions:
         for arg in getattr(action, "args", None) or ():
-            if isinstance(arg, SiteBuild):
-                resolved = resolve_site(arg)
-                arg = site_step(arg, resolved, cache_fields(arg, resolved))
             if isinstance(arg, StepPlan) and arg.cache:
+                arg = completed(arg)  # a site build's: with its module.json read
                 return (arg.task, step_signature(arg).fields(), arg.root, arg.inputs,
                         list(arg.deps), list(arg.outputs))
     return None

@@ -1,4 +1,5 @@
-"""The site build plan: build.sh's argv and inputs, derived without running anything."""
+"""The site build plan: the build.sh toolchain's build step, its argv and inputs (its
+module.json's), and the federate plan, derived without running anything."""
 
 from __future__ import annotations
 
@@ -9,33 +10,35 @@ from pathlib import Path
 
 from core.state import State
 from federation.loader import load_project
-from federation.plan import (
-    OUT,
-    FederationPlan,
-    SiteBuild,
-    plan_federation,
-    plan_sites,
-    resolve_site,
-    site_step,
-)
+from federation.plan import FederationPlan, plan_federation
+from federation.platforms import host
+from federation.sites import OUT
+from federation.steps import StepPlan, plan_steps, resolve_step, site_step
 
 Repo = Callable[[str], Path]
 
 
-def plan(repo: Path) -> dict[str, SiteBuild]:
-    """Sites of the monorepo at `repo`, by name."""
-    return {s.name: s for s in plan_sites(load_project(repo), State(repo))}
+def plan_sites(repo: Path) -> list[StepPlan]:
+    """The site builds of the monorepo at `repo`, in the order they are planned."""
+    project = load_project(repo)
+    steps = plan_steps(project, State(repo), project.toolchains, "development", host())
+    return [s for s in steps.steps if s.site is not None]
+
+
+def plan(repo: Path) -> dict[str, StepPlan]:
+    """Site builds of the monorepo at `repo`, by module."""
+    return {s.module: s for s in plan_sites(repo)}
 
 
 def test_argv_maps_module_json_and_manifest(monorepo: Repo) -> None:
     """--config, --output, --base-url, --content and the module.json's template/theme/components."""
     repo = monorepo("basic")
-    alpha = resolve_site(plan(repo)["alpha"])
+    alpha = resolve_step(plan(repo)["alpha"])
     assert alpha.argv == (
         "scripts/build.sh", "--config", "modules/alpha/module.json", "--output", OUT,
         "--base-url", "https://fixture.example.org/", "--content", "modules/alpha/content",
         "--template", "default", "--theme", "plain", "--components", "note")
-    gamma = resolve_site(plan(repo)["gamma"])  # older "build" key, no components
+    gamma = resolve_step(plan(repo)["gamma"])  # older "build" key, no components
     assert gamma.argv[-4:] == ("--template", "default", "--theme", "plain")
 
 
@@ -49,7 +52,7 @@ def test_the_build_sh_toolchains_build_step_is_the_site_builds_command(monorepo:
     (repo / "toolchains/build.sh.yaml").write_text(
         shipped.replace('argv: ["{build_script}"]', 'argv: ["sh", "{build_script}"]'))
     site = plan(repo)["alpha"]
-    resolved = resolve_site(site)
+    resolved = resolve_step(site)
     assert resolved.argv[:4] == ("sh", "scripts/build.sh", "--config",
                                  "modules/alpha/module.json")
     step = site_step(site, resolved, fields=None)
@@ -66,7 +69,7 @@ def test_overrides_win_over_module_json(monorepo: Repo) -> None:
     manifest["modules"][1]["overrides"] = {"theme": "other", "components": ["a", "b"],
                                            "title": "T (x)", "baseURL": "https://b.test/"}
     (repo / "modules.json").write_text(json.dumps(manifest))
-    beta = resolve_site(plan(repo)["beta"])
+    beta = resolve_step(plan(repo)["beta"])
     assert beta.argv == (
         "scripts/build.sh", "--config", "modules/beta/module.json", "--output", OUT,
         "--base-url", "https://b.test/", "--content", "modules/beta/content",
@@ -81,9 +84,11 @@ def test_only_the_options_the_script_accepts_are_passed(monorepo: Repo) -> None:
     manifest = json.loads((repo / "modules.json").read_text())
     manifest["modules"][1]["overrides"] = {"theme": "other", "title": "T"}
     (repo / "modules.json").write_text(json.dumps(manifest))
-    beta = dataclasses.replace(plan(repo)["beta"],
-                               options=frozenset({"--content", "--template"}))
-    resolved = resolve_site(beta)
+    planned = plan(repo)["beta"]
+    assert planned.site is not None
+    beta = dataclasses.replace(planned, site=dataclasses.replace(
+        planned.site, options=frozenset({"--content", "--template"})))
+    resolved = resolve_step(beta)
     assert resolved.argv == (
         "scripts/build.sh", "--config", ".fedbuild/configs/beta/module.json", "--output", OUT,
         "--base-url", "https://fixture.example.org/beta/", "--content",
@@ -96,6 +101,8 @@ def test_only_the_options_the_script_accepts_are_passed(monorepo: Repo) -> None:
     assert copied["hugo_config"] == {**own.get("hugo_config", {}), "theme": "other"}
     assert {k: v for k, v in copied.items() if k not in ("site", "hugo_config")} == \
         {k: v for k, v in own.items() if k not in ("site", "hugo_config")}
+    step = site_step(beta, resolved, fields=None)
+    assert ".fedbuild/configs/beta/module.json" in step.inputs
 
 
 def test_inputs_are_module_files_and_used_assets_only(monorepo: Repo) -> None:
@@ -104,28 +111,29 @@ def test_inputs_are_module_files_and_used_assets_only(monorepo: Repo) -> None:
     repo = monorepo("basic")
     (repo / "site/components/unused").mkdir()
     (repo / "site/components/unused/x.html").write_text("x")
-    assert resolve_site(plan(repo)["alpha"]).inputs == (
+    assert resolve_step(plan(repo)["alpha"]).inputs == (
         "modules/alpha/content/one.md", "modules/alpha/content/two.md",
         "modules/alpha/module.json", "scripts/build.sh", "site/components/note/note.html",
         "site/templates/default/hugo.toml", "site/themes/plain/layout.html")
 
 
 def test_priority_orders_the_plan_and_timeouts_carry_over(monorepo: Repo) -> None:
-    """Higher priority first; build_options reach the SiteBuild."""
+    """Higher priority first; build_options reach the site build's step."""
     repo = monorepo("basic")
     manifest = json.loads((repo / "modules.json").read_text())
     manifest["modules"][2]["build_options"] = {"priority": 99, "build_timeout": 45}
     (repo / "modules.json").write_text(json.dumps(manifest))
-    sites = plan_sites(load_project(repo), State(repo))
-    assert [s.name for s in sites] == ["gamma", "alpha", "beta"]
+    sites = plan_sites(repo)
+    assert [s.module for s in sites] == ["gamma", "alpha", "beta"]
     assert sites[0].timeout == 45.0
-    assert sites[0].staged == repo / ".fedbuild/staging/gamma"
+    assert sites[0].dist == repo / ".fedbuild/staging/gamma"
 
 
 def federation(repo: Path) -> FederationPlan:
     """The federate step of the monorepo at `repo`."""
     project, state = load_project(repo), State(repo)
-    return plan_federation(project, state, plan_sites(project, state))
+    steps = plan_steps(project, state, project.toolchains, "development", host())
+    return plan_federation(project, state, steps.steps)
 
 
 def test_federation_plan_mounts_every_site_module(monorepo: Repo) -> None:

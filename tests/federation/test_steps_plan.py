@@ -307,7 +307,9 @@ def test_module_dependency_waits_for_the_same_step_or_the_build(tmp_path: Path) 
     assert deps["test:b"] == ("test:a", "build:site")
     assert deps["lint:b"] == ("build:b", "build:a", "build:site")
     assert deps["test:d"] == ()
-    assert "build:site" not in deps  # site modules are built by sites.py, not planned here
+    # A site module's build is its toolchain's build step, planned here like every step.
+    assert deps["build:site"] == ()
+    assert tasks(plan(project))["build:site"].site is not None
 
 
 # Inputs --------------------------------------------------------------------------------------

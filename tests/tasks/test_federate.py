@@ -7,8 +7,10 @@ from pathlib import Path
 
 from core.state import State
 from federation.loader import load_project
-from federation.plan import FederationPlan, plan_federation, plan_sites
+from federation.plan import FederationPlan, plan_federation
+from federation.platforms import host
 from federation.policy import Policy
+from federation.steps import plan_steps
 from tasks.clean import CLEAN
 from tasks.doit_compat import AFTER_FAILURES
 from tasks.federate import (
@@ -26,7 +28,8 @@ Repo = Callable[[str], Path]
 def federation(repo: Path) -> FederationPlan:
     """The federate step of the monorepo at `repo`."""
     project, state = load_project(repo), State(repo)
-    return plan_federation(project, state, plan_sites(project, state))
+    steps = plan_steps(project, state, project.toolchains, "development", host())
+    return plan_federation(project, state, steps.steps)
 
 
 def test_federate_task_dict(monorepo: Repo) -> None:

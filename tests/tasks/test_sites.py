@@ -1,4 +1,5 @@
-"""The build task generator describes tasks; nothing runs while it does."""
+"""A site build's task is its step's: described without running anything, with what its
+module.json decides (tasks/sites.py), run through the one pipeline of every step."""
 
 from __future__ import annotations
 
@@ -10,12 +11,22 @@ from core.digests import stat_fingerprint
 from core.outcome import Outcome, Status
 from core.state import State
 from federation.loader import load_project
-from federation.plan import plan_sites
+from federation.platforms import host
+from federation.steps import StepPlan, plan_steps
 from tasks.clean import CLEAN, clean_paths
 from tasks.returned import result
-from tasks.sites import StagedOutputIntact, build_site, build_tasks
+from tasks.signature import Signature
+from tasks.sites import StagedOutputIntact
+from tasks.steps import run_step, step_tasks
 
 Repo = Callable[[str], Path]
+
+
+def site_builds(repo: Path) -> dict[str, StepPlan]:
+    """The site builds planned for the monorepo at `repo`, by module."""
+    project = load_project(repo)
+    steps = plan_steps(project, State(repo), project.toolchains, "development", host())
+    return {s.module: s for s in steps.steps if s.site is not None}
 
 
 def test_build_task_dict(monorepo: Repo) -> None:
@@ -24,12 +35,13 @@ def test_build_task_dict(monorepo: Repo) -> None:
     manifest = json.loads((repo / "modules.json").read_text())
     manifest["modules"][1]["depends_on"] = ["alpha"]
     (repo / "modules.json").write_text(json.dumps(manifest))
-    sites = plan_sites(load_project(repo), State(repo))
-    tasks = {t["name"]: t for t in build_tasks(sites)}
+    sites = site_builds(repo)
+    tasks = {t["name"]: t for t in step_tasks(list(sites.values()), groups=False)
+             if isinstance(t, dict)}
     beta = tasks["beta"]
-    site = next(s for s in sites if s.name == "beta")
     # the build, then its values without the outcome (what dependents compare)
-    assert beta["actions"] == [(build_site, [site]), (result, [])]
+    assert beta["actions"] == [(run_step, [sites["beta"]]), (result, [])]
+    assert beta["basename"] == "build"
     assert beta["file_dep"] == ["modules/beta/content/one.md", "modules/beta/content/two.md",
                                 "modules/beta/module.json", "scripts/build.sh",
                                 "site/templates/default/hugo.toml",
@@ -38,6 +50,7 @@ def test_build_task_dict(monorepo: Repo) -> None:
     assert beta["task_dep"] == ["build:alpha"]
     assert beta["clean"] == [(clean_paths, [[repo / ".fedbuild/staging/beta"], repo])]
     assert beta["meta"] == {CLEAN: True}  # says what it removed (tasks/clean.py)
+    assert [type(check) for check in beta["uptodate"]][:2] == [Signature, StagedOutputIntact]
     assert beta["doc"] == "build.sh site modules/beta -> .fedbuild/staging/beta"
     assert not (repo / ".fedbuild/staging").exists()  # describing built nothing
 
@@ -64,8 +77,8 @@ def test_a_retried_site_build_is_flaky_like_a_step(monorepo: Repo, tmp_path: Pat
     manifest["modules"][1].update(retries=1, env={"BEHAVIOR": "flaky",
                                                    "FLAKY_MARK": str(tmp_path / "tried")})
     (repo / "modules.json").write_text(json.dumps(manifest))
-    site = next(s for s in plan_sites(load_project(repo), State(repo)) if s.name == "beta")
-    build_site(site)
+    site = site_builds(repo)["beta"]
+    run_step(site)
     outcome = Outcome.read(site.outcome)
     assert outcome is not None
     assert (outcome.status, outcome.attempts, outcome.message) == (
