@@ -133,12 +133,24 @@ def _connect() -> Any:
             _quiet()
             try:
                 _client = Client(_scheduler, timeout=_CONNECT_TIMEOUT, set_as_default=False)
-            except (OSError, TimeoutError) as err:
-                raise UsageError(COMMAND_LINE, "scheduler", f"no Dask scheduler answers at "
-                                 f"{_scheduler} ({err}); start one (`dask scheduler`) or "
-                                 "leave out executor=dask") from None
+            except (OSError, TimeoutError, TypeError, ValueError) as err:
+                raise UsageError(COMMAND_LINE, "scheduler", _unreachable(err)) from None
             atexit.register(_client.close)
         return _client
+
+
+def _unreachable(err: Exception) -> str:
+    """Why the scheduler could not be reached, and what to do: over TLS, most often Dask's
+    configuration lacks the certificates (the client reads them from there)."""
+    first = (str(err) or type(err).__name__).splitlines()[0]
+    if str(_scheduler).startswith("tls://"):
+        return (f"no Dask scheduler answers at {_scheduler} over TLS ({first}); give this "
+                "client its certificates in Dask's configuration (distributed.comm.tls."
+                "ca-file, distributed.comm.tls.client.cert and .key: a YAML file in "
+                "~/.config/dask/ or DASK_DISTRIBUTED__COMM__TLS__CA_FILE, ...__CLIENT__CERT, "
+                "...__CLIENT__KEY)")
+    return (f"no Dask scheduler answers at {_scheduler} ({first}); start one (`dask "
+            "scheduler`) or leave out executor=dask")
 
 
 def _quiet() -> None:

@@ -18,7 +18,7 @@ from core.digests import content_digest
 from core.outcome import Outcome
 from core.state import State
 from tests.conftest import copy_example, copy_fixture, doit_argv, run_command, run_doit
-from tests.dask_cluster import START_TIMEOUT, dask_cluster, seen_by_workers
+from tests.dask_cluster import START_TIMEOUT, dask_cluster, seen_by_workers, self_signed
 from tests.servers import free_port, nginx_cache, stop_process
 
 STEPS = ("build:lib", "build:app", "build:docs")
@@ -292,6 +292,28 @@ def test_a_step_runs_only_where_its_tool_version_is_the_one_in_its_key(tmp_path:
                 if "needs vtool 'vtool 3' (the version in its key)" in line]
         assert said and "none of the 2 workers" in said[0], result.stdout
         assert "'vtool 1'" in said[0] and "'vtool 2'" in said[0], said[0]
+
+
+def test_a_cluster_speaking_tls_only_with_the_certificates_in_dasks_config(
+        tmp_path: Path) -> None:
+    """Self-signed certificates made here; the scheduler and workers refuse plain TCP; the
+    client is given them through Dask's configuration (DASK_DISTRIBUTED__COMM__TLS__*), as
+    README says. Without them: one line, exit 3."""
+    tls = self_signed(tmp_path / "cluster" / "certs")  # where the workers can read them
+    with nginx_cache(tmp_path) as cache, dask_cluster(tmp_path, tls=tls) as cluster:
+        assert cluster.address.startswith("tls://") and cluster.env
+        repo = copy_fixture("remote", tmp_path / "repo")
+        given = ("executor=dask", f"scheduler={cluster.address}")
+        _build(repo, "build:docs", *given, FEDBUILD_CACHE_URL=cache.url, **cluster.env)
+        docs = Outcome.read(State(repo).outcome("build:docs"))
+        assert docs is not None and docs.worker in cluster.workers, docs
+        assert docs.worker.startswith("tls://")
+
+        result = run_doit(repo, "build:lib", *given, env={"FEDBUILD_CACHE_URL": cache.url})
+        assert result.returncode == 3, result.stdout + result.stderr
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and f"at {cluster.address}" in lines[0], result.stderr
+        assert "distributed.comm.tls" in lines[0], lines[0]
 
 
 def test_an_unreachable_scheduler_is_one_line_and_exit_3(tmp_path: Path) -> None:
