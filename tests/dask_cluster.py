@@ -9,8 +9,8 @@ same ones through Dask's configuration (`Cluster.env`, `Cluster.security`)."""
 
 from __future__ import annotations
 
+import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,7 +19,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from tests.servers import free_port, stop_process
+from tests.servers import stop_process
 
 REPO = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 60.0
@@ -80,10 +80,12 @@ def _wait_until(check: object, what: str, process: subprocess.Popen[bytes], log:
         time.sleep(0.2)
 
 
-def _answers(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(1.0)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+def _address(info: Path) -> str | None:
+    """The scheduler's address from its --scheduler-file, once it has written it whole."""
+    try:
+        return str(json.loads(info.read_text())["address"])
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def _start(argv: list[str], cwd: Path, log: Path, extra: Mapping[str, str] | None = None,
@@ -149,9 +151,13 @@ def dask_cluster(tmp_path: Path, workers: Sequence[tuple[str, Sequence[str]]] = 
     with `--resources qemu=1`, and w2 with nothing) and what `env` gives it (by name) in its
     environment, seeing nothing else of `tmp_path`; with `tls`, over TLS only. Every
     process is stopped by its PID when the block ends."""
-    port = free_port()
     home = tmp_path / "cluster"  # the only folder of tmp_path the workers see
-    protocol, flags = ("tls", ["--protocol", "tls", *tls.flags()]) if tls else ("tcp", [])
+    # The scheduler binds a port the kernel picks and writes its address to a file: a port
+    # picked here could be taken before the scheduler binds it, and another server then
+    # answer in its place.
+    info = home / "scheduler.json"
+    info.unlink(missing_ok=True)  # an earlier cluster's, in the same folder
+    flags = ["--protocol", "tls", *tls.flags()] if tls else []
     security = None
     if tls is not None:
         from distributed import Security
@@ -159,13 +165,14 @@ def dask_cluster(tmp_path: Path, workers: Sequence[tuple[str, Sequence[str]]] = 
         security = Security(tls_ca_file=str(tls.ca), tls_client_cert=str(tls.cert),
                             tls_client_key=str(tls.key), require_encryption=True)
     with ExitStack() as stack:
-        scheduler = _start(["scheduler", "--host", "127.0.0.1", "--port", str(port),
-                            "--no-dashboard", *flags], home / "scheduler",
-                           tmp_path / "scheduler.log")
+        scheduler = _start(["scheduler", "--host", "127.0.0.1", "--port", "0",
+                            "--scheduler-file", str(info), "--no-dashboard", *flags],
+                           home / "scheduler", tmp_path / "scheduler.log")
         stack.callback(stop_process, scheduler)
-        _wait_until(lambda: _answers(port), "dask scheduler", scheduler,
+        _wait_until(lambda: _address(info) is not None, "dask scheduler", scheduler,
                     tmp_path / "scheduler.log")
-        address = f"{protocol}://127.0.0.1:{port}"
+        address = _address(info)
+        assert address is not None
         processes = {"scheduler": scheduler}
         for name, resources in workers:
             log = tmp_path / f"{name}.log"

@@ -220,11 +220,15 @@ def test_interrupted_run_is_recorded_as_interrupted(monorepo: Repo,
 
 def test_concurrent_runs_in_two_repositories_are_independent(tmp_path: Path) -> None:
     """Two repositories built at the same time: each history has its own run, its own
-    process and its own tasks' logs."""
+    process and its own tasks' logs. Each one's alpha waits until the other run has started
+    a build (the fixture's gate on the other's runs log), so the runs cannot help but
+    overlap, however loaded the machine."""
     repos = [copy_fixture("basic", tmp_path / name) for name in ("one", "two")]
-    for repo in repos:
-        set_module(repo, "alpha", env={"BEHAVIOR": "slow", "SLOW_SECONDS": "1"})
-    procs = [start_doit(repo) for repo in repos]
+    logs = [tmp_path / f"{name}.log" for name in ("one", "two")]
+    for repo, other in zip(repos, reversed(logs), strict=True):
+        set_module(repo, "alpha", env={"BEHAVIOR": "gate", "GATE_FILE": str(other)})
+    procs = [start_doit(repo, env={"RUNS_LOG": str(log)})
+             for repo, log in zip(repos, logs, strict=True)]
     for proc in procs:
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, out + err

@@ -12,11 +12,14 @@ firmware is random bytes in flasher_args.json's layout, written as an ESP-IDF bu
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import select
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -26,12 +29,13 @@ from pathlib import Path
 
 from hardware.flasher_args import FlashFile, FlashPlan, write_flasher_args
 from tests.conftest import REPO, eventually
-from tests.servers import HOST, free_port, stop_process
+from tests.servers import HOST, stop_process
 
 START_TIMEOUT = 10.0
 # The mock has no `python -m` entry point; its console script may be a pyenv shim.
 _MOCK_MAIN = "import sys; from esp32_mock_bootloader.cli import main; sys.exit(main())"
 # Bootloader and app, each over 32 KiB (the mock's stub fails shorter reads).
+_LISTENING = re.compile(rf"listening on {re.escape(HOST)}:(\d+)\n")
 REGIONS = {0x0: 40_000, 0x10000: 65_536}
 
 
@@ -52,28 +56,39 @@ class MockBoard:
 
 @contextmanager
 def mock_board(folder: Path, chip: str = "esp32c3") -> Iterator[MockBoard]:
-    """A mock board of `chip`, its output logged in `folder`, until the block ends."""
-    port = free_port()
-    log = folder / f"mock-{chip}-{port}.log"
-    argv = [sys.executable, "-c", _MOCK_MAIN, "run", "--chip", chip, "--port", str(port)]
+    """A mock board of `chip`, its output logged in `folder`, until the block ends.
+
+    The mock binds a port the kernel picks (--port 0) and says which: a port picked here and
+    bound by the mock later could be taken in between (and the mock, refused a port, quietly
+    binds another)."""
+    log = _new_log(folder, f"mock-{chip}-")
+    argv = [sys.executable, "-c", _MOCK_MAIN, "run", "--chip", chip, "--bind", HOST,
+            "--port", "0"]
     with log.open("wb") as out:
         process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
     try:
-        if not eventually(lambda: _listening(port) or process.poll() is not None,
+        if not eventually(lambda: _port_said(log) is not None or process.poll() is not None,
                           START_TIMEOUT) or process.poll() is not None:
             raise RuntimeError(f"esp32-mock-bootloader did not start: {log.read_text()}")
+        port = _port_said(log)
+        assert port is not None
         yield MockBoard(port, chip, process, log)
     finally:
         stop_process(process)
 
 
-def _listening(port: int) -> bool:
-    try:
-        socket.create_connection((HOST, port), timeout=0.5).close()
-    except OSError:
-        return False
-    return True
+def _new_log(folder: Path, prefix: str) -> Path:
+    """A new, empty log file in `folder` whose name starts with `prefix`."""
+    handle, name = tempfile.mkstemp(prefix=prefix, suffix=".log", dir=folder)
+    os.close(handle)
+    return Path(name)
+
+
+def _port_said(log: Path) -> int | None:
+    """The port the mock says it listens on (its first line, printed once it listens)."""
+    found = _LISTENING.search(log.read_text(errors="replace"))
+    return int(found[1]) if found else None
 
 
 def write_firmware(folder: Path, chip: str = "esp32c3",
@@ -175,20 +190,33 @@ def _program_at_the_other_end(client: socket.socket) -> list[str] | None:
 
 def _qemu_console(folder: Path, elf: Path, children: list[subprocess.Popen[bytes]]
                   ) -> socket.socket:
-    port = free_port()
+    """QEMU running `elf`, its serial port on a loopback port the kernel picks (a port picked
+    here could be taken before QEMU binds it), connected to."""
     argv = ["qemu-system-riscv32", "-M", "virt", "-bios", "none", "-nographic", "-monitor",
-            "none", "-serial", f"tcp:{HOST}:{port},server=on,wait=on", "-kernel", str(elf)]
-    with (folder / f"qemu-{port}.log").open("wb") as out:
-        children.append(subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True))
+            "none", "-serial", f"tcp:{HOST}:0,server=on,wait=on", "-kernel", str(elf)]
+    log = _new_log(folder, "qemu-")
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+    children.append(process)
+    port = _listening_port(process)
+    if port is None:
+        raise RuntimeError(f"QEMU did not open its serial port: {log.read_text()[-2000:]}")
+    return socket.create_connection((HOST, port), timeout=START_TIMEOUT)
+
+
+def _listening_port(process: subprocess.Popen[bytes]) -> int | None:
+    """The port `process` listens on, once it does; None if it exits or time runs out."""
+    import psutil
+
     deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        try:
-            return socket.create_connection((HOST, port), timeout=1.0)
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+    while time.monotonic() < deadline and process.poll() is None:
+        with contextlib.suppress(psutil.Error):  # exiting: poll() says so next time round
+            for conn in psutil.Process(process.pid).net_connections(kind="tcp"):
+                if conn.status == psutil.CONN_LISTEN:
+                    return int(conn.laddr.port)
+        time.sleep(0.02)
+    return None
 
 
 def _relay(one: socket.socket, other: socket.socket, stopping: threading.Event) -> None:

@@ -12,7 +12,8 @@ from typing import Any
 from service.channel import EventChannel
 
 SEND = ("import socket, sys; s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); "
-        "s.sendall(sys.argv[2].encode()); sys.stdin.read()")  # stays until stdin closes
+        "s.sendall(sys.argv[2].encode()); print('sent', flush=True); sys.stdin.read()")
+# (stays until its stdin closes; says "sent" once its connection is queued and its text sent)
 PASS_ON = "import subprocess, sys; sys.exit(subprocess.run(sys.argv[1:]).returncode)"
 
 
@@ -22,7 +23,7 @@ def sender(address: str, text: str, *, grandchild: bool = False) -> subprocess.P
     argv = [sys.executable, "-c", SEND, address, text]
     if grandchild:
         argv = [sys.executable, "-c", PASS_ON, *argv]
-    return subprocess.Popen(argv, stdin=subprocess.PIPE)
+    return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
 
 def events_until(channel: EventChannel, count: int) -> list[dict[str, Any]]:
@@ -40,7 +41,8 @@ def test_only_a_child_of_the_service_is_heard_and_the_socket_then_goes() -> None
                     grandchild=True)
     child = None
     try:
-        time.sleep(1)  # the forger's connection is queued first
+        assert forger.stdout is not None
+        assert forger.stdout.readline() == b"sent\n"  # the forger's connection is queued first
         child = sender(channel.address, '{"event": "run.started"}\n{"event": "task.st')
         assert events_until(channel, 1) == [{"event": "run.started"}]
         assert not Path(channel.address).exists()
