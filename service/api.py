@@ -49,6 +49,7 @@ from service.db import (
     seconds_since,
 )
 from service.events import EventBus, percent
+from service.fixes import FixError, commit_on_branch, proposed
 from service.gate import Gate
 from service.git import Git, GitError
 from service.job import OUTPUT_LINES
@@ -56,6 +57,7 @@ from service.live import live_router
 from service.models import (
     BuildRequest,
     Detail,
+    FixBranch,
     Page,
     ProjectCreate,
     ProjectUpdate,
@@ -297,6 +299,22 @@ def api_router(services: Services) -> APIRouter:
                         trigger="manual", retry_of=build_id)
         return {**_build_view(services, build), "build_id": build["id"]}
 
+    @router.post("/builds/{build_id}/fix-branch", tags=["builds"], status_code=202,
+                 dependencies=[write], responses={**_CONFLICT, **_BUSY, **_MISSING})
+    def fix_branch(build_id: BuildId, body: FixBranch) -> dict[str, Any]:
+        """Commit the fix the build proved for a task on a new branch of the project's
+        repository (never an existing one) at the build's commit, and build that."""
+        old = _build(services, build_id)
+        project = _project(services, old["project_id"])
+        _validate(services, project, old["tasks"])
+        try:
+            branch, sha = commit_on_branch(services.config, project, old, body.task)
+        except FixError as err:
+            raise HTTPException(err.status, str(err)) from None
+        build = _submit(services, project, commit=sha, branch=branch, tasks=old["tasks"],
+                        mode=old["mode"], trigger="manual")
+        return {**_build_view(services, build), "build_id": build["id"], "fix_branch": branch}
+
     @router.post("/builds/{build_id}/cancel", tags=["builds"], dependencies=[write],
                  responses=_CONFLICT)
     def cancel(build_id: BuildId) -> dict[str, Any]:
@@ -398,6 +416,7 @@ def _build_view(services: Services, build: dict[str, Any], full: bool = False) -
         view["build_output"] = tail_lines(services.config.build_dir(build["id"]) / "output.log",
                                           OUTPUT_LINES)
     view["task_results"] = services.db.tasks(build["id"])
+    view["fixes"] = proposed(services.config.build_dir(build["id"]) / "fixes")
     view["events"] = services.bus.recent(build["id"])
     return view
 

@@ -30,6 +30,7 @@ from service.db import (
     seconds_since,
 )
 from service.events import EventBus, translate
+from service.fixes import keep_fixes
 from service.git import Git, GitError
 from service.tree import MARKER, build_cgroup, kill_build
 
@@ -164,7 +165,8 @@ class BuildJob:
         `events`) for doit alone."""
         # -v 2: the reporter follows each task's log, so the build output holds what tasks print.
         doit = (sys.executable, "-m", "doit", "run", "-f", str(FEDBUILD_ROOT / "dodo.py"),
-                "-d", str(folder), "-v", "2", *self.build["tasks"], f"mode={self.build['mode']}")
+                "-d", str(folder), "-v", "2", *self.build["tasks"], f"mode={self.build['mode']}",
+                "fix=auto")  # a failed step's fixers are tried; a proven fix is kept
         group = build_cgroup(self.config, self.id, make=True)
         argv = (sys.executable, "-m", "service.supervise", "--parent", str(os.getpid()),
                 "--events", events,
@@ -235,6 +237,11 @@ class BuildJob:
             fields.update(self._artifacts(folder))
         except OSError as err:
             log.warning("build %s: artifacts not kept (%s)", self.id, err)
+        try:
+            if folder is not None:
+                keep_fixes(self.output, folder, self.dir / "fixes")
+        except OSError as err:
+            log.warning("build %s: proposed fixes not kept (%s)", self.id, err)
         if self.worktree is not None:
             self._remove_worktree(Path(self.project["path"]), self.worktree)
         if fields["test_results"] is not None:

@@ -87,6 +87,13 @@ class BuildRequest(BaseModel):
     trigger: Literal["manual", "push", "webhook"] = "manual"
 
 
+class FixBranch(BaseModel):
+    """Which of a build's proven fixes to commit on a branch of its own."""
+
+    model_config = ConfigDict(extra="forbid")
+    task: str = Field(pattern=_NAME, max_length=200, description="the task the fix made pass")
+
+
 class Detail(BaseModel):
     """Every error's body: one line."""
 

@@ -555,8 +555,40 @@
     $("build-artifacts").textContent = build.artifacts_path || "–";
     renderLog(build.build_output);
 
+    renderFixes(build);
+
     $("build-cancel").hidden = !isActive(build.status);
     $("build-retry").hidden = !(build.status === "failed" || build.status === "cancelled");
+  }
+
+  // The fixes the build proved (doit fix=auto): the line doit printed and the diff, both
+  // as text, and a button committing it on a new branch, then building that branch.
+  function renderFixes(build) {
+    const fixes = Array.isArray(build.fixes) ? build.fixes.filter((f) => f && typeof f === "object") : [];
+    $("build-fixes").hidden = fixes.length === 0;
+    $("fix-list").replaceChildren(...fixes.map((fix) => {
+      const task = String(fix.task || "");
+      return el("div", { class: "fix", dataset: { task } },
+        el("p", { class: "fix-line", text: String(fix.line || "") }),
+        el("pre", { class: "diff", text: String(fix.diff || "") }),
+        el("button", { type: "button", class: "apply-fix", text: "Apply as a branch",
+          onclick: (event) => applyFix(build.id, task, event.currentTarget) }));
+    }));
+  }
+
+  async function applyFix(buildId, task, button) {
+    button.disabled = true;
+    try {
+      const result = await api(`builds/${encodeURIComponent(buildId)}/fix-branch`,
+        { method: "POST", body: { task } });
+      if (result && result.id !== undefined) state.buildId = result.id;
+      notice(`The fix for ${task} is committed on branch ${result.fix_branch}: building it.`);
+      scheduleRefresh({ projects: true, builds: true, build: true });
+    } catch (error) {
+      failed(error);
+    } finally {
+      button.disabled = false;
+    }
   }
 
   function testsLine(results) {

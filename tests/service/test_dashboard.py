@@ -214,3 +214,67 @@ def test_a_project_named_with_markup_is_shown_as_text(service: Service, tab: Tab
     assert page.locator("img").count() == 0
     assert page.evaluate("typeof window.pwned") == "undefined"
     assert tab.dialogs == []
+
+
+def make_fixable_repository(dest: Path) -> Path:
+    """A monorepo whose lint step fails on an unused import ruff's fixer removes; the line
+    beside it is markup, so the diff shown holds it."""
+    (dest / "modules" / "tidy").mkdir(parents=True)
+    (dest / "modules" / "tidy" / "greet.py").write_text(
+        f'"""{HOSTILE_NAME}"""\nimport os\n\nGREETING = "hello"\n')
+    manifest = {
+        "federation": {"name": "fixable fixture", "baseURL": "https://fixable.example.org"},
+        "modules": [{
+            "name": "tidy", "source": {"repository": "local", "path": "modules/tidy"},
+            "toolchain": "command",
+            "steps": [{"name": "lint", "argv": ["ruff", "check", "--no-cache", "."],
+                       "fix": [["ruff", "check", "--fix", "--no-cache", "."]]}],
+        }],
+    }
+    (dest / "modules.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    (dest / ".gitignore").write_text(".fedbuild/\ndist/\npublic/\n")
+    git(dest, "init", "-q", "-b", "main")
+    git(dest, "add", "-A")
+    git(dest, "commit", "-q", "-m", "fixture")
+    return dest
+
+
+def test_a_proven_fix_is_shown_as_text_and_applied_as_a_branch(service: Service, tab: Tab,
+                                                               tmp_path: Path) -> None:
+    repo = make_fixable_repository(tmp_path / "repo")
+    main = git(repo, "rev-parse", "main").strip()
+    project = service.register(repo, name="fixable", branch="main")
+    page = open_dashboard(service, tab, project)
+    build = service.trigger(project["id"], tasks=["lint:tidy"])
+    row = page.locator(f'#build-list tr[data-build-id="{build["id"]}"]')
+    sync_api.expect(row.locator(".badge")).to_have_text("failed", timeout=60_000)
+    row.click()
+    fix = page.locator('#fix-list .fix[data-task="lint:tidy"]')
+    sync_api.expect(fix.locator(".fix-line")).to_contain_text("made lint:tidy pass")
+    diff = fix.locator("pre.diff")
+    sync_api.expect(diff).to_contain_text("-import os")
+    sync_api.expect(diff).to_contain_text(HOSTILE_NAME)  # as text: no element made
+    assert diff.locator("*").count() == 0 and page.locator("img").count() == 0
+    assert git(repo, "status", "--porcelain") == ""  # proposed, not applied
+
+    fix.locator("button.apply-fix").click()
+    sync_api.expect(page.locator("#build-detail")).not_to_have_attribute(
+        "data-build-id", str(build["id"]))
+    sync_api.expect(page.locator("#build-status")).to_have_text("success", timeout=60_000)
+    branch = f"fedbuild/fix-{build['id']}-lint-tidy"
+    newest = builds_of(service, project)[0]
+    assert newest["branch"] == branch
+    assert newest["commit_sha"] == git(repo, "rev-parse", branch).strip()
+    assert "-import os" in git(repo, "show", branch)
+    # The registered branch, the checkout and its files are as they were.
+    assert git(repo, "rev-parse", "main").strip() == main
+    assert git(repo, "rev-parse", "--abbrev-ref", "HEAD").strip() == "main"
+    assert git(repo, "status", "--porcelain") == ""
+    assert "import os" in (repo / "modules/tidy/greet.py").read_text()
+    # Once only; and, like every write, not without the token.
+    path = f"/api/builds/{build['id']}/fix-branch"
+    assert service.post(path, json={"task": "lint:tidy"}).status_code == 409
+    assert service.post(path, json={"task": "lint:tidy"}, token=None).status_code == 401
+    assert service.post(path, json={"task": "test:tidy"}).status_code == 404
+    assert page.evaluate("typeof window.pwned") == "undefined"
+    assert tab.dialogs == []
