@@ -135,6 +135,36 @@ def run_command(repo: Path, *args: str, env: dict[str, str] | None = None,
                           timeout=timeout, check=False)
 
 
+# Under `-n 2 --dist loadfile` each file runs whole on one worker, handed out in collection
+# order as a worker runs short of tests (xdist's own reordering, by number of tests, is off in
+# pyproject.toml: it sent the few-test but long files, a cold build of the example or mypy,
+# last, and one worker then ran one of them alone at the end). Files marked
+# `pytestmark = pytest.mark.heavy` go first, the heaviest first; the many short files then
+# even out the two workers' ends.
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the `heavy` mark."""
+    config.addinivalue_line("markers", "heavy(seconds): a file that takes long (its rough wall "
+                            "time on 2 idle cores, in seconds): run it early under -n")
+
+
+def _heaviness(item: pytest.Item) -> float:
+    mark = item.get_closest_marker("heavy")
+    return float(mark.args[0]) if mark is not None else 0.0
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Heavy files first, heaviest first; then the other files, those with more tests first
+    (xdist's order); each file's tests in their own order."""
+    files: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+    order = sorted(files.values(), key=lambda tests: (-max(map(_heaviness, tests)),
+                                                      -len(tests)))
+    items[:] = [item for tests in order for item in tests]
+
+
 # Profiles of the hypothesis tests (tests/robustness/): registered here, before pytest reads
 # --hypothesis-profile. `ci` (the default) runs a few hundred fuzzed files;
 # `python3 -m pytest tests/robustness --hypothesis-profile=long` runs 10,000.

@@ -7,8 +7,12 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from federation.schema import render
 from tests.conftest import REPO
+
+pytestmark = pytest.mark.heavy(18)  # run early under -n (tests/conftest.py)
 
 
 def test_ci_runs_exactly_the_readme_test_command() -> None:

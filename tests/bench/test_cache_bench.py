@@ -12,6 +12,8 @@ import pytest
 
 from bench import cache
 
+pytestmark = pytest.mark.heavy(14)  # run early under -n (tests/conftest.py)
+
 
 def test_cold_warm_remote_warm_local_and_per_hit(tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:

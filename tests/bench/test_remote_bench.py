@@ -12,6 +12,8 @@ import pytest
 
 from bench import remote
 
+pytestmark = pytest.mark.heavy(14)  # run early under -n (tests/conftest.py)
+
 
 def test_per_action_overhead_and_scaling_are_measured(tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,6 +21,8 @@ from hypothesis import strategies as st
 
 from tests.conftest import copy_fixture, run_command, run_doit
 
+pytestmark = pytest.mark.heavy(13)  # run early under -n (tests/conftest.py)
+
 GIT = ["git", "-c", "user.email=test@example.org", "-c", "user.name=test"]
 SITES = {"home", "blog"}
 EVERY = {"home", "blog", "lib", "app", "tool"}

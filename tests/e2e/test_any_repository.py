@@ -24,6 +24,8 @@ import pytest
 
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.heavy(23)  # run early under -n (tests/conftest.py)
+
 DOIT = f"doit=={importlib.metadata.version('doit')}"  # the doit fedbuild is tested with
 INVOKE_TASKS = '''"""The repository's own invoke tasks (fedbuild must not shadow them)."""
 from invoke import task

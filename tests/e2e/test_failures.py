@@ -12,6 +12,8 @@ import pytest
 
 from tests.conftest import run_command, run_doit, set_module
 
+pytestmark = pytest.mark.heavy(15)  # run early under -n (tests/conftest.py)
+
 Repo = Callable[[str], Path]
 
 

@@ -23,6 +23,8 @@ import pytest
 
 from tests.conftest import FIXTURES, copy_fixture, run_command, run_doit
 
+pytestmark = pytest.mark.heavy(45)  # run early under -n (tests/conftest.py)
+
 Change = Callable[[Path], None]
 _ROW = re.compile(r"^(\S+)\s+(built|cached|up to date|failed|timed out|skipped|flaky|"
                   r"not needed)(?:\s|$)")

@@ -36,6 +36,8 @@ from tests.conftest import (
 )
 from tests.hardware.mock_boards import MockBoard, board_running, mock_board, read_flash
 
+pytestmark = pytest.mark.heavy(27)  # run early under -n (tests/conftest.py)
+
 FAKE_IDF = FIXTURES / "idf" / "fake-idf"
 FEDERATION = {"name": "firmware fixture", "baseURL": "https://fixture.example.org"}
 

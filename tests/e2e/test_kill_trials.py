@@ -15,6 +15,8 @@ import pytest
 
 from bench.kill_trials import Monorepo, Trial, run_trial
 
+pytestmark = pytest.mark.heavy(22)  # run early under -n (tests/conftest.py)
+
 TRIALS = [
     Trial("process", "SIGKILL", "building"),
     Trial("thread", "SIGKILL", "swap"),

@@ -23,6 +23,8 @@ from hypothesis import strategies as st
 
 from tests.conftest import REPO, run_command, run_doit
 
+pytestmark = pytest.mark.heavy(27)  # run early under -n (tests/conftest.py)
+
 Repo = Callable[[str], Path]
 SCHEMA = json.loads((REPO / "tasks/commands/plan.schema.json").read_text())
 _PROGRESS = re.compile(r"^\[\d+/\d+\] (\S+) (not needed|up to date|\S+)")

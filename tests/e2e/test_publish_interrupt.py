@@ -25,6 +25,8 @@ import pytest
 
 from tests.conftest import doit_argv, run_doit
 
+pytestmark = pytest.mark.heavy(17)  # run early under -n (tests/conftest.py)
+
 Repo = Callable[[str], Path]
 PAGES = 300
 # The states of a publish, in the order it passes them.

@@ -21,6 +21,8 @@ from tests.conftest import copy_example, copy_fixture, doit_argv, run_command, r
 from tests.dask_cluster import START_TIMEOUT, dask_cluster, seen_by_workers, self_signed
 from tests.servers import free_port, nginx_cache, stop_process
 
+pytestmark = pytest.mark.heavy(55)  # run early under -n (tests/conftest.py)
+
 STEPS = ("build:lib", "build:app", "build:docs")
 def _build(repo: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     result = run_doit(repo, *args, env=env, timeout=300)

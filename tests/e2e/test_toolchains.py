@@ -18,6 +18,8 @@ import pytest
 
 from tests.conftest import REPO, run_doit
 
+pytestmark = pytest.mark.heavy(45)  # run early under -n (tests/conftest.py)
+
 EXAMPLE_PARTS = ("modules.json", "modules.schema.json", "modules", "site", "scripts")
 TOOLCHAIN_MODULES = ("clib", "crate", "web", "pyproj")
 STEPS = ("build:clib", "test:clib", "check:crate", "build:crate",

@@ -15,12 +15,15 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import run_doit
 from tests.robustness.doit_list import Listing, doit_list
 from tests.robustness.mutations import base_repository, mutated_file, planted_links
+
+pytestmark = pytest.mark.heavy(30)  # run early under -n (tests/conftest.py)
 
 TIMEOUT = 30.0  # seconds for one `doit list`: the slowest legitimate example takes about 2
 
