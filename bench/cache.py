@@ -1,11 +1,11 @@
 """The action cache: the example monorepo cold, then from fresh clones with a warm cache, and
 what one cache hit costs over an up-to-date no-op.
 
-    python bench/cache.py [--repeat 3] [--modules 40]
+    python bench/cache.py [--repeat 3] [--modules 40] [--tasks build:home,build:web]
 
 1. This repository's example monorepo (modules.json, modules/, site/, scripts/) is copied to
-   a temporary folder and built cold with `doit` (its default tasks, the manifest's
-   parallelism), storing into an empty local cache folder and into a new, empty nginx
+   a temporary folder and built cold with `doit` (its default tasks, or --tasks; the
+   manifest's parallelism), storing into an empty local cache folder and into a new, empty nginx
    WebDAV server on loopback (Bazel's /ac/ and /cas/ layout; tests/servers.py runs it).
 2. warm remote: a fresh copy, with an empty local cache and that server.
 3. warm local: a fresh copy, with the cold copy's (warm) local cache folder and no server.
@@ -77,25 +77,26 @@ def restored(output: str) -> int:
     return int(match[1]) if match else 0
 
 
-def example(work: Path, repeat: int) -> dict[str, Any]:
-    """Cold, warm remote and warm local builds of the example monorepo, `repeat` rounds of
-    each; every cold build has its own empty server and cache folder."""
+def example(work: Path, repeat: int, tasks: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Cold, warm remote and warm local builds of the example monorepo (`tasks`, or its
+    default tasks), `repeat` rounds of each; every cold build has its own empty server and
+    cache folder."""
     colds, remote, local_times, counts, cacheable = [], [], [], set(), set()
     for i in range(repeat):
         with nginx_cache(work) as server:  # a new server each round, in its own folder
             local = work / f"cold{i}-cache"
-            cold, output = timed_doit(copy_example(work / f"cold{i}"),
+            cold, output = timed_doit(copy_example(work / f"cold{i}"), *tasks,
                                       FEDBUILD_CACHE_URL=server.url, FEDBUILD_CACHE_DIR=str(local))
             if restored(output):
                 raise BenchError("the cold build restored from the cache: it was not cold")
             colds.append(cold)
             cacheable.add(len(re.findall(r"^\S+:\S+\s+built\b", output, re.M)))
-            seconds, output = timed_doit(copy_example(work / f"remote{i}"),
+            seconds, output = timed_doit(copy_example(work / f"remote{i}"), *tasks,
                                          FEDBUILD_CACHE_URL=server.url,
                                          FEDBUILD_CACHE_DIR=str(work / f"remote{i}-cache"))
             remote.append(seconds)
             counts.add(restored(output))
-        seconds, output = timed_doit(copy_example(work / f"local{i}"),
+        seconds, output = timed_doit(copy_example(work / f"local{i}"), *tasks,
                                      FEDBUILD_CACHE_DIR=str(local))
         local_times.append(seconds)
         counts.add(restored(output))
@@ -154,12 +155,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--modules", type=int, default=40, help="synthetic modules (x2 tasks)")
+    parser.add_argument("--tasks", default="", metavar="TASK,TASK",
+                        help="the example's tasks to build (default: its default tasks)")
     parser.add_argument("--json", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     compile_fedbuild()
     work = Path(tempfile.mkdtemp(prefix="fedbuild-bench-cache-"))
     try:
-        ex = example(work, args.repeat)
+        ex = example(work, args.repeat, tuple(t for t in args.tasks.split(",") if t))
         hit = per_hit(work, args.modules, args.repeat)
     except BenchError as err:
         print(f"bench/cache.py: {err}", file=sys.stderr)
