@@ -1,18 +1,20 @@
-"""Failing, hanging and noisy builds: clear messages, last good output kept, nothing left over."""
+"""Failing and noisy builds: clear messages, last good output kept, nothing left over.
+
+A build past its timeout (its whole process tree killed) is tests/e2e/test_steps.py's
+hang:trouble, 1 s: a site build is the same step, but its build_timeout is at least 30 s, and
+a test waiting that out kept a worker idle for half a minute; test_plan.py checks that
+build_timeout becomes the site build's timeout, and test_interrupt_and_lock.py kills site
+builds' trees, a process in a session of its own included."""
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-import psutil
 import pytest
 
 from tests.conftest import run_command, run_doit, set_module
-
-pytestmark = pytest.mark.heavy(15)  # run early under -n (tests/conftest.py)
 
 Repo = Callable[[str], Path]
 
@@ -147,28 +149,6 @@ def test_continue_and_fail_fast_on_the_command_line_win_over_the_manifest(
     assert wrong.stderr == ("ERROR: command line: fail_fast: 'ture' is not true or false; "
                             "use fail_fast=true or fail_fast=false\n")
     assert not (repo / "runs.log").exists()
-
-
-def test_timeout_kills_the_whole_process_tree(monorepo: Repo, tmp_path: Path) -> None:
-    """A build past build_timeout is killed with every descendant, even one in its own session."""
-    repo = monorepo("basic")
-    pids = tmp_path / "pids"
-    set_module(repo, "gamma", env={"BEHAVIOR": "spawn", "PIDS_FILE": str(pids)},
-               build_options={"build_timeout": 30})
-    started = time.monotonic()
-    result = run_doit(repo, "build:gamma", timeout=120)
-    assert result.returncode != 0
-    assert 29 < time.monotonic() - started < 100  # killed at 30 s, long before the 600 s sleep
-    assert "build:gamma timed out" in result.stdout
-    assert "timed out after 30s" in result.stdout
-    spawned = [int(p) for p in pids.read_text().split()]
-    assert len(spawned) == 3
-    alive = [p for p in spawned if psutil.pid_exists(p)
-             and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
-    assert alive == []
-    assert tmp_leftovers(repo) == []
-    summary = result.stdout.split("task ", 1)[1]
-    assert "timed out" in summary
 
 
 def test_megabytes_of_output_go_to_the_log_whole(monorepo: Repo) -> None:
