@@ -77,10 +77,11 @@ class Site:
     # The options the build script accepts (federation/script_options.py); None: every one.
     options: frozenset[str] | None = None
 
-    def signature(self, env: dict[str, str]) -> dict[str, Any]:
-        """What, besides input files, decides the output: argv shape, env, manifest entry."""
+    def signature(self, env: dict[str, str], command: tuple[str, ...]) -> dict[str, Any]:
+        """What, besides input files, decides the output: the build step's argv (the YAML's),
+        the options passed, env, manifest entry."""
         return {"script": self.script, "base_url": self.base_url, "env": env,
-                "entry": self.entry,
+                "entry": self.entry, "command": list(command),
                 "options": None if self.options is None else sorted(self.options)}
 
     def passes(self, option: str) -> bool:

@@ -149,7 +149,7 @@ class StepPlan:
         """What decides the step's result besides its input files (the tool version is added
         when the run first needs it)."""
         if self.site is not None:  # its argv and inputs come from its module.json
-            return self.site.signature(self.env)
+            return self.site.signature(self.env, self.commands[0])
         fields: dict[str, Any] = {"commands": self.commands, "env": self.env, "cwd": str(self.cwd),
                                   "mode": self.mode, "platform": self.host,
                                   "skip": self.skip, "outputs": [str(o) for o in self.outputs]}

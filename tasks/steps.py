@@ -327,7 +327,10 @@ def _site_plan(step: StepPlan, resolved: ResolvedSite) -> StepPlan:
     source's commit."""
     assert step.site is not None
     commit = step.site.git.recorded_head() if step.site.git else None
-    return site_step(step, resolved, [_step_fields(step), resolved.argv, commit])
+    # The YAML's argv is in the key once, as the head of resolved.argv: the keys of site
+    # builds stay those made before it was part of their signature.
+    signature = {k: v for k, v in _step_fields(step).items() if k != "command"}
+    return site_step(step, resolved, [signature, resolved.argv, commit])
 
 
 def execute(plan: StepPlan, board: Mapping[str, str] | None = None,
