@@ -19,14 +19,15 @@ from tests.conftest import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Run in a subprocess: sys.argv[1] is the lock path, sys.argv[2] how long to hold it.
+# Run in a subprocess: sys.argv[1] is the lock path, sys.argv[2] how long at most to hold it;
+# it lets go sooner once its stdin is closed (the test says when, not a clock).
 HOLD = """
-import sys, time
+import select, sys
 sys.path.insert(0, {root!r})
 from core.lock import RepoLock
 lock = RepoLock(__import__("pathlib").Path(sys.argv[1]))
 lock.acquire()
-time.sleep(float(sys.argv[2]))
+select.select([sys.stdin], [], [], float(sys.argv[2]))
 lock.release()
 """
 
@@ -61,7 +62,8 @@ def holder(tmp_path: Path) -> Iterator[Callable[[float], subprocess.Popen[bytes]
     procs: list[subprocess.Popen[bytes]] = []
 
     def start(seconds: float) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(python(HOLD, str(tmp_path / "state" / "lock"), str(seconds)))
+        proc = subprocess.Popen(python(HOLD, str(tmp_path / "state" / "lock"), str(seconds)),
+                                stdin=subprocess.PIPE)
         procs.append(proc)
         assert eventually(lambda: written_by(tmp_path / "state" / "lock", proc.pid))
         return proc
@@ -70,6 +72,8 @@ def holder(tmp_path: Path) -> Iterator[Callable[[float], subprocess.Popen[bytes]
     for proc in procs:
         proc.kill()
         proc.wait(timeout=5)
+        if proc.stdin is not None:
+            proc.stdin.close()
 
 
 def test_acquire_writes_us_and_release_clears(tmp_path: Path) -> None:
@@ -99,13 +103,15 @@ def test_second_lock_in_another_process_fails_at_once(tmp_path: Path) -> None:
 def test_wait_outlasts_a_holder_that_releases(
     tmp_path: Path, holder: Callable[[float], subprocess.Popen[bytes]]
 ) -> None:
-    proc = holder(0.5)
+    proc = holder(30)
     lock = RepoLock(tmp_path / "state" / "lock")
     with pytest.raises(LockHeld) as held:
         lock.acquire()
     assert held.value.holder is not None and held.value.holder.pid == proc.pid
     assert str(held.value).count("\n") == 0
-    assert lock.acquire(wait=2) is None  # released cleanly: nothing stale
+    assert proc.stdin is not None
+    proc.stdin.close()  # the holder lets go now
+    assert lock.acquire(wait=30) is None  # released cleanly: nothing stale
     lock.release()
 
 
