@@ -23,9 +23,15 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-q
                  "--disable-component-update", "--disable-sync"]
 MARKUP_LINE = "<script>alert(1)</script>"
 HOSTILE_NAME = '<img src=x onerror="window.pwned=1">'
-# build:hello (the default) prints markup and lasts long enough to be seen running (and
-# cancelled); check:hello prints markup and fails, so doit puts its log's tail in the
+# build:hello (the default) prints markup and waits (at most 60 s) until the test creates its
+# module's `release` file: it is seen running, cancelled or let finish when the test says, not
+# when a clock does; check:hello prints markup and fails, so doit puts its log's tail in the
 # build's output.
+WAIT = ("import pathlib, sys, time\n"
+        f"print({MARKUP_LINE!r}, flush=True)\n"
+        "release, deadline = pathlib.Path(sys.argv[1]), time.monotonic() + 60\n"
+        "while not release.exists() and time.monotonic() < deadline:\n"
+        "    time.sleep(0.05)\n")
 MANIFEST = {
     "federation": {"name": "dashboard fixture", "baseURL": "https://dashboard.example.org"},
     "modules": [{
@@ -33,9 +39,8 @@ MANIFEST = {
         "source": {"repository": "local", "path": "modules/hello"},
         "toolchain": "command",
         "steps": [
-            {"name": "build", "description": "print markup, then take a moment",
-             "argv": ["{python}", "-c",
-                      f"import time; print({MARKUP_LINE!r}, flush=True); time.sleep(3)"]},
+            {"name": "build", "description": "print markup, then wait for the release file",
+             "argv": ["{python}", "-c", WAIT, "{module_dir}/release"]},
             {"name": "check", "description": "print markup, then fail", "default": False,
              "argv": ["{python}", "-c", f"print({MARKUP_LINE!r}); raise SystemExit(1)"]},
         ],
@@ -43,6 +48,11 @@ MANIFEST = {
 }
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
+
+
+def release(repo: Path) -> None:
+    """Let build:hello of the repository at `repo` finish."""
+    (repo / "modules" / "hello" / "release").touch()
 
 
 def make_repository(dest: Path) -> Path:
@@ -137,7 +147,8 @@ def builds_of(service: Service, project: dict[str, Any]) -> list[dict[str, Any]]
 
 def test_the_build_button_starts_a_build_whose_status_goes_live_to_success(
         service: Service, tab: Tab, tmp_path: Path) -> None:
-    project = service.register(make_repository(tmp_path / "repo"), name="hello repo")
+    repo = make_repository(tmp_path / "repo")
+    project = service.register(repo, name="hello repo")
     page = open_dashboard(service, tab, project)
     assert "token" not in page.evaluate("location.href")  # kept out of the address bar
     item = page.locator(f'li[data-project-id="{project["id"]}"]')
@@ -152,6 +163,7 @@ def test_the_build_button_starts_a_build_whose_status_goes_live_to_success(
     row = page.locator(f'#build-list tr[data-build-id="{build["id"]}"]')
     sync_api.expect(row).to_contain_text("manual")
 
+    release(repo)
     sync_api.expect(status).to_have_text("success", timeout=30_000)
     sync_api.expect(row.locator(".badge")).to_have_text("success")
     sync_api.expect(page.locator('#build-tasks tr[data-task="build:hello"]')).to_contain_text(
@@ -165,7 +177,8 @@ def test_the_build_button_starts_a_build_whose_status_goes_live_to_success(
 
 def test_a_running_build_can_be_cancelled_then_retried(service: Service, tab: Tab,
                                                        tmp_path: Path) -> None:
-    project = service.register(make_repository(tmp_path / "repo"), name="cancel me")
+    repo = make_repository(tmp_path / "repo")
+    project = service.register(repo, name="cancel me")
     page = open_dashboard(service, tab, project)
     page.locator(f'li[data-project-id="{project["id"]}"] button.build').click()
     status = page.locator("#build-status")
@@ -181,6 +194,7 @@ def test_a_running_build_can_be_cancelled_then_retried(service: Service, tab: Ta
     sync_api.expect(status).to_have_text(re.compile("^(pending|running)$"))
     retried = builds_of(service, project)[0]
     assert retried["retry_of"] == cancelled["id"]
+    release(repo)
     sync_api.expect(status).to_have_text("success", timeout=30_000)
 
 
