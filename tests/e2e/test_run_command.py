@@ -119,13 +119,14 @@ def test_any_reporter_holds_the_lock_and_records_the_run(monorepo: Repo, tmp_pat
                                                          reporter: str,
                                                          fedbuilds: bool) -> None:
     repo = monorepo("basic")
-    runs = tmp_path / "runs"
-    set_env(repo, {"BEHAVIOR": "slow", "SLOW_SECONDS": "3"}, ("alpha",))
+    runs, gate = tmp_path / "runs", tmp_path / "gate"
+    set_env(repo, {"BEHAVIOR": "gate", "GATE_FILE": str(gate)}, ("alpha",))
     first = start(repo, f"--reporter={reporter}", fedbuilds=fedbuilds,
                   env={"RUNS_LOG": str(runs)})
     wait_for(lambda: "start" in lines(runs))
 
     second = run_doit(repo)  # the usual run, refused with the usual line
+    gate.touch()  # alpha (and the first run) goes on only now, however slow the second was
 
     assert second.returncode == 2, second.stdout + second.stderr
     assert "another fedbuild run holds" in second.stdout
@@ -151,13 +152,14 @@ def test_any_reporter_holds_the_lock_and_records_the_run(monorepo: Repo, tmp_pat
 def test_a_json_run_refused_by_a_held_lock_says_so_and_records_nothing(monorepo: Repo,
                                                                       tmp_path: Path) -> None:
     repo = monorepo("basic")
-    runs = tmp_path / "runs"
-    set_env(repo, {"BEHAVIOR": "slow", "SLOW_SECONDS": "3"}, ("alpha",))
+    runs, gate = tmp_path / "runs", tmp_path / "gate"
+    set_env(repo, {"BEHAVIOR": "gate", "GATE_FILE": str(gate)}, ("alpha",))
     first = start(repo, fedbuilds=False, env={"RUNS_LOG": str(runs)})
     wait_for(lambda: "start" in lines(runs))
 
     second = start(repo, "--reporter=json", fedbuilds=True, env={})
     out, _ = second.communicate(timeout=60)
+    gate.touch()  # the first run's alpha goes on only now
 
     assert second.returncode == 2
     assert "another fedbuild run holds" in out
