@@ -134,14 +134,23 @@ def test_file_is_in_wal_mode(tmp_path: Path) -> None:
 ROWS_PER_PROCESS = 200
 
 
-def _write_run(path: Path, go: multiprocessing.synchronize.Event, label: str) -> None:
-    """In a child process: one run with ROWS_PER_PROCESS executed tasks, each its own write."""
+def _write_run(path: Path, go: multiprocessing.synchronize.Event,
+               mine: multiprocessing.synchronize.Event,
+               theirs: multiprocessing.synchronize.Event, label: str) -> None:
+    """In a child process: one run with ROWS_PER_PROCESS executed tasks, each its own write.
+    Its first row written, it says so (`mine`); its last waits until the other's first is
+    written (`theirs`): the two runs overlap by construction, however the machine schedules
+    them."""
     go.wait(10)
     history = History(path)
     run_id = history.begin_run(f"doit {label}", "development", None, None, os.getpid())
     for i in range(ROWS_PER_PROCESS):
+        if i == ROWS_PER_PROCESS - 1:
+            theirs.wait(30)
         history.record_task(run_id, TaskRecord(name=f"{label}:{i}", status="built",
                                                ended=time.time(), duration=0.001))
+        if i == 0:
+            mine.set()
         time.sleep(0.001)  # a task's work: the other process gets the file in between
     history.end_run(run_id, "succeeded")
     history.close()
@@ -155,8 +164,9 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
     path = tmp_path / "state" / FILE
     History(path).close()  # creates it, in WAL mode, with the tables
     ctx = multiprocessing.get_context("fork")
-    go = ctx.Event()
-    workers = [ctx.Process(target=_write_run, args=(path, go, label)) for label in ("a", "b")]
+    go, first = ctx.Event(), {label: ctx.Event() for label in ("a", "b")}
+    workers = [ctx.Process(target=_write_run, args=(path, go, first[label], first[other], label))
+               for label, other in (("a", "b"), ("b", "a"))]
     for worker in workers:
         worker.start()
     go.set()
