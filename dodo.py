@@ -15,24 +15,23 @@ from pathlib import Path
 from typing import Any
 
 from core.state import State
-from federation.loader import load_project
-from federation.plan import plan_federation
-from federation.platforms import host
 from federation.policy import policy_of
-from federation.steps import plan_steps
 from tasks import sites, steps
 from tasks.config import default_tasks, doit_config, repository, run_mode
 from tasks.federate import federate_task
 from tasks.select import selected
+from tasks.snapshot import loaded
 
 ROOT = repository(Path(__file__).resolve().parent)  # the current folder (-d)
-PROJECT = load_project(ROOT)
-STATE = State(ROOT, PROJECT.read_only_sources)
 MODE = run_mode()  # doit mode=production
-PLANNED = plan_steps(PROJECT, STATE, PROJECT.toolchains, MODE, host())
-FEDERATION = plan_federation(PROJECT, STATE, PLANNED.steps)
-# After every check of the load: the build script's options (declared, or its --help once).
-STEPS = sites.with_script_options(PROJECT, STATE, PLANNED)
+# The manifest loaded, its steps and federate planned, the site builds passing the options
+# their script accepts: kept from the last run while none of the files they came from
+# changed (tasks/snapshot.py).
+LOADED = loaded(ROOT, MODE)
+PROJECT = LOADED.project
+STATE = State(ROOT, PROJECT.read_only_sources)
+STEPS = LOADED.steps
+FEDERATION = LOADED.federation
 
 DOIT_CONFIG = doit_config(PROJECT, STATE, default_tasks(
     STEPS, MODE, [s.module for s in STEPS.steps if s.site], STATE, selected(PROJECT)), MODE)
@@ -42,7 +41,8 @@ def task_build() -> Iterator[steps.TaskDef]:
     """Build every module (build:<module> for one, with what it depends on)."""
     yield from sites.fetch_tasks(STEPS.steps)
     yield steps.build_group()
-    yield from steps.step_tasks([s for s in STEPS.steps if s.step == "build"], groups=False)
+    yield from steps.step_tasks([s for s in STEPS.steps if s.step == "build"], groups=False,
+                                resolved=LOADED.resolved)
 
 
 def task_steps() -> Iterator[steps.TaskDef]:

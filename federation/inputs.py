@@ -71,7 +71,7 @@ def walk_files(folder: Path, root: Path, skip_dirs: Sequence[str] = (),
     stack = [(start, ignores.real(start), ignores.above(start))]
     while stack:
         current, real, rules = stack.pop()
-        entries = _entries(current)
+        entries = ignores.listing(current)
         rules = ignores.within(current, entries, rules)
         for entry in entries:
             name = entry.name
@@ -83,6 +83,7 @@ def walk_files(folder: Path, root: Path, skip_dirs: Sequence[str] = (),
             elif name in SKIP_FILES or _litter(name):
                 continue
             elif entry.is_symlink():
+                ignores.saw(entry.path)  # what it leads to now: nothing, a file, a folder
                 target = _target(entry.path, inside)
                 if target is None:
                     continue
@@ -196,12 +197,27 @@ Rules = tuple[_Rules, ...]  # outermost folder first
 
 class GitIgnores:
     """The .gitignore files of the git checkout holding the folders asked about (none outside
-    a checkout), each read once; one instance serves one listing of a repository's modules."""
+    a checkout), each read once; one instance serves one listing of a repository's modules,
+    and remembers what that listing depends on (`seen`)."""
 
     def __init__(self) -> None:
         self._above: dict[str, Rules | None] = {}  # None: not in a git checkout
         self._files: dict[str, _Rules | None] = {}
         self._real: dict[str, str] = {}
+        # What the listings depend on (tasks/snapshot.py keys a kept plan with it): the
+        # folders listed, the .gitignore files read and the links met, followed (`seen`),
+        # and the paths only looked up, .git and .gitignore above (`looked_up`).
+        self.seen: list[str] = []
+        self.looked_up: list[str] = []
+
+    def saw(self, path: str) -> None:
+        """Note a folder listed or a file read for the listing."""
+        self.seen.append(path)
+
+    def listing(self, folder: str) -> list[os.DirEntry[str]]:
+        """The entries of `folder` (none when it is gone), noted as seen."""
+        self.saw(folder)
+        return _entries(folder)
 
     def real(self, path: str | os.PathLike[str]) -> str:
         """The path with symlinks followed; the folders above it resolved once per listing."""
@@ -226,6 +242,7 @@ class GitIgnores:
         if folder in self._above:
             return self._above[folder]
         parent = os.path.dirname(folder)
+        self.looked_up += [os.path.join(folder, ".git"), os.path.join(folder, ".gitignore")]
         if os.path.lexists(os.path.join(folder, ".git")):
             chain: Rules | None = ()
         elif parent == folder:
@@ -240,6 +257,7 @@ class GitIgnores:
 
     def _file(self, folder: str) -> _Rules | None:
         if folder not in self._files:
+            self.saw(os.path.join(folder, ".gitignore"))
             self._files[folder] = _read_rules(folder)
         return self._files[folder]
 
@@ -250,6 +268,9 @@ class _NoIgnores(GitIgnores):
     def real(self, path: str | os.PathLike[str]) -> str:
         """The path with symlinks followed."""
         return os.path.realpath(path)
+
+    def saw(self, path: str) -> None:
+        """Nothing is noted (this instance is shared)."""
 
     def above(self, folder: str) -> Rules:
         """No rules."""

@@ -24,7 +24,7 @@ from core.outcome import SUCCEEDED, Outcome
 from core.state import State
 from federation.loader import Project
 from federation.script_options import script_options, unsupported
-from federation.sites import Walk
+from federation.sites import ResolvedSite, Walk
 from federation.sources import SourceError
 from federation.steps import StepPlan, StepsPlan, resolve_step
 from tasks import doit_compat
@@ -35,22 +35,24 @@ from tasks.signature import UptodateCheck
 TaskDict = dict[str, Any]
 
 
-def with_script_options(project: Project, state: State, plan: StepsPlan) -> StepsPlan:
+def with_script_options(project: Project, state: State,
+                        plan: StepsPlan) -> tuple[StepsPlan, list[str]]:
     """The plan with its site builds passing only the options their build script accepts
     (learned once per script digest, federation/script_options.py), after one warning line
-    on stderr per override it does not accept (and one for a --help that failed)."""
+    on stderr per override it does not accept (and one for a --help that failed); and those
+    override warnings, which every load says again."""
     keep = not doit_compat.reads_only(doit_compat.loading_command())
     sites = any(step.site is not None for step in plan.steps)
     options = script_options(project, state, keep) if sites else None
     if options is None:
-        return plan
-    for line in ([f"WARNING: {options.failure}"] if options.failure else []) + \
-            unsupported(project, options):
+        return plan, []
+    warnings = unsupported(project, options)
+    for line in ([f"WARNING: {options.failure}"] if options.failure else []) + warnings:
         print(line, file=sys.stderr)
     return dataclasses.replace(plan, steps=[
         step if step.site is None else dataclasses.replace(
             step, site=dataclasses.replace(step.site, options=options.accepted))
-        for step in plan.steps])
+        for step in plan.steps]), warnings
 
 
 def fetch_tasks(steps: list[StepPlan]) -> Iterator[TaskDict]:
@@ -74,16 +76,17 @@ def fetch_tasks(steps: list[StepPlan]) -> Iterator[TaskDict]:
         }
 
 
-def site_fields(step: StepPlan, walk: Walk) -> TaskDict:
+def site_fields(step: StepPlan, walk: Walk, resolved: ResolvedSite | None = None) -> TaskDict:
     """The fields of a site build's task that its module.json decides: what it reads (a git
-    source's: its head stamp, then what fetch_source tells doit), its description, and the
-    check that its staged output is as it left it."""
+    source's: its head stamp, then what fetch_source tells doit; a local one's from
+    `resolved` when given, tasks/snapshot.py), its description, and the check that its
+    staged output is as it left it."""
     site = step.site
     assert site is not None
     file_dep = [site.script]
     calc_dep: list[str] = []
     if site.git is None:
-        file_dep += resolve_step(step, walk).inputs
+        file_dep += (resolved or resolve_step(step, walk)).inputs
         where = os.path.relpath(site.folder, step.root)
     else:
         file_dep.append(str(site.git.head_file))

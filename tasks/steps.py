@@ -70,9 +70,11 @@ TaskDict = dict[str, Any]
 TaskDef: TypeAlias = "dict[str, Any] | Task"
 
 
-def step_tasks(steps: list[StepPlan], groups: bool = True) -> Iterator[TaskDef]:
+def step_tasks(steps: list[StepPlan], groups: bool = True,
+               resolved: Mapping[str, ResolvedSite] | None = None) -> Iterator[TaskDef]:
     """A subtask per module (`test:web`) and, with `groups`, a group task per step name
-    (`doit test`)."""
+    (`doit test`); a local site build's argv and inputs from `resolved` (by task name,
+    tasks/snapshot.py) when given there, else read now."""
     names: dict[str, list[str]] = {}
     for step in steps:
         names.setdefault(step.step, []).append(step.module)
@@ -82,7 +84,7 @@ def step_tasks(steps: list[StepPlan], groups: bool = True) -> Iterator[TaskDef]:
     # Folders shared by site builds (templates, themes) are listed once per load.
     walk = functools.cache(functools.partial(files_under, ignores=GitIgnores()))
     for step in steps:
-        task = step_task(step, walk)
+        task = step_task(step, walk, (resolved or {}).get(step.task))
         if on_device(step) and not board_given():
             task["meta"] = {**task["meta"], ON_DEVICE: {"default": step.default}}
             yield outside_group(task) if groups else task
@@ -119,9 +121,10 @@ def outside_group(task: TaskDict) -> Task:
     return made
 
 
-def step_task(step: StepPlan, walk: Walk = files_under) -> TaskDict:
-    """The task dict of one step (a site build's with what its module.json decides;
-    `walk` lists the folders it reads)."""
+def step_task(step: StepPlan, walk: Walk = files_under,
+              resolved: ResolvedSite | None = None) -> TaskDict:
+    """The task dict of one step (a site build's with what its module.json decides, read
+    already when `resolved` is given; `walk` lists the folders it reads)."""
     where = os.path.relpath(step.cwd, step.root)
     _steps[step.task] = step  # for the tool probes and for lazy steps
     task: TaskDict = {
@@ -136,7 +139,7 @@ def step_task(step: StepPlan, walk: Walk = files_under) -> TaskDict:
         "meta": {CLEAN: True},
     }
     if step.site is not None:
-        own = sites.site_fields(step, walk)
+        own = sites.site_fields(step, walk, resolved)
         own["uptodate"] = [task["uptodate"][0], *own["uptodate"], *task["uptodate"][1:]]
         task.update(own)
     if step.board_options:
