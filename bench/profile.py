@@ -40,14 +40,19 @@ from bench.synthetic import generate
 PHASES = (
     ("whole run (doit main)", "doit/doit_cmd.py", "run"),
     ("  load dodo.py (module body)", "doit/loader.py", "get_module"),
-    ("    load the manifest", "federation/loader.py", "load_project"),
-    ("    plan steps (site builds included)", "federation/steps.py", "plan_steps"),
-    ("    plan federation", "federation/plan.py", "plan_federation"),
+    ("    the kept plan: key checked, read (tasks/snapshot.py)", "core/stat_key.py", "load"),
     ("    doit settings", "tasks/config.py", "doit_config"),
     ("  make doit's tasks (task_* generators)", "doit/loader.py", "load_tasks"),
     ("  run: checks, actions, reporter", "doit/runner.py", "run_all"),
     ("    up-to-date checks", "doit/dependency.py", "get_status"),
     ("    reporter: end of run", "tasks/reporter.py", "complete_run"),
+)
+# Seen only when a run plans: no kept plan, one out of date, or a plan that is never kept
+# (toolchain steps); a no-op of a site monorepo reads its kept plan instead.
+PLANNING = (
+    ("    load the manifest (no kept plan)", "federation/loader.py", "load_project"),
+    ("    plan steps (no kept plan)", "federation/steps.py", "plan_steps"),
+    ("    plan federation (no kept plan)", "federation/plan.py", "plan_federation"),
 )
 SYSCALLS = ("posix.stat", "posix.lstat", "posix.scandir", "posix.listdir", "io.open",
             "posix.readlink", "posix.access")
@@ -137,7 +142,7 @@ def find(stats: dict[Key, tuple], suffix: str, name: str) -> Key | None:
 def phases(stats: dict[Key, tuple]) -> list[list[str]]:
     """A row per phase: its label and cumulative seconds (not seen: the code has moved)."""
     rows = []
-    for label, suffix, name in PHASES:
+    for label, suffix, name in (*PHASES[:3], *PLANNING, *PHASES[3:]):
         key = find(stats, suffix, name)
         rows.append([label, "not seen" if key is None else seconds_text(stats[key][3])])
     return rows
