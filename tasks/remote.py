@@ -235,9 +235,7 @@ def _submit(action: Action, backend: Backend, wait: float) -> Ran:
     client = _connect()
     rank = schedule.priority_of(action.task)
     try:
-        workers = client.scheduler_info(n_workers=-1)["workers"]
-        missing = _no_worker_has(action, workers)
-        allowed, missing = (None, missing) if missing else _with_tool(client, action, workers)
+        allowed, missing = _where_it_can_run(client, action)
         if missing:
             return Ran((), False, "", failure=missing)
         submitted = time.time()
@@ -272,6 +270,17 @@ def _result(future: Any, wait: float) -> Any:
         with contextlib.suppress(Exception):
             future.cancel()
         raise
+
+
+def _where_it_can_run(client: Any, action: Action) -> tuple[list[str] | None, str]:
+    """The workers the action may go to (None: any), or why none can run it. The cluster's
+    workers are asked for only when the action needs resources or a tool (a round trip to
+    the scheduler per action otherwise spent for nothing)."""
+    if not action.resources and action.tool is None:
+        return None, ""
+    workers = client.scheduler_info(n_workers=-1)["workers"]
+    missing = _no_worker_has(action, workers)
+    return (None, missing) if missing else _with_tool(client, action, workers)
 
 
 def _no_worker_has(action: Action, workers: Mapping[str, Any]) -> str:
