@@ -24,7 +24,6 @@ from core.state import State
 from federation.loader import Project
 from federation.manifest import display_path
 from federation.sites import CONFIG_OVERRIDES, REQUIRED_OPTIONS, SITE_STEP, SITE_TOOLCHAIN
-from federation.steps import site_command
 from federation.toolchains import REPOSITORY_DIR, SHIPPED
 
 # Assumed when the script's --help says nothing: what the build is of (its config and
@@ -49,8 +48,10 @@ class ScriptOptions:
         return option in REQUIRED_OPTIONS or option in self.accepted
 
 
-def script_options(project: Project, state: State, keep: bool = True) -> ScriptOptions | None:
-    """The build script's options (None without site modules): declared, or its --help.
+def script_options(project: Project, state: State, command: tuple[str, ...],
+                   keep: bool = True) -> ScriptOptions | None:
+    """The build script's options (None without site modules): declared, or its --help,
+    asked with `command` (the planned site build step's argv, before the module's options).
     `keep` false (a command that only reads, `doit list`): the answer is neither looked up
     nor kept in the state folder and the --help's log goes to a temporary folder, so
     nothing is written under the repository."""
@@ -62,7 +63,7 @@ def script_options(project: Project, state: State, keep: bool = True) -> ScriptO
     if step is not None and step.options is not None:
         return ScriptOptions(script, frozenset(step.options),
                              f"its options as declared in {_yaml_label(project.root)}")
-    command = _help_argv(project)
+    command = _help_argv(project, command)
     cache = state.dir / "script-options" / f"{_digest(project, command)}.json"
     known = _cached(cache) if keep else None
     if known is not None:
@@ -122,9 +123,10 @@ def _assumed(script: str, failure: str) -> ScriptOptions:
     return ScriptOptions(script, frozenset(NEEDED), "its --help failed", failure)
 
 
-def _help_argv(project: Project) -> tuple[str, ...]:
-    """The site build's command (the script by its path in the repository) and --help."""
-    first, *rest = site_command(project)
+def _help_argv(project: Project, command: tuple[str, ...]) -> tuple[str, ...]:
+    """The site build's command (the YAML's argv of its build step, the script by its path
+    in the repository) and --help."""
+    first, *rest = command
     script = project.manifest.federation.build_script
     return (str(project.root / first) if first == script else first, *rest, "--help")
 

@@ -564,29 +564,6 @@ def site_step(step: StepPlan, resolved: ResolvedSite, fields: Any) -> StepPlan:
                                fields=fields, env={**step.env, "FEDBUILD_MODULE": step.module})
 
 
-def site_command(project: Project) -> tuple[str, ...]:
-    """The argv of the build.sh toolchain's build step, {build_script}, {root}, {python}
-    and {fedbuild} filled in: what asking the script's --help runs (script_options.py)."""
-    chain = project.toolchains[SITE_TOOLCHAIN]
-    step = next((s for s in chain.steps if s.name == SITE_STEP), None)
-    if step is None or len(step.command_list) != 1:
-        raise _no_site_step()
-    values = {"build_script": project.manifest.federation.build_script,
-              "root": str(project.root), "python": python_executable(),
-              "fedbuild": str(FEDBUILD)}
-    return tuple(PLACEHOLDER.sub(lambda m: _known(m, values, "steps"), arg)
-                 for arg in step.command_list[0])
-
-
-def _known(match: re.Match[str], values: dict[str, str], where: str) -> str:
-    """A placeholder of the build.sh toolchain filled in (one line naming the known ones)."""
-    if match.group(1) not in values:
-        known = ", ".join(f"{{{k}}}" for k in sorted(values))
-        raise ManifestError(f"the {SITE_TOOLCHAIN} toolchain", where, f"unknown "
-                            f"placeholder {match.group(0)}; known: {known}")
-    return values[match.group(1)]
-
-
 def _budget_args(module: Module) -> list[str]:
     """`{budget_args}`: the module's size budgets as options of `python -m hardware size`."""
     args: list[str] = []

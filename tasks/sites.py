@@ -42,8 +42,8 @@ def with_script_options(project: Project, state: State,
     on stderr per override it does not accept (and one for a --help that failed); and those
     override warnings, which every load says again."""
     keep = not doit_compat.reads_only(doit_compat.loading_command())
-    sites = any(step.site is not None for step in plan.steps)
-    options = script_options(project, state, keep) if sites else None
+    command = next((step.commands[0] for step in plan.steps if step.site is not None), None)
+    options = script_options(project, state, command, keep) if command else None
     if options is None:
         return plan, []
     warnings = unsupported(project, options)

@@ -7,8 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from core.state import State
-from federation.loader import load_project
+from federation.loader import Project, load_project
+from federation.platforms import host
 from federation.script_options import script_options, unsupported
+from federation.steps import plan_steps
 
 Repo = Callable[[str], Path]
 
@@ -20,6 +22,12 @@ steps:
 """
 
 
+def site_command(project: Project, state: State) -> tuple[str, ...]:
+    """The planned site build step's argv, before the module's options (what --help gets)."""
+    steps = plan_steps(project, state, project.toolchains, "development", host()).steps
+    return next(step.commands[0] for step in steps if step.site is not None)
+
+
 def test_an_interpreted_script_is_asked_again_when_it_changes(monorepo: Repo) -> None:
     repo = monorepo("script-options")
     (repo / "tools").mkdir()
@@ -27,15 +35,17 @@ def test_an_interpreted_script_is_asked_again_when_it_changes(monorepo: Repo) ->
     (repo / "toolchains").mkdir()
     (repo / "toolchains/build.sh.yaml").write_text(THROUGH_BASH)
     project, state = load_project(repo), State(repo)
-    options = script_options(project, state)
+    command = site_command(project, state)
+    assert command == ("bash", f"{repo}/tools/site.sh")
+    options = script_options(project, state, command)
     assert options is not None and options.how == "learned from its --help"
     assert "--title" not in options.accepted and "--template" in options.accepted
-    assert script_options(project, state) == options
+    assert script_options(project, state, command) == options
     assert (repo / "help-runs.txt").read_text().splitlines() == ["help"]  # cached
     site = repo / "tools/site.sh"
     site.write_text(site.read_text().replace("[--template NAME]", "[--template NAME] "
                                              "[--title TEXT]"))
-    again = script_options(project, state)
+    again = script_options(project, state, command)
     assert again is not None and "--title" in again.accepted
     assert (repo / "help-runs.txt").read_text().splitlines() == ["help", "help"]
     assert unsupported(project, again) == []
