@@ -46,6 +46,7 @@ _QUEUE_MARGIN = 600.0  # seconds a submitted action may wait for a worker, beyon
 _lock = threading.Lock()
 _scheduler: str | None = None  # the scheduler's address when executor=dask
 _jobs: int | None = None  # remote_jobs=: tasks in flight on the cluster (None: its threads)
+_fallback = False  # executor=dask,local-fallback: here when the cluster is not there
 _client: Any = None
 _worker_tools: dict[tuple[str, ToolPlan], str | None] = {}  # each worker's tool versions
 
@@ -59,7 +60,7 @@ def configure(cache: CacheConfig | None, execution: Execution | None = None,
     `check`: a run, not `doit list`) a scheduler that answers, or with
     `executor=dask,local-fallback` run here after one warning line. Each mistake is one
     UsageError."""
-    global _scheduler, _jobs
+    global _scheduler, _jobs, _fallback
     settings = execution or Execution()
     given = given if given is not None else {
         name: doit.get_var(name, None) for name in ("executor", "scheduler", "remote_jobs")}
@@ -81,9 +82,9 @@ def configure(cache: CacheConfig | None, execution: Execution | None = None,
         raise UsageError(COMMAND_LINE, "executor", "executor=dask moves inputs and outputs "
                          "through a remote cache: set FEDBUILD_CACHE_URL (or "
                          "federation.cache.remote.url)")
-    _scheduler = address
+    _scheduler, _fallback = address, executor.endswith(FALLBACK)
     if check:
-        _reach(executor.endswith(FALLBACK))
+        _reach(_fallback)
 
 
 def _reach(fallback: bool) -> None:
@@ -189,7 +190,19 @@ def run_remotely(plan: Any, cached: Lookup | None, more_inputs: Iterable[Path],
                    f"for the Dask workers ({err})")
     with slots.remote():  # no local slot held while the cluster runs it
         ran = _submit(action, backend, _wait(plan))
+    if ran.lost and _fallback:
+        return _here_from_now_on(ran)
     return _restore(plan, cached, ran)
+
+
+def _here_from_now_on(ran: Ran) -> Ran:
+    """executor=dask,local-fallback and the cluster failed a task (the scheduler lost): it
+    and every later step run here, the first saying why."""
+    global _scheduler
+    with _lock:
+        _scheduler = None
+    return Ran((), False, "", here=f"{ran.failure}; executor=dask,{FALLBACK}: it and the "
+               "rest run here")
 
 
 def _wait(plan: Any) -> float:
@@ -245,8 +258,11 @@ def _submit(action: Action, backend: Backend, wait: float) -> Ran:
         ran: Ran = _result(future, wait)
     except Exception as err:  # the cluster's failure is this task's, in one line
         first = (str(err) or type(err).__name__).splitlines()[0]
-        return Ran((), False, "", failure=f"{action.task}: Dask execution at {_scheduler} "
-                   f"failed ({type(err).__name__}: {first})")
+        # a worker that could not store its result said so (CacheError, its name in it):
+        # the cluster is there; anything else is the cluster failing the task
+        return Ran((), False, "", lost=not isinstance(err, CacheError),
+                   failure=f"{action.task}: Dask execution at {_scheduler} failed "
+                   f"({type(err).__name__}: {first})")
     return _on_our_clock(ran, submitted)
 
 

@@ -66,6 +66,8 @@ class Ran:
     started: float = 0.0
     finished: float = 0.0
     queued: float = 0.0  # seconds from the submission to the start (the client's figure)
+    lost: bool = False  # the cluster failed it (scheduler lost), not its commands
+    here: str = ""  # executor=dask,local-fallback: why it runs here after all
 
     def where(self) -> dict[str, Any]:
         """Where and when it ran, as the outcome's fields (worker, queued, remote_run,

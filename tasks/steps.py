@@ -363,6 +363,8 @@ def execute(plan: StepPlan, board: Mapping[str, str] | None = None,
                               plan.deps)
     ran = None if board else run_remotely(
         plan, cached, _dep_outputs(plan), functools.partial(tool_version, plan.tool, plan.root))
+    if ran is not None and ran.here:  # executor=dask,local-fallback: the cluster is gone
+        notes, ran = [*notes, ran.here], None
     if ran is not None and ran.failure:
         return Outcome(task=plan.task, status=Status.FAILED, tolerated=plan.tolerated,
                        duration=time.monotonic() - started, log=str(plan.log),

@@ -237,6 +237,35 @@ def test_remote_tasks_hold_no_local_slot_remote_jobs_bounds_them(tmp_path: Path)
         assert len(set(where.values())) == 2, where
 
 
+def test_the_scheduler_lost_mid_build_with_local_fallback_builds_here(tmp_path: Path) -> None:
+    """executor=dask,local-fallback: the task in flight when the scheduler dies runs here,
+    one warning saying why, and the build succeeds."""
+    with nginx_cache(tmp_path) as cache, dask_cluster(tmp_path) as cluster:
+        repo = copy_fixture("remote", tmp_path / "repo")
+        env = {**os.environ, "NO_COLOR": "1", "FEDBUILD_CACHE_URL": cache.url}
+        argv = doit_argv(repo, "build:slow", "executor=dask,local-fallback",
+                         f"scheduler={cluster.address}")
+        build = subprocess.Popen(argv, cwd=repo, env=env, text=True, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + START_TIMEOUT
+            while _running(cluster.address, "build:slow") is None:
+                assert time.monotonic() < deadline and build.poll() is None, "never ran"
+                time.sleep(0.1)
+            os.killpg(cluster.processes["scheduler"].pid, signal.SIGKILL)
+            output, _ = build.communicate(timeout=120)
+        finally:
+            if build.poll() is None:
+                stop_process(build)  # type: ignore[arg-type]
+    assert build.returncode == 0, output
+    slow = Outcome.read(State(repo).outcome("build:slow"))
+    assert slow is not None and slow.status.value == "built" and slow.worker == "", slow
+    assert any("executor=dask,local-fallback: it and the rest run here" in w
+               for w in slow.warnings), slow
+    assert (repo / "dist/development/slow/slow.txt").read_text() == "slept 4.0\n"
+    assert "Traceback" not in output
+
+
 def _name_of(address: str, worker: str) -> str:
     """A worker's --name, as the scheduler knows it."""
     from distributed import Client
