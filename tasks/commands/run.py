@@ -73,10 +73,11 @@ def execute_in_session(command: Any, execute: Callable[..., Any],
     if isinstance(chosen, str):
         chosen = command.reporters[chosen]
     workers = max(1, int(params["num_process"] or 0))
+    forks = workers > 1 and params["par_type"] == "process"
+    # executor=dask: the reporter counts doit's threads, local and remote (ETA, parallelism)
     params["reporter"] = run.reporter_class(
-        chosen, workers=workers, verbosity=int(params["verbosity"] or 0),
-        forks=workers > 1 and params["par_type"] == "process")
-    _remote_slots(params, workers)
+        chosen, workers=_remote_slots(params, workers), verbosity=int(params["verbosity"] or 0),
+        forks=forks)
     out = params["outfile"] if hasattr(params["outfile"], "write") else sys.stdout
     try:
         return execute(**params)
@@ -92,14 +93,16 @@ def execute_in_session(command: Any, execute: Callable[..., Any],
         run.session.end()
 
 
-def _remote_slots(params: dict[str, Any], workers: int) -> None:
+def _remote_slots(params: dict[str, Any], workers: int) -> int:
     """executor=dask with threads: `workers` local slots and remote_jobs slots on the
-    cluster, doit given a thread for each (tasks/slots.py); `-P process` keeps doit's."""
+    cluster, doit given a thread for each (tasks/slots.py); `-P process` keeps doit's. The
+    number of doit's workers."""
     if params["par_type"] != "thread" and params["num_process"]:
-        return
+        return workers
     threads = slots.configure(workers, remote.in_flight())
     if threads > workers:
         params["num_process"], params["par_type"] = threads, "thread"
+    return threads
 
 
 def configured_reporter(command: Any) -> type[FedbuildReporter]:

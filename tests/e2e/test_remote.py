@@ -232,6 +232,8 @@ def test_remote_tasks_hold_no_local_slot_remote_jobs_bounds_them(tmp_path: Path)
                 stop_process(build)  # type: ignore[arg-type]
         assert build.returncode == 0, output
         assert most == 2, output  # both on the cluster at once, with one local slot
+        # doit ran 1 local + 2 remote threads: the summary counts them all
+        assert re.search(r"^parallelism: \d+\.\d of 3 workers on average", output, re.M), output
         where = {t: getattr(Outcome.read(State(repo).outcome(t)), "worker", "")
                  for t in ("build:slow", "build:slow2")}
         assert len(set(where.values())) == 2, where
