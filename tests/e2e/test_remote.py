@@ -1,6 +1,7 @@
 """Steps on a Dask cluster (`doit executor=dask scheduler=...`), end to end on loopback: a real
 `dask scheduler`, two `dask worker` processes (each its own --local-directory, started in a
-folder outside the repository) and nginx as the cache they move inputs and outputs through."""
+folder of its own, in a mount namespace where the test's repositories do not exist: checked
+below) and nginx as the cache they move inputs and outputs through."""
 
 from __future__ import annotations
 
