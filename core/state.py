@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,8 +34,10 @@ class State:
     def roots(self) -> Roots:
         """Where fedbuild may write and delete: the repository and its state folder (which
         may be a link to another disk); it may also read its own shipped defaults and the
-        sources given by an absolute path."""
-        return Roots.of([self.root, self.dir], [SHIPPED, *self.read_only])
+        sources given by an absolute path. Resolved once per process while the repository
+        and the state folder stay the same folders (a build asks several times per task);
+        one swapped for a link or another folder is resolved again."""
+        return _roots(self.root, self.read_only, _identity(self.root), _identity(self.dir))
 
     def db(self, mode: str = "development") -> Path:
         """doit's dependency database; one per mode, since each mode has its own outputs,
@@ -74,3 +79,18 @@ class State:
     def head(self, module: str) -> Path:
         """The commit the clone of a git-sourced module is at."""
         return self.dir / "sources" / f"{module}.head"
+
+
+def _identity(path: Path) -> tuple[int, int, bool] | None:
+    """What `path` is, without following it: (device, inode, is a link); None if missing."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, stat.S_ISLNK(st.st_mode)
+
+
+@functools.lru_cache(maxsize=64)
+def _roots(root: Path, read_only: tuple[Path, ...], *identities: object) -> Roots:
+    """State(root).roots resolved; `identities` only key the cache."""
+    return Roots.of([root, root / STATE_DIR], [SHIPPED, *read_only])

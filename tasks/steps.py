@@ -388,9 +388,11 @@ def execute(plan: StepPlan, board: Mapping[str, str] | None = None,
     return fix.after_failure(plan, outcome, execute, _steps)  # fix=auto: a proven patch
 
 
-def _dep_outputs(plan: StepPlan) -> list[Path]:
+def _dep_outputs(plan: StepPlan) -> Iterator[Path]:
     """What the steps `plan` depends on, directly or not, declared they make: inputs of a
-    remote run too (a test may load a library its module's dependency built)."""
+    remote run too (a test may load a library its module's dependency built). A generator:
+    only a remote run reads it, and walking every dependency of every step of a long chain
+    at each step that runs here costs time that grows with the square of the chain."""
     seen: set[str] = set()
     todo = list(plan.deps)
     while todo:
@@ -398,7 +400,7 @@ def _dep_outputs(plan: StepPlan) -> list[Path]:
         if dep not in seen and dep in _steps:
             seen.add(dep)
             todo += _steps[dep].deps
-    return [path for dep in sorted(seen) for path in _steps[dep].outputs]
+    yield from (path for dep in sorted(seen) for path in _steps[dep].outputs)
 
 
 def _run_in_workdir(plan: StepPlan, board: dict[str, str]

@@ -72,3 +72,24 @@ def test_replace_dir_refuses_a_destination_outside(world: tuple[Path, Path]) -> 
     with pytest.raises(OutsideRoots):
         replace_dir(new, repo / "public/sub", repo)
     assert (other / "sub").is_dir() and (other / "precious.txt").exists()
+
+
+def test_the_state_roots_follow_a_state_folder_swapped_for_a_link(
+        world: tuple[Path, Path]) -> None:
+    from core.state import STATE_DIR, State
+
+    repo, other = world
+    (repo / STATE_DIR).mkdir()
+    before = State(repo).roots  # asked once per task: kept while the folders stay the same
+    assert State(repo).roots is before and (repo / STATE_DIR).resolve() in before.writable
+
+    (repo / STATE_DIR).rmdir()
+    (repo / STATE_DIR).symlink_to(other / "sub")  # the state folder moved to another disk
+
+    after = State(repo).roots
+    assert (other / "sub").resolve() in after.writable
+    remove_tree(repo / STATE_DIR / "tmp", State(repo).roots)  # inside: allowed, nothing there
+    moved = repo.with_name("moved")
+    repo.rename(moved)
+    repo.symlink_to(moved)  # the repository itself swapped for a link
+    assert moved.resolve() in State(repo).roots.writable
