@@ -36,5 +36,5 @@ def test_every_python_step_carries_it_in_its_env(tmp_path: Path) -> None:
     project = load_project(repo)
     steps = plan_steps(project, State(repo), project.toolchains, "development", host())
     python = [s for s in steps.steps if s.module == "pyproj"]
-    assert {s.step for s in python} == {"build", "test"}
+    assert {s.step for s in python} == {"build", "test", "lint"}
     assert all(s.env["FEDBUILD_PYTHON_ENV"] == python_env_digest() for s in python)
