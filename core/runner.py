@@ -143,6 +143,9 @@ class _Child:
 # while it held the lock in the same (main) thread.
 _live_lock = threading.RLock()
 _live: set[_Child] = set()
+# How many times kill_all() ran: a process started meanwhile (after Popen, before it was
+# listed in _live) was missed by it, and is killed as soon as it is listed (_register).
+_kills = 0
 
 
 def run(command: Command) -> Result:
@@ -190,6 +193,7 @@ def start(command: Command, *, output: int | None = None, pass_fds: tuple[int, .
         flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
         log = os.open(command.log, flags | (os.O_APPEND if command.append else os.O_TRUNC),
                       0o644)
+    kills = _kills
     try:
         proc = subprocess.Popen(
             command.argv, executable=exe, cwd=command.cwd, env=env, stdin=subprocess.DEVNULL,
@@ -199,22 +203,21 @@ def start(command: Command, *, output: int | None = None, pass_fds: tuple[int, .
     finally:
         if output is None:
             os.close(log)
-    return Process(command, proc)
+    return Process(command, proc, kills)
 
 
 class Process:
     """A process tree start() began: polled or waited for, read through its log, killed as
     a tree (its process group and every descendant, as run() kills on a timeout)."""
 
-    def __init__(self, command: Command, proc: subprocess.Popen[bytes]) -> None:
+    def __init__(self, command: Command, proc: subprocess.Popen[bytes], kills: int) -> None:
         self.command = command
         self.pid = proc.pid
         self._child = _Child(proc, command.kill_grace)
         self._usage = _Usage()
         self._started = time.monotonic()
         self._ended: float | None = None
-        with _live_lock:
-            _live.add(self._child)
+        _register(self._child, kills)
 
     @property
     def returncode(self) -> int | None:
@@ -268,9 +271,21 @@ class Process:
             self._ended = time.monotonic()
 
 
+def _register(child: _Child, kills: int) -> None:
+    """List a just-started child as live, so kill_all() covers it; if kill_all() ran since
+    `kills` was read (before its Popen), it could not see the child: kill its tree now."""
+    with _live_lock:
+        _live.add(child)
+        if _kills != kills:
+            child.killed = True
+            _kill_trees([child.proc.pid], child.grace)
+
+
 def kill_all() -> None:
     """Kill every process tree still running from this process; safe from any thread."""
+    global _kills
     with _live_lock:
+        _kills += 1
         children = list(_live)
         for child in children:
             child.killed = True
@@ -383,6 +398,7 @@ def _attempt(
     if exe is None:
         os.write(log, f"fedbuild: {_missing_message(command)}\n".encode())
         return Status.MISSING_TOOL, None
+    kills = _kills
     try:
         proc = subprocess.Popen(
             command.argv, executable=exe, cwd=command.cwd, env=env, stdin=subprocess.DEVNULL,
@@ -393,8 +409,7 @@ def _attempt(
         return Status.FAILED, None
     child = _Child(proc, command.kill_grace)
     try:
-        with _live_lock:
-            _live.add(child)
+        _register(child, kills)
         exited = _wait(proc.pid, command.timeout, usage)
     except BaseException:
         with _signals_deferred():

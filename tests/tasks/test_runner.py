@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -246,6 +247,29 @@ def test_cpu_time_of_a_busy_loop(tmp_path: Path) -> None:
     result = run(command(tmp_path, sys.executable, "-c", code))
     assert result.ok
     assert result.cpu_time > 0.2
+
+
+def test_kill_all_while_a_process_is_being_started_still_kills_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """kill_all() landing after the process exists but before run() has listed it as live (the
+    window test_kill_all_from_another_thread hit on a loaded machine: its tree then ran to
+    its timeout): the new tree is killed all the same. The window is made certain by calling
+    kill_all() from inside Popen, right after the real one returns."""
+    real = subprocess.Popen
+
+    def popen_then_kill_all(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        proc = real(*args, **kwargs)
+        kill_all()
+        return proc
+
+    monkeypatch.setattr(subprocess, "Popen", popen_then_kill_all)
+    started = time.monotonic()
+    result = run(command(tmp_path, "bash", "-c", TREE, timeout=20))
+    assert result.status is Status.INTERRUPTED, result.describe()
+    assert time.monotonic() - started < 15  # killed, not timed out
+    written = tmp_path / "pids"  # as far as the tree got before the kill
+    pids = [int(p) for p in written.read_text().split()] if written.exists() else []
+    assert [pid for pid in pids if not dead(pid)] == []
 
 
 def test_kill_all_from_another_thread(tmp_path: Path) -> None:
