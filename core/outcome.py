@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from core.runner import RUN_VARIABLE, Result
@@ -103,7 +103,9 @@ class Outcome:
 
     def to_dict(self) -> dict[str, object]:
         """As plain data (JSON, doit's task values): the status as its word."""
-        return {**asdict(self), "status": self.status.value}
+        # Its fields are plain values (warnings: a tuple of str): no deep copy (asdict) needed.
+        return {**{name: getattr(self, name) for name in _OUTCOME_FIELDS},
+                "status": self.status.value}
 
     @classmethod
     def from_dict(cls, data: object) -> Outcome | None:
@@ -124,3 +126,6 @@ class Outcome:
         except (OSError, ValueError):
             return None
         return cls.from_dict(data)
+
+
+_OUTCOME_FIELDS = tuple(f.name for f in fields(Outcome))
