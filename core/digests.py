@@ -27,6 +27,32 @@ def stat_fingerprint(folder: Path) -> str | None:
     return h.hexdigest()
 
 
+# Stat fingerprints of staged outputs taken in this run, by folder: each site build's check
+# takes its own, and federate's check then reuses them instead of walking every staged output
+# again. An entry is good only while nothing rewrote its folder, so all are dropped at the
+# start of a run, at every replace of a folder (core/staging.py) and whenever a task ran
+# (the runner, in the main process: a task run in another process replaced its folders
+# there, where this process cannot see it).
+_fingerprints: dict[str, str | None] = {}
+
+
+def noted_fingerprint(folder: Path) -> str | None:
+    """stat_fingerprint(folder), taken now and kept for remembered_fingerprint."""
+    fingerprint = _fingerprints[os.fspath(folder)] = stat_fingerprint(folder)
+    return fingerprint
+
+
+def remembered_fingerprint(folder: Path) -> str | None:
+    """The folder's fingerprint taken earlier in this run (noted_fingerprint), or now."""
+    key = os.fspath(folder)
+    return _fingerprints[key] if key in _fingerprints else noted_fingerprint(folder)
+
+
+def forget_fingerprints() -> None:
+    """Drop every fingerprint kept this run: a folder may have been rewritten."""
+    _fingerprints.clear()
+
+
 def content_digest(folder: Path, known: Mapping[str, str] | None = None) -> str:
     """A digest of every file's path and content (symlinks by their target). `known` gives
     the SHA-256 of files already hashed (by path), which are then not read again."""

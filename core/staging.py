@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 from core.confine import Roots, confined, remove_tree
+from core.digests import forget_fingerprints
 
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
@@ -30,6 +31,13 @@ def replace_dir(new: Path, dest: Path, within: Roots | Path) -> None:
     inside `within` (core/confine.py).
     """
     confined(dest, within)
+    try:
+        _replace(new, dest, within)
+    finally:
+        forget_fingerprints()  # the fingerprints this run took (of `dest`, any spelling)
+
+
+def _replace(new: Path, dest: Path, within: Roots | Path) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     if not dest.exists():
         os.rename(new, dest)

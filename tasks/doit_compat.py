@@ -24,8 +24,9 @@ a user's):
 - `FedbuildRunner`, `FedbuildMRunner`, `FedbuildMThreadRunner` (doit's runners;
   `execute_task`, in the thread or process running the task): a task holds one of
   fedbuild's local slots while it runs (tasks/slots.py: with executor=dask a remote task
-  gives its slot back while it waits on the cluster). FedbuildRun picks them as doit picks
-  its own.
+  gives its slot back while it waits on the cluster); `process_task_result`, in the main
+  process: fedbuild is told a task ran (wherever it ran) before doit handles its result.
+  FedbuildRun picks them as doit picks its own.
 - `FedbuildClean` (doit's `Clean`; `clean_tasks`): doit's clean_tasks, copied (COPIED: doit
   calls `Task.clean` inside it, with no seam), cleaning each task through a method
   (`clean_task`) fedbuild's clean command (tasks/commands/clean.py) overrides.
@@ -100,6 +101,7 @@ TOUCHED: dict[str, tuple[Any, str]] = {
     "MRunner.available": (MRunner.available, "()"),
     "Runner.run_all": (Runner.run_all, "(self, task_dispatcher)"),
     "Runner.execute_task": (Runner.execute_task, "(self, task)"),
+    "Runner.process_task_result": (Runner.process_task_result, "(self, node, base_fail)"),
     "Stream.__init__": (Stream.__init__, "(self, verbosity, force_global=False)"),
     "Clean.clean_tasks": (Clean.clean_tasks, "(self, tasks, dryrun, cleanforget)"),
     "Clean._execute": (Clean._execute, "(self, dryrun, cleandep, cleanall, cleanforget, "
@@ -171,6 +173,9 @@ class Hooks:
     unknown_task: Callable[[str, Mapping[str, Task]], str]
     # the runners' execute_task: (doit's execute_task bound to the runner and task) -> failure
     run_task: Callable[[Callable[[], Any]], Any]
+    # the runners' process_task_result, in the main process, before doit's: (the task) ->
+    # None; a task ran (here, in a thread or in another process)
+    task_ran: Callable[[Task], None] = lambda task: None
 
 
 class FedbuildNode(ExecNode):
@@ -303,6 +308,11 @@ class _RunsThroughHooks(Runner):
     def execute_task(self, task: Task) -> Any:
         """doit's execution of one task, through the hook."""
         return self.hooks.run_task(functools.partial(super().execute_task, task))
+
+    def process_task_result(self, node: ExecNode, base_fail: Any) -> None:
+        """doit's handling of a task's result (in the main process), told to the hook first."""
+        self.hooks.task_ran(node.task)
+        super().process_task_result(node, base_fail)
 
 
 class FedbuildRunner(_RunsThroughHooks, Runner):

@@ -12,13 +12,14 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from doit.exceptions import TaskFailed
 
 from core.confine import OutsideRoots
-from core.digests import stat_fingerprint
+from core.digests import remembered_fingerprint, stat_fingerprint
 from core.outcome import Outcome, Status
 from core.sizes import format_size
 from federation.manifest import display_path
@@ -70,18 +71,21 @@ class PublishedCurrent(UptodateCheck):
         self.policy = policy or Policy()
 
     def __call__(self, task: Any, values: dict[str, Any]) -> bool:
-        return bool(values.get("key")) and values.get("key") == published_key(self.plan,
-                                                                               self.policy)
+        # the builds' checks just fingerprinted each staged output: reused unless rewritten since
+        key = published_key(self.plan, self.policy, staged=remembered_fingerprint)
+        return bool(values.get("key")) and values.get("key") == key
 
 
-def published_key(plan: FederationPlan, policy: Policy | None = None) -> str:
-    """A digest of the federation settings, each module's last build, the published tree and
-    how files are processed (a fedbuild that reads pages differently publishes again)."""
+def published_key(plan: FederationPlan, policy: Policy | None = None,
+                  staged: Callable[[Path], str | None] = stat_fingerprint) -> str:
+    """A digest of the federation settings, each module's last build (`staged` fingerprints
+    its output), the published tree and how files are processed (a fedbuild that reads pages
+    differently publishes again)."""
     modules = []
     for mount in plan.mounts:
         outcome = Outcome.read(mount.outcome)
         modules.append([mount.name, outcome.status.value if outcome else None,
-                        stat_fingerprint(mount.staged), _head(mount)])
+                        staged(mount.staged), _head(mount)])
     data = [plan.signature(), modules, stat_fingerprint(plan.output),
             (policy or Policy()).signature(), PROCESSING_VERSION]
     return hashlib.sha256(json.dumps(data, default=str).encode()).hexdigest()

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from core.digests import forget_fingerprints
 from core.lock import LockHeld
 from core.state import State
 from tasks import command_line, remote, schedule, slots
@@ -39,9 +40,16 @@ from tasks.session import (
     lock_wait,
 )
 
+
+def _task_ran(_task: Any) -> None:
+    """A task ran (here, in a thread or in another process): it may have rewritten a staged
+    output, so no fingerprint taken before it is reused (core/digests.py)."""
+    forget_fingerprints()
+
+
 # What doit's run calls in fedbuild (tasks/doit_compat.py's subclasses)
 HOOKS = Hooks(next_node=schedule.next_node, unknown_task=command_line.unknown_task,
-              run_task=slots.run_task)
+              run_task=slots.run_task, task_ran=_task_ran)
 
 
 class RunCommand(FedbuildRun):
@@ -68,6 +76,7 @@ class RunCommand(FedbuildRun):
 def execute_in_session(command: Any, execute: Callable[..., Any],
                        params: dict[str, Any]) -> Any:
     """Run doit's `execute(**params)` (FedbuildRun._execute) in a run session."""
+    forget_fingerprints()  # those of an earlier run in this process are not this run's
     run = RunSession(State(Path.cwd()), configured_reporter(command))
     chosen = params["reporter"]
     if isinstance(chosen, str):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from core.state import State
 from federation.loader import load_project
 from federation.plan import FederationPlan, plan_federation
@@ -44,6 +46,23 @@ def test_federate_task_dict(monorepo: Repo) -> None:
     assert task["clean"] == [(clean_federation, [plan])]
     assert isinstance(task["uptodate"][0], PublishedCurrent)
     assert not (repo / "public").exists() and not (repo / ".fedbuild/staging").exists()
+
+
+@pytest.mark.parametrize("parallel", [[], ["-n", "2", "-P", "thread"],
+                                      ["-n", "2", "-P", "process"]])
+def test_check_sees_a_staged_output_rebuilt_in_the_same_run(monorepo: Repo,
+                                                            parallel: list[str]) -> None:
+    """The build's check fingerprints its staged output before the build rewrites it (its
+    inputs are checked after it); federate's check, which reuses the fingerprints taken this
+    run, must see the rewritten one, wherever the build ran (here, a thread, a process)."""
+    repo = monorepo("pages")
+    assert run_doit(repo, *parallel).returncode == 0
+    page = repo / "modules/docs/pages/guide/index.html"
+    page.write_text(page.read_text().replace("guide v1", "guide v2"))
+    result = run_doit(repo, *parallel)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "guide v2" in (repo / ".fedbuild/staging/docs/guide/index.html").read_text()
+    assert "guide v2" in (repo / "public/docs/guide/index.html").read_text()
 
 
 def test_published_key_follows_outputs_settings_and_the_tree(monorepo: Repo) -> None:

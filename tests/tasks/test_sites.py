@@ -7,8 +7,9 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from core.digests import stat_fingerprint
+from core.digests import forget_fingerprints, remembered_fingerprint, stat_fingerprint
 from core.outcome import Outcome, Status
+from core.staging import replace_dir
 from core.state import State
 from federation.loader import load_project
 from federation.platforms import host
@@ -67,6 +68,25 @@ def test_staged_output_check(tmp_path: Path) -> None:
     assert not check(None, {**values, "outcome": "failed"})
     (staged / "extra.html").write_text("y")
     assert not check(None, values)
+
+
+def test_the_check_fingerprint_is_reused_until_a_folder_is_replaced(tmp_path: Path) -> None:
+    """Federate's check reuses the fingerprint the build's check took (it does not walk the
+    folder again) until a staging replace, of any folder, or a new run forgets it."""
+    staged, new = tmp_path / "out", tmp_path / "new"
+    for folder in (staged, new):
+        folder.mkdir()
+        (folder / "index.html").write_text(folder.name)
+    forget_fingerprints()
+    taken = stat_fingerprint(staged)
+    assert StagedOutputIntact(staged)(None, {"outcome": "built", "stat": taken})
+    (staged / "extra.html").write_text("y")  # unseen: the fingerprint is this run's
+    assert remembered_fingerprint(staged) == taken
+    replace_dir(new, staged, tmp_path)
+    assert remembered_fingerprint(staged) == stat_fingerprint(staged) != taken
+    (staged / "extra.html").write_text("y")
+    forget_fingerprints()
+    assert remembered_fingerprint(staged) == stat_fingerprint(staged)
 
 
 def test_a_retried_site_build_is_flaky_like_a_step(monorepo: Repo, tmp_path: Path) -> None:
