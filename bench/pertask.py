@@ -42,7 +42,8 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `bench` importable from the repo root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.measure import DODO, BenchError, Tool, compile_fedbuild, measured_run
+from bench import stamped
+from bench.measure import BenchError, compile_fedbuild, measured_run
 from bench.report import aligned, machine, seconds_text
 
 RESULTS = Path(__file__).resolve().parent / "results" / "pertask.json"
@@ -53,26 +54,6 @@ TARGET_MS = 6.0  # issue 21: added per executed task, and the chain's gap
 # $1 the stamps file, $2 the task's name, $3 its output folder; cwd is the module's folder.
 STEP = ('printf "%s start %s\\n" "$2" "$EPOCHREALTIME" >> "$1"; cp in.txt "$3/out.txt"; '
         'printf "%s end %s\\n" "$2" "$EPOCHREALTIME" >> "$1"')
-PLAIN_DODO_TEXT = '''\
-"""Plain doit: the same tasks as modules.json (written by bench/pertask.py)."""
-
-import json
-from pathlib import Path
-
-from doit.action import CmdAction
-
-DOIT_CONFIG = {"backend": "sqlite3", "dep_file": ".plain-doit.sqlite3", "verbosity": 0}
-HERE = Path(__file__).parent
-TASKS = json.loads((HERE / "plain_graph.json").read_text())
-
-
-def task_build():
-    """One task per module: its command in its folder, its input, its output."""
-    for task in TASKS:
-        yield {"name": task["name"], "file_dep": task["file_dep"], "targets": task["targets"],
-               "task_dep": task["task_dep"],
-               "actions": [CmdAction(task["argv"], shell=False, cwd=task["cwd"])]}
-'''
 
 
 def names(tasks: int) -> tuple[list[str], list[str]]:
@@ -81,51 +62,22 @@ def names(tasks: int) -> tuple[list[str], list[str]]:
 
 
 def generate(root: Path, tasks: int) -> None:
-    """Write modules.json, the plain dodo and its graph, one folder and input per module."""
+    """Write the repository: the chain, each link after the one before, then the free tasks."""
     chain, free = names(tasks)
-    modules, plain = [], []
-    for name in [*chain, *free]:
-        folder = root / "modules" / name
-        folder.mkdir(parents=True)
-        (folder / "in.txt").write_text(f"{name}\n", encoding="utf-8")
-        before = [chain[chain.index(name) - 1]] if name in chain[1:] else []
-        argv = ["bash", "-c", STEP, "step", str(root / "stamps" / "fedbuild"), name, "{out}"]
-        modules.append({"name": name, "source": {"repository": "local", "path": f"modules/{name}"},
-                        "toolchain": "command", "depends_on": before,
-                        "steps": [{"name": "build", "argv": argv, "inputs": ["in.txt"]}]})
-        out = root / "plain-out" / name
-        plain.append({"name": name, "cwd": str(folder), "file_dep": [str(folder / "in.txt")],
-                      "targets": [str(out / "out.txt")],
-                      "task_dep": [f"build:{b}" for b in before],
-                      "argv": [*argv[:4], str(root / "stamps" / "plain-doit"), name, str(out)]})
-    manifest = {"federation": {"name": "per-task benchmark", "baseURL": "https://bench.example.org"},
-                "modules": modules}
-    (root / "modules.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
-    (root / "plain_graph.json").write_text(json.dumps(plain, indent=1) + "\n", encoding="utf-8")
-    (root / "plain_dodo.py").write_text(PLAIN_DODO_TEXT, encoding="utf-8")
-
-
-def tools(root: Path) -> dict[str, Tool]:
-    """fedbuild and plain doit, both serial, on the repository."""
-    doit = (sys.executable, "-m", "doit", "run")
-    return {"fedbuild": Tool("fedbuild", (*doit, "-f", str(DODO), "-d", str(root), "-n", "0"),
-                             root, root / "stamps" / "unused"),
-            "plain-doit": Tool("plain-doit", (*doit, "-f", str(root / "plain_dodo.py"), "-d",
-                                              str(root)), root, root / "stamps" / "unused")}
+    graph: list[stamped.Task] = [(name, chain[i - 1:i] if i else [], [])
+                                 for i, name in enumerate(chain)]
+    stamped.write_repository(root, "per-task benchmark", STEP,
+                             [*graph, *[(name, [], []) for name in free]])
 
 
 def clean(root: Path, tool: str, tasks: int) -> None:
     """Remove the tool's state and outputs, so its next run builds everything from scratch."""
-    (root / "stamps").mkdir(exist_ok=True)
-    (root / "stamps" / tool).unlink(missing_ok=True)
+    stamped.fresh_stamps(root, tool)
     if tool == "fedbuild":
         for folder in (".fedbuild", "dist"):
             shutil.rmtree(root / folder, ignore_errors=True)
         return
-    (root / ".plain-doit.sqlite3").unlink(missing_ok=True)
-    shutil.rmtree(root / "plain-out", ignore_errors=True)
-    for name in [n for group in names(tasks) for n in group]:
-        (root / "plain-out" / name).mkdir(parents=True)
+    stamped.clean_plain(root, [n for group in names(tasks) for n in group])
 
 
 @dataclass
@@ -161,17 +113,8 @@ class Results:
 
 def stamps(path: Path, tasks: int, tool: str) -> list[float]:
     """Check the run ran every task once; the chain's gaps (end -> next start), in ms."""
-    times: dict[tuple[str, str], list[float]] = {}
-    for line in path.read_text().splitlines():
-        name, event, moment = line.split()
-        times.setdefault((name, event), []).append(float(moment))
-    every = [n for group in names(tasks) for n in group]
-    wrong = [n for n in every if any(len(times.get((n, e), [])) != 1 for e in ("start", "end"))]
-    if wrong or len(times) != 2 * len(every):
-        raise BenchError(f"{tool}: tasks not run exactly once: {wrong[:5]}")
-    chain = names(tasks)[0]
-    return [(times[(b, "start")][0] - times[(a, "end")][0]) * 1000
-            for a, b in itertools.pairwise(chain)]
+    times = stamped.read_stamps(path, [n for group in names(tasks) for n in group], tool)
+    return [(times[b][0] - times[a][1]) * 1000 for a, b in itertools.pairwise(names(tasks)[0])]
 
 
 def recorded_gaps(root: Path, tasks: int) -> list[float]:
@@ -201,7 +144,7 @@ def slopes(results: list[Results]) -> dict[str, float] | None:
 
 def measure(root: Path, tasks: int, repeat: int) -> tuple[Results, list[float]]:
     """One untimed warm-up run each, then `repeat` rounds, alternating which tool goes first."""
-    runners = tools(root)
+    runners = stamped.tools(root, fedbuild_options=("-n", "0"))  # both serial
     results, recorded = Results(tasks), []
     for round_ in range(repeat + 1):
         for tool in TOOLS if round_ % 2 else reversed(TOOLS):

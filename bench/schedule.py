@@ -38,7 +38,8 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `bench` importable from the repo root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.measure import DODO, BenchError, Tool, compile_fedbuild, measured_run
+from bench import stamped
+from bench.measure import BenchError, Tool, compile_fedbuild, measured_run
 from bench.report import aligned, machine, seconds_text
 
 RESULTS = Path(__file__).resolve().parent / "results" / "schedule.json"
@@ -51,26 +52,6 @@ HISTORY = "history.sqlite3"  # fedbuild's run history (tasks/history.py FILE): k
 # $1 the stamps file, $2 the task's name, $3 its output folder, $4 seconds to sleep.
 STEP = ('printf "%s start %s\\n" "$2" "$EPOCHREALTIME" >> "$1"; sleep "$4"; '
         'cp in.txt "$3/out.txt"; printf "%s end %s\\n" "$2" "$EPOCHREALTIME" >> "$1"')
-PLAIN_DODO_TEXT = '''\
-"""Plain doit: the same tasks as modules.json (written by bench/schedule.py)."""
-
-import json
-from pathlib import Path
-
-from doit.action import CmdAction
-
-DOIT_CONFIG = {"backend": "sqlite3", "dep_file": ".plain-doit.sqlite3", "verbosity": 0}
-HERE = Path(__file__).parent
-TASKS = json.loads((HERE / "plain_graph.json").read_text())
-
-
-def task_build():
-    """One task per module: its command in its folder, its input, its output."""
-    for task in TASKS:
-        yield {"name": task["name"], "file_dep": task["file_dep"], "targets": task["targets"],
-               "task_dep": task["task_dep"],
-               "actions": [CmdAction(task["argv"], shell=False, cwd=task["cwd"])]}
-'''
 
 
 @dataclass(frozen=True)
@@ -109,44 +90,16 @@ class Graph:
 
 
 def generate(root: Path, graph: Graph) -> None:
-    """Write modules.json, the plain dodo and its graph, one folder and input per module."""
-    modules, plain = [], []
-    for name, seconds, before in graph.tasks():
-        folder = root / "modules" / name
-        folder.mkdir(parents=True)
-        (folder / "in.txt").write_text(f"{name}\n", encoding="utf-8")
-        argv = ["bash", "-c", STEP, "step", str(root / "stamps" / "fedbuild"), name, "{out}",
-                f"{seconds:g}"]
-        modules.append({"name": name, "source": {"repository": "local", "path": f"modules/{name}"},
-                        "toolchain": "command", "depends_on": before,
-                        "steps": [{"name": "build", "argv": argv, "inputs": ["in.txt"]}]})
-        out = root / "plain-out" / name
-        plain.append({"name": name, "cwd": str(folder), "file_dep": [str(folder / "in.txt")],
-                      "targets": [str(out / "out.txt")],
-                      "task_dep": [f"build:{b}" for b in before],
-                      "argv": [*argv[:4], str(root / "stamps" / "plain-doit"), name, str(out),
-                               argv[-1]]})
-    manifest = {"federation": {"name": "schedule benchmark",
-                               "baseURL": "https://bench.example.org"}, "modules": modules}
-    (root / "modules.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
-    (root / "plain_graph.json").write_text(json.dumps(plain, indent=1) + "\n", encoding="utf-8")
-    (root / "plain_dodo.py").write_text(PLAIN_DODO_TEXT, encoding="utf-8")
-
-
-def tools(root: Path, workers: int) -> dict[str, Tool]:
-    """fedbuild and plain doit, both `-n workers`, on the repository."""
-    doit = (sys.executable, "-m", "doit", "run", "-n", str(workers))
-    unused = root / "stamps" / "unused"
-    return {"fedbuild": Tool("fedbuild", (*doit, "-f", str(DODO), "-d", str(root)), root, unused),
-            "plain-doit": Tool("plain-doit", (*doit, "-f", str(root / "plain_dodo.py"), "-d",
-                                              str(root)), root, unused)}
+    """Write the repository: every task sleeps its requested seconds."""
+    stamped.write_repository(root, "schedule benchmark", STEP,
+                             [(name, before, [f"{seconds:g}"])
+                              for name, seconds, before in graph.tasks()])
 
 
 def clean(root: Path, tool: str, graph: Graph) -> None:
     """Remove the tool's outputs and dependency state, so its next run builds everything;
     fedbuild keeps its run history, where its order finds the recorded durations."""
-    (root / "stamps").mkdir(exist_ok=True)
-    (root / "stamps" / tool).unlink(missing_ok=True)
+    stamped.fresh_stamps(root, tool)
     if tool == "fedbuild":
         shutil.rmtree(root / "dist", ignore_errors=True)
         state = root / ".fedbuild"
@@ -155,10 +108,7 @@ def clean(root: Path, tool: str, graph: Graph) -> None:
                 continue
             shutil.rmtree(path) if path.is_dir() else path.unlink()
         return
-    (root / ".plain-doit.sqlite3").unlink(missing_ok=True)
-    shutil.rmtree(root / "plain-out", ignore_errors=True)
-    for name in graph.requested:
-        (root / "plain-out" / name).mkdir(parents=True)
+    stamped.clean_plain(root, list(graph.requested))
 
 
 @dataclass(frozen=True)
@@ -178,16 +128,10 @@ class Run:
 def read_stamps(path: Path, graph: Graph, tool: str, round_: int, wall: float,
                 cpu: float) -> Run:
     """Check the run ran every task exactly once; its span, durations and start order."""
-    times: dict[tuple[str, str], list[float]] = {}
-    for line in path.read_text().splitlines():
-        name, event, moment = line.split()
-        times.setdefault((name, event), []).append(float(moment))
     every = list(graph.requested)
-    wrong = [n for n in every if any(len(times.get((n, e), [])) != 1 for e in ("start", "end"))]
-    if wrong or len(times) != 2 * len(every):
-        raise BenchError(f"{tool}: tasks not run exactly once: {wrong[:5]}")
-    start = {n: times[(n, "start")][0] for n in every}
-    end = {n: times[(n, "end")][0] for n in every}
+    times = stamped.read_stamps(path, every, tool)
+    start = {n: times[n][0] for n in every}
+    end = {n: times[n][1] for n in every}
     order = sorted(every, key=lambda n: start[n])
     return Run(tool, round_, wall, cpu, max(end.values()) - min(start.values()),
                {n: end[n] - start[n] for n in every}, order, order.index(graph.links[0]) + 1)
@@ -240,7 +184,7 @@ class Results:
 
 def measure(root: Path, graph: Graph, repeat: int) -> Results:
     """One untimed recording run per tool, then `repeat` rounds, alternating the first tool."""
-    runners = tools(root, graph.workers)
+    runners = stamped.tools(root, ("-n", str(graph.workers)))
     recorded = [one_run(root, graph, runners[t], 0) for t in TOOLS]
     runs = [one_run(root, graph, runners[tool], round_)
             for round_ in range(1, repeat + 1)
