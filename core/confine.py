@@ -77,6 +77,20 @@ def remove_tree(path: Path | str, within: Roots | Path, ignore_errors: bool = Fa
             raise
 
 
+def write_whole(path: Path, data: bytes) -> None:
+    """Write `data` to `path` whole or not at all: into a temporary file of this process's
+    beside it, then renamed over it, so a reader never sees half of it. Its folder is made
+    if missing; OSError when it cannot be written, with the temporary file removed."""
+    part = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        part.write_bytes(data)
+        os.replace(part, path)
+    except OSError:
+        remove_tree(part, path.parent, ignore_errors=True)
+        raise
+
+
 def confined(path: Path | str, within: Roots | Path) -> str:
     """`path` with its folder resolved and its own name kept (a link is replaced or removed,
     never followed); OutsideRoots unless that lies strictly inside a writable root."""

@@ -22,9 +22,10 @@ import json
 import os
 import pickle
 import stat
-from contextlib import suppress
 from pathlib import Path
 from typing import Any
+
+from core.confine import write_whole
 
 MAGIC = b"fedbuild stat-key 1\n"
 RACY_NS = 100_000_000  # far above the file system clock's tick (1-10 ms)
@@ -147,16 +148,10 @@ def load(file: Path, header: dict[str, Any]) -> Any | None:
 def save(file: Path, header: dict[str, Any], key: StatKey, result: Any) -> bool:
     """Keep `result` in `file` under `header` and `key`, written whole or not at all
     (a temporary file, then renamed over it). False when it could not be written."""
-    part = file.with_name(f".{file.name}.{os.getpid()}.part")
     try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        with open(part, "wb") as f:
-            f.write(MAGIC)
-            f.write(json.dumps({"header": header, "paths": key.as_json()}).encode() + b"\n")
-            pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(part, file)
+        kept = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+        write_whole(file, MAGIC + json.dumps({"header": header, "paths": key.as_json()}).encode()
+                    + b"\n" + kept)
         return True
     except (OSError, pickle.PicklingError, TypeError, AttributeError):
-        with suppress(OSError):
-            os.unlink(part)
         return False

@@ -16,9 +16,11 @@ import json
 import os
 import re
 import tempfile
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.confine import write_whole
 from core.runner import Command, Status, run
 from core.state import State
 from federation.loader import Project
@@ -174,13 +176,8 @@ def _store(path: Path, options: frozenset[str] | None) -> None:
     """Keep what the --help said; a state folder that cannot be written only costs asking
     again next time."""
     data = {"format": _FORMAT, "options": sorted(options or ())}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
+    with suppress(OSError):
+        write_whole(path, json.dumps(data).encode())
 
 
 def _yaml_label(root: Path) -> str:

@@ -12,11 +12,10 @@ import hashlib
 import json
 import os
 import re
-from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from core.confine import remove_tree, resolved
+from core.confine import remove_tree, resolved, write_whole
 from core.errors import ManifestError
 from federation.manifest import (
     MAX_DEPTH,
@@ -92,17 +91,13 @@ def _parsed_shipped(name: str, text: str, label: str) -> Any:
         return data
     if json.loads(encoded) != data:  # a number as a key, say: not kept either
         return data
-    part = memo.with_name(f".{memo.name}.{os.getpid()}.part")
     try:
-        PARSED.mkdir(exist_ok=True)
-        part.write_text(encoded)
-        os.replace(part, memo)
+        write_whole(memo, encoded.encode())
         for older in PARSED.glob(f"{name}.*.json"):  # an earlier content's copy
             if older != memo:
                 remove_tree(older, PARSED)
     except OSError:  # a read-only install parses every time
-        with suppress(OSError):
-            remove_tree(part, PARSED)
+        pass
     return data
 
 

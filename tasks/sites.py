@@ -18,6 +18,7 @@ from typing import Any
 
 from doit.exceptions import TaskFailed
 
+from core.confine import write_whole
 from core.digests import noted_fingerprint, stat_fingerprint
 from core.errors import ManifestError
 from core.outcome import SUCCEEDED, Outcome
@@ -110,10 +111,8 @@ def write_config_copy(path: Path, text: str) -> None:
         if path.read_text(encoding="utf-8") == text:
             return
     except OSError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+        pass
+    write_whole(path, text.encode("utf-8"))
 
 
 def site_values(step: StepPlan, outcome: Outcome) -> dict[str, Any] | TaskFailed:
